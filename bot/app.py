@@ -1,0 +1,84 @@
+"""The one wiring point: settings -> database -> core -> notifiers -> aiohttp app -> scheduler.
+
+This module and ``bot/cli.py`` are the only parts of ``bot/`` that may import ``handlers`` and
+``scheduler``; everything else receives what it needs as arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.core import Core
+from store import db as store_db
+
+log = logging.getLogger(__name__)
+
+CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    core = request.app[CORE_KEY]
+    ok = await core.db.ping()
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "database": core.db.dialect}, status=200 if ok else 503
+    )
+
+
+def build_web_app(core: Core, *, with_scheduler: bool = False) -> web.Application:
+    """The aiohttp application with every route of INTERFACE.md that the configuration enables."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[CORE_KEY] = core
+    app.router.add_get("/healthz", healthz)
+    attach_channels(app, core)
+    if with_scheduler:
+        from scheduler.runner import build_scheduler
+
+        scheduler = build_scheduler(core)
+
+        async def start_scheduler(_app: web.Application) -> Any:
+            scheduler.start()
+            yield
+            scheduler.shutdown(wait=False)
+
+        app.cleanup_ctx.append(start_scheduler)
+
+    async def close_db(_app: web.Application) -> Any:
+        yield
+        await core.db.dispose()
+
+    app.cleanup_ctx.append(close_db)
+    return app
+
+
+def attach_channels(app: web.Application, core: Core) -> None:
+    """Slack routes when Slack is configured; the Teams endpoint always (local mode without an app id)."""
+    from handlers.slack import attach_slack
+    from handlers.teams import attach_teams
+
+    attach_slack(app, core)
+    attach_teams(app, core)
+
+
+def build_core(settings: Settings) -> Core:
+    """The core with a notifier for every configured platform (also used by CLI jobs)."""
+    from handlers.slack import slack_notifier
+    from handlers.teams import teams_notifier
+
+    core = Core.build(settings)
+    for notifier in (slack_notifier(core), teams_notifier(core)):
+        if notifier is not None:
+            core.add_notifier(notifier)
+    return core
+
+
+def serve(settings: Settings, *, host: str, port: int, scheduler: bool) -> None:
+    store_db.upgrade(settings.database_url)
+    core = build_core(settings)
+    app = build_web_app(core, with_scheduler=scheduler)
+    log.info("partnerbot serving on http://%s:%s", host, port)
+    web.run_app(app, host=host, port=port, print=None, loop=asyncio.new_event_loop())

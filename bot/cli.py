@@ -1,0 +1,199 @@
+"""``partnerbot``: the console entry point (INTERFACE.md). Bad arguments exit non-zero with a message
+naming the field; nothing is half-written."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Settings
+from bot.errors import PartnerbotError
+
+
+def _at(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--at must be ISO-8601, e.g. 2027-01-15T09:00:00Z, not {value!r}") from exc
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="partnerbot", description="partner assistant for channel sales")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve Slack, Teams and health endpoints")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=3978)
+    serve.add_argument("--no-scheduler", action="store_true")
+
+    chat = sub.add_parser("chat", help="talk to the bot in the terminal")
+    chat.add_argument("--as", dest="email", required=True, metavar="EMAIL")
+
+    dbp = sub.add_parser("db", help="database maintenance")
+    dbp.add_argument("action", choices=["upgrade"])
+
+    sub.add_parser("demo", help="load demo data (idempotent)")
+
+    partner = sub.add_parser("partner", help="partner organisations")
+    psub = partner.add_subparsers(dest="action", required=True)
+    padd = psub.add_parser("add", help="create or update a partner")
+    padd.add_argument("name")
+    padd.add_argument("--tier", required=True)
+    padd.add_argument("--region", required=True)
+    padd.add_argument("--country", action="append", default=[])
+    padd.add_argument("--slack-team")
+    padd.add_argument("--teams-tenant")
+    padd.add_argument("--channel-manager", metavar="EMAIL")
+
+    user = sub.add_parser("user", help="people")
+    usub = user.add_subparsers(dest="action", required=True)
+    uadd = usub.add_parser("add", help="create or update a person")
+    uadd.add_argument("email")
+    uadd.add_argument("--name", required=True)
+    who = uadd.add_mutually_exclusive_group(required=True)
+    who.add_argument("--partner")
+    who.add_argument("--staff", action="store_true")
+    uadd.add_argument("--role", action="append", default=[])
+    uadd.add_argument("--topic", action="append", default=[])
+    uadd.add_argument("--region")
+    uadd.add_argument("--slack-id")
+    uadd.add_argument("--slack-team")
+    uadd.add_argument("--teams-id")
+    uadd.add_argument("--teams-tenant")
+    uadd.add_argument("--tz")
+
+    teams = sub.add_parser("teams", help="Microsoft Teams app")
+    tsub = teams.add_subparsers(dest="action", required=True)
+    tpkg = tsub.add_parser("package", help="build the Teams app package (zip)")
+    tpkg.add_argument("--out", default="partnerbot-teams.zip")
+    tpkg.add_argument("--host", help="public host name of this deployment")
+
+    jobs = sub.add_parser("jobs", help="scheduled sweeps")
+    jsub = jobs.add_subparsers(dest="action", required=True)
+    jsub.add_parser("list")
+    jrun = jsub.add_parser("run")
+    jrun.add_argument("name")
+    jrun.add_argument("--at", type=_at)
+    return p
+
+
+async def _with_core(settings: Settings, work):  # type: ignore[no-untyped-def]
+    from bot.app import build_core
+
+    core = build_core(settings)
+    try:
+        return await work(core)
+    finally:
+        await core.db.dispose()
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from store.db import upgrade
+
+    if args.command == "serve":
+        from bot.app import serve
+
+        serve(settings, host=args.host, port=args.port, scheduler=not args.no_scheduler)
+        return 0
+    if args.command == "teams":
+        from handlers.teams_package import build_teams_package
+
+        out = build_teams_package(out=Path(args.out), app_id=settings.microsoft_app_id or None, host=args.host)
+        print(f"wrote {out}")
+        if not settings.microsoft_app_id:
+            print("note: MICROSOFT_APP_ID is not set, so the package carries a placeholder bot id")
+        return 0
+    upgrade(settings.database_url)
+    if args.command == "db":
+        print("database is at the newest revision")
+        return 0
+    return asyncio.run(_with_core(settings, lambda core: _command(core, args)))
+
+
+async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    if args.command == "demo":
+        from bot.demo import seed
+
+        created = await seed(core)
+        print("\n".join(created) if created else "demo data already present")
+        return 0
+    if args.command == "chat":
+        from handlers.console import ConsoleSession
+
+        actor = await core.people.console_actor(args.email)
+        if actor is None:
+            print(f"No one with e-mail {args.email}; add them with 'partnerbot user add' or run 'partnerbot demo'.",
+                  file=sys.stderr)
+            return 2
+        await ConsoleSession(core=core, actor=actor).run()
+        return 0
+    if args.command == "partner":
+        partner, created = await core.people.add_partner(
+            name=args.name, tier=args.tier, region=args.region, countries=args.country, slack_team=args.slack_team,
+            teams_tenant=args.teams_tenant, channel_manager_email=args.channel_manager,
+        )
+        print(f"{'created' if created else 'updated'} partner {partner.name} ({partner.tier}, {partner.region})")
+        return 0
+    if args.command == "user":
+        identities = []
+        if bool(args.slack_id) != bool(args.slack_team):
+            raise PartnerbotError("--slack-id and --slack-team go together")
+        if bool(args.teams_id) != bool(args.teams_tenant):
+            raise PartnerbotError("--teams-id and --teams-tenant go together")
+        if args.slack_id:
+            identities.append(("slack", args.slack_team, args.slack_id))
+        if args.teams_id:
+            identities.append(("teams", args.teams_tenant, args.teams_id))
+        person, created = await core.people.add_user(
+            email=args.email, name=args.name, partner=args.partner, staff=args.staff, roles=args.role,
+            topics=args.topic, region=args.region, tz=args.tz, identities=identities,
+        )
+        print(f"{'created' if created else 'updated'} {'staff member' if args.staff else 'partner user'} {person.email}")
+        return 0
+    if args.command == "jobs":
+        from scheduler.jobs import JOBS
+
+        if args.action == "list":
+            for job in JOBS.values():
+                print(f"{job.name}\t{job.trigger} {job.every}\t{job.description}")
+            return 0
+        chosen = JOBS.get(args.name)
+        if chosen is None:
+            raise PartnerbotError(f"no job named {args.name!r}; 'partnerbot jobs list' shows them")
+        now = args.at or core.clock()
+        print(f"{chosen.name}: {await chosen.run(core, now)}")
+        if chosen.name != "deliver_outbox":
+            from scheduler.jobs import deliver_outbox
+
+            print(f"deliver_outbox: {await deliver_outbox(core, now)}")
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        code = run(argv)
+    except PartnerbotError as exc:
+        field = getattr(exc, "field", None)
+        print(f"error{f' ({field})' if field else ''}: {exc}", file=sys.stderr)
+        code = 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

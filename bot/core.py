@@ -1,0 +1,98 @@
+"""The core as one object: the services, the conversation and the outbox, built from settings.
+
+Handlers and jobs receive a :class:`Core`; it owns nothing platform-specific.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.config import Settings
+from bot.conversation import Conversation
+from bot.deals import Deals
+from bot.outbox import Notifier, OutboxDispatcher
+from bot.people import People
+from store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """Naive UTC, as stored in the database."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Core:
+    settings: Settings
+    db: Database
+    clock: Callable[[], datetime]
+    people: People
+    deals: Deals
+    conversation: Conversation
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    vendor_channel_platform: str | None = None
+    _delivery: asyncio.Task[None] | None = None
+    _again: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        db: Database | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        vendor_channel_platform: str | None = None,
+    ) -> Core:
+        db = db or Database.from_url(settings.database_url)
+        if vendor_channel_platform is None and settings.slack_vendor_channel:
+            vendor_channel_platform = "slack"
+        people = People(db=db, default_tz=settings.timezone, clock=clock)
+        deals = Deals(
+            db=db,
+            clock=clock,
+            protection_days=settings.protection_days,
+            vendor_channel=bool(vendor_channel_platform),
+            default_tz=settings.timezone,
+        )
+        conversation = Conversation(db=db, deals=deals, clock=clock, default_currency=settings.default_currency)
+        return cls(settings=settings, db=db, clock=clock, people=people, deals=deals, conversation=conversation,
+                   vendor_channel_platform=vendor_channel_platform)
+
+    def add_notifier(self, notifier: Notifier) -> None:
+        self.notifiers[notifier.platform] = notifier
+
+    def dispatcher(self, notifiers: Mapping[str, Notifier] | None = None) -> OutboxDispatcher:
+        return OutboxDispatcher(
+            db=self.db,
+            notifiers=notifiers if notifiers is not None else self.notifiers,
+            vendor_channel_platform=self.vendor_channel_platform,
+            clock=self.clock,
+        )
+
+    def kick_outbox(self) -> None:
+        """Deliver what the last request queued now, in the background, instead of waiting for the next
+        ``deliver_outbox`` sweep. Calls while a delivery runs fold into one more round."""
+        if self._delivery is not None and not self._delivery.done():
+            self._again = True
+            return
+        self._delivery = asyncio.get_running_loop().create_task(self._deliver_rounds())
+
+    async def _deliver_rounds(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self.dispatcher().deliver_due()
+            except Exception:
+                log.exception("outbox delivery failed; the sweep will retry")
+            if not self._again:
+                return
+
+    async def settle(self) -> None:
+        """Wait for a background delivery started by :meth:`kick_outbox` (tests, shutdown)."""
+        while self._delivery is not None and not self._delivery.done():
+            await asyncio.shield(self._delivery)

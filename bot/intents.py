@@ -1,0 +1,222 @@
+"""Plain words to intents: what a person asks for, and the details they gave with it.
+
+Recognition is rule-based on purpose: the phrases partners use for deal work are few and their
+details (amounts, dates, references) are parsed by dedicated parsers; a statistical model would add
+weight and unpredictability for no gain here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from rapidfuzz import fuzz
+
+from bot.amounts import Money, find_money
+from bot.dates import find_close_date
+
+REF = r"D-?(\d{1,9})"
+REF_RE = re.compile(rf"\b{REF}\b", re.IGNORECASE)
+DOMAIN_RE = re.compile(r"(?<![@\w.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![\w@-])", re.I)
+NOTES_RE = re.compile(r"\b(?:notes?|comment)s?\s*[:=-]\s*(.+)$", re.I | re.S)
+NEXT_STEP_RE = re.compile(r"\bnext step\s*(?:is|:|=|-)?\s*(.+?)(?:[.;]\s|$)", re.I | re.S)
+COUNTRY_RE = re.compile(r"\bcountry\s*[:=]?\s*([A-Za-z]{2})\b", re.I)
+PRODUCT_RE = re.compile(r"\bproduct\s*[:=]?\s*([^,;]+)", re.I)
+CUSTOMER_RE = re.compile(
+    r"\b(?:for|with|at|customer(?:\s+is)?|customer\s*[:=])\s+(?:the\s+customer\s+)?([^,;]+)", re.I
+)
+REASON_RE = re.compile(r"\b(?:because|reason|as|since|due to)\b\s*[:=-]?\s*(.+)$|[:\-—]\s*(.+)$", re.I | re.S)
+
+STAGE_WORDS = {
+    "prospecting": "prospecting",
+    "prospect": "prospecting",
+    "qualification": "qualification",
+    "qualified": "qualification",
+    "qualifying": "qualification",
+    "discovery": "qualification",
+    "proposal": "proposal",
+    "proposed": "proposal",
+    "quote": "proposal",
+    "quoted": "proposal",
+    "negotiation": "negotiation",
+    "negotiating": "negotiation",
+    "commit": "commit",
+    "committed": "commit",
+    "verbal": "commit",
+}
+STAGE_RE = re.compile(r"\b(" + "|".join(sorted(STAGE_WORDS, key=len, reverse=True)) + r")\b", re.I)
+
+CANCEL_RE = re.compile(r"^\s*(cancel|stop|abort|quit|never ?mind|forget it)\b[.!]*\s*$", re.I)
+HELP_RE = re.compile(r"^\s*(help|\?|commands|what can you do\??|menu)\s*[.!?]*\s*$", re.I)
+YES_RE = re.compile(r"^\s*(yes|y|yep|yeah|confirm|ok|okay|sure|correct|submit|go ahead|looks good)\b", re.I)
+NO_RE = re.compile(r"^\s*(no|n|nope|not really)\b", re.I)
+EDIT_RE = re.compile(r"^\s*(edit|change|fix)\s*$", re.I)
+
+
+@dataclass(slots=True)
+class Details:
+    """Deal details found in a sentence; ``None`` where not mentioned."""
+
+    customer: str | None = None
+    domain: str | None = None
+    country: str | None = None
+    product: str | None = None
+    amount: Money | None = None
+    close_date: date | None = None
+    stage: str | None = None
+    next_step: str | None = None
+    notes: str | None = None
+    leftover: str = ""
+
+
+@dataclass(slots=True)
+class Intent:
+    name: str
+    ref: str | None = None
+    text: str = ""
+    reason: str | None = None
+    details: Details = field(default_factory=Details)
+
+
+def find_ref(text: str) -> str | None:
+    match = REF_RE.search(text)
+    return f"D-{int(match.group(1))}" if match else None
+
+
+def _cut(text: str, span: tuple[int, int]) -> str:
+    return text[: span[0]] + " " + text[span[1] :]
+
+
+def match_product(text: str, products: list[str]) -> tuple[str, tuple[int, int]] | None:
+    """A known product named in ``text`` (case-insensitive, tolerant of small typos)."""
+    lowered = text.lower()
+    for name in sorted(products, key=len, reverse=True):
+        at = lowered.find(name.lower())
+        if at >= 0:
+            return name, (at, at + len(name))
+    best: tuple[float, str] | None = None
+    for name in products:
+        score = fuzz.partial_ratio(name.lower(), lowered)
+        if score >= 90 and (best is None or score > best[0]):
+            best = (score, name)
+    if best:
+        alignment = fuzz.partial_ratio_alignment(best[1].lower(), lowered)
+        if alignment is not None:
+            return best[1], (alignment.dest_start, alignment.dest_end)
+    return None
+
+
+def extract_details(text: str, *, today: date, products: list[str], default_currency: str) -> Details:
+    """Pull deal details out of free text such as
+    'register a deal for Globex, 120k USD of Cloud Suite, closing end of March'."""
+    details = Details()
+    rest = text
+    notes = NOTES_RE.search(rest)
+    if notes:
+        details.notes = notes.group(1).strip()
+        rest = rest[: notes.start()]
+    step = NEXT_STEP_RE.search(rest)
+    if step:
+        details.next_step = step.group(1).strip().rstrip(".")
+        rest = _cut(rest, step.span())
+    rest = REF_RE.sub(" ", rest)
+    found_money = find_money(rest, default_currency=default_currency)
+    if found_money:
+        details.amount = found_money[0]
+        rest = _cut(rest, found_money[1])
+    found_date = find_close_date(rest, today=today)
+    if found_date:
+        details.close_date = found_date[0]
+        rest = _cut(rest, found_date[1])
+    country = COUNTRY_RE.search(rest)
+    if country:
+        details.country = country.group(1).upper()
+        rest = _cut(rest, country.span())
+    domain = DOMAIN_RE.search(rest)
+    if domain:
+        details.domain = domain.group(1).lower()
+        rest = _cut(rest, domain.span())
+    explicit_product = PRODUCT_RE.search(rest)
+    known = match_product(rest, products) if products else None
+    if known:
+        details.product = known[0]
+        rest = _cut(rest, known[1])
+    elif explicit_product:
+        details.product = explicit_product.group(1).strip()
+        rest = _cut(rest, explicit_product.span())
+    stage = STAGE_RE.search(rest)
+    if stage:
+        details.stage = STAGE_WORDS[stage.group(1).lower()]
+        rest = _cut(rest, stage.span())
+    customer = CUSTOMER_RE.search(rest)
+    if customer:
+        name = re.sub(r"\s+(?:of|worth|for)\s*$", "", customer.group(1)).strip(" .")
+        name = re.sub(r"\s+", " ", name)
+        if name:
+            details.customer = name
+            rest = _cut(rest, customer.span())
+    details.leftover = " ".join(rest.split())
+    return details
+
+
+def recognize(text: str, *, today: date, products: list[str], default_currency: str) -> Intent:
+    """The intent of one message typed outside any dialog."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    ref = find_ref(stripped)
+
+    def details() -> Details:
+        return extract_details(stripped, today=today, products=products, default_currency=default_currency)
+
+    def reason_after_ref() -> str | None:
+        tail = stripped[REF_RE.search(stripped).end():] if ref else stripped  # type: ignore[union-attr]
+        match = REASON_RE.search(tail)
+        if match:
+            return (match.group(1) or match.group(2) or "").strip() or None
+        tail = tail.strip(" .:,-")
+        return tail or None
+
+    if CANCEL_RE.match(stripped):
+        return Intent("cancel")
+    if HELP_RE.match(stripped):
+        return Intent("help")
+    if ref and re.match(r"^\s*(approve|accept)\b", lowered):
+        return Intent("approve", ref=ref)
+    if ref and re.match(r"^\s*(reject|decline|deny)\b", lowered):
+        return Intent("reject", ref=ref, reason=reason_after_ref())
+    if ref and re.search(r"\b(ask|need|request)\w*\s+(for\s+)?(more\s+)?info", lowered):
+        return Intent("ask_info", ref=ref, reason=reason_after_ref())
+    if ref and re.search(r"\bextend|extension\b", lowered):
+        return Intent("extend", ref=ref, reason=reason_after_ref())
+    if ref and re.search(r"\bhistory\b", lowered):
+        return Intent("history", ref=ref)
+    if ref and re.match(r"^\s*(info|answer|reply)\b", lowered):
+        return Intent("provide_info", ref=ref, reason=reason_after_ref())
+    if re.search(r"\b(register|new deal|log a deal|submit a deal|add a deal)\b", lowered):
+        return Intent("register", text=stripped, details=details())
+    if re.search(r"\b(conflicts?)\b", lowered) and not ref:
+        return Intent("list", text="conflicts")
+    if re.search(r"\b(pending|review queue|to review|needs? review|approvals?)\b", lowered) and not ref:
+        return Intent("list", text="review")
+    if not ref and re.search(r"\b(my deals|deals|pipeline|registrations)\b", lowered) and re.search(
+        r"\b(show|list|see|my|what|all|open|view)\b", lowered
+    ):
+        return Intent("list", text="all" if re.search(r"\ball\b", lowered) else "open")
+    if ref and re.search(r"\b(won|closed won|we won|signed)\b", lowered):
+        return Intent("won", ref=ref, reason=reason_after_ref() if re.search(r"because|reason", lowered) else None)
+    if ref and re.search(r"\b(lost|closed lost|we lost|dead|went nowhere)\b", lowered):
+        return Intent("lost", ref=ref, reason=reason_after_ref() if re.search(r"because|reason|to |:", lowered) else None)
+    if ref:
+        found = details()
+        if any(v is not None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)):
+            return Intent("update", ref=ref, text=stripped, details=found)
+        return Intent("status", ref=ref)
+    status = re.search(
+        r"(?:status|update|news|where are we|how is|how's|what about)\b.*?\b(?:of|on|with|for|is|about)?\s*(?:the\s+)?(.+?)\s+(?:deal|opportunity|registration)\b",
+        stripped,
+        re.I,
+    ) or re.search(r"^\s*(?:status|show|open)\s+(?:of\s+)?(?:the\s+)?(.+?)(?:\s+deal)?\s*[?.!]*\s*$", stripped, re.I)
+    if status:
+        return Intent("status", text=status.group(1).strip(" ?.!"))
+    return Intent("unknown", text=stripped)

@@ -1,0 +1,247 @@
+"""Messages the bot starts by itself: queued in the transaction of the change, delivered later.
+
+``queue_for_person`` / ``queue_for_vendor_channel`` / ``queue_replacement`` are called inside a
+service's unit of work, so a notification exists exactly when the change that caused it does.
+``OutboxDispatcher.deliver_due`` claims due rows (a lease, ``SKIP LOCKED`` on PostgreSQL), hands each
+to the :class:`Notifier` of the recipient's platform, and records the outcome with retries and
+exponential backoff (``Retry-After`` honoured) up to :data:`MAX_ATTEMPTS`, then ``failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Reply
+from store import queries
+from store.db import Database
+from store.models import DeliveredMessage, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+VENDOR_CHANNEL = "vendor_channel"
+
+
+class DeliveryError(Exception):
+    """A notifier could not deliver. ``retry_after`` (seconds) when the platform said when to retry;
+    ``permanent`` when retrying cannot help (no such user, bot removed)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class NotReachableNow(Exception):
+    """The person has no way to be reached at the moment (e.g. a terminal-only user who is not
+    chatting). The message waits without using up an attempt."""
+
+
+class Notifier(Protocol):
+    """One per platform (Slack, Teams, the terminal; a fake in tests)."""
+
+    platform: str
+
+    async def send(self, *, target: Mapping[str, Any], reply: Reply, idempotency_key: str) -> dict[str, Any]:
+        """Post ``reply`` to ``target`` (a stored conversation reference, or ``{"vendor_channel": True}``);
+        return a reference to the posted message that ``update`` accepts."""
+        ...
+
+    async def update(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
+        """Replace a message posted earlier with ``reply``."""
+        ...
+
+
+async def queue_for_person(
+    session: AsyncSession, *, key: str, person_id: int, reply: Reply, kind: str, now: datetime
+) -> None:
+    await queries.add_outbox(
+        session,
+        idempotency_key=key,
+        recipient_kind="person",
+        recipient_id=person_id,
+        kind=kind,
+        payload=reply.to_dict(),
+        replace_key=reply.replace_key,
+        now=now,
+    )
+
+
+async def queue_for_vendor_channel(session: AsyncSession, *, key: str, reply: Reply, kind: str, now: datetime) -> None:
+    await queries.add_outbox(
+        session,
+        idempotency_key=key,
+        recipient_kind=VENDOR_CHANNEL,
+        recipient_id=None,
+        kind=kind,
+        payload=reply.to_dict(),
+        replace_key=reply.replace_key,
+        now=now,
+    )
+
+
+async def queue_replacement(session: AsyncSession, *, key: str, reply: Reply, now: datetime) -> None:
+    """Update, in place, every message delivered earlier with ``reply.replace_key``."""
+    assert reply.replace_key, "a replacement needs the replace_key of the messages it replaces"
+    await queries.add_outbox(
+        session,
+        idempotency_key=key,
+        recipient_kind="replace",
+        recipient_id=None,
+        kind="replace",
+        payload=reply.to_dict(),
+        replace_key=reply.replace_key,
+        now=now,
+    )
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    waiting: int = 0
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at one hour."""
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        notifiers: Mapping[str, Notifier],
+        vendor_channel_platform: str | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.notifiers = dict(notifiers)
+        self.vendor_channel_platform = vendor_channel_platform
+        self.clock = clock
+
+    async def deliver_due(self, *, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
+        """Deliver what is due at ``now``. Safe to run in several processes at once."""
+        now = now or self.clock()
+        report = DeliveryReport()
+        while True:
+            async with self.db.transaction() as session:
+                rows = await queries.claim_outbox(session, now=now, lease_until=now + LEASE, limit=limit)
+                claimed = [(r.id, r.recipient_kind, r.recipient_id, r.kind, dict(r.payload), r.replace_key,
+                            r.idempotency_key, r.attempts) for r in rows]
+            if not claimed:
+                return report
+            for row in claimed:
+                await self._deliver_one(*row, now=now, report=report)
+            if len(claimed) < limit:
+                return report
+
+    async def _deliver_one(
+        self,
+        row_id: int,
+        recipient_kind: str,
+        recipient_id: int | None,
+        kind: str,
+        payload: dict[str, Any],
+        replace_key: str | None,
+        idempotency_key: str,
+        attempts: int,
+        *,
+        now: datetime,
+        report: DeliveryReport,
+    ) -> None:
+        reply = Reply.from_dict(payload)
+        delivered: list[tuple[str, dict[str, Any]]] = []
+        try:
+            if recipient_kind == "replace":
+                assert replace_key
+                async with self.db.transaction() as session:
+                    earlier = [(d.platform, dict(d.message_ref)) for d in await queries.delivered_for(session, replace_key)]
+                for platform, ref in earlier:
+                    notifier = self.notifiers.get(platform)
+                    if notifier is not None:
+                        await notifier.update(message_ref=ref, reply=reply)
+            else:
+                platform, target = await self._target(recipient_kind, recipient_id)
+                ref = await self.notifiers[platform].send(target=target, reply=reply, idempotency_key=idempotency_key)
+                delivered.append((platform, ref))
+        except NotReachableNow as exc:
+            await self._record(row_id, now=now, status="pending", error=str(exc), next_at=now + timedelta(minutes=15),
+                               attempts=attempts)
+            report.waiting += 1
+            return
+        except DeliveryError as exc:
+            attempts += 1
+            if exc.permanent or attempts >= MAX_ATTEMPTS:
+                await self._record(row_id, now=now, status="failed", error=str(exc), attempts=attempts)
+                report.failed += 1
+            else:
+                wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(attempts)
+                await self._record(row_id, now=now, status="pending", error=str(exc), next_at=now + wait,
+                                   attempts=attempts)
+                report.retried += 1
+            return
+        except Exception as exc:  # a bug or an unexpected platform answer: retry, keep the row visible
+            log.exception("outbox delivery of %s failed", idempotency_key)
+            attempts += 1
+            status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+            await self._record(row_id, now=now, status=status, error=repr(exc)[:500], next_at=now + backoff(attempts),
+                               attempts=attempts)
+            report.failed += status == "failed"
+            report.retried += status == "pending"
+            return
+        await self._record(row_id, now=now, status="sent", attempts=attempts + 1, delivered=delivered,
+                           replace_key=replace_key if recipient_kind != "replace" else None)
+        report.sent += 1
+
+    async def _target(self, recipient_kind: str, recipient_id: int | None) -> tuple[str, dict[str, Any]]:
+        if recipient_kind == VENDOR_CHANNEL:
+            platform = self.vendor_channel_platform
+            if not platform or platform not in self.notifiers:
+                raise DeliveryError("no vendor channel is configured", permanent=True)
+            return platform, {"vendor_channel": True}
+        assert recipient_id is not None
+        async with self.db.transaction() as session:
+            identities = await queries.identities_of(session, recipient_id)
+            candidates = [(i.platform, dict(i.conversation_ref or {}), i.external_id) for i in identities]
+        for platform, ref, external_id in candidates:
+            if platform in self.notifiers and (ref or platform == "console"):
+                return platform, {**ref, "person_id": recipient_id, "external_id": ref.get("external_id", external_id)}
+        raise NotReachableNow(f"person {recipient_id} has no chat identity that can be reached now")
+
+    async def _record(
+        self,
+        row_id: int,
+        *,
+        now: datetime,
+        status: str,
+        attempts: int,
+        error: str | None = None,
+        next_at: datetime | None = None,
+        delivered: list[tuple[str, dict[str, Any]]] | None = None,
+        replace_key: str | None = None,
+    ) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxMessage, row_id)
+            if row is None:
+                return
+            row.status = status
+            row.attempts = attempts
+            row.last_error = error
+            row.claimed_until = None
+            if next_at is not None:
+                row.next_attempt_at = next_at
+            if status == "sent":
+                row.sent_at = now
+                for platform, ref in delivered or []:
+                    if replace_key:
+                        session.add(DeliveredMessage(replace_key=replace_key, platform=platform, message_ref=ref, at=now))

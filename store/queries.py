@@ -1,0 +1,358 @@
+"""The queries the core needs, kept in one place so bot/ never writes SQL.
+
+Every function takes the session of the caller's unit of work and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import (
+    AuditEntry,
+    ChatIdentity,
+    Counter,
+    Customer,
+    Deal,
+    DealConflict,
+    DealHistory,
+    DeliveredMessage,
+    DialogState,
+    OutboxMessage,
+    Partner,
+    Person,
+    ProcessedRequest,
+    Product,
+)
+
+ACTIVE_DEAL_STATUSES = ("pending", "info_requested", "approved")
+OPEN_DEAL_STATUSES = ("pending", "info_requested", "approved")
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT that supports ``on_conflict_do_nothing`` on both SQLite and PostgreSQL."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+# -- references and idempotency ---------------------------------------------------------------
+
+
+async def next_number(session: AsyncSession, name: str) -> int:
+    """The next human reference number for ``name``; the row lock serialises concurrent callers."""
+    await session.execute(
+        _insert(session, Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"])
+    )
+    result = await session.execute(
+        update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+    )
+    return int(result.scalar_one())
+
+
+async def claim_request(session: AsyncSession, key: str, now: datetime) -> bool:
+    """Record that the request ``key`` is being applied. False if it already was (a retry)."""
+    result = await session.execute(
+        _insert(session, ProcessedRequest)
+        .values(key=key[:200], at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+# -- people and organisations -----------------------------------------------------------------
+
+
+async def person_by_id(session: AsyncSession, person_id: int) -> Person | None:
+    return await session.get(Person, person_id)
+
+
+async def person_by_email(session: AsyncSession, email: str) -> Person | None:
+    return (
+        await session.execute(select(Person).where(func.lower(Person.email) == email.strip().lower()))
+    ).scalar_one_or_none()
+
+
+async def partner_by_name(session: AsyncSession, name: str) -> Partner | None:
+    return (
+        await session.execute(select(Partner).where(func.lower(Partner.name) == name.strip().lower()))
+    ).scalar_one_or_none()
+
+
+async def partner_by_id(session: AsyncSession, partner_id: int) -> Partner | None:
+    return await session.get(Partner, partner_id)
+
+
+async def partner_by_workspace(session: AsyncSession, *, platform: str, workspace: str) -> Partner | None:
+    column = Partner.slack_team_id if platform == "slack" else Partner.teams_tenant_id
+    return (await session.execute(select(Partner).where(column == workspace))).scalar_one_or_none()
+
+
+async def identity(
+    session: AsyncSession, *, platform: str, workspace: str, external_id: str
+) -> ChatIdentity | None:
+    return (
+        await session.execute(
+            select(ChatIdentity).where(
+                ChatIdentity.platform == platform,
+                ChatIdentity.workspace == workspace,
+                ChatIdentity.external_id == external_id,
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def identities_of(session: AsyncSession, person_id: int) -> Sequence[ChatIdentity]:
+    """A person's chat identities, the one they used most recently first."""
+    return (
+        (
+            await session.execute(
+                select(ChatIdentity)
+                .where(ChatIdentity.person_id == person_id)
+                .order_by(ChatIdentity.last_seen_at.desc().nulls_last(), ChatIdentity.id.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def staff_with_role(session: AsyncSession, role: str) -> Sequence[Person]:
+    people = (
+        (await session.execute(select(Person).where(Person.kind == "staff", Person.active.is_(True))))
+        .scalars()
+        .all()
+    )
+    return [p for p in people if role in (p.roles or [])]
+
+
+async def people_of_partner(session: AsyncSession, partner_id: int) -> Sequence[Person]:
+    return (
+        (
+            await session.execute(
+                select(Person).where(Person.partner_id == partner_id, Person.active.is_(True)).order_by(Person.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def product_names(session: AsyncSession) -> list[str]:
+    rows = await session.execute(select(Product.name).where(Product.active.is_(True)).order_by(Product.name))
+    return [r[0] for r in rows]
+
+
+# -- customers and deals ----------------------------------------------------------------------
+
+
+async def customers_of(session: AsyncSession, partner_id: int) -> Sequence[Customer]:
+    return (await session.execute(select(Customer).where(Customer.partner_id == partner_id))).scalars().all()
+
+
+async def customer_by_key(session: AsyncSession, *, partner_id: int, name_key: str) -> Customer | None:
+    return (
+        await session.execute(
+            select(Customer).where(Customer.partner_id == partner_id, Customer.name_key == name_key)
+        )
+    ).scalar_one_or_none()
+
+
+async def deal_by_number(session: AsyncSession, number: int, *, for_update: bool = False) -> Deal | None:
+    stmt = select(Deal).where(Deal.number == number)
+    if for_update:
+        stmt = stmt.with_for_update(of=Deal)
+    return (await session.execute(stmt)).unique().scalar_one_or_none()
+
+
+def _visible(stmt: Select[Any], partner_id: int | None) -> Select[Any]:
+    return stmt if partner_id is None else stmt.where(Deal.partner_id == partner_id)
+
+
+async def deals_visible(
+    session: AsyncSession,
+    *,
+    partner_id: int | None,
+    statuses: Sequence[str] | None = None,
+    in_conflict: bool | None = None,
+    limit: int = 50,
+) -> Sequence[Deal]:
+    """Deals of one partner (``partner_id``) or of everyone (``None``, staff), newest change first."""
+    stmt = _visible(select(Deal), partner_id)
+    if statuses is not None:
+        stmt = stmt.where(Deal.status.in_(statuses))
+    if in_conflict is not None:
+        stmt = stmt.where(Deal.in_conflict.is_(in_conflict))
+    stmt = stmt.order_by(Deal.updated_at.desc(), Deal.id.desc()).limit(limit)
+    return (await session.execute(stmt)).unique().scalars().all()
+
+
+async def active_registrations_of_others(
+    session: AsyncSession, *, partner_id: int, name_keys: Sequence[str], domain: str | None
+) -> Sequence[tuple[Deal, Customer]]:
+    """Other partners' active registrations whose customer shares a name token prefix or the domain.
+
+    The blocking keeps the fuzzy comparison to a small candidate set; see bot/conflicts.py.
+    """
+    conditions: list[Any] = [Customer.name_key.like(f"{key}%") for key in name_keys if key]
+    if domain:
+        conditions.append(Customer.domain == domain)
+    if not conditions:
+        return []
+    stmt = (
+        select(Deal, Customer)
+        .join(Customer, Deal.customer_id == Customer.id)
+        .where(Deal.partner_id != partner_id, Deal.status.in_(ACTIVE_DEAL_STATUSES), or_(*conditions))
+    )
+    return [(d, c) for d, c in (await session.execute(stmt)).unique().all()]
+
+
+async def conflicts_of(session: AsyncSession, deal_id: int) -> Sequence[tuple[DealConflict, Deal]]:
+    """Conflicts in either direction, with the deal on the other side."""
+    rows = await session.execute(
+        select(DealConflict).where(or_(DealConflict.deal_id == deal_id, DealConflict.other_deal_id == deal_id))
+    )
+    out = []
+    for conflict in rows.scalars().all():
+        other_id = conflict.other_deal_id if conflict.deal_id == deal_id else conflict.deal_id
+        other = await session.get(Deal, other_id)
+        if other is not None:
+            out.append((conflict, other))
+    return out
+
+
+async def history_of(session: AsyncSession, deal_id: int) -> Sequence[DealHistory]:
+    return (
+        (
+            await session.execute(
+                select(DealHistory).where(DealHistory.deal_id == deal_id).order_by(DealHistory.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def approved_expiring(session: AsyncSession, *, before: Any) -> Sequence[Deal]:
+    return (
+        (
+            await session.execute(
+                select(Deal).where(Deal.status == "approved", Deal.protection_until < before).with_for_update()
+            )
+        )
+        .unique()
+        .scalars()
+        .all()
+    )
+
+
+async def audit_of(session: AsyncSession, entity: str) -> Sequence[AuditEntry]:
+    return (
+        (await session.execute(select(AuditEntry).where(AuditEntry.entity == entity).order_by(AuditEntry.id)))
+        .scalars()
+        .all()
+    )
+
+
+# -- dialogs ----------------------------------------------------------------------------------
+
+
+async def dialog_of(session: AsyncSession, person_id: int) -> DialogState | None:
+    return await session.get(DialogState, person_id)
+
+
+async def save_dialog(
+    session: AsyncSession, *, person_id: int, flow: str, state: dict[str, Any], now: datetime
+) -> None:
+    row = await session.get(DialogState, person_id)
+    if row is None:
+        session.add(DialogState(person_id=person_id, flow=flow, state=state, updated_at=now))
+    else:
+        row.flow, row.state, row.updated_at = flow, dict(state), now
+
+
+async def clear_dialog(session: AsyncSession, person_id: int) -> None:
+    row = await session.get(DialogState, person_id)
+    if row is not None:
+        await session.delete(row)
+
+
+# -- outbox -----------------------------------------------------------------------------------
+
+
+async def add_outbox(
+    session: AsyncSession,
+    *,
+    idempotency_key: str,
+    recipient_kind: str,
+    recipient_id: int | None,
+    kind: str,
+    payload: dict[str, Any],
+    replace_key: str | None,
+    now: datetime,
+) -> None:
+    """Queue a message; a second call with the same key is a no-op."""
+    await session.execute(
+        _insert(session, OutboxMessage)
+        .values(
+            idempotency_key=idempotency_key[:200],
+            recipient_kind=recipient_kind,
+            recipient_id=recipient_id,
+            kind=kind,
+            payload=payload,
+            replace_key=replace_key,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    )
+
+
+async def claim_outbox(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
+) -> Sequence[OutboxMessage]:
+    """Claim due messages for delivery. On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several
+    replicas claim disjoint rows; the lease (``claimed_until``) returns a row to the pool if the
+    process that claimed it dies before recording the outcome."""
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (await session.execute(stmt)).scalars().all()
+    for row in rows:
+        row.claimed_until = lease_until
+    return rows
+
+
+async def outbox_for(session: AsyncSession, *, status: str | None = None) -> Sequence[OutboxMessage]:
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def delivered_for(session: AsyncSession, replace_key: str) -> Sequence[DeliveredMessage]:
+    return (
+        (
+            await session.execute(
+                select(DeliveredMessage)
+                .where(DeliveredMessage.replace_key == replace_key)
+                .order_by(DeliveredMessage.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
