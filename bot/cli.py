@@ -19,7 +19,9 @@ def _at(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--at must be ISO-8601, e.g. 2027-01-15T09:00:00Z, not {value!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"--at must be ISO-8601, e.g. 2027-01-15T09:00:00Z, not {value!r}"
+        ) from exc
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
@@ -98,8 +100,10 @@ async def _with_core(settings: Settings, work):  # type: ignore[no-untyped-def]
 def run(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.command == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from store.db import upgrade
 
     if args.command == "serve":
@@ -110,7 +114,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.command == "teams":
         from handlers.teams_package import build_teams_package
 
-        out = build_teams_package(out=Path(args.out), app_id=settings.microsoft_app_id or None, host=args.host)
+        out = build_teams_package(
+            out=Path(args.out), app_id=settings.microsoft_app_id or None, host=args.host
+        )
         print(f"wrote {out}")
         if not settings.microsoft_app_id:
             print("note: MICROSOFT_APP_ID is not set, so the package carries a placeholder bot id")
@@ -134,17 +140,26 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
         actor = await core.people.console_actor(args.email)
         if actor is None:
-            print(f"No one with e-mail {args.email}; add them with 'partnerbot user add' or run 'partnerbot demo'.",
-                  file=sys.stderr)
+            print(
+                f"No one with e-mail {args.email}; add them with 'partnerbot user add' or run 'partnerbot demo'.",
+                file=sys.stderr,
+            )
             return 2
         await ConsoleSession(core=core, actor=actor).run()
         return 0
     if args.command == "partner":
         partner, created = await core.people.add_partner(
-            name=args.name, tier=args.tier, region=args.region, countries=args.country, slack_team=args.slack_team,
-            teams_tenant=args.teams_tenant, channel_manager_email=args.channel_manager,
+            name=args.name,
+            tier=args.tier,
+            region=args.region,
+            countries=args.country,
+            slack_team=args.slack_team,
+            teams_tenant=args.teams_tenant,
+            channel_manager_email=args.channel_manager,
         )
-        print(f"{'created' if created else 'updated'} partner {partner.name} ({partner.tier}, {partner.region})")
+        print(
+            f"{'created' if created else 'updated'} partner {partner.name} ({partner.tier}, {partner.region})"
+        )
         return 0
     if args.command == "user":
         identities = []
@@ -157,10 +172,19 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
         if args.teams_id:
             identities.append(("teams", args.teams_tenant, args.teams_id))
         person, created = await core.people.add_user(
-            email=args.email, name=args.name, partner=args.partner, staff=args.staff, roles=args.role,
-            topics=args.topic, region=args.region, tz=args.tz, identities=identities,
+            email=args.email,
+            name=args.name,
+            partner=args.partner,
+            staff=args.staff,
+            roles=args.role,
+            topics=args.topic,
+            region=args.region,
+            tz=args.tz,
+            identities=identities,
         )
-        print(f"{'created' if created else 'updated'} {'staff member' if args.staff else 'partner user'} {person.email}")
+        print(
+            f"{'created' if created else 'updated'} {'staff member' if args.staff else 'partner user'} {person.email}"
+        )
         return 0
     if args.command == "jobs":
         from scheduler.jobs import JOBS

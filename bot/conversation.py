@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from store import queries
+from store.db import Database
 
 from bot import views
 from bot.amounts import Money, format_money, parse_money
@@ -33,8 +35,6 @@ from bot.intents import (
     recognize,
 )
 from bot.messages import Actor, Button, FormResult, Reply
-from store import queries
-from store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,19 @@ FIELD_WORDS = {
     "note": "notes",
 }
 REASON_PROMPTS = {
-    "reject": ("deal.reject", "Reject {ref}", "Why are you rejecting {ref}? The partner will see the reason."),
+    "reject": (
+        "deal.reject",
+        "Reject {ref}",
+        "Why are you rejecting {ref}? The partner will see the reason.",
+    ),
     "ask_info": ("deal.ask_info", "Ask about {ref}", "What should the partner tell you about {ref}?"),
     "lost": ("deal.lost", "{ref} lost", "Why was {ref} lost? (e.g. price, went with a competitor)"),
     "extend": ("deal.extend", "Extend {ref}", "Why should the protection of {ref} be extended?"),
-    "provide_info": ("deal.provide_info", "Information for {ref}", "What would you like to tell the reviewer about {ref}?"),
+    "provide_info": (
+        "deal.provide_info",
+        "Information for {ref}",
+        "What would you like to tell the reviewer about {ref}?",
+    ),
 }
 
 
@@ -106,7 +114,9 @@ def check_message(text: str) -> str | None:
 
 
 class Conversation:
-    def __init__(self, *, db: Database, deals: Deals, clock: Callable[[], datetime], default_currency: str = "USD") -> None:
+    def __init__(
+        self, *, db: Database, deals: Deals, clock: Callable[[], datetime], default_currency: str = "USD"
+    ) -> None:
         self.db = db
         self.deals = deals
         self.clock = clock
@@ -121,7 +131,9 @@ class Conversation:
 
     async def _save(self, actor: Actor, flow: str, state: dict[str, Any]) -> None:
         async with self.db.transaction() as session:
-            await queries.save_dialog(session, person_id=actor.person_id, flow=flow, state=state, now=self.clock())
+            await queries.save_dialog(
+                session, person_id=actor.person_id, flow=flow, state=state, now=self.clock()
+            )
 
     async def _clear(self, actor: Actor) -> None:
         async with self.db.transaction() as session:
@@ -168,7 +180,9 @@ class Conversation:
         if not await self._first_delivery(request_key):
             return FormResult()
         try:
-            return await self._form(actor, form_id, {k: (v or "").strip() for k, v in values.items()}, dict(data or {}))
+            return await self._form(
+                actor, form_id, {k: (v or "").strip() for k, v in values.items()}, dict(data or {})
+            )
         except InputError as exc:
             return FormResult(errors={exc.field: exc.message})
         except PartnerbotError as exc:
@@ -192,7 +206,11 @@ class Conversation:
         if intent.name == "help":
             replies = [self._help(actor)]
             if dialog:
-                replies.append(Reply(text="We're still in the middle of something: answer the last question, or type cancel."))
+                replies.append(
+                    Reply(
+                        text="We're still in the middle of something: answer the last question, or type cancel."
+                    )
+                )
             return replies
         if dialog is not None:
             handled = await self._continue(actor, dialog, text, products=products, today=today)
@@ -204,7 +222,11 @@ class Conversation:
         name = intent.name
         if name == "register":
             if actor.is_staff:
-                return [Reply(text="Deals are registered by partners. Try 'pending' to see what waits for review.")]
+                return [
+                    Reply(
+                        text="Deals are registered by partners. Try 'pending' to see what waits for review."
+                    )
+                ]
             await self._clear(actor)
             return await self._collect(actor, self._slots_from(intent.details, {}), products=products)
         if name == "list":
@@ -212,9 +234,11 @@ class Conversation:
             if scope in ("review", "conflicts") and not actor.is_staff:
                 scope = "open"
             found = await self.deals.list_deals(actor, scope=scope)
-            title = {"review": "Waiting for review", "conflicts": "Possible conflicts", "all": "All deals"}.get(
-                scope, "Open deals" if actor.is_staff else "Your open deals"
-            )
+            title = {
+                "review": "Waiting for review",
+                "conflicts": "Possible conflicts",
+                "all": "All deals",
+            }.get(scope, "Open deals" if actor.is_staff else "Your open deals")
             empty = {"review": "Nothing waits for review.", "conflicts": "No conflicts wait for review."}.get(
                 scope, "No open deals. Say 'register a deal' to add one."
             )
@@ -227,8 +251,13 @@ class Conversation:
             return [views.history_reply(await self.deals.get(actor, intent.ref, history=True))]
         if name == "approve":
             view = await self.deals.approve(actor, intent.ref)
-            return [views.review_outcome(view, outcome=f"Approved by {actor.name}: protected until "
-                                         f"{format_date(view.protection_until) if view.protection_until else '—'}")]
+            return [
+                views.review_outcome(
+                    view,
+                    outcome=f"Approved by {actor.name}: protected until "
+                    f"{format_date(view.protection_until) if view.protection_until else '—'}",
+                )
+            ]
         if name in REASON_PROMPTS:
             if intent.reason:
                 return await self._apply_reason(actor, name, intent.ref, intent.reason)
@@ -266,7 +295,9 @@ class Conversation:
             return [
                 Reply(
                     text=f"I can't find '{phrase}'. Did you mean {close[0][2]}?",
-                    buttons=[Button(f"{n} ({refs[n][0]})", "deal.show", {"ref": refs[n][0]}) for _, _, n in close],
+                    buttons=[
+                        Button(f"{n} ({refs[n][0]})", "deal.show", {"ref": refs[n][0]}) for _, _, n in close
+                    ],
                 )
             ]
         return [Reply(text=f"I can't find a deal for '{phrase}' among your deals.")]
@@ -287,7 +318,9 @@ class Conversation:
             slots["close_date"] = found.close_date.isoformat()
         return slots
 
-    async def _collect(self, actor: Actor, slots: dict[str, Any], *, products: list[str], prefix: str = "") -> list[Reply]:
+    async def _collect(
+        self, actor: Actor, slots: dict[str, Any], *, products: list[str], prefix: str = ""
+    ) -> list[Reply]:
         """Validate what we have, ask for the next missing detail, or show the summary."""
         today = self.deals.today_for(actor)
         problems: list[str] = []
@@ -304,9 +337,15 @@ class Conversation:
             if suggestion:
                 slots["customer_suggestion"] = suggestion
                 await self._save(actor, "register", {"slots": slots, "asking": "customer_suggestion"})
-                return [Reply(text=(lead + "\n" if lead else "") + f"Did you mean {suggestion}?",
-                              buttons=[Button(f"Yes, {suggestion}", "deal.customer.yes", style="primary"),
-                                       Button(f"No, {slots['customer']} is new", "deal.customer.no")])]
+                return [
+                    Reply(
+                        text=(lead + "\n" if lead else "") + f"Did you mean {suggestion}?",
+                        buttons=[
+                            Button(f"Yes, {suggestion}", "deal.customer.yes", style="primary"),
+                            Button(f"No, {slots['customer']} is new", "deal.customer.no"),
+                        ],
+                    )
+                ]
         for name in REQUIRED:
             if name not in slots:
                 await self._save(actor, "register", {"slots": slots, "asking": name})
@@ -328,14 +367,18 @@ class Conversation:
         if name == "country":
             code = str(value).strip().upper()
             if len(code) != 2 or not code.isalpha():
-                raise InputError("country", "Give the customer's country as a two-letter code such as DE or US.")
+                raise InputError(
+                    "country", "Give the customer's country as a two-letter code such as DE or US."
+                )
             return code
         if name == "product":
             text = " ".join(str(value).split())
             if products:
                 known = match_product(text, products)
                 if known is None:
-                    raise InputError("product", f"I don't know the product '{text}'. Products: {', '.join(products)}.")
+                    raise InputError(
+                        "product", f"I don't know the product '{text}'. Products: {', '.join(products)}."
+                    )
                 return known[0]
             if not text:
                 raise InputError("product", QUESTIONS["product"])
@@ -357,7 +400,9 @@ class Conversation:
                 best = (score, existing)
         return best[1] if best else None
 
-    async def _continue(self, actor: Actor, dialog: Dialog, text: str, *, products: list[str], today: date) -> list[Reply] | None:
+    async def _continue(
+        self, actor: Actor, dialog: Dialog, text: str, *, products: list[str], today: date
+    ) -> list[Reply] | None:
         """The next turn of a dialog in progress, or None when the message starts something new."""
         state = dialog.state
         if dialog.flow == "register":
@@ -372,11 +417,28 @@ class Conversation:
                     return [self._edit_prompt(slots, products)]
                 changed = self._field_edits(text, today=today, products=products)
                 if changed:
-                    return await self._collect(actor, {**slots, **changed, **({"customer_checked": False} if "customer" in changed else {})}, products=products)
-                return None if recognize(text, today=today, products=products, default_currency=self.default_currency).name != "unknown" else [
-                    Reply(text="Reply 'yes' to register, tell me what to change (e.g. 'amount 150k'), or 'cancel'.",
-                          buttons=views.draft_summary(_slots_to_draft(slots)).buttons)
-                ]
+                    return await self._collect(
+                        actor,
+                        {
+                            **slots,
+                            **changed,
+                            **({"customer_checked": False} if "customer" in changed else {}),
+                        },
+                        products=products,
+                    )
+                return (
+                    None
+                    if recognize(
+                        text, today=today, products=products, default_currency=self.default_currency
+                    ).name
+                    != "unknown"
+                    else [
+                        Reply(
+                            text="Reply 'yes' to register, tell me what to change (e.g. 'amount 150k'), or 'cancel'.",
+                            buttons=views.draft_summary(_slots_to_draft(slots)).buttons,
+                        )
+                    ]
+                )
             if asking == "customer_suggestion":
                 if YES_RE.match(text):
                     return await self._action(actor, "deal.customer.yes", {})
@@ -385,14 +447,24 @@ class Conversation:
                 slots.pop("customer_suggestion", None)
             if asking in REQUIRED or asking == "customer_suggestion":
                 field = "customer" if asking == "customer_suggestion" else asking
-                found = extract_details(text, today=today, products=products, default_currency=self.default_currency)
+                found = extract_details(
+                    text, today=today, products=products, default_currency=self.default_currency
+                )
                 more = self._slots_from(found, {})
                 more.pop("customer", None)
                 value = self._answer_for(field, text, found, today=today)
                 if value is None and not more:
-                    if recognize(text, today=today, products=products, default_currency=self.default_currency).name not in ("unknown", "status", "register"):
+                    if recognize(
+                        text, today=today, products=products, default_currency=self.default_currency
+                    ).name not in ("unknown", "status", "register"):
                         return None
-                    return [Reply(text=self._why_not(field, text, today=today, products=products) + "\n" + QUESTIONS[field])]
+                    return [
+                        Reply(
+                            text=self._why_not(field, text, today=today, products=products)
+                            + "\n"
+                            + QUESTIONS[field]
+                        )
+                    ]
                 if value is not None:
                     more[field] = value
                     if field == "customer":
@@ -406,7 +478,9 @@ class Conversation:
                 return await self._collect(actor, {**slots, **more}, products=products)
             return None
         if dialog.flow == "reason":
-            if recognize(text, today=today, products=products, default_currency=self.default_currency).name not in ("unknown", "status"):
+            if recognize(
+                text, today=today, products=products, default_currency=self.default_currency
+            ).name not in ("unknown", "status"):
                 return None
             await self._clear(actor)
             return await self._apply_reason(actor, state["action"], state["ref"], text)
@@ -415,8 +489,13 @@ class Conversation:
                 return await self._action(actor, "deal.update.confirm", {})
             if NO_RE.match(text):
                 return await self._cancel(actor)
-            found = extract_details(text, today=today, products=products, default_currency=self.default_currency)
-            if any(v is not None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)):
+            found = extract_details(
+                text, today=today, products=products, default_currency=self.default_currency
+            )
+            if any(
+                v is not None
+                for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)
+            ):
                 return await self._propose_update(actor, state["ref"], found)
             return None
         return None
@@ -477,7 +556,9 @@ class Conversation:
             "domain": slots.get("domain") or "",
             "country": slots.get("country") or "",
             "product": slots.get("product", ""),
-            "amount": format_money(Money(Decimal(slots["amount"]["amount"]), slots["amount"]["currency"])) if "amount" in slots else "",
+            "amount": format_money(Money(Decimal(slots["amount"]["amount"]), slots["amount"]["currency"]))
+            if "amount" in slots
+            else "",
             "close_date": slots.get("close_date", ""),
             "notes": slots.get("notes") or "",
         }
@@ -495,10 +576,14 @@ class Conversation:
             return await self._collect(actor, slots, products=products, prefix=exc.message)
         await self._clear(actor)
         if view.in_conflict:
-            headline = (f"Thanks! {view.ref} is registered. This customer needs a closer review before approval; "
-                        "we'll let you know the outcome.")
+            headline = (
+                f"Thanks! {view.ref} is registered. This customer needs a closer review before approval; "
+                "we'll let you know the outcome."
+            )
         else:
-            headline = f"Thanks! {view.ref} is registered and waiting for review. I'll tell you when it's decided."
+            headline = (
+                f"Thanks! {view.ref} is registered and waiting for review. I'll tell you when it's decided."
+            )
         return [views.deal_card(view, actor, headline=headline)]
 
     async def _cancel(self, actor: Actor) -> list[Reply]:
@@ -515,8 +600,12 @@ class Conversation:
         form_id, title, prompt = REASON_PROMPTS[action]
         await self._save(actor, "reason", {"action": action, "ref": view.ref})
         label = prompt.format(ref=view.ref)
-        return [Reply(text=label, form=views.reason_form(form_id, ref=view.ref, title=title.format(ref=view.ref),
-                                                      label=label))]
+        return [
+            Reply(
+                text=label,
+                form=views.reason_form(form_id, ref=view.ref, title=title.format(ref=view.ref), label=label),
+            )
+        ]
 
     async def _apply_reason(self, actor: Actor, action: str, ref: str, reason: str) -> list[Reply]:
         if action == "reject":
@@ -524,13 +613,23 @@ class Conversation:
             return [views.review_outcome(view, outcome=f"Rejected by {actor.name}: {view.decision_reason}")]
         if action == "ask_info":
             view = await self.deals.request_info(actor, ref, question=reason)
-            return [views.review_outcome(view, outcome=f"{actor.name} asked the partner: {view.decision_reason}")]
+            return [
+                views.review_outcome(view, outcome=f"{actor.name} asked the partner: {view.decision_reason}")
+            ]
         if action == "lost":
             view = await self.deals.close(actor, ref, won=False, reason=reason)
-            return [views.deal_card(view, actor, headline=f"{view.ref} marked as lost. Thanks for letting us know.")]
+            return [
+                views.deal_card(
+                    view, actor, headline=f"{view.ref} marked as lost. Thanks for letting us know."
+                )
+            ]
         if action == "extend":
             view = await self.deals.request_extension(actor, ref, reason=reason)
-            return [views.deal_card(view, actor, headline=f"Extension of {view.ref} requested; I'll tell you the decision.")]
+            return [
+                views.deal_card(
+                    view, actor, headline=f"Extension of {view.ref} requested; I'll tell you the decision."
+                )
+            ]
         if action == "provide_info":
             view = await self.deals.provide_info(actor, ref, info=reason)
             return [views.deal_card(view, actor, headline=f"Thanks, {view.ref} is back with the reviewers.")]
@@ -575,15 +674,29 @@ class Conversation:
         if action == "help":
             return [self._help(actor)]
         if action == "deals.list":
-            return await self._intent(actor, _Simple("list", text=data.get("scope", "open")), products=products)
+            return await self._intent(
+                actor, _Simple("list", text=data.get("scope", "open")), products=products
+            )
         if action == "deal.register.start":
             if actor.is_staff:
                 return [Reply(text="Deals are registered by partners.")]
-            return [Reply(text="Fill in the form, or tell me in a sentence.", form=views.registration_form(products))]
-        if action.startswith("deal.register.") or action.startswith("deal.customer.") or action == "deal.product.pick":
+            return [
+                Reply(
+                    text="Fill in the form, or tell me in a sentence.", form=views.registration_form(products)
+                )
+            ]
+        if (
+            action.startswith("deal.register.")
+            or action.startswith("deal.customer.")
+            or action == "deal.product.pick"
+        ):
             dialog = await self._load(actor)
             if dialog is None or dialog.flow != "register":
-                return [Reply(text="That registration was already sent or cancelled; say 'register a deal' to start another.")]
+                return [
+                    Reply(
+                        text="That registration was already sent or cancelled; say 'register a deal' to start another."
+                    )
+                ]
             slots = dict(dialog.state.get("slots", {}))
             if action == "deal.register.confirm":
                 if dialog.state.get("asking") != "confirm":
@@ -608,8 +721,13 @@ class Conversation:
             return await self._intent(actor, _Simple("approve", ref=ref), products=products)
         if action == "deal.extension.approve":
             view = await self.deals.decide_extension(actor, ref, approve=True)
-            return [views.review_outcome(view, outcome=f"Extension approved by {actor.name}: protected until "
-                                         f"{format_date(view.protection_until) if view.protection_until else '—'}")]
+            return [
+                views.review_outcome(
+                    view,
+                    outcome=f"Extension approved by {actor.name}: protected until "
+                    f"{format_date(view.protection_until) if view.protection_until else '—'}",
+                )
+            ]
         if action == "deal.extension.decline":
             return await self._apply_reason(actor, "decline_extension", ref, "")
         if action == "deal.won":
@@ -620,8 +738,12 @@ class Conversation:
         if action == "deal.update":
             view = await self.deals.get(actor, ref)
             await self._save(actor, "update", {"ref": view.ref, "changes": {}})
-            return [Reply(text=f"What changed on {view.ref}? E.g. 'stage proposal, closing end of April', or use the form.",
-                          form=views.update_form(view))]
+            return [
+                Reply(
+                    text=f"What changed on {view.ref}? E.g. 'stage proposal, closing end of April', or use the form.",
+                    form=views.update_form(view),
+                )
+            ]
         if action == "deal.update.confirm":
             dialog = await self._load(actor)
             if dialog is None or dialog.flow != "update" or not dialog.state.get("changes"):
@@ -634,7 +756,9 @@ class Conversation:
 
     # -- forms ----------------------------------------------------------------------------------
 
-    async def _form(self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]) -> FormResult:
+    async def _form(
+        self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult:
         products = await self.deals.products()
         today = self.deals.today_for(actor)
         if form_id == "deal.register":
@@ -653,7 +777,9 @@ class Conversation:
                     errors.setdefault(name, QUESTIONS[name])
             if values.get("amount"):
                 try:
-                    slots["amount"] = _money_slot(parse_money(values["amount"], default_currency=self.default_currency))
+                    slots["amount"] = _money_slot(
+                        parse_money(values["amount"], default_currency=self.default_currency)
+                    )
                 except InputError as exc:
                     errors["amount"] = exc.message
             if values.get("close_date"):
@@ -668,8 +794,12 @@ class Conversation:
         if form_id == "deal.update":
             changes = DealChanges(
                 stage=values.get("stage") or None,
-                amount=parse_money(values["amount"], default_currency=self.default_currency) if values.get("amount") else None,
-                close_date=parse_close_date(values["close_date"], today=today) if values.get("close_date") else None,
+                amount=parse_money(values["amount"], default_currency=self.default_currency)
+                if values.get("amount")
+                else None,
+                close_date=parse_close_date(values["close_date"], today=today)
+                if values.get("close_date")
+                else None,
                 next_step=values.get("next_step") or None,
                 notes=values.get("notes") or None,
             )
@@ -677,12 +807,16 @@ class Conversation:
                 return FormResult(errors={"stage": f"Stages are {', '.join(STAGES)}."})
             view = await self.deals.update(actor, data.get("ref", ""), changes)
             await self._clear(actor)
-            return FormResult(replies=[views.deal_card(view, actor, headline=f"Saved. {view.ref} is up to date.")])
+            return FormResult(
+                replies=[views.deal_card(view, actor, headline=f"Saved. {view.ref} is up to date.")]
+            )
         short = form_id.removeprefix("deal.")
         if short in REASON_PROMPTS:
             reason = values.get("reason", "")
             if not reason:
-                return FormResult(errors={"reason": REASON_PROMPTS[short][2].format(ref=data.get("ref", "the deal"))})
+                return FormResult(
+                    errors={"reason": REASON_PROMPTS[short][2].format(ref=data.get("ref", "the deal"))}
+                )
             replies = await self._apply_reason(actor, short, data.get("ref", ""), reason)
             await self._clear(actor)
             return FormResult(replies=replies)
@@ -697,26 +831,44 @@ class Conversation:
             review = await self.deals.list_deals(actor, scope="review")
             conflicts = await self.deals.list_deals(actor, scope="conflicts")
             return [
-                Reply(title=f"Hi {actor.name.split()[0]} - your queues", text="", buttons=self._help_buttons(actor)),
+                Reply(
+                    title=f"Hi {actor.name.split()[0]} - your queues",
+                    text="",
+                    buttons=self._help_buttons(actor),
+                ),
                 views.deal_list(review, actor, title="Waiting for review", empty="Nothing waits for review."),
-                views.deal_list(conflicts, actor, title="Possible conflicts", empty="No conflicts wait for review."),
+                views.deal_list(
+                    conflicts, actor, title="Possible conflicts", empty="No conflicts wait for review."
+                ),
             ]
         deals = await self.deals.list_deals(actor, scope="open")
         return [
-            Reply(title=f"Hi {actor.name.split()[0]}", text="Register deals and keep them current in a few words.",
-                  buttons=self._help_buttons(actor)),
-            views.deal_list(deals, actor, title="Your open deals", empty="No open deals. Say 'register a deal' to add one."),
+            Reply(
+                title=f"Hi {actor.name.split()[0]}",
+                text="Register deals and keep them current in a few words.",
+                buttons=self._help_buttons(actor),
+            ),
+            views.deal_list(
+                deals,
+                actor,
+                title="Your open deals",
+                empty="No open deals. Say 'register a deal' to add one.",
+            ),
         ]
 
     # -- help -----------------------------------------------------------------------------------
 
     def _help_buttons(self, actor: Actor) -> list[Button]:
         if actor.is_staff:
-            return [Button("Waiting for review", "deals.list", {"scope": "review"}),
-                    Button("Conflicts", "deals.list", {"scope": "conflicts"}),
-                    Button("Open deals", "deals.list", {"scope": "open"})]
-        return [Button("Register a deal", "deal.register.start", style="primary"),
-                Button("My deals", "deals.list", {"scope": "open"})]
+            return [
+                Button("Waiting for review", "deals.list", {"scope": "review"}),
+                Button("Conflicts", "deals.list", {"scope": "conflicts"}),
+                Button("Open deals", "deals.list", {"scope": "open"}),
+            ]
+        return [
+            Button("Register a deal", "deal.register.start", style="primary"),
+            Button("My deals", "deals.list", {"scope": "open"}),
+        ]
 
     def _help(self, actor: Actor) -> Reply:
         if actor.is_staff:
@@ -739,8 +891,11 @@ class Conversation:
                 "extend D-12 because the budget moved to Q3",
                 "cancel - stop what we're doing",
             ]
-        return Reply(title="Here's what I can do", text="\n".join(f"• {line}" for line in lines),
-                     buttons=self._help_buttons(actor))
+        return Reply(
+            title="Here's what I can do",
+            text="\n".join(f"• {line}" for line in lines),
+            buttons=self._help_buttons(actor),
+        )
 
 
 @dataclass(slots=True)
@@ -771,7 +926,9 @@ def _describe_changes(view: DealView, changes: dict[str, Any]) -> list[str]:
         new = Money(Decimal(changes["amount"]["amount"]), changes["amount"]["currency"])
         lines.append(f"Amount: {format_money(view.amount)} → {format_money(new)}")
     if "close_date" in changes:
-        lines.append(f"Close date: {format_date(view.close_date)} → {format_date(date.fromisoformat(changes['close_date']))}")
+        lines.append(
+            f"Close date: {format_date(view.close_date)} → {format_date(date.fromisoformat(changes['close_date']))}"
+        )
     if "next_step" in changes:
         lines.append(f"Next step: {changes['next_step']}")
     if "notes" in changes:

@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from store.db import Database
+
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.deals import Deals
 from bot.outbox import Notifier, OutboxDispatcher
 from bot.people import People
-from store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,18 @@ class Core:
             vendor_channel=bool(vendor_channel_platform),
             default_tz=settings.timezone,
         )
-        conversation = Conversation(db=db, deals=deals, clock=clock, default_currency=settings.default_currency)
-        return cls(settings=settings, db=db, clock=clock, people=people, deals=deals, conversation=conversation,
-                   vendor_channel_platform=vendor_channel_platform)
+        conversation = Conversation(
+            db=db, deals=deals, clock=clock, default_currency=settings.default_currency
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            clock=clock,
+            people=people,
+            deals=deals,
+            conversation=conversation,
+            vendor_channel_platform=vendor_channel_platform,
+        )
 
     def add_notifier(self, notifier: Notifier) -> None:
         self.notifiers[notifier.platform] = notifier

@@ -17,6 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from store import queries
+from store.db import Database
+from store.models import AuditEntry, Customer, Deal, DealConflict, DealHistory, Person
 
 from bot import outbox, views
 from bot.amounts import Money, format_money
@@ -25,9 +28,6 @@ from bot.conflicts import find_conflicts
 from bot.dates import format_date, validate_close_date
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
-from store import queries
-from store.db import Database
-from store.models import AuditEntry, Customer, Deal, DealConflict, DealHistory, Person
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
@@ -162,14 +162,18 @@ class Deals:
         tz = ZoneInfo(actor.tz if actor else self.default_tz)
         return self.clock().replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).date()
 
-    async def _deal_for(self, session: AsyncSession, actor: Actor, ref: str, *, for_update: bool = False) -> Deal:
+    async def _deal_for(
+        self, session: AsyncSession, actor: Actor, ref: str, *, for_update: bool = False
+    ) -> Deal:
         number = parse_ref(ref)
         deal = await queries.deal_by_number(session, number, for_update=for_update)
         if deal is None or (not actor.is_staff and deal.partner_id != actor.partner_id):
             raise NotFound(f"I can't find {deal_ref(number)} among your deals.")
         return deal
 
-    async def _view(self, session: AsyncSession, deal: Deal, viewer: Actor | None, *, history: bool = False) -> DealView:
+    async def _view(
+        self, session: AsyncSession, deal: Deal, viewer: Actor | None, *, history: bool = False
+    ) -> DealView:
         registered_by = await queries.person_by_id(session, deal.registered_by_id)
         decided_by = await queries.person_by_id(session, deal.decided_by_id) if deal.decided_by_id else None
         conflicts: tuple[ConflictView, ...] = ()
@@ -249,7 +253,9 @@ class Deals:
             )
         )
 
-    def _history(self, session: AsyncSession, actor: Actor | None, deal: Deal, name: str, old: Any, new: Any) -> None:
+    def _history(
+        self, session: AsyncSession, actor: Actor | None, deal: Deal, name: str, old: Any, new: Any
+    ) -> None:
         session.add(
             DealHistory(
                 deal_id=deal.id,
@@ -285,12 +291,17 @@ class Deals:
             )
         for person in await self._reviewers(session, deal):
             await outbox.queue_for_person(
-                session, key=f"{view.ref}:{event}:p{person.id}:{stamp}", person_id=person.id, reply=card,
-                kind="review", now=now,
+                session,
+                key=f"{view.ref}:{event}:p{person.id}:{stamp}",
+                person_id=person.id,
+                reply=card,
+                kind="review",
+                now=now,
             )
 
-    async def _notify_partner(self, session: AsyncSession, deal: Deal, *, event: str, headline: str,
-                              exclude: int | None = None) -> None:
+    async def _notify_partner(
+        self, session: AsyncSession, deal: Deal, *, event: str, headline: str, exclude: int | None = None
+    ) -> None:
         view = await self._view(session, deal, None)
         view = replace(view, conflicts=())
         registrant = await queries.person_by_id(session, deal.registered_by_id)
@@ -329,7 +340,9 @@ class Deals:
         if not product:
             raise InputError("product", "Which product or solution is the deal for?")
         if len(product) > 200 or any(ch in product for ch in "<>*_~`|"):
-            raise InputError("product", "Give the product as plain text, e.g. Cloud Suite (up to 200 characters).")
+            raise InputError(
+                "product", "Give the product as plain text, e.g. Cloud Suite (up to 200 characters)."
+            )
         if draft.amount.amount <= 0:
             raise InputError("amount", "The amount must be more than zero, e.g. 120k USD.")
         close_date = validate_close_date(draft.close_date, today=self.today_for(actor))
@@ -358,8 +371,12 @@ class Deals:
             customer = await queries.customer_by_key(session, partner_id=actor.partner_id, name_key=name_key)
             if customer is None:
                 customer = Customer(
-                    partner_id=actor.partner_id, name=draft.customer, name_key=name_key, domain=draft.domain,
-                    country=draft.country, created_at=now,
+                    partner_id=actor.partner_id,
+                    name=draft.customer,
+                    name_key=name_key,
+                    domain=draft.domain,
+                    country=draft.country,
+                    created_at=now,
                 )
                 session.add(customer)
             else:
@@ -387,8 +404,11 @@ class Deals:
                 session, partner_id=actor.partner_id, name_key=name_key, domain=customer.domain
             )
             for other, score, reason in matches:
-                session.add(DealConflict(deal_id=deal.id, other_deal_id=other.id, score=score, reason=reason,
-                                         created_at=now))
+                session.add(
+                    DealConflict(
+                        deal_id=deal.id, other_deal_id=other.id, score=score, reason=reason, created_at=now
+                    )
+                )
             deal.in_conflict = bool(matches)
             await session.flush()
             await session.refresh(deal)
@@ -396,7 +416,9 @@ class Deals:
             self._audit(session, actor, "deal.register", deal, None, _snapshot(deal))
             ref = deal_ref(deal.number)
             headline = (
-                f"Possible conflict: {ref} from {deal.partner.name}" if matches else f"New registration {ref} from {deal.partner.name}"
+                f"Possible conflict: {ref} from {deal.partner.name}"
+                if matches
+                else f"New registration {ref} from {deal.partner.name}"
             )
             await self._notify_staff(session, deal, event="registered", headline=headline)
             return await self._view(session, deal, actor)
@@ -421,8 +443,11 @@ class Deals:
         }.get(scope, queries.OPEN_DEAL_STATUSES)
         async with self.db.transaction() as session:
             deals = await queries.deals_visible(
-                session, partner_id=partner_id, statuses=statuses,
-                in_conflict=True if scope == "conflicts" else None, limit=limit,
+                session,
+                partner_id=partner_id,
+                statuses=statuses,
+                in_conflict=True if scope == "conflicts" else None,
+                limit=limit,
             )
             return [await self._view(session, d, actor) for d in deals]
 
@@ -468,7 +493,9 @@ class Deals:
             self._audit(session, actor, "deal.approve", deal, before, _snapshot(deal))
             await self._close_review(session, deal, outcome=f"Approved by {actor.name}")
             await self._notify_partner(
-                session, deal, event="approved",
+                session,
+                deal,
+                event="approved",
                 headline=f"{deal_ref(deal.number)} is approved: protected until {format_date(deal.protection_until)}.",
             )
             return await self._view(session, deal, actor)
@@ -477,7 +504,9 @@ class Deals:
         self._require_reviewer(actor)
         reason_text = clean_text(reason, field_name="reason", limit=500)
         if not reason_text:
-            raise InputError("reason", "Say why the registration is rejected; the partner will see the reason.")
+            raise InputError(
+                "reason", "Say why the registration is rejected; the partner will see the reason."
+            )
         async with self.db.transaction() as session:
             deal = await self._deal_for(session, actor, ref, for_update=True)
             self._expect(deal, ("pending", "info_requested"), "rejected")
@@ -491,7 +520,9 @@ class Deals:
             self._audit(session, actor, "deal.reject", deal, before, _snapshot(deal))
             await self._close_review(session, deal, outcome=f"Rejected by {actor.name}: {reason_text}")
             await self._notify_partner(
-                session, deal, event="rejected",
+                session,
+                deal,
+                event="rejected",
                 headline=f"{deal_ref(deal.number)} was not approved. Reason: {reason_text}",
             )
             return await self._view(session, deal, actor)
@@ -500,7 +531,9 @@ class Deals:
         self._require_reviewer(actor)
         text = clean_text(question, field_name="question", limit=500)
         if not text:
-            raise InputError("question", "What should the partner tell you? E.g. 'the customer's web domain'.")
+            raise InputError(
+                "question", "What should the partner tell you? E.g. 'the customer's web domain'."
+            )
         async with self.db.transaction() as session:
             deal = await self._deal_for(session, actor, ref, for_update=True)
             self._expect(deal, ("pending", "info_requested"), "asked for information")
@@ -512,7 +545,9 @@ class Deals:
             self._audit(session, actor, "deal.request_info", deal, before, _snapshot(deal))
             await self._close_review(session, deal, outcome=f"{actor.name} asked the partner: {text}")
             await self._notify_partner(
-                session, deal, event="info-requested",
+                session,
+                deal,
+                event="info-requested",
                 headline=f"The review of {deal_ref(deal.number)} needs more information: {text}",
             )
             return await self._view(session, deal, actor)
@@ -534,14 +569,20 @@ class Deals:
             self._history(session, actor, deal, "notes", before["notes"], deal.notes)
             self._history(session, actor, deal, "status", "info_requested", "pending")
             self._audit(session, actor, "deal.provide_info", deal, before, _snapshot(deal))
-            await self._notify_staff(session, deal, event="info-provided",
-                                     headline=f"{deal.partner.name} answered on {deal_ref(deal.number)}")
+            await self._notify_staff(
+                session,
+                deal,
+                event="info-provided",
+                headline=f"{deal.partner.name} answered on {deal_ref(deal.number)}",
+            )
             return await self._view(session, deal, actor)
 
     async def request_extension(self, actor: Actor, ref: str, *, reason: str) -> DealView:
         text = clean_text(reason, field_name="reason", limit=500)
         if not text:
-            raise InputError("reason", "Say why the protection should be extended, e.g. 'budget moved to Q3'.")
+            raise InputError(
+                "reason", "Say why the protection should be extended, e.g. 'budget moved to Q3'."
+            )
         async with self.db.transaction() as session:
             deal = await self._deal_for(session, actor, ref, for_update=True)
             if actor.is_staff:
@@ -555,11 +596,17 @@ class Deals:
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "extension_request", None, text)
             self._audit(session, actor, "deal.request_extension", deal, before, _snapshot(deal))
-            await self._notify_staff(session, deal, event="extension",
-                                     headline=f"Extension requested for {deal_ref(deal.number)}: {text}")
+            await self._notify_staff(
+                session,
+                deal,
+                event="extension",
+                headline=f"Extension requested for {deal_ref(deal.number)}: {text}",
+            )
             return await self._view(session, deal, actor)
 
-    async def decide_extension(self, actor: Actor, ref: str, *, approve: bool, reason: str | None = None) -> DealView:
+    async def decide_extension(
+        self, actor: Actor, ref: str, *, approve: bool, reason: str | None = None
+    ) -> DealView:
         self._require_reviewer(actor)
         async with self.db.transaction() as session:
             deal = await self._deal_for(session, actor, ref, for_update=True)
@@ -572,16 +619,33 @@ class Deals:
                 deal.protection_until = start + timedelta(days=self.protection_days)
                 deal.status = "approved"
                 outcome = f"Extension approved by {actor.name}: protected until {format_date(deal.protection_until)}"
-                self._history(session, actor, deal, "protection_until", before["protection_until"], deal.protection_until)
+                self._history(
+                    session,
+                    actor,
+                    deal,
+                    "protection_until",
+                    before["protection_until"],
+                    deal.protection_until,
+                )
             else:
                 outcome = f"Extension declined by {actor.name}" + (f": {reason}" if reason else "")
                 self._history(session, actor, deal, "extension_request", deal.extension_reason, "declined")
             deal.updated_at = self.clock()
-            self._audit(session, actor, "deal.extension." + ("approve" if approve else "decline"), deal, before,
-                        _snapshot(deal))
+            self._audit(
+                session,
+                actor,
+                "deal.extension." + ("approve" if approve else "decline"),
+                deal,
+                before,
+                _snapshot(deal),
+            )
             await self._close_review(session, deal, outcome=outcome)
-            await self._notify_partner(session, deal, event="extension-" + ("approved" if approve else "declined"),
-                                       headline=f"{deal_ref(deal.number)}: {outcome}.")
+            await self._notify_partner(
+                session,
+                deal,
+                event="extension-" + ("approved" if approve else "declined"),
+                headline=f"{deal_ref(deal.number)}: {outcome}.",
+            )
             return await self._view(session, deal, actor)
 
     # -- two-way updates ------------------------------------------------------------------------
@@ -593,10 +657,16 @@ class Deals:
     async def update(self, actor: Actor, ref: str, changes: DealChanges) -> DealView:
         self._require_updater(actor)
         if changes.is_empty():
-            raise InputError("changes", "Tell me what changed: stage, amount, close date, next step or notes.")
+            raise InputError(
+                "changes", "Tell me what changed: stage, amount, close date, next step or notes."
+            )
         if changes.stage is not None and changes.stage not in STAGES:
             raise InputError("stage", f"Stages are {', '.join(STAGES)}.")
-        close = validate_close_date(changes.close_date, today=self.today_for(actor)) if changes.close_date else None
+        close = (
+            validate_close_date(changes.close_date, today=self.today_for(actor))
+            if changes.close_date
+            else None
+        )
         if changes.amount is not None and changes.amount.amount <= 0:
             raise InputError("amount", "The amount must be more than zero, e.g. 120k USD.")
         next_step = clean_text(changes.next_step, field_name="next_step", limit=500)
@@ -611,7 +681,10 @@ class Deals:
                 self._history(session, actor, deal, "stage", deal.stage, changes.stage)
                 deal.stage = changes.stage
                 changed.append(f"stage {changes.stage}")
-            if changes.amount is not None and (changes.amount.amount, changes.amount.currency) != (deal.amount, deal.currency):
+            if changes.amount is not None and (changes.amount.amount, changes.amount.currency) != (
+                deal.amount,
+                deal.currency,
+            ):
                 old = format_money(Money(Decimal(deal.amount), deal.currency))
                 self._history(session, actor, deal, "amount", old, format_money(changes.amount))
                 deal.amount, deal.currency = changes.amount.amount, changes.amount.currency
@@ -634,7 +707,9 @@ class Deals:
             self._audit(session, actor, "deal.update", deal, before, _snapshot(deal))
             if actor.is_staff:
                 await self._notify_partner(
-                    session, deal, event="staff-update",
+                    session,
+                    deal,
+                    event="staff-update",
                     headline=f"{actor.name} updated {deal_ref(deal.number)}: {'; '.join(changed)}.",
                 )
             return await self._view(session, deal, actor)
@@ -657,8 +732,12 @@ class Deals:
             if before["status"] in ("pending", "info_requested"):
                 await self._close_review(session, deal, outcome=f"Marked {target} by {actor.name}")
             if actor.is_staff:
-                await self._notify_partner(session, deal, event=target,
-                                           headline=f"{actor.name} marked {deal_ref(deal.number)} as {target}.")
+                await self._notify_partner(
+                    session,
+                    deal,
+                    event=target,
+                    headline=f"{actor.name} marked {deal_ref(deal.number)} as {target}.",
+                )
             return await self._view(session, deal, actor)
 
     # -- expiry (scheduler) ---------------------------------------------------------------------
@@ -669,13 +748,16 @@ class Deals:
         async with self.db.transaction() as session:
             for deal in await queries.approved_expiring(session, before=now.date()):
                 before = _snapshot(deal)
+                ended = deal.protection_until
                 deal.status = "expired"
                 deal.updated_at = now
                 self._history(session, None, deal, "status", "approved", "expired")
                 self._audit(session, None, "deal.expire", deal, before, _snapshot(deal))
                 await self._notify_partner(
-                    session, deal, event="expired",
-                    headline=f"The protection of {deal_ref(deal.number)} ended on {format_date(before['protection_until_date'])}. "
+                    session,
+                    deal,
+                    event="expired",
+                    headline=f"The protection of {deal_ref(deal.number)} ended on {format_date(ended) if ended else '—'}. "
                     "Ask for an extension if the deal is still alive.",
                 )
                 expired.append(deal_ref(deal.number))
@@ -684,7 +766,9 @@ class Deals:
     @staticmethod
     def _expect(deal: Deal, allowed: Sequence[str], verb: str) -> None:
         if deal.status not in allowed:
-            raise Conflict(f"{deal_ref(deal.number)} is {deal.status.replace('_', ' ')}, so it can't be {verb} now.")
+            raise Conflict(
+                f"{deal_ref(deal.number)} is {deal.status.replace('_', ' ')}, so it can't be {verb} now."
+            )
 
 
 def _snapshot(deal: Deal) -> dict[str, Any]:
@@ -697,7 +781,6 @@ def _snapshot(deal: Deal) -> dict[str, Any]:
         "next_step": deal.next_step,
         "notes": deal.notes,
         "protection_until": deal.protection_until.isoformat() if deal.protection_until else None,
-        "protection_until_date": deal.protection_until,
         "in_conflict": deal.in_conflict,
         "decision_reason": deal.decision_reason,
     }

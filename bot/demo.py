@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from store import queries
+from store.models import Product
+
 from bot.amounts import Money
 from bot.core import Core
 from bot.deals import DealDraft
-from store import queries
-from store.models import Product
 
 PRODUCTS = ("Cloud Suite", "Edge Gateway", "Security Pack")
 STAFF = (
@@ -36,7 +37,9 @@ async def seed(core: Core) -> list[str]:
                 session.add(Product(name=name, active=True))
                 created.append(f"product {name}")
     for email, name, roles, topics, region in STAFF:
-        _, new = await core.people.add_user(email=email, name=name, staff=True, roles=roles, topics=topics, region=region)
+        _, new = await core.people.add_user(
+            email=email, name=name, staff=True, roles=roles, topics=topics, region=region
+        )
         if new:
             created.append(f"staff {email}")
     for name, tier, region, countries in PARTNERS:
@@ -60,15 +63,25 @@ async def seed(core: Core) -> list[str]:
         ):
             view = await core.deals.register(
                 alice,
-                DealDraft(customer=customer, domain=domain, product=product,
-                          amount=Money(Decimal(amount), "EUR"), close_date=today + timedelta(days=days)),
+                DealDraft(
+                    customer=customer,
+                    domain=domain,
+                    product=product,
+                    amount=Money(Decimal(amount), "EUR"),
+                    close_date=today + timedelta(days=days),
+                ),
             )
             created.append(f"deal {view.ref}")
     if not await core.deals.list_deals(bob, scope="all"):
         view = await core.deals.register(
             bob,
-            DealDraft(customer="Stark Logistics Inc", domain="stark.example", product="Edge Gateway",
-                      amount=Money(Decimal("120000"), "USD"), close_date=today + timedelta(days=60)),
+            DealDraft(
+                customer="Stark Logistics Inc",
+                domain="stark.example",
+                product="Edge Gateway",
+                amount=Money(Decimal("120000"), "USD"),
+                close_date=today + timedelta(days=60),
+            ),
         )
         created.append(f"deal {view.ref}")
     return created

@@ -18,7 +18,9 @@ from bot.dates import find_close_date
 
 REF = r"D-?(\d{1,9})"
 REF_RE = re.compile(rf"\b{REF}\b", re.IGNORECASE)
-DOMAIN_RE = re.compile(r"(?<![@\w.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![\w@-])", re.I)
+DOMAIN_RE = re.compile(
+    r"(?<![@\w.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![\w@-])", re.I
+)
 NOTES_RE = re.compile(r"\b(?:notes?|comment)s?\s*[:=-]\s*(.+)$", re.I | re.S)
 NEXT_STEP_RE = re.compile(r"\bnext step\s*(?:is|:|=|-)?\s*(.+?)(?:[.;]\s|$)", re.I | re.S)
 COUNTRY_RE = re.compile(r"\bcountry\s*[:=]?\s*([A-Za-z]{2})\b", re.I)
@@ -97,6 +99,8 @@ def match_product(text: str, products: list[str]) -> tuple[str, tuple[int, int]]
             return name, (at, at + len(name))
     best: tuple[float, str] | None = None
     for name in products:
+        if len(lowered.strip()) < 0.75 * len(name):
+            continue  # partial_ratio would find a short text inside any longer product name
         score = fuzz.partial_ratio(name.lower(), lowered)
         if score >= 90 and (best is None or score > best[0]):
             best = (score, name)
@@ -170,7 +174,7 @@ def recognize(text: str, *, today: date, products: list[str], default_currency: 
         return extract_details(stripped, today=today, products=products, default_currency=default_currency)
 
     def reason_after_ref() -> str | None:
-        tail = stripped[REF_RE.search(stripped).end():] if ref else stripped  # type: ignore[union-attr]
+        tail = stripped[REF_RE.search(stripped).end() :] if ref else stripped  # type: ignore[union-attr]
         match = REASON_RE.search(tail)
         if match:
             return (match.group(1) or match.group(2) or "").strip() or None
@@ -199,24 +203,38 @@ def recognize(text: str, *, today: date, products: list[str], default_currency: 
         return Intent("list", text="conflicts")
     if re.search(r"\b(pending|review queue|to review|needs? review|approvals?)\b", lowered) and not ref:
         return Intent("list", text="review")
-    if not ref and re.search(r"\b(my deals|deals|pipeline|registrations)\b", lowered) and re.search(
-        r"\b(show|list|see|my|what|all|open|view)\b", lowered
+    if (
+        not ref
+        and re.search(r"\b(my deals|deals|pipeline|registrations)\b", lowered)
+        and re.search(r"\b(show|list|see|my|what|all|open|view)\b", lowered)
     ):
         return Intent("list", text="all" if re.search(r"\ball\b", lowered) else "open")
     if ref and re.search(r"\b(won|closed won|we won|signed)\b", lowered):
-        return Intent("won", ref=ref, reason=reason_after_ref() if re.search(r"because|reason", lowered) else None)
+        return Intent(
+            "won", ref=ref, reason=reason_after_ref() if re.search(r"because|reason", lowered) else None
+        )
     if ref and re.search(r"\b(lost|closed lost|we lost|dead|went nowhere)\b", lowered):
-        return Intent("lost", ref=ref, reason=reason_after_ref() if re.search(r"because|reason|to |:", lowered) else None)
+        return Intent(
+            "lost",
+            ref=ref,
+            reason=reason_after_ref() if re.search(r"because|reason|to |:", lowered) else None,
+        )
     if ref:
         found = details()
-        if any(v is not None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)):
+        if any(
+            v is not None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)
+        ):
             return Intent("update", ref=ref, text=stripped, details=found)
         return Intent("status", ref=ref)
     status = re.search(
         r"(?:status|update|news|where are we|how is|how's|what about)\b.*?\b(?:of|on|with|for|is|about)?\s*(?:the\s+)?(.+?)\s+(?:deal|opportunity|registration)\b",
         stripped,
         re.I,
-    ) or re.search(r"^\s*(?:status|show|open)\s+(?:of\s+)?(?:the\s+)?(.+?)(?:\s+deal)?\s*[?.!]*\s*$", stripped, re.I)
+    ) or re.search(
+        r"^\s*(?:status|show|open)\s+(?:of\s+)?(?:the\s+)?(.+?)(?:\s+deal)?\s*[?.!]*\s*$", stripped, re.I
+    )
     if status:
-        return Intent("status", text=status.group(1).strip(" ?.!"))
+        phrase = status.group(1).strip(" ?.!")
+        phrase = re.sub(r"^(?:(?:of|on|with|for|is|about|the|my|our)\s+)+", "", phrase, flags=re.I)
+        return Intent("status", text=phrase)
     return Intent("unknown", text=stripped)

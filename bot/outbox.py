@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.messages import Reply
 from store import queries
 from store.db import Database
 from store.models import DeliveredMessage, OutboxMessage
+
+from bot.messages import Reply
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,9 @@ async def queue_for_person(
     )
 
 
-async def queue_for_vendor_channel(session: AsyncSession, *, key: str, reply: Reply, kind: str, now: datetime) -> None:
+async def queue_for_vendor_channel(
+    session: AsyncSession, *, key: str, reply: Reply, kind: str, now: datetime
+) -> None:
     await queries.add_outbox(
         session,
         idempotency_key=key,
@@ -136,8 +138,19 @@ class OutboxDispatcher:
         while True:
             async with self.db.transaction() as session:
                 rows = await queries.claim_outbox(session, now=now, lease_until=now + LEASE, limit=limit)
-                claimed = [(r.id, r.recipient_kind, r.recipient_id, r.kind, dict(r.payload), r.replace_key,
-                            r.idempotency_key, r.attempts) for r in rows]
+                claimed = [
+                    (
+                        r.id,
+                        r.recipient_kind,
+                        r.recipient_id,
+                        r.kind,
+                        dict(r.payload),
+                        r.replace_key,
+                        r.idempotency_key,
+                        r.attempts,
+                    )
+                    for r in rows
+                ]
             if not claimed:
                 return report
             for row in claimed:
@@ -165,18 +178,29 @@ class OutboxDispatcher:
             if recipient_kind == "replace":
                 assert replace_key
                 async with self.db.transaction() as session:
-                    earlier = [(d.platform, dict(d.message_ref)) for d in await queries.delivered_for(session, replace_key)]
+                    earlier = [
+                        (d.platform, dict(d.message_ref))
+                        for d in await queries.delivered_for(session, replace_key)
+                    ]
                 for platform, ref in earlier:
                     notifier = self.notifiers.get(platform)
                     if notifier is not None:
                         await notifier.update(message_ref=ref, reply=reply)
             else:
                 platform, target = await self._target(recipient_kind, recipient_id)
-                ref = await self.notifiers[platform].send(target=target, reply=reply, idempotency_key=idempotency_key)
+                ref = await self.notifiers[platform].send(
+                    target=target, reply=reply, idempotency_key=idempotency_key
+                )
                 delivered.append((platform, ref))
         except NotReachableNow as exc:
-            await self._record(row_id, now=now, status="pending", error=str(exc), next_at=now + timedelta(minutes=15),
-                               attempts=attempts)
+            await self._record(
+                row_id,
+                now=now,
+                status="pending",
+                error=str(exc),
+                next_at=now + timedelta(minutes=15),
+                attempts=attempts,
+            )
             report.waiting += 1
             return
         except DeliveryError as exc:
@@ -186,21 +210,34 @@ class OutboxDispatcher:
                 report.failed += 1
             else:
                 wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(attempts)
-                await self._record(row_id, now=now, status="pending", error=str(exc), next_at=now + wait,
-                                   attempts=attempts)
+                await self._record(
+                    row_id, now=now, status="pending", error=str(exc), next_at=now + wait, attempts=attempts
+                )
                 report.retried += 1
             return
         except Exception as exc:  # a bug or an unexpected platform answer: retry, keep the row visible
             log.exception("outbox delivery of %s failed", idempotency_key)
             attempts += 1
             status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-            await self._record(row_id, now=now, status=status, error=repr(exc)[:500], next_at=now + backoff(attempts),
-                               attempts=attempts)
+            await self._record(
+                row_id,
+                now=now,
+                status=status,
+                error=repr(exc)[:500],
+                next_at=now + backoff(attempts),
+                attempts=attempts,
+            )
             report.failed += status == "failed"
             report.retried += status == "pending"
             return
-        await self._record(row_id, now=now, status="sent", attempts=attempts + 1, delivered=delivered,
-                           replace_key=replace_key if recipient_kind != "replace" else None)
+        await self._record(
+            row_id,
+            now=now,
+            status="sent",
+            attempts=attempts + 1,
+            delivered=delivered,
+            replace_key=replace_key if recipient_kind != "replace" else None,
+        )
         report.sent += 1
 
     async def _target(self, recipient_kind: str, recipient_id: int | None) -> tuple[str, dict[str, Any]]:
@@ -215,7 +252,11 @@ class OutboxDispatcher:
             candidates = [(i.platform, dict(i.conversation_ref or {}), i.external_id) for i in identities]
         for platform, ref, external_id in candidates:
             if platform in self.notifiers and (ref or platform == "console"):
-                return platform, {**ref, "person_id": recipient_id, "external_id": ref.get("external_id", external_id)}
+                return platform, {
+                    **ref,
+                    "person_id": recipient_id,
+                    "external_id": ref.get("external_id", external_id),
+                }
         raise NotReachableNow(f"person {recipient_id} has no chat identity that can be reached now")
 
     async def _record(
@@ -244,4 +285,8 @@ class OutboxDispatcher:
                 row.sent_at = now
                 for platform, ref in delivered or []:
                     if replace_key:
-                        session.add(DeliveredMessage(replace_key=replace_key, platform=platform, message_ref=ref, at=now))
+                        session.add(
+                            DeliveredMessage(
+                                replace_key=replace_key, platform=platform, message_ref=ref, at=now
+                            )
+                        )

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import InputError
-from bot.messages import Actor, ConversationRef
 from store import queries
 from store.db import Database
 from store.models import ChatIdentity, Partner, Person
+
+from bot.errors import InputError
+from bot.messages import Actor, ConversationRef
 
 UNKNOWN_PERSON_TEXT = (
     "Hi! I'm partnerbot, the partner assistant of our channel team. I don't know you yet: ask your "
@@ -93,7 +94,9 @@ class People:
             if linked is not None:
                 person = await queries.person_by_id(session, linked.person_id)
             elif profile is not None and profile.email:
-                person = await self._match_profile(session, platform=platform, workspace=workspace, profile=profile)
+                person = await self._match_profile(
+                    session, platform=platform, workspace=workspace, profile=profile
+                )
                 if person is not None:
                     linked = ChatIdentity(
                         person_id=person.id, platform=platform, workspace=workspace, external_id=external_id
@@ -151,10 +154,13 @@ class People:
             person = await queries.person_by_email(session, email)
             if person is None or not person.active:
                 return None
-            linked = await queries.identity(session, platform="console", workspace="local", external_id=person.email)
+            linked = await queries.identity(
+                session, platform="console", workspace="local", external_id=person.email
+            )
             if linked is None:
-                linked = ChatIdentity(person_id=person.id, platform="console", workspace="local",
-                                      external_id=person.email)
+                linked = ChatIdentity(
+                    person_id=person.id, platform="console", workspace="local", external_id=person.email
+                )
                 session.add(linked)
             linked.last_seen_at = self.clock()
             return actor_from(person, channel="console", default_tz=self.default_tz)
@@ -222,7 +228,9 @@ class People:
             if channel_manager_email:
                 manager = await queries.person_by_email(session, channel_manager_email)
                 if manager is None or manager.kind != "staff":
-                    raise InputError("channel_manager", f"No staff member with e-mail {channel_manager_email}.")
+                    raise InputError(
+                        "channel_manager", f"No staff member with e-mail {channel_manager_email}."
+                    )
                 partner.channel_manager_id = manager.id
             await session.flush()
             return partner, created
@@ -254,7 +262,9 @@ class People:
             raise InputError("role", "Roles are for vendor staff; partner users have none.")
         unknown = [r for r in role_list if r not in STAFF_ROLES]
         if unknown:
-            raise InputError("role", f"Unknown role {unknown[0]!r}; roles are {', '.join(sorted(STAFF_ROLES))}.")
+            raise InputError(
+                "role", f"Unknown role {unknown[0]!r}; roles are {', '.join(sorted(STAFF_ROLES))}."
+            )
         if tz:
             validate_tz(tz)
         async with self.db.transaction() as session:
@@ -262,7 +272,9 @@ class People:
             if partner:
                 org = await queries.partner_by_name(session, partner)
                 if org is None:
-                    raise InputError("partner", f"No partner named {partner!r}; add it with 'partnerbot partner add'.")
+                    raise InputError(
+                        "partner", f"No partner named {partner!r}; add it with 'partnerbot partner add'."
+                    )
             person = await queries.person_by_email(session, email)
             created = person is None
             if person is None:
@@ -283,12 +295,16 @@ class People:
                 if existing is None:
                     session.add(
                         ChatIdentity(
-                            person_id=person.id, platform=platform, workspace=workspace, external_id=external_id
+                            person_id=person.id,
+                            platform=platform,
+                            workspace=workspace,
+                            external_id=external_id,
                         )
                     )
                 elif existing.person_id != person.id:
                     raise InputError(
-                        f"{platform}-id", f"{platform} account {external_id} is already linked to someone else."
+                        f"{platform}-id",
+                        f"{platform} account {external_id} is already linked to someone else.",
                     )
             await session.flush()
             return person, created

@@ -109,14 +109,23 @@ def deal_list(views: Sequence[DealView], viewer: Actor, *, title: str, empty: st
         return Reply(text=empty)
     sections = []
     for v in views[:20]:
-        line = f"{format_money(v.amount)} · {v.product} · closes {format_date(v.close_date)} · {status_text(v)}"
+        line = (
+            f"{format_money(v.amount)} · {v.product} · closes {format_date(v.close_date)} · {status_text(v)}"
+        )
         if viewer.is_staff:
             line = f"{v.partner} · " + line + (" · possible conflict" if v.in_conflict else "")
         sections.append(
-            Reply(title=f"{v.ref} · {v.customer}", text=line, buttons=[Button("Open", "deal.show", {"ref": v.ref})], ref=v.ref)
+            Reply(
+                title=f"{v.ref} · {v.customer}",
+                text=line,
+                buttons=[Button("Open", "deal.show", {"ref": v.ref})],
+                ref=v.ref,
+            )
         )
     more = f"\n…and {len(views) - 20} more." if len(views) > 20 else ""
-    return Reply(title=title, text=f"{len(views)} deal{'s' if len(views) != 1 else ''}.{more}", sections=sections)
+    return Reply(
+        title=title, text=f"{len(views)} deal{'s' if len(views) != 1 else ''}.{more}", sections=sections
+    )
 
 
 def history_reply(view: DealView) -> Reply:
@@ -195,8 +204,13 @@ def _partner_buttons(view: DealView) -> list[Button]:
 def registration_form(products: Sequence[str], draft: dict[str, str] | None = None) -> Form:
     draft = draft or {}
     product_field = (
-        FormField("product", "Product or solution", kind="select", value=draft.get("product"),
-                  choices=tuple(Choice(p, p) for p in products))
+        FormField(
+            "product",
+            "Product or solution",
+            kind="select",
+            value=draft.get("product"),
+            choices=tuple(Choice(p, p) for p in products),
+        )
         if products
         else FormField("product", "Product or solution", value=draft.get("product"))
     )
@@ -205,15 +219,38 @@ def registration_form(products: Sequence[str], draft: dict[str, str] | None = No
         title="Register a deal",
         submit_label="Review",
         fields=(
-            FormField("customer", "Customer company", value=draft.get("customer"), placeholder="Globex Corporation"),
-            FormField("domain", "Customer web domain", required=False, value=draft.get("domain"), placeholder="globex.com"),
-            FormField("country", "Customer country (2 letters)", required=False, value=draft.get("country"),
-                      placeholder="DE"),
+            FormField(
+                "customer", "Customer company", value=draft.get("customer"), placeholder="Globex Corporation"
+            ),
+            FormField(
+                "domain",
+                "Customer web domain",
+                required=False,
+                value=draft.get("domain"),
+                placeholder="globex.com",
+            ),
+            FormField(
+                "country",
+                "Customer country (2 letters)",
+                required=False,
+                value=draft.get("country"),
+                placeholder="DE",
+            ),
             product_field,
-            FormField("amount", "Amount and currency", value=draft.get("amount"), placeholder="120k USD",
-                      hint="e.g. 120k USD, $1.2M, EUR 50,000"),
-            FormField("close_date", "Expected close date", value=draft.get("close_date"), placeholder="end of March",
-                      hint="e.g. 2027-03-31, end of March, Q2, in 6 weeks"),
+            FormField(
+                "amount",
+                "Amount and currency",
+                value=draft.get("amount"),
+                placeholder="120k USD",
+                hint="e.g. 120k USD, $1.2M, EUR 50,000",
+            ),
+            FormField(
+                "close_date",
+                "Expected close date",
+                value=draft.get("close_date"),
+                placeholder="end of March",
+                hint="e.g. 2027-03-31, end of March, Q2, in 6 weeks",
+            ),
             FormField("notes", "Notes", kind="textarea", required=False, value=draft.get("notes")),
         ),
     )
@@ -228,8 +265,14 @@ def update_form(view: DealView) -> Form:
         submit_label="Save",
         data={"ref": view.ref},
         fields=(
-            FormField("stage", "Stage", kind="select", required=False, value=view.stage,
-                      choices=tuple(Choice(s, s) for s in STAGES)),
+            FormField(
+                "stage",
+                "Stage",
+                kind="select",
+                required=False,
+                value=view.stage,
+                choices=tuple(Choice(s, s) for s in STAGES),
+            ),
             FormField("amount", "Amount and currency", required=False, value=format_money(view.amount)),
             FormField("close_date", "Expected close date", required=False, value=view.close_date.isoformat()),
             FormField("next_step", "Next step", required=False, value=view.next_step),

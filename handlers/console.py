@@ -63,7 +63,9 @@ class ConsoleNotifier:
 
 
 class ConsoleSession:
-    def __init__(self, *, core: Core, actor: Actor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+    def __init__(
+        self, *, core: Core, actor: Actor, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    ) -> None:
         self.core = core
         self.actor = actor
         self.stdin = stdin
@@ -114,7 +116,9 @@ class ConsoleSession:
         self._show(result.replies)
 
     async def run(self) -> None:
-        self._write(f"partnerbot - chatting as {self.actor.name} <{self.actor.email}>. Type 'help', or end input to leave.")
+        self._write(
+            f"partnerbot - chatting as {self.actor.name} <{self.actor.email}>. Type 'help', or end input to leave."
+        )
         await self._deliver()
         while True:
             line = self._read("> ")

@@ -36,9 +36,19 @@ async def expire_registrations(core: Core, now: datetime) -> str:
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
-        Job("deliver_outbox", deliver_outbox, "interval", {"seconds": 5},
-            "deliver queued notifications with retries"),
-        Job("expire_registrations", expire_registrations, "cron", {"minute": 5},
-            "end the protection of approved registrations past their end date"),
+        Job(
+            "deliver_outbox",
+            deliver_outbox,
+            "interval",
+            {"seconds": 5},
+            "deliver queued notifications with retries",
+        ),
+        Job(
+            "expire_registrations",
+            expire_registrations,
+            "cron",
+            {"minute": 5},
+            "end the protection of approved registrations past their end date",
+        ),
     )
 }

@@ -26,8 +26,9 @@ def _runner(core: Core, job: Job):  # type: ignore[no-untyped-def]
 def build_scheduler(core: Core) -> AsyncIOScheduler:
     """One scheduler per process. ``coalesce`` folds missed runs into one, ``max_instances=1`` keeps a
     slow sweep from overlapping itself; replicas coordinate through the database."""
-    scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                "misfire_grace_time": 300})
+    scheduler = AsyncIOScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+    )
     for job in JOBS.values():
         scheduler.add_job(_runner(core, job), job.trigger, id=job.name, name=job.description, **job.every)
     return scheduler

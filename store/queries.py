@@ -60,8 +60,9 @@ async def claim_request(session: AsyncSession, key: str, now: datetime) -> bool:
         _insert(session, ProcessedRequest)
         .values(key=key[:200], at=now)
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(ProcessedRequest.key)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return result.scalar_one_or_none() is not None
 
 
 # -- people and organisations -----------------------------------------------------------------
@@ -134,7 +135,9 @@ async def people_of_partner(session: AsyncSession, partner_id: int) -> Sequence[
     return (
         (
             await session.execute(
-                select(Person).where(Person.partner_id == partner_id, Person.active.is_(True)).order_by(Person.id)
+                select(Person)
+                .where(Person.partner_id == partner_id, Person.active.is_(True))
+                .order_by(Person.id)
             )
         )
         .scalars()
@@ -214,7 +217,9 @@ async def active_registrations_of_others(
 async def conflicts_of(session: AsyncSession, deal_id: int) -> Sequence[tuple[DealConflict, Deal]]:
     """Conflicts in either direction, with the deal on the other side."""
     rows = await session.execute(
-        select(DealConflict).where(or_(DealConflict.deal_id == deal_id, DealConflict.other_deal_id == deal_id))
+        select(DealConflict).where(
+            or_(DealConflict.deal_id == deal_id, DealConflict.other_deal_id == deal_id)
+        )
     )
     out = []
     for conflict in rows.scalars().all():
@@ -241,7 +246,9 @@ async def approved_expiring(session: AsyncSession, *, before: Any) -> Sequence[D
     return (
         (
             await session.execute(
-                select(Deal).where(Deal.status == "approved", Deal.protection_until < before).with_for_update()
+                select(Deal)
+                .where(Deal.status == "approved", Deal.protection_until < before)
+                .with_for_update()
             )
         )
         .unique()
@@ -331,10 +338,32 @@ async def claim_outbox(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = (await session.execute(stmt)).scalars().all()
-    for row in rows:
-        row.claimed_until = lease_until
-    return rows
+    ids = [row.id for row in (await session.execute(stmt)).scalars().all()]
+    if not ids:
+        return []
+    # The conditional UPDATE is the claim itself: on SQLite (no row locks) a second process that read
+    # the same rows finds them leased once the first commits, and claims nothing.
+    claimed = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == "pending",
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .values(claimed_until=lease_until)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    claimed_ids = sorted(r[0] for r in claimed)
+    if not claimed_ids:
+        return []
+    rows = await session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(claimed_ids))
+        .order_by(OutboxMessage.id)
+        .execution_options(populate_existing=True)
+    )
+    return rows.scalars().all()
 
 
 async def outbox_for(session: AsyncSession, *, status: str | None = None) -> Sequence[OutboxMessage]:

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from bot.config import Settings
 from bot.core import Core
 from bot.messages import Actor
+from store import queries
 from store.db import upgrade
 from store.models import Base, Product
 
@@ -81,9 +82,19 @@ def _truncate_pg(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     extra = []
     with engine.begin() as conn:
-        existing = {r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))}
-        extra = [t for t in existing if t not in {x.name for x in Base.metadata.sorted_tables} and t != "alembic_version"]
-        conn.execute(text(f"TRUNCATE {', '.join([tables] + [f'{chr(34)}{t}{chr(34)}' for t in extra])} RESTART IDENTITY CASCADE"))
+        existing = {
+            r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+        }
+        extra = [
+            t
+            for t in existing
+            if t not in {x.name for x in Base.metadata.sorted_tables} and t != "alembic_version"
+        ]
+        conn.execute(
+            text(
+                f"TRUNCATE {', '.join([tables] + [f'{chr(34)}{t}{chr(34)}' for t in extra])} RESTART IDENTITY CASCADE"
+            )
+        )
     engine.dispose()
 
 
@@ -117,8 +128,10 @@ def make_settings(database_url: str, **overrides: str) -> Settings:
 async def build_core(database_url: str, clock: FakeClock, **settings: str) -> Core:
     core = Core.build(make_settings(database_url, **settings), clock=clock)
     async with core.db.transaction() as session:
+        known = await queries.product_names(session)
         for name in ("Cloud Suite", "Edge Gateway", "Security Pack"):
-            session.add(Product(name=name, active=True))
+            if name not in known:
+                session.add(Product(name=name, active=True))
     return core
 
 
@@ -150,16 +163,40 @@ class World:
 
 async def make_world(core: Core) -> World:
     people = core.people
-    await people.add_user(email="dana@vendor.example", name="Dana Reyes", staff=True, roles=["approver", "channel_manager"])
-    await people.add_user(email="carl@vendor.example", name="Carl Meyer", staff=True, roles=["channel_manager"])
-    await people.add_user(email="ed@vendor.example", name="Ed Expert", staff=True, roles=["expert"], topics=["mdf"])
-    await people.add_partner(name="Northwind Partners", tier="Gold", region="EMEA", countries=["DE"],
-                             slack_team="TNORTH", teams_tenant="tenant-northwind", channel_manager_email="dana@vendor.example")
-    await people.add_partner(name="Contoso Integrators", tier="Silver", region="NA", countries=["US"],
-                             slack_team="TCONTOSO", teams_tenant="tenant-contoso", channel_manager_email="carl@vendor.example")
-    await people.add_user(email="alice@northwind.example", name="Alice Novak", partner="Northwind Partners", tz="Europe/Berlin")
+    await people.add_user(
+        email="dana@vendor.example", name="Dana Reyes", staff=True, roles=["approver", "channel_manager"]
+    )
+    await people.add_user(
+        email="carl@vendor.example", name="Carl Meyer", staff=True, roles=["channel_manager"]
+    )
+    await people.add_user(
+        email="ed@vendor.example", name="Ed Expert", staff=True, roles=["expert"], topics=["mdf"]
+    )
+    await people.add_partner(
+        name="Northwind Partners",
+        tier="Gold",
+        region="EMEA",
+        countries=["DE"],
+        slack_team="TNORTH",
+        teams_tenant="tenant-northwind",
+        channel_manager_email="dana@vendor.example",
+    )
+    await people.add_partner(
+        name="Contoso Integrators",
+        tier="Silver",
+        region="NA",
+        countries=["US"],
+        slack_team="TCONTOSO",
+        teams_tenant="tenant-contoso",
+        channel_manager_email="carl@vendor.example",
+    )
+    await people.add_user(
+        email="alice@northwind.example", name="Alice Novak", partner="Northwind Partners", tz="Europe/Berlin"
+    )
     await people.add_user(email="alex@northwind.example", name="Alex Roth", partner="Northwind Partners")
-    await people.add_user(email="bob@contoso.example", name="Bob Chen", partner="Contoso Integrators", tz="America/New_York")
+    await people.add_user(
+        email="bob@contoso.example", name="Bob Chen", partner="Contoso Integrators", tz="America/New_York"
+    )
 
     async def actor(email: str) -> Actor:
         found = await people.actor_by_email(email, channel="console")
@@ -180,3 +217,67 @@ async def make_world(core: Core) -> World:
 async def world(core: Core) -> World:
     return await make_world(core)
 
+
+async def reachable(core: Core, *actors: Actor) -> None:
+    """Give people a console identity so the outbox can reach them through a RecordingNotifier."""
+    for actor in actors:
+        await core.people.console_actor(actor.email)
+
+
+class Chat:
+    """A transcript driver: what a person types or clicks, and the text they read back."""
+
+    def __init__(self, core: Core, actor: Actor) -> None:
+        self.core = core
+        self.actor = actor
+        self.buttons: list = []
+        self.replies: list = []
+
+    def _read(self, replies: list) -> str:
+        from handlers.console import render
+
+        self.replies = replies
+        self.buttons = []
+        return "\n".join(render(r, self.buttons) for r in replies)
+
+    async def say(self, text: str, **kwargs: object) -> str:
+        return self._read(await self.core.conversation.handle_text(self.actor, text, **kwargs))
+
+    async def click(self, label: str, **kwargs: object) -> str:
+        matches = [b for b in self.buttons if b.label == label or b.label.startswith(label)]
+        assert matches, f"no button {label!r} among {[b.label for b in self.buttons]}"
+        button = matches[0]
+        return self._read(
+            await self.core.conversation.handle_action(self.actor, button.action, button.data, **kwargs)
+        )
+
+    async def submit(self, form_id: str, values: dict, data: dict | None = None):  # type: ignore[no-untyped-def]
+        result = await self.core.conversation.submit_form(self.actor, form_id, values, data=data)
+        if result.ok:
+            self._read(result.replies)
+        return result
+
+
+class RecordingNotifier:
+    """A fake Notifier for tests: records what would be sent, per person id or vendor channel."""
+
+    def __init__(self, platform: str = "console") -> None:
+        self.platform = platform
+        self.sent: list[tuple[object, object]] = []
+        self.updated: list[tuple[dict, object]] = []
+        self.fail_next: list[Exception] = []
+
+    async def send(self, *, target, reply, idempotency_key):  # type: ignore[no-untyped-def]
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        who = "vendor" if target.get("vendor_channel") else target.get("person_id")
+        self.sent.append((who, reply))
+        return {"who": who, "n": len(self.sent)}
+
+    async def update(self, *, message_ref, reply):  # type: ignore[no-untyped-def]
+        self.updated.append((dict(message_ref), reply))
+
+    def texts_for(self, who: object) -> str:
+        from handlers.console import render
+
+        return "\n".join(render(r, []) for w, r in self.sent if w == who)

@@ -102,6 +102,12 @@ def upgrade() -> None:
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_people_partner_id'), ['partner_id'], unique=False)
 
+    # partners <-> people is a cycle: SQLite keeps the inline (use_alter) key above, other
+    # databases skip it at CREATE TABLE time, so it is added here once both tables exist.
+    if op.get_bind().dialect.name != 'sqlite':
+        op.create_foreign_key(op.f('fk_partners_channel_manager_id_people'), 'partners', 'people',
+                              ['channel_manager_id'], ['id'])
+
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
@@ -237,6 +243,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != 'sqlite':
+        op.drop_constraint(op.f('fk_partners_channel_manager_id_people'), 'partners', type_='foreignkey')
     with op.batch_alter_table('deal_history', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deal_history_deal_id'))
 

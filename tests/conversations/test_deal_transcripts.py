@@ -1,0 +1,388 @@
+"""Transcripts: what partners and staff type or click, and what they read back."""
+
+from __future__ import annotations
+
+from bot.core import Core
+from bot.deals import Deals
+from store import queries
+from tests.conftest import Chat, FakeClock, RecordingNotifier, World, build_core, reachable
+
+
+async def deal_count(core: Core) -> int:
+    async with core.db.transaction() as session:
+        return len(await queries.deals_visible(session, partner_id=None, limit=1000))
+
+
+async def deliver(core: Core, notifier: RecordingNotifier) -> None:
+    await core.dispatcher({notifier.platform: notifier}).deliver_due()
+
+
+async def test_one_message_registration(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    out = await alice.say("register a deal for Globex, 120k USD of Cloud Suite, closing end of March")
+    assert "Register this deal?" in out
+    assert "Globex" in out and "120,000 USD" in out and "31 Mar 2027" in out and "Cloud Suite" in out
+    assert await deal_count(core) == 0, "nothing is written before Confirm"
+    out = await alice.click("Confirm")
+    assert "D-1 is registered and waiting for review" in out
+    assert await deal_count(core) == 1
+
+
+async def test_multi_turn_registration_asks_one_thing_at_a_time(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    assert "Which customer" in await alice.say("I'd like to register a deal")
+    assert "Which product" in await alice.say("Initech GmbH")
+    out = await alice.say("edge gatway")  # typo, fuzzy-matched to the catalogue
+    assert "What is the deal worth" in out
+    assert "When do you expect it to close" in await alice.say("EUR 50,000")
+    out = await alice.say("Q2")
+    assert (
+        "Register this deal?" in out
+        and "Edge Gateway" in out
+        and "50,000 EUR" in out
+        and "30 Jun 2027" in out
+    )
+    out = await alice.say("amount 55k")
+    assert "55,000 USD" in out, "an edit while confirming updates the summary"
+    out = await alice.say("yes")
+    assert "D-1" in out and "registered" in out
+
+
+async def test_dialog_survives_a_restart(sqlite_url: str, clock: FakeClock) -> None:
+    first = await build_core(sqlite_url, clock)
+    from tests.conftest import make_world
+
+    world = await make_world(first)
+    await Chat(first, world.alice).say("register a deal for Globex, 120k USD")
+    await first.db.dispose()
+
+    second = Core.build(first.settings, clock=clock)  # a new process on the same database
+    alice = Chat(second, world.alice)
+    out = await alice.say("Cloud Suite")
+    assert "When do you expect it to close" in out
+    out = await alice.say("in 6 weeks")
+    assert "Register this deal?" in out and "7 Jan 2027" in out
+    assert "D-1" in await alice.say("confirm")
+    await second.db.dispose()
+
+
+async def test_cancel_always_works_and_writes_nothing(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Globex, 120k USD")
+    assert "Cancelled. Nothing was saved." in await alice.say("cancel")
+    assert await deal_count(core) == 0
+    assert "Nothing to cancel" in await alice.say("cancel")
+    await alice.say("register a deal for Globex, 120k USD of Cloud Suite, closing Q2")
+    assert "Cancelled" in await alice.click("Cancel")
+    late = await core.conversation.handle_action(world.alice, "deal.register.confirm", {})
+    assert "already sent or cancelled" in late[0].text
+    assert await deal_count(core) == 0
+
+
+async def test_did_you_mean_an_existing_customer(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Globex Corporation, 120k USD of Cloud Suite, closing Q2")
+    await alice.say("yes")
+    out = await alice.say("register a deal for Globex Corp, 20k USD of Edge Gateway, closing Q3")
+    assert "Did you mean Globex Corporation?" in out
+    out = await alice.click("Yes")
+    assert "Register this deal?" in out and "Globex Corporation" in out
+
+
+async def test_conflict_goes_to_review_and_partner_b_learns_nothing_about_partner_a(
+    core: Core, world: World
+) -> None:
+    notifier = RecordingNotifier()
+    await reachable(core, world.alice, world.bob, world.dana, world.carl)
+    await Chat(core, world.alice).say(
+        "register a deal for Globex Corporation, 120k USD of Cloud Suite, closing Q2"
+    )
+    await Chat(core, world.alice).say("yes")
+
+    bob = Chat(core, world.bob)
+    await bob.say("register a deal for Globex Corp., globex.com, 90k USD of Cloud Suite, closing end of May")
+    out = await bob.say("yes")
+    assert "D-2 is registered" in out and "needs a closer review" in out
+    for secret in ("Northwind", "Alice", "D-1"):
+        assert secret not in out
+    view = await core.deals.get(world.dana, "D-2")
+    assert view.in_conflict and view.conflicts[0].ref == "D-1"
+
+    await deliver(core, notifier)
+    staff_text = notifier.texts_for(world.carl.person_id) + notifier.texts_for(world.dana.person_id)
+    assert "Possible conflict: D-2 from Contoso Integrators" in staff_text
+    assert "Possible conflict with D-1 (Northwind Partners, Globex Corporation" in staff_text
+    bob_text = notifier.texts_for(world.bob.person_id)
+    for secret in ("Northwind", "Alice", "D-1"):
+        assert secret not in bob_text
+
+    # Bob asking about it sees his own deal and nothing of the other side
+    out = await bob.say("D-2")
+    assert "Northwind" not in out and "D-1" not in out and "conflict" not in out.lower()
+    assert "D-1" in await Chat(core, world.dana).say("D-2")
+
+
+async def test_approval_shows_the_protection_end_to_the_partner(core: Core, world: World) -> None:
+    notifier = RecordingNotifier()
+    await reachable(core, world.alice, world.dana)
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    await alice.say("yes")
+    await deliver(core, notifier)
+    assert "New registration D-1 from Northwind Partners" in notifier.texts_for(world.dana.person_id)
+
+    dana = Chat(core, world.dana)
+    assert "D-1" in await dana.say("pending")
+    out = await dana.click("Open")
+    out = await dana.click("Approve")
+    assert "Approved by Dana Reyes" in out
+    await deliver(core, notifier)
+    told = notifier.texts_for(world.alice.person_id)
+    assert "D-1 is approved: protected until 24 Feb 2027" in told
+    assert any("Approved by Dana Reyes" in r.text for _, r in notifier.updated), (
+        "the review card is updated in place"
+    )
+    out = await dana.say("approve D-1")
+    assert "D-1 is approved, so it can't be approved now" in out, "a second approval changes nothing"
+
+
+async def test_rejection_with_a_reason(core: Core, world: World) -> None:
+    notifier = RecordingNotifier()
+    await reachable(core, world.alice)
+    await Chat(core, world.alice).say(
+        "register a deal for Initech, 85k EUR of Cloud Suite, closing end of March"
+    )
+    await Chat(core, world.alice).say("yes")
+    dana = Chat(core, world.dana)
+    out = await dana.say("reject D-1")
+    assert "Why are you rejecting D-1?" in out
+    out = await dana.say("the customer already buys direct")
+    assert "Rejected by Dana Reyes: the customer already buys direct" in out
+    await deliver(core, notifier)
+    assert "D-1 was not approved. Reason: the customer already buys direct" in notifier.texts_for(
+        world.alice.person_id
+    )
+    view = await core.deals.get(world.alice, "D-1")
+    assert view.status == "rejected"
+
+
+async def test_ask_for_information_then_partner_answers(core: Core, world: World) -> None:
+    notifier = RecordingNotifier()
+    await reachable(core, world.alice, world.dana)
+    await Chat(core, world.alice).say(
+        "register a deal for Initech, 85k EUR of Cloud Suite, closing end of March"
+    )
+    await Chat(core, world.alice).say("yes")
+    out = await Chat(core, world.dana).say("ask info D-1: what is the customer's web domain?")
+    assert "asked the partner: what is the customer's web domain?" in out
+    await deliver(core, notifier)
+    assert "needs more information: what is the customer's web domain?" in notifier.texts_for(
+        world.alice.person_id
+    )
+    alice = Chat(core, world.alice)
+    await alice.say("D-1")
+    assert "What would you like to tell the reviewer" in await alice.click("Send information")
+    out = await alice.say("initech.example, IT director Bill Lumbergh")
+    assert "back with the reviewers" in out
+    assert (await core.deals.get(world.dana, "D-1")).status == "pending"
+
+
+async def test_two_way_update_by_partner_and_staff_lands_in_history(core: Core, world: World) -> None:
+    notifier = RecordingNotifier()
+    await reachable(core, world.alice)
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    await alice.say("yes")
+    out = await alice.say("D-1 moved to proposal, closing next month")
+    assert "Stage: prospecting → proposal" in out and "Close date: 31 Mar 2027 → 31 Dec 2026" in out
+    assert (await core.deals.get(world.alice, "D-1")).stage == "prospecting", "nothing before Confirm"
+    assert "Saved" in await alice.click("Confirm")
+
+    dana = Chat(core, world.dana)
+    out = await dana.say("D-1 negotiation, amount 95k EUR, next step: legal review")
+    assert "Stage: proposal → negotiation" in out
+    await dana.say("yes")
+    await deliver(core, notifier)
+    assert (
+        "Dana Reyes updated D-1: stage negotiation; amount 95,000 EUR; next step: legal review"
+        in notifier.texts_for(world.alice.person_id)
+    )
+
+    history = (await core.deals.get(world.alice, "D-1", history=True)).history
+    changes = [(h.field, h.old, h.new, h.by, h.channel) for h in history]
+    assert ("stage", "prospecting", "proposal", "Alice Novak", "console") in changes
+    assert ("stage", "proposal", "negotiation", "Dana Reyes", "console") in changes
+    assert ("amount", "85,000 EUR", "95,000 EUR", "Dana Reyes", "console") in changes
+    out = await alice.say("history D-1")
+    assert "Alice Novak" in out and "Dana Reyes" in out
+
+    async with core.db.transaction() as session:
+        audit = [a.action for a in await queries.audit_of(session, "D-1")]
+    assert audit == ["deal.register", "deal.update", "deal.update"]
+
+
+async def test_won_and_lost(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    for customer in ("Initech", "Umbrella"):
+        await alice.say(f"register a deal for {customer}, 85k EUR of Cloud Suite, closing end of March")
+        await alice.say("yes")
+    assert "marked as won" in await alice.say("D-1 won")
+    assert "Why was D-2 lost?" in await alice.say("D-2 lost")
+    assert "marked as lost" in await alice.say("went with a competitor")
+    assert (await core.deals.get(world.alice, "D-2")).outcome_reason == "went with a competitor"
+    assert "closed deals can't be changed" in await alice.say("D-1 amount 100k") + await alice.say("yes")
+
+
+async def test_extension_request_and_decision(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    await alice.say("yes")
+    await Chat(core, world.dana).say("approve D-1")
+    out = await alice.say("extend D-1 because the budget moved to Q3")
+    assert "Extension of D-1 requested" in out
+    dana = Chat(core, world.dana)
+    await dana.say("D-1")
+    out = await dana.click("Extend protection")
+    assert "Extension approved by Dana Reyes: protected until 25 May 2027" in out
+
+
+async def test_expiry_sweep(core: Core, world: World, clock: FakeClock) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    await alice.say("yes")
+    await Chat(core, world.dana).say("approve D-1")
+    from datetime import timedelta
+
+    assert await core.deals.expire_due(now=clock.now + timedelta(days=90)) == []
+    assert await core.deals.expire_due(now=clock.now + timedelta(days=91)) == ["D-1"]
+    assert (await core.deals.get(world.alice, "D-1")).status == "expired"
+
+
+async def test_status_by_customer_name_is_fuzzy_and_private(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech GmbH, 85k EUR of Cloud Suite, closing end of March")
+    await alice.say("yes")
+    await Chat(core, world.bob).say(
+        "register a deal for Hooli Inc, 10k USD of Cloud Suite, closing end of March"
+    )
+    await Chat(core, world.bob).say("yes")
+    assert "D-1 · Initech GmbH" in await alice.say("what's the status of the Initech deal?")
+    out = await alice.say("what's the status of the Hooli deal?")
+    assert "I can't find a deal for 'Hooli' among your deals." in out
+    out = await alice.say("show my deals")
+    assert "D-1" in out and "D-2" not in out and "Hooli" not in out
+
+
+async def test_foreign_reference_reads_exactly_like_a_missing_one(core: Core, world: World) -> None:
+    bob = Chat(core, world.bob)
+    await bob.say("register a deal for Hooli Inc, 10k USD of Cloud Suite, closing end of March")
+    await bob.say("yes")
+    alice = Chat(core, world.alice)
+    foreign = await alice.say("D-1")
+    missing = await alice.say("D-99")
+    assert foreign == "I can't find D-1 among your deals."
+    assert missing == "I can't find D-99 among your deals."
+    for text in ("D-1 won", "D-1 moved to proposal", "history D-1", "extend D-1 because reasons"):
+        assert await alice.say(text) == foreign
+    replies = await core.conversation.handle_action(world.alice, "deal.update", {"ref": "D-1"})
+    assert replies[0].text == foreign
+
+
+async def test_staff_only_actions_are_refused_to_partners(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    await alice.say("yes")
+    assert "Only deal approvers" in await alice.say("approve D-1")
+    assert "Only deal approvers" in await Chat(core, world.carl).say("approve D-1")
+    assert (await core.deals.get(world.alice, "D-1")).status == "pending"
+
+
+async def test_bad_input_gets_a_reply_that_says_what_is_accepted(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech")
+    await alice.say("Cloud Suite")
+    out = await alice.say("lots")
+    assert "I couldn't read 'lots' as an amount. Try 120k USD, $1.2M, EUR 50,000 or 50.000 €." in out
+    await alice.say("50.000 €")
+    out = await alice.say("someday")
+    assert (
+        "I couldn't read 'someday' as a date. Try 2027-03-31, end of March, next Friday, Q2 or in 6 weeks."
+        in out
+    )
+    out = await alice.say("2026-01-31")
+    assert "in the past" in out
+    await alice.say("cancel")
+
+    out = await alice.say("register a deal for <!channel> *Globex*, 10k USD of Cloud Suite, closing Q2")
+    assert "A company name can't contain '*' '<' '>'. Use letters, digits, spaces and" in out
+    assert "Which customer" in out
+    await alice.say("cancel")
+    out = await alice.say("register a deal for ,, 10k USD of Cloud Suite, closing Q2")
+    assert "Which customer" in out
+
+    out = await alice.say("x" * 10_000)
+    assert "10,000 characters" in out and "up to 2,000" in out
+    out = await alice.say("register a deal\x00\x07 for Globex")
+    assert "control characters" in out
+    result = await alice.submit(
+        "deal.register", {"customer": "", "product": "Cloud Suite", "amount": "lots", "close_date": "someday"}
+    )
+    assert set(result.errors) == {"customer", "amount", "close_date"}
+    assert await deal_count(core) == 0
+
+
+async def test_registration_form_goes_through_the_same_summary(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    result = await alice.submit(
+        "deal.register",
+        {
+            "customer": "Globex Corporation",
+            "domain": "https://www.globex.com/",
+            "country": "de",
+            "product": "Cloud Suite",
+            "amount": "$1.2M",
+            "close_date": "2027-03-31",
+            "notes": "Met at the partner summit",
+        },
+    )
+    assert result.ok
+    assert "Register this deal?" in "\n".join(r.title or "" for r in result.replies)
+    out = await alice.click("Confirm")
+    assert "D-1" in out
+    view = await core.deals.get(world.alice, "D-1")
+    assert (view.domain, view.country, str(view.amount.amount), view.amount.currency) == (
+        "globex.com",
+        "DE",
+        "1200000.00",
+        "USD",
+    )
+
+
+async def test_retried_request_changes_nothing_twice(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    first = await alice.click("Confirm", request_key="evt-1")
+    assert "D-1" in first
+    await alice.say("register a deal for Umbrella, 5k EUR of Cloud Suite, closing end of March")
+    again = await core.conversation.handle_action(
+        world.alice, "deal.register.confirm", {}, request_key="evt-1"
+    )
+    assert again == []
+    assert await deal_count(core) == 1
+
+
+async def test_staff_cannot_register_and_partners_have_no_review_queue(core: Core, world: World) -> None:
+    assert "registered by partners" in await Chat(core, world.dana).say("register a deal for Globex, 10k USD")
+    out = await Chat(core, world.alice).say("pending")
+    assert "No open deals" in out
+
+
+async def test_help_differs_for_partners_and_staff(core: Core, world: World) -> None:
+    assert "register a deal for Globex" in await Chat(core, world.alice).say("help")
+    assert "approve D-12" in await Chat(core, world.dana).say("help")
+
+
+def test_deals_service_has_no_platform_imports() -> None:
+    import bot.deals as module
+
+    assert "slack" not in Deals.__module__ and "botbuilder" not in str(module.__dict__.keys())
