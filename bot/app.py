@@ -11,10 +11,10 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from store import db as store_db
 
 from bot.config import Settings
 from bot.core import Core
+from store import db as store_db
 
 log = logging.getLogger(__name__)
 

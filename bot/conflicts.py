@@ -11,10 +11,10 @@ of a name is caught only through the domain.
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from store import queries
-from store.models import Deal
 
 from bot.companies import CONFLICT_THRESHOLD, company_similarity
+from store import queries
+from store.models import Deal
 
 BLOCK_PREFIX = 3
 

@@ -9,15 +9,13 @@ activity id) makes a retried delivery a no-op.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from store import queries
-from store.db import Database
 
 from bot import views
 from bot.amounts import Money, format_money, parse_money
@@ -35,6 +33,9 @@ from bot.intents import (
     recognize,
 )
 from bot.messages import Actor, Button, FormResult, Reply
+from bot.skills import Dialog, DialogStore, Skill
+from store import queries
+from store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +79,6 @@ REASON_PROMPTS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Dialog:
-    flow: str
-    state: dict[str, Any]
-
-
 def _slots_to_draft(slots: dict[str, Any]) -> DealDraft:
     amount = slots["amount"]
     return DealDraft(
@@ -115,29 +110,38 @@ def check_message(text: str) -> str | None:
 
 class Conversation:
     def __init__(
-        self, *, db: Database, deals: Deals, clock: Callable[[], datetime], default_currency: str = "USD"
+        self,
+        *,
+        db: Database,
+        deals: Deals,
+        clock: Callable[[], datetime],
+        default_currency: str = "USD",
+        skills: Sequence[Skill] = (),
     ) -> None:
         self.db = db
         self.deals = deals
         self.clock = clock
         self.default_currency = default_currency
+        self.dialogs = DialogStore(db=db, clock=clock)
+        self.skills: list[Skill] = list(skills)
+
+    def add_skill(self, skill: Skill) -> None:
+        self.skills.append(skill)
+
+    def _skill_for(self, name: str) -> Skill | None:
+        prefix = name.split(".", 1)[0]
+        return next((s for s in self.skills if s.prefix == prefix), None)
 
     # -- dialog state ---------------------------------------------------------------------------
 
     async def _load(self, actor: Actor) -> Dialog | None:
-        async with self.db.transaction() as session:
-            row = await queries.dialog_of(session, actor.person_id)
-            return Dialog(row.flow, dict(row.state)) if row else None
+        return await self.dialogs.load(actor)
 
     async def _save(self, actor: Actor, flow: str, state: dict[str, Any]) -> None:
-        async with self.db.transaction() as session:
-            await queries.save_dialog(
-                session, person_id=actor.person_id, flow=flow, state=state, now=self.clock()
-            )
+        await self.dialogs.save(actor, flow, state)
 
     async def _clear(self, actor: Actor) -> None:
-        async with self.db.transaction() as session:
-            await queries.clear_dialog(session, actor.person_id)
+        await self.dialogs.clear(actor)
 
     async def _first_delivery(self, request_key: str | None) -> bool:
         if not request_key:
@@ -213,9 +217,17 @@ class Conversation:
                 )
             return replies
         if dialog is not None:
-            handled = await self._continue(actor, dialog, text, products=products, today=today)
+            owner = self._skill_for(dialog.flow)
+            if owner is not None:
+                handled = await owner.continue_dialog(actor, dialog, text)
+            else:
+                handled = await self._continue(actor, dialog, text, products=products, today=today)
             if handled is not None:
                 return handled
+        for skill in self.skills:
+            claimed = await skill.on_text(actor, text)
+            if claimed is not None:
+                return claimed
         return await self._intent(actor, intent, products=products)
 
     async def _intent(self, actor: Actor, intent: Any, *, products: list[str]) -> list[Reply]:
@@ -447,6 +459,10 @@ class Conversation:
                 slots.pop("customer_suggestion", None)
             if asking in REQUIRED or asking == "customer_suggestion":
                 field = "customer" if asking == "customer_suggestion" else asking
+                if _starts_something_else(
+                    recognize(text, today=today, products=products, default_currency=self.default_currency)
+                ):
+                    return None  # e.g. "show my deals" while asked for the customer: answer that instead
                 found = extract_details(
                     text, today=today, products=products, default_currency=self.default_currency
                 )
@@ -667,6 +683,9 @@ class Conversation:
     # -- buttons --------------------------------------------------------------------------------
 
     async def _action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
+        skill = self._skill_for(action)
+        if skill is not None:
+            return await skill.on_action(actor, action, data)
         ref = data.get("ref", "")
         products = await self.deals.products()
         if action == "dialog.cancel":
@@ -759,6 +778,10 @@ class Conversation:
     async def _form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
     ) -> FormResult:
+        skill = self._skill_for(form_id)
+        if skill is not None:
+            return await skill.on_form(actor, form_id, values, data)
+
         products = await self.deals.products()
         today = self.deals.today_for(actor)
         if form_id == "deal.register":
@@ -840,7 +863,7 @@ class Conversation:
                 views.deal_list(
                     conflicts, actor, title="Possible conflicts", empty="No conflicts wait for review."
                 ),
-            ]
+            ] + await self._skill_homes(actor)
         deals = await self.deals.list_deals(actor, scope="open")
         return [
             Reply(
@@ -854,7 +877,13 @@ class Conversation:
                 title="Your open deals",
                 empty="No open deals. Say 'register a deal' to add one.",
             ),
-        ]
+        ] + await self._skill_homes(actor)
+
+    async def _skill_homes(self, actor: Actor) -> list[Reply]:
+        sections: list[Reply] = []
+        for skill in self.skills:
+            sections += await skill.home(actor)
+        return sections
 
     # -- help -----------------------------------------------------------------------------------
 
@@ -879,7 +908,6 @@ class Conversation:
                 "D-12 - one deal; history D-12 - its changes",
                 "approve D-12 / reject D-12 because … / ask info D-12: …",
                 "D-12 moved to negotiation, closing next month - update a deal",
-                "cancel - stop what we're doing",
             ]
         else:
             lines = [
@@ -889,8 +917,10 @@ class Conversation:
                 "D-12 moved to proposal, closing next month - update a deal",
                 "D-12 won / D-12 lost because price",
                 "extend D-12 because the budget moved to Q3",
-                "cancel - stop what we're doing",
             ]
+        for skill in self.skills:
+            lines += skill.help_lines(actor)
+        lines.append("cancel - stop what we're doing")
         return Reply(
             title="Here's what I can do",
             text="\n".join(f"• {line}" for line in lines),
@@ -905,6 +935,13 @@ class _Simple:
     text: str = ""
     reason: str | None = None
     details: Details | None = None
+
+
+def _starts_something_else(intent: Any) -> bool:
+    """A message that is clearly a new request rather than an answer to the question asked."""
+    if intent.name in ("unknown", "register"):
+        return False
+    return intent.name != "status" or bool(intent.ref)
 
 
 def _changes_from(changes: dict[str, Any]) -> DealChanges:

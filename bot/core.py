@@ -11,13 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from store.db import Database
-
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.deals import Deals
 from bot.outbox import Notifier, OutboxDispatcher
 from bot.people import People
+from store.db import Database
 
 log = logging.getLogger(__name__)
 

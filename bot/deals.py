@@ -17,9 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from store import queries
-from store.db import Database
-from store.models import AuditEntry, Customer, Deal, DealConflict, DealHistory, Person
 
 from bot import outbox, views
 from bot.amounts import Money, format_money
@@ -28,6 +25,9 @@ from bot.conflicts import find_conflicts
 from bot.dates import format_date, validate_close_date
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
+from store import queries
+from store.db import Database
+from store.models import AuditEntry, Customer, Deal, DealConflict, DealHistory, Person
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")

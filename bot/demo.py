@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from store import queries
-from store.models import Product
-
 from bot.amounts import Money
 from bot.core import Core
 from bot.deals import DealDraft
+from store import queries
+from store.models import Product
 
 PRODUCTS = ("Cloud Suite", "Edge Gateway", "Security Pack")
 STAFF = (

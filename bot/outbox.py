@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import Reply
 from store import queries
 from store.db import Database
 from store.models import DeliveredMessage, OutboxMessage
-
-from bot.messages import Reply
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.errors import InputError
+from bot.messages import Actor, ConversationRef
 from store import queries
 from store.db import Database
 from store.models import ChatIdentity, Partner, Person
-
-from bot.errors import InputError
-from bot.messages import Actor, ConversationRef
 
 UNKNOWN_PERSON_TEXT = (
     "Hi! I'm partnerbot, the partner assistant of our channel team. I don't know you yet: ask your "

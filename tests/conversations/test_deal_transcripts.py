@@ -48,6 +48,16 @@ async def test_multi_turn_registration_asks_one_thing_at_a_time(core: Core, worl
     assert "D-1" in out and "registered" in out
 
 
+async def test_a_new_request_mid_dialog_is_answered_not_taken_as_the_answer(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    await alice.say("yes")
+    assert "Which customer" in await alice.say("register a deal")
+    out = await alice.say("show my deals")
+    assert "Your open deals" in out and "D-1" in out
+    assert "Which product" in await alice.say("Umbrella Corp")
+
+
 async def test_dialog_survives_a_restart(sqlite_url: str, clock: FakeClock) -> None:
     first = await build_core(sqlite_url, clock)
     from tests.conftest import make_world

@@ -39,16 +39,63 @@ def main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def test_partner_and_user_add(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = main(["partner", "add", "Acme Partners", "--tier", "gold", "--region", "emea", "--country", "de",
-                         "--country", "FR", "--slack-team", "TACME"], capsys)
+    code, out, _ = main(
+        [
+            "partner",
+            "add",
+            "Acme Partners",
+            "--tier",
+            "gold",
+            "--region",
+            "emea",
+            "--country",
+            "de",
+            "--country",
+            "FR",
+            "--slack-team",
+            "TACME",
+        ],
+        capsys,
+    )
     assert code == 0 and "created partner Acme Partners (Gold, EMEA)" in out
     code, out, _ = main(["partner", "add", "Acme Partners", "--tier", "Platinum", "--region", "EMEA"], capsys)
     assert code == 0 and "updated partner Acme Partners (Platinum, EMEA)" in out
-    code, out, _ = main(["user", "add", "ann@acme.example", "--name", "Ann Acme", "--partner", "Acme Partners",
-                         "--slack-id", "U1", "--slack-team", "TACME", "--tz", "Europe/Paris"], capsys)
+    code, out, _ = main(
+        [
+            "user",
+            "add",
+            "ann@acme.example",
+            "--name",
+            "Ann Acme",
+            "--partner",
+            "Acme Partners",
+            "--slack-id",
+            "U1",
+            "--slack-team",
+            "TACME",
+            "--tz",
+            "Europe/Paris",
+        ],
+        capsys,
+    )
     assert code == 0 and "created partner user ann@acme.example" in out
-    code, out, _ = main(["user", "add", "sue@vendor.example", "--name", "Sue", "--staff", "--role", "approver",
-                         "--role", "expert", "--topic", "mdf"], capsys)
+    code, out, _ = main(
+        [
+            "user",
+            "add",
+            "sue@vendor.example",
+            "--name",
+            "Sue",
+            "--staff",
+            "--role",
+            "approver",
+            "--role",
+            "expert",
+            "--topic",
+            "mdf",
+        ],
+        capsys,
+    )
     assert code == 0 and "created staff member" in out
     assert count(cli_db, "chat_identities") == 1
 
@@ -58,10 +105,16 @@ def test_partner_and_user_add(cli_db: str, capsys: pytest.CaptureFixture[str]) -
     [
         (["partner", "add", "X", "--tier", "Gold", "--region", "EMEA", "--country", "Germany"], "(country)"),
         (["user", "add", "not-an-email", "--name", "N", "--staff"], "(email)"),
-        (["user", "add", "a@b.example", "--name", "N", "--partner", "Nobody Inc"], "No partner named 'Nobody Inc'"),
+        (
+            ["user", "add", "a@b.example", "--name", "N", "--partner", "Nobody Inc"],
+            "No partner named 'Nobody Inc'",
+        ),
         (["user", "add", "a@b.example", "--name", "N", "--staff", "--role", "king"], "Unknown role 'king'"),
         (["user", "add", "a@b.example", "--name", "N", "--staff", "--tz", "Mars/Olympus"], "(tz)"),
-        (["user", "add", "a@b.example", "--name", "N", "--staff", "--slack-id", "U1"], "--slack-id and --slack-team"),
+        (
+            ["user", "add", "a@b.example", "--name", "N", "--staff", "--slack-id", "U1"],
+            "--slack-id and --slack-team",
+        ),
         (["jobs", "run", "no_such_job"], "no job named 'no_such_job'"),
     ],
 )
@@ -98,13 +151,29 @@ def test_scripted_terminal_chat(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}"}
     exe = Path(sys.executable).parent / "partnerbot"
     subprocess.run([str(exe), "demo"], cwd=tmp_path, env=env, check=True, capture_output=True)
-    script = "show my deals\nregister a deal for Globex, 120k USD of Cloud Suite, closing end of March\n1\nD-3\n"
-    done = subprocess.run([str(exe), "chat", "--as", "alice@northwind.example"], cwd=tmp_path, env=env,
-                          input=script, capture_output=True, text=True, timeout=120)
+    script = (
+        "show my deals\nregister a deal for Globex, 120k USD of Cloud Suite, closing end of March\n1\nD-3\n"
+    )
+    done = subprocess.run(
+        [str(exe), "chat", "--as", "alice@northwind.example"],
+        cwd=tmp_path,
+        env=env,
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "Initech GmbH" in done.stdout
     assert "D-4 is registered" in done.stdout, "typing 1 clicks the first button (Confirm)"
     assert "I can't find D-3 among your deals." in done.stdout, "D-3 belongs to Contoso"
-    unknown = subprocess.run([str(exe), "chat", "--as", "nobody@example.com"], cwd=tmp_path, env=env, input="",
-                             capture_output=True, text=True, timeout=60)
+    unknown = subprocess.run(
+        [str(exe), "chat", "--as", "nobody@example.com"],
+        cwd=tmp_path,
+        env=env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert unknown.returncode != 0 and "No one with e-mail" in unknown.stderr
