@@ -242,3 +242,63 @@ def test_home_and_messages_tabs(manifest: dict[str, Any]) -> None:
         == manifest["display_information"]["name"]
         == "partnerbot"
     )
+
+
+# --- the listeners the Slack handler registers ----------------------------------------------------
+
+
+class ListenerRecorder:
+    """Stands in for the bolt ``AsyncApp`` and records what ``handlers.slack.register_listeners`` asks for."""
+
+    def __init__(self) -> None:
+        self.registered: dict[str, list[Any]] = {}
+
+    def __getattr__(self, kind: str) -> Any:
+        if kind.startswith("_"):
+            raise AttributeError(kind)
+
+        def register(constraint: Any = None, *args: Any, **kwargs: Any) -> Any:
+            self.registered.setdefault(kind, []).append(constraint)
+            return lambda listener: listener
+
+        return register
+
+
+def registered_listeners() -> dict[str, list[Any]]:
+    from unittest.mock import MagicMock
+
+    from handlers.slack import register_listeners
+
+    recorder = ListenerRecorder()
+    register_listeners(recorder, MagicMock())
+    return recorder.registered
+
+
+def test_every_registered_listener_is_in_the_manifest(manifest: dict[str, Any]) -> None:
+    registered = registered_listeners()
+    assert set(registered) <= {"command", "event", "action", "view_submission"}, sorted(registered)
+
+    commands = {command["command"] for command in manifest["features"]["slash_commands"]}
+    assert set(registered["command"]) <= commands
+
+    subscribed = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    for event in registered["event"]:
+        assert isinstance(event, str), f"event listeners are registered by type name, not {event!r}"
+        if event == "message":
+            # bolt matches on the event type; the manifest picks the conversation kinds.
+            assert {e for e in subscribed if e.startswith("message.")} == {"message.im"}
+        else:
+            assert event in subscribed, f"listener for {event} but the manifest does not subscribe to it"
+
+    # ...and the other way round: every subscribed event has a listener (else bolt answers 404).
+    names = {"message.im" if e == "message" else e for e in registered["event"]}
+    assert subscribed <= names, f"subscribed without a listener: {sorted(subscribed - names)}"
+
+    if registered.get("action") or registered.get("view_submission"):
+        assert manifest["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_the_oauth_install_asks_for_the_manifest_scopes(manifest: dict[str, Any]) -> None:
+    from handlers.slack import BOT_SCOPES
+
+    assert sorted(BOT_SCOPES) == sorted(manifest["oauth_config"]["scopes"]["bot"])

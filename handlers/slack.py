@@ -1,0 +1,765 @@
+"""The Slack channel: bolt listeners, HTTP/Socket Mode serving, identity, and the outbox notifier.
+
+Translation only. A Slack event, slash command, button click or modal submission becomes one call on
+the core (``Conversation.handle_text`` / ``handle_action`` / ``submit_form`` / ``home``) for the
+:class:`~bot.messages.Actor` that ``People.identify`` returns; the core's replies become Block Kit
+(``handlers.slack_blocks``). Who may do what is decided by the core, never here.
+
+Where answers go. A partner's data is never shown to anyone else: answers go to the person's direct
+message with the bot, or ephemerally (only they see it) when they asked from a channel - which may be
+a Slack Connect channel shared with other companies. Nothing is ever posted ``in_channel``.
+
+Slack's clock. Commands, clicks and submissions must be acknowledged within 3 seconds. The bolt app
+runs with ``process_before_response=True`` so that each listener finishes before the HTTP answer; the
+listeners ``ack()`` and hand the real work to :meth:`SlackChannel.spawn` (a tracked background task,
+awaited on shutdown and by tests through :meth:`SlackChannel.drain`). A modal submission is the
+exception: its validation result *is* the answer, so the core is called before ``ack``.
+
+Retries. Slack retries events it thinks went unanswered (``X-Slack-Retry-Num``); every core call carries
+a request key (``slack:event:<event_id>``, ``slack:<team>:<user>:<action_ts>``) so that the core does
+a retried delivery or a double click once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.core import Core
+from bot.messages import Actor, ConversationRef, Reply
+from bot.outbox import DeliveryError
+from bot.people import UNKNOWN_PERSON_TEXT, Profile
+from handlers import slack_blocks as blocks
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
+SLASH_COMMAND = "/partner"
+# Bot token scopes requested by the multi-workspace install; the same list as manifest.yml.
+BOT_SCOPES = (
+    "app_mentions:read",
+    "channels:read",
+    "chat:write",
+    "commands",
+    "files:write",
+    "groups:read",
+    "im:history",
+    "im:read",
+    "im:write",
+    "users:read",
+    "users:read.email",
+)
+# "/partner register" with no details opens the registration form.
+REGISTER_WORDS = frozenset({"register", "register deal", "register a deal", "new deal", "deal"})
+HELP_WORDS = frozenset({"", "help", "?"})
+# Slack errors that no retry can fix.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "account_inactive",
+        "user_not_found",
+        "user_disabled",
+        "is_archived",
+        "cannot_dm_bot",
+        "invalid_blocks",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "msg_too_long",
+        "no_text",
+    }
+)
+WEB_API_TIMEOUT = 15
+
+
+def slack_configured(settings: Settings) -> bool:
+    """HTTP or Socket Mode with one bot token, or the multi-workspace install."""
+    single = bool(settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token))
+    return single or oauth_configured(settings)
+
+
+def oauth_configured(settings: Settings) -> bool:
+    return bool(settings.slack_client_id and settings.slack_client_secret and settings.slack_signing_secret)
+
+
+def web_client(settings: Settings, *, token: str | None = None, interactive: bool = True) -> AsyncWebClient:
+    """A Web API client for ``SLACK_API_URL`` (tests) or Slack's own.
+
+    Interactive requests honour 429 ``Retry-After`` in place; the outbox's client does not retry at all,
+    so that the dispatcher records the wait and the row stays visible."""
+    handlers: list[Any] = []
+    if interactive:
+        handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    kwargs: dict[str, Any] = {"token": token, "timeout": WEB_API_TIMEOUT, "retry_handlers": handlers}
+    if settings.slack_api_url:
+        kwargs["base_url"] = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+    return AsyncWebClient(**kwargs)
+
+
+# -- tokens and the notifier ---------------------------------------------------------------------
+
+
+class SlackTokens:
+    """The bot token for a workspace: the single ``SLACK_BOT_TOKEN``, or an installation from the
+    multi-workspace install (kept in the shared database by slack_sdk's SQLAlchemy store)."""
+
+    def __init__(self, *, bot_token: str, installation_store: AsyncInstallationStore | None,
+                 vendor_team: str | None = None) -> None:
+        self.bot_token = bot_token
+        self.installation_store = installation_store
+        self.vendor_team = vendor_team
+
+    async def for_team(self, team: str | None, *, enterprise: str | None = None) -> str | None:
+        if self.installation_store is not None and (team or enterprise):
+            bot = await self.installation_store.async_find_bot(enterprise_id=enterprise, team_id=team)
+            if bot is not None and bot.bot_token:
+                return bot.bot_token
+        return self.bot_token or None
+
+    async def for_vendor_channel(self) -> tuple[str | None, str | None]:
+        """(token, team) for the vendor channel: the vendor's own workspace."""
+        if self.bot_token:
+            return self.bot_token, self.vendor_team
+        if self.vendor_team:
+            return await self.for_team(self.vendor_team), self.vendor_team
+        return None, None
+
+
+def delivery_error(exc: BaseException) -> DeliveryError:
+    """A Slack failure as the outbox understands it: when to retry, or never."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = getattr(response, "status_code", 200)
+        data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+        error = str(data.get("error") or "")
+        headers = getattr(response, "headers", None) or {}
+        retry_after = _header(headers, "Retry-After")
+        if status == 429 or error == "ratelimited":
+            return DeliveryError(f"Slack rate limit ({error or status})",
+                                 retry_after=float(retry_after) if retry_after else None)
+        if error in PERMANENT_ERRORS:
+            return DeliveryError(f"Slack refused: {error}", permanent=True)
+        return DeliveryError(f"Slack error {status}: {error or 'unexpected answer'}")
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+        return DeliveryError(f"Slack did not answer: {exc!r}")
+    return DeliveryError(f"Slack delivery failed: {exc!r}")
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return str(value[0] if isinstance(value, list) and value else value)
+    return None
+
+
+class SlackNotifier:
+    """The outbox's way into Slack (the :class:`bot.outbox.Notifier` port).
+
+    ``target`` is ``{"vendor_channel": True}`` or a person's stored :class:`ConversationRef` (as a dict)
+    whose ``extras`` hold ``team`` (the installation to use), ``user`` and, when known, the DM
+    ``channel``. Returns ``{"channel", "ts", "team"}``, which :meth:`update` accepts."""
+
+    platform = "slack"
+
+    def __init__(self, *, settings: Settings, tokens: SlackTokens) -> None:
+        self.settings = settings
+        self.tokens = tokens
+
+    @property
+    def installation_store(self) -> AsyncInstallationStore | None:
+        return self.tokens.installation_store
+
+    def _client(self, token: str) -> AsyncWebClient:
+        return web_client(self.settings, token=token, interactive=False)
+
+    async def send(self, *, target: Mapping[str, Any], reply: Reply, idempotency_key: str) -> dict[str, Any]:
+        try:
+            if target.get("vendor_channel"):
+                if not self.settings.slack_vendor_channel:
+                    raise DeliveryError("SLACK_VENDOR_CHANNEL is not set", permanent=True)
+                token, team = await self.tokens.for_vendor_channel()
+                if not token:
+                    raise DeliveryError("no Slack token for the vendor's workspace", permanent=True)
+                client = self._client(token)
+                channel = self.settings.slack_vendor_channel
+            else:
+                extras = dict(target.get("extras") or {})
+                team = extras.get("team") or target.get("workspace")
+                user = extras.get("user") or target.get("external_id")
+                if not user:
+                    raise DeliveryError("the stored Slack reference names no user", permanent=True)
+                token = await self.tokens.for_team(team, enterprise=extras.get("enterprise"))
+                if not token:
+                    raise DeliveryError(f"partnerbot is not installed in Slack workspace {team}", permanent=True)
+                client = self._client(token)
+                channel = extras.get("channel") or await open_dm(client, user)
+            answer = await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
+                                                   **blocks.render_message(reply))
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        return {"channel": answer.get("channel") or channel, "ts": answer["ts"], "team": team}
+
+    async def update(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
+        try:
+            team = message_ref.get("team")
+            if team is None and self.tokens.bot_token:
+                token: str | None = self.tokens.bot_token
+            else:
+                token = await self.tokens.for_team(team)
+            if not token:
+                raise DeliveryError(f"no Slack token for workspace {team}", permanent=True)
+            await self._client(token).chat_update(channel=message_ref["channel"], ts=message_ref["ts"],
+                                                  **blocks.render_message(reply))
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+
+
+async def open_dm(client: AsyncWebClient, user: str) -> str:
+    answer = await client.conversations_open(users=user)
+    return str(answer["channel"]["id"])
+
+
+def installation_store_for(core: Core) -> AsyncSQLAlchemyInstallationStore:
+    """slack_sdk's installation store on the core's own database engine (tables from migration 0002)."""
+    return AsyncSQLAlchemyInstallationStore(client_id=core.settings.slack_client_id, engine=core.db.engine)
+
+
+def slack_notifier(core: Core) -> SlackNotifier | None:
+    """The notifier for the outbox, or None when there is no way to reach Slack."""
+    settings = core.settings
+    store = None
+    if settings.slack_client_id and settings.slack_client_secret:
+        store = installation_store_for(core)
+    if not settings.slack_bot_token and store is None:
+        return None
+    vendor_team = settings.extra.get("PARTNERBOT_SLACK_VENDOR_TEAM") or None
+    return SlackNotifier(settings=settings,
+                         tokens=SlackTokens(bot_token=settings.slack_bot_token, installation_store=store,
+                                            vendor_team=vendor_team))
+
+
+# -- who is writing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlackUser:
+    """A person as one Slack request shows them.
+
+    ``team`` is the workspace whose installation received the request (its token answers);
+    ``home_team`` is the person's own workspace (in a Slack Connect channel the two differ), which is
+    what ties them to a partner organisation."""
+
+    team: str
+    home_team: str
+    user: str
+    enterprise: str | None = None
+
+    @classmethod
+    def from_event(cls, body: Mapping[str, Any], event: Mapping[str, Any]) -> SlackUser:
+        team = str(body.get("team_id") or event.get("team") or "")
+        home = str(event.get("user_team") or event.get("team") or team)
+        return cls(team=team, home_team=home, user=str(event.get("user") or ""),
+                   enterprise=body.get("enterprise_id") or None)
+
+    @classmethod
+    def from_command(cls, command: Mapping[str, Any]) -> SlackUser:
+        team = str(command.get("team_id") or "")
+        home = str(command.get("user_team") or team)
+        return cls(team=team, home_team=home, user=str(command.get("user_id") or ""),
+                   enterprise=command.get("enterprise_id") or None)
+
+    @classmethod
+    def from_interaction(cls, body: Mapping[str, Any]) -> SlackUser:
+        user = body.get("user") or {}
+        team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
+        home = str(user.get("team_id") or team)
+        enterprise = (body.get("enterprise") or {}).get("id") if isinstance(body.get("enterprise"), dict) else None
+        return cls(team=team, home_team=home, user=str(user.get("id") or ""), enterprise=enterprise)
+
+
+_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def from_slack_text(text: str) -> str:
+    """What the person typed: Slack's ``<url|label>``, ``<mailto:…>``, ``<@U…>`` and entities undone."""
+
+    def plain(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if label:
+            return label
+        return target.removeprefix("mailto:")
+
+    return _LINK.sub(plain, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# -- the channel -----------------------------------------------------------------------------------
+
+Post = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class SlackChannel:
+    """The bolt listeners' implementation, bound to one :class:`Core`."""
+
+    def __init__(self, *, core: Core, bolt: AsyncApp, installation_store: AsyncInstallationStore | None = None) -> None:
+        self.core = core
+        self.bolt = bolt
+        self.installation_store = installation_store
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dm: dict[tuple[str, str], str] = {}
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the listener has acknowledged Slack's request."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Slack request failed after it was acknowledged", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait until every acknowledged request has been fully handled (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """``POST /slack/events``: events, commands, interactivity and options, verified by bolt."""
+        response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def handle_install(self, request: web.Request) -> web.Response:
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            return web.Response(status=404)
+        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+
+    async def handle_oauth_redirect(self, request: web.Request) -> web.Response:
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            return web.Response(status=404)
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+    # -- identity and destinations ----------------------------------------------------------
+
+    async def actor_for(self, client: AsyncWebClient, who: SlackUser, *, dm: str | None = None) -> Actor | None:
+        """The core's Actor for ``who``: by the linked identity, else by the e-mail ``users.info`` gives."""
+        if not who.user or not who.home_team:
+            return None
+        key = (who.team, who.user)
+        if dm:
+            self._dm[key] = dm
+        extras: dict[str, Any] = {"team": who.team, "user": who.user}
+        if self._dm.get(key):
+            extras["channel"] = self._dm[key]
+        if who.enterprise:
+            extras["enterprise"] = who.enterprise
+        ref = ConversationRef("slack", who.home_team, who.user, extras=extras)
+        people = self.core.people
+        actor = await people.identify(platform="slack", workspace=who.home_team, external_id=who.user, conversation=ref)
+        if actor is not None:
+            return actor
+        profile = await self._profile(client, who.user)
+        if profile is None or not profile.email:
+            return None
+        return await people.identify(platform="slack", workspace=who.home_team, external_id=who.user,
+                                     profile=profile, conversation=ref)
+
+    async def _profile(self, client: AsyncWebClient, user: str) -> Profile | None:
+        try:
+            answer = await client.users_info(user=user)
+        except SlackApiError as exc:
+            log.warning("users.info for %s failed: %s", user, exc.response.get("error"))
+            return None
+        info = answer.get("user") or {}
+        if info.get("is_bot") or info.get("deleted"):
+            return None
+        profile = info.get("profile") or {}
+        return Profile(email=profile.get("email"), name=info.get("real_name") or profile.get("real_name"),
+                       tz=info.get("tz"))
+
+    async def dm_channel(self, client: AsyncWebClient, who: SlackUser) -> str:
+        key = (who.team, who.user)
+        if key not in self._dm:
+            self._dm[key] = await open_dm(client, who.user)
+        return self._dm[key]
+
+    def to_dm(self, client: AsyncWebClient, who: SlackUser) -> Post:
+        async def post(payload: dict[str, Any]) -> None:
+            channel = await self.dm_channel(client, who)
+            await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **payload)
+
+        return post
+
+    @staticmethod
+    def ephemeral_by_url(respond: Any) -> Post:
+        async def post(payload: dict[str, Any]) -> None:
+            await respond(response_type="ephemeral", replace_original=False, **payload)
+
+        return post
+
+    def ephemeral_in(self, client: AsyncWebClient, who: SlackUser, channel: str) -> Post:
+        async def post(payload: dict[str, Any]) -> None:
+            try:
+                await client.chat_postEphemeral(channel=channel, user=who.user, **payload)
+            except SlackApiError as exc:
+                log.info("ephemeral answer in %s failed (%s); answering by DM", channel, exc.response.get("error"))
+                await self.to_dm(client, who)(payload)
+
+        return post
+
+    async def open_form(self, client: AsyncWebClient, who: SlackUser, reply: Reply, trigger_id: str,
+                        *, origin: dict[str, str] | None = None) -> bool:
+        """Open ``reply.form`` as a modal; False when Slack refused (e.g. the trigger expired)."""
+        assert reply.form is not None
+        metadata = blocks.modal_metadata(form_id=reply.form.form_id, data=dict(reply.form.data),
+                                         channel=self._dm.get((who.team, who.user)), origin=origin)
+        view = blocks.render_modal(reply.form, intro=reply.text, private_metadata=metadata)
+        try:
+            await client.views_open(trigger_id=trigger_id, view=view)
+            return True
+        except SlackApiError as exc:
+            log.info("views.open failed (%s); sending the form as a message", exc.response.get("error"))
+            return False
+
+    async def deliver(self, client: AsyncWebClient, who: SlackUser, replies: list[Reply], *, post: Post,
+                      trigger_id: str | None = None, origin: dict[str, str] | None = None) -> None:
+        """Forms first (a trigger_id lives 3 seconds), then every other reply through ``post``."""
+        opened: set[int] = set()
+        if trigger_id:
+            for index, reply in enumerate(replies):
+                if reply.form is not None:
+                    if await self.open_form(client, who, reply, trigger_id, origin=origin):
+                        opened.add(index)
+                    break  # one trigger opens one modal
+        for index, reply in enumerate(replies):
+            if index not in opened:
+                await post(blocks.render_message(reply))
+
+    async def unknown(self, post: Post) -> None:
+        await post(blocks.render_message(Reply(text=UNKNOWN_PERSON_TEXT)))
+
+    # -- events ------------------------------------------------------------------------------
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        """``message.im``: a person writes to the bot in its direct message."""
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id") or not event.get("user"):
+            return  # edits, deletions, joins, the bot's own and other bots' messages
+        self.spawn(self._message(body, event, client))
+
+    async def _message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        who = SlackUser.from_event(body, event)
+        channel = str(event["channel"])
+        post: Post = self._post_to(client, channel)
+        actor = await self.actor_for(client, who, dm=channel)
+        if actor is None:
+            await self.unknown(post)
+            return
+        replies = await self.core.conversation.handle_text(
+            actor, from_slack_text(str(event.get("text") or "")), request_key=f"slack:event:{body.get('event_id')}"
+        )
+        await self.deliver(client, who, replies, post=post)
+        self.core.kick_outbox()
+
+    @staticmethod
+    def _post_to(client: AsyncWebClient, channel: str) -> Post:
+        async def post(payload: dict[str, Any]) -> None:
+            await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **payload)
+
+        return post
+
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient,
+                         context: Any) -> None:
+        """``app_mention`` in a channel: answered ephemerally to the person who mentioned the bot."""
+        if event.get("bot_id") or not event.get("user"):
+            return
+        self.spawn(self._mention(body, event, client, getattr(context, "bot_user_id", None)))
+
+    async def _mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient,
+                       bot_user_id: str | None) -> None:
+        who = SlackUser.from_event(body, event)
+        post = self.ephemeral_in(client, who, str(event["channel"]))
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await self.unknown(post)
+            return
+        text = str(event.get("text") or "")
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>" if bot_user_id else r"^\s*<@[A-Z0-9]+(\|[^>]*)?>", "", text)
+        replies = await self.core.conversation.handle_text(
+            actor, from_slack_text(text).strip(), request_key=f"slack:event:{body.get('event_id')}"
+        )
+        await self.deliver(client, who, replies, post=post)
+        self.core.kick_outbox()
+
+    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        self.spawn(self.publish_home(client, SlackUser.from_event(body, event), dm=event.get("channel")))
+
+    async def publish_home(self, client: AsyncWebClient, who: SlackUser, *, dm: str | None = None) -> None:
+        actor = await self.actor_for(client, who, dm=dm if dm and str(dm).startswith("D") else None)
+        replies = await self.core.conversation.home(actor) if actor else [Reply(text=UNKNOWN_PERSON_TEXT)]
+        await client.views_publish(user_id=who.user, view=blocks.render_home(replies))
+
+    async def on_app_uninstalled(self, context: Any) -> None:
+        if self.installation_store is not None:
+            await AsyncTokenRevocationListeners(self.installation_store).handle_app_uninstalled_events(context)
+        else:
+            log.warning("partnerbot was uninstalled from Slack workspace %s", getattr(context, "team_id", "?"))
+
+    async def on_tokens_revoked(self, event: dict[str, Any], context: Any) -> None:
+        if self.installation_store is not None:
+            await AsyncTokenRevocationListeners(self.installation_store).handle_tokens_revoked_events(event, context)
+        else:
+            log.warning("Slack tokens were revoked in workspace %s", getattr(context, "team_id", "?"))
+
+    # -- /partner ----------------------------------------------------------------------------
+
+    async def on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+        await ack()
+        self.spawn(self._command(command, client, respond))
+
+    async def _command(self, command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+        who = SlackUser.from_command(command)
+        text = from_slack_text(str(command.get("text") or "")).strip()
+        try:
+            dm: str | None = await self.dm_channel(client, who)
+        except SlackApiError as exc:  # e.g. a Slack Connect guest the bot may not DM
+            log.info("conversations.open for %s failed: %s", who.user, exc.response.get("error"))
+            dm = None
+        # In the person's DM with the bot a real message; anywhere else (channels, Slack Connect, group
+        # DMs) only they may see the answer.
+        post = self.to_dm(client, who) if dm and command.get("channel_id") == dm else self.ephemeral_by_url(respond)
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await self.unknown(post)
+            return
+        words = " ".join(text.lower().split())
+        conversation = self.core.conversation
+        key = f"slack:command:{command.get('trigger_id')}"
+        if words in HELP_WORDS:
+            replies = await conversation.handle_text(actor, "help")
+        elif words in REGISTER_WORDS:
+            replies = await conversation.handle_action(actor, "deal.register.start", {}, request_key=key)
+        else:
+            replies = await conversation.handle_text(actor, text, request_key=key)
+        await self.deliver(client, who, replies, post=post, trigger_id=command.get("trigger_id"))
+        self.core.kick_outbox()
+
+    # -- buttons -----------------------------------------------------------------------------
+
+    async def on_action(self, ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+        await ack()
+        self.spawn(self._action(body, client, respond))
+
+    async def _action(self, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+        actions = body.get("actions") or []
+        if not actions:
+            return
+        clicked = actions[0]
+        decoded = blocks.decode_value(clicked.get("value"))
+        if decoded is None:
+            return  # a link button: Slack opened the URL, nothing to do
+        name, data = decoded
+        who = SlackUser.from_interaction(body)
+        trigger_id = body.get("trigger_id")
+        container = body.get("container") or {}
+        in_message = container.get("type") == "message" and container.get("channel_id") and container.get("message_ts")
+        origin = {"channel": container["channel_id"], "ts": container["message_ts"]} if in_message else None
+        if container.get("is_ephemeral"):
+            origin = None
+        if name == blocks.OPEN_FORM_ACTION:
+            form = blocks.form_from_button(data)
+            if form is not None and trigger_id:
+                await self.open_form(client, who, Reply(form=form), trigger_id)
+            return
+        actor = await self.actor_for(client, who)
+        dm_post = self.to_dm(client, who)
+        if actor is None:
+            await self.unknown(dm_post)
+            return
+        request_key = f"slack:{who.team}:{who.user}:{clicked.get('action_ts') or body.get('trigger_id')}"
+        replies = await self.core.conversation.handle_action(actor, name, data, request_key=request_key)
+        forms = [r for r in replies if r.form is not None][:1]
+        if forms and trigger_id and await self.open_form(client, who, forms[0], trigger_id, origin=origin):
+            replies = [r for r in replies if r is not forms[0]]
+        if replies and replies[0].replace_key and replies[0].form is None:
+            if await self._replace_clicked(client, container, respond, replies[0]):
+                replies = replies[1:]
+        await self.deliver(client, who, replies, post=dm_post)
+        self.core.kick_outbox()
+        if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
+            await self.publish_home(client, who)
+
+    async def _replace_clicked(self, client: AsyncWebClient, container: Mapping[str, Any], respond: Any,
+                               reply: Reply) -> bool:
+        """Show ``reply`` in place of the message whose button was clicked."""
+        payload = blocks.render_message(reply)
+        try:
+            if container.get("type") != "message":
+                return False
+            if container.get("is_ephemeral"):
+                await respond(replace_original=True, **payload)
+            else:
+                await client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **payload)
+            return True
+        except (SlackApiError, aiohttp.ClientError, KeyError) as exc:
+            log.info("could not update the clicked message (%r); sending a new one", exc)
+            return False
+
+    # -- modals ------------------------------------------------------------------------------
+
+    async def on_view_submission(self, ack: Any, body: dict[str, Any], view: dict[str, Any],
+                                 client: AsyncWebClient) -> None:
+        """Validation is the answer to a submission, so the core runs before ``ack``."""
+        meta = blocks.read_metadata(view.get("private_metadata"))
+        who = SlackUser.from_interaction(body)
+        block_ids = blocks.input_block_ids(view)
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await ack(response_action="errors", errors=blocks.form_errors({"": UNKNOWN_PERSON_TEXT}, block_ids))
+            return
+        data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+        # No request key: a submission that comes back with errors is submitted again, corrected, with
+        # the same view id; Slack itself does not retry submissions.
+        result = await self.core.conversation.submit_form(actor, str(meta.get("form_id") or ""),
+                                                          blocks.form_values(view), data=data)
+        if result.errors:
+            await ack(response_action="errors", errors=blocks.form_errors(result.errors, block_ids))
+            return
+        replies = list(result.replies)
+        follow_up = next((r for r in replies if r.form is not None), None)
+        if follow_up is not None and follow_up.form is not None:
+            metadata = blocks.modal_metadata(form_id=follow_up.form.form_id, data=dict(follow_up.form.data),
+                                             channel=meta.get("channel"), origin=meta.get("origin"))
+            await ack(response_action="update",
+                      view=blocks.render_modal(follow_up.form, intro=follow_up.text, private_metadata=metadata))
+            replies.remove(follow_up)
+        else:
+            await ack()
+        self.spawn(self._after_submission(client, who, replies, meta))
+
+    async def _after_submission(self, client: AsyncWebClient, who: SlackUser, replies: list[Reply],
+                                meta: Mapping[str, Any]) -> None:
+        origin = meta.get("origin") if isinstance(meta.get("origin"), dict) else None
+        if replies and replies[0].replace_key and origin:
+            container = {"type": "message", "channel_id": origin.get("channel"), "message_ts": origin.get("ts")}
+            if await self._replace_clicked(client, container, None, replies[0]):
+                replies = replies[1:]
+        channel = meta.get("channel")
+        post = self._post_to(client, str(channel)) if channel else self.to_dm(client, who)
+        await self.deliver(client, who, replies, post=post)
+        self.core.kick_outbox()
+
+
+# -- wiring ----------------------------------------------------------------------------------------
+
+
+def register_listeners(bolt: Any, channel: SlackChannel) -> None:
+    """Every listener the bot has; tests/slack/test_manifest.py checks each against manifest.yml."""
+    bolt.command(SLASH_COMMAND)(channel.on_command)
+    # Only message.im is subscribed (manifest.yml); on_message ignores anything that is not an IM.
+    bolt.event("message")(channel.on_message)
+    bolt.event("app_mention")(channel.on_mention)
+    bolt.event("app_home_opened")(channel.on_home_opened)
+    bolt.event("app_uninstalled")(channel.on_app_uninstalled)
+    bolt.event("tokens_revoked")(channel.on_tokens_revoked)
+    bolt.action(re.compile(".*"))(channel.on_action)
+    bolt.view_submission(blocks.FORM_CALLBACK_ID)(channel.on_view_submission)
+
+
+SLACK_KEY: web.AppKey[SlackChannel] = web.AppKey("slack", SlackChannel)
+
+
+def build_bolt_app(core: Core, *, installation_store: AsyncInstallationStore | None) -> AsyncApp:
+    settings = core.settings
+    common: dict[str, Any] = {
+        "name": "partnerbot",
+        "signing_secret": settings.slack_signing_secret,
+        "process_before_response": True,
+        "request_verification_enabled": bool(settings.slack_signing_secret),
+    }
+    if oauth_configured(settings):
+        oauth = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            scopes=list(BOT_SCOPES),
+            installation_store=installation_store or installation_store_for(core),
+            state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=core.db.engine),
+            install_path=INSTALL_PATH,
+            redirect_uri_path=OAUTH_REDIRECT_PATH,
+            redirect_uri=f"{settings.public_url}{OAUTH_REDIRECT_PATH}",
+        )
+        return AsyncApp(client=web_client(settings), oauth_settings=oauth, **common)
+    return AsyncApp(client=web_client(settings, token=settings.slack_bot_token), **common)
+
+
+def attach_slack(app: web.Application, core: Core) -> None:
+    """Slack's routes on ``app`` when Slack is configured (INTERFACE.md); otherwise nothing."""
+    settings = core.settings
+    if not slack_configured(settings):
+        return
+    notifier = core.notifiers.get("slack")
+    if notifier is None:
+        notifier = slack_notifier(core)
+        if notifier is not None:
+            core.add_notifier(notifier)
+    store = notifier.installation_store if isinstance(notifier, SlackNotifier) else None
+    if oauth_configured(settings) and store is None:
+        store = installation_store_for(core)
+    bolt = build_bolt_app(core, installation_store=store)
+    channel = SlackChannel(core=core, bolt=bolt, installation_store=store if oauth_configured(settings) else None)
+    register_listeners(bolt, channel)
+    app[SLACK_KEY] = channel
+    if settings.slack_signing_secret:
+        app.router.add_post(EVENTS_PATH, channel.handle_http)
+    if bolt.oauth_flow is not None:
+        app.router.add_get(INSTALL_PATH, channel.handle_install)
+        app.router.add_get(OAUTH_REDIRECT_PATH, channel.handle_oauth_redirect)
+
+    async def finish_work(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await channel.drain()
+
+    app.cleanup_ctx.append(finish_work)
+
+    if settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        async def socket_mode(_app: web.Application) -> AsyncIterator[None]:
+            handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+            await handler.connect_async()
+            yield
+            await handler.close_async()
+
+        app.cleanup_ctx.append(socket_mode)
