@@ -1,0 +1,74 @@
+"""``POST /api/leads``: marketing automation or a CRM pushes leads.
+
+Translates only: bearer token check, JSON in, the core's :func:`bot.leads.receive_leads`, JSON out.
+The token is ``PARTNERBOT_LEADS_TOKEN``; without it the endpoint says it is disabled and reads nothing.
+
+Request: one object or a list of objects with ``company``, ``contact_name``, ``contact_email``,
+``contact_phone``, ``country``, ``product``, ``source``, ``notes``. Responses:
+``201 {"leads": [{"ref", "company", "status", "partner", "reason"}]}``; ``400 {"error", "field"[, "index"]}``
+with nothing written; ``401`` for a missing or wrong token; ``404`` when no token is configured.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from aiohttp import web
+
+from bot.core import Core
+from bot.errors import InputError, PartnerbotError
+from bot.leads import LeadRowError, receive_leads
+
+log = logging.getLogger(__name__)
+
+TOKEN_VARIABLE = "PARTNERBOT_LEADS_TOKEN"
+MAX_BODY = 1024 * 1024
+
+
+def _error(status: int, message: str, **extra: object) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def attach_lead_api(app: web.Application, core: Core) -> None:
+    """Add ``POST /api/leads`` to ``app``."""
+
+    async def post_leads(request: web.Request) -> web.Response:
+        token = (core.settings.extra.get(TOKEN_VARIABLE) or "").strip()
+        if not token:
+            return _error(404, f"The leads endpoint is disabled: set {TOKEN_VARIABLE} to enable it.")
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return web.json_response(
+                {"error": "A valid bearer token is required (Authorization: Bearer <token>)."},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="partnerbot leads"'},
+            )
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _error(413, f"The body is larger than {MAX_BODY:,} bytes; send fewer leads per request.")
+        try:
+            raw = await request.read()
+            body = json.loads(raw.decode("utf-8"))
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, f"The body is larger than {MAX_BODY:,} bytes; send fewer leads per request.")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return _error(400, f"The body must be JSON (UTF-8): {exc}.", field="body")
+        if not isinstance(body, dict | list):
+            return _error(400, "Send one lead object or a list of them.", field="body")
+        try:
+            result = await receive_leads(core, body)
+        except LeadRowError as exc:
+            extra: dict[str, object] = {"field": exc.field}
+            if exc.index is not None:
+                extra["index"] = exc.index
+            return _error(400, exc.message, **extra)
+        except InputError as exc:
+            return _error(400, exc.message, field=exc.field)
+        except PartnerbotError as exc:
+            return _error(409, str(exc))
+        core.kick_outbox()
+        return web.json_response(result.to_json(), status=201)
+
+    app.router.add_post("/api/leads", post_leads)
