@@ -57,11 +57,13 @@ def build_web_app(core: Core, *, with_scheduler: bool = False) -> web.Applicatio
 
 def attach_channels(app: web.Application, core: Core) -> None:
     """Slack routes when Slack is configured; the Teams endpoint always (local mode without an app id)."""
+    from handlers.lead_api import attach_lead_api
     from handlers.slack import attach_slack
     from handlers.teams import attach_teams
 
     attach_slack(app, core)
     attach_teams(app, core)
+    attach_lead_api(app, core)
 
 
 def build_core(settings: Settings) -> Core:

@@ -72,6 +72,23 @@ def parser() -> argparse.ArgumentParser:
     uadd.add_argument("--teams-tenant")
     uadd.add_argument("--tz")
 
+    lead = sub.add_parser("lead", help="leads")
+    lsub = lead.add_subparsers(dest="action", required=True)
+    limport = lsub.add_parser("import", help="import leads from a CSV file, then distribute them")
+    limport.add_argument("file", type=Path)
+
+    kb = sub.add_parser("kb", help="knowledge base")
+    ksub = kb.add_subparsers(dest="action", required=True)
+    kimport = ksub.add_parser("import", help="import question,answer[,topic][,tags] rows from a CSV file")
+    kimport.add_argument("file", type=Path)
+
+    nudges = sub.add_parser("nudges", help="nudge numbers for staff")
+    nsub = nudges.add_subparsers(dest="action", required=True)
+    nstats = nsub.add_parser("stats", help="nudges per person per week, answers within 48 h, staleness")
+    nstats.add_argument("--as", dest="email", required=True, metavar="EMAIL", help="a staff member")
+    nstats.add_argument("--days", type=int, default=28)
+    nstats.add_argument("--at", type=_at)
+
     teams = sub.add_parser("teams", help="Microsoft Teams app")
     tsub = teams.add_subparsers(dest="action", required=True)
     tpkg = tsub.add_parser("package", help="build the Teams app package (zip)")
@@ -185,6 +202,28 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
         print(
             f"{'created' if created else 'updated'} {'staff member' if args.staff else 'partner user'} {person.email}"
         )
+        return 0
+    if args.command == "lead":
+        from bot.leads import import_leads_csv
+        from scheduler.jobs import deliver_outbox
+
+        result = await import_leads_csv(core, args.file)
+        print(result.summary())
+        print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
+        return 0
+    if args.command == "kb":
+        from bot.questions import import_kb_csv
+
+        count = await import_kb_csv(core, args.file)
+        print(f"imported {count} knowledge-base entr{'y' if count == 1 else 'ies'}")
+        return 0
+    if args.command == "nudges":
+        from handlers.console import render
+
+        staff = await core.people.actor_by_email(args.email, channel="cli")
+        if staff is None or not staff.is_staff:
+            raise PartnerbotError(f"{args.email} is not a member of vendor staff")
+        print(render(await core.nudges.stats(staff, now=args.at, days=args.days), []))
         return 0
     if args.command == "jobs":
         from scheduler.jobs import JOBS

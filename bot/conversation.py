@@ -9,6 +9,7 @@ activity id) makes a retried delivery a no-op.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -937,8 +938,13 @@ class _Simple:
     details: Details | None = None
 
 
+LEAD_OR_QUESTION_REF_RE = re.compile(r"\b[LQ]-\d{1,9}\b", re.IGNORECASE)
+
+
 def _starts_something_else(intent: Any) -> bool:
     """A message that is clearly a new request rather than an answer to the question asked."""
+    if LEAD_OR_QUESTION_REF_RE.search(intent.text or ""):
+        return True  # "L-3 contacted" is about a lead, not a customer name
     if intent.name in ("unknown", "register"):
         return False
     return intent.name != "status" or bool(intent.ref)

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.deals import Deals
+from bot.nudge_skill import NudgeSkill
+from bot.nudges import NudgePolicy, Nudges
 from bot.outbox import Notifier, OutboxDispatcher
 from bot.people import People
 from store.db import Database
@@ -34,6 +36,7 @@ class Core:
     people: People
     deals: Deals
     conversation: Conversation
+    nudges: Nudges
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     vendor_channel_platform: str | None = None
     _delivery: asyncio.Task[None] | None = None
@@ -62,15 +65,31 @@ class Core:
         conversation = Conversation(
             db=db, deals=deals, clock=clock, default_currency=settings.default_currency
         )
-        return cls(
+        nudges = Nudges(
+            db=db,
+            deals=deals,
+            clock=clock,
+            policy=NudgePolicy.from_settings(settings.extra),
+            default_tz=settings.timezone,
+        )
+        conversation.add_skill(NudgeSkill(nudges=nudges, deals=deals))
+        core = cls(
             settings=settings,
             db=db,
             clock=clock,
             people=people,
             deals=deals,
             conversation=conversation,
+            nudges=nudges,
             vendor_channel_platform=vendor_channel_platform,
         )
+        # Skills that need the whole core; the question skill claims the least, so it goes last.
+        from bot.lead_skill import build_lead_skill
+        from bot.question_skill import build_question_skill
+
+        core.conversation.add_skill(build_lead_skill(core))
+        core.conversation.add_skill(build_question_skill(core))
+        return core
 
     def add_notifier(self, notifier: Notifier) -> None:
         self.notifiers[notifier.platform] = notifier

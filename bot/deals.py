@@ -25,12 +25,13 @@ from bot.conflicts import find_conflicts
 from bot.dates import format_date, validate_close_date
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
-from store import queries
+from store import nudge_queries, queries
 from store.db import Database
 from store.models import AuditEntry, Customer, Deal, DealConflict, DealHistory, Person
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
+OPEN_STATUSES = queries.OPEN_DEAL_STATUSES
 REF_RE = re.compile(r"^\s*D-?(\d{1,9})\s*$", re.IGNORECASE)
 MAX_TEXT = 2000
 REVIEW_ROLES = ("approver",)
@@ -232,7 +233,7 @@ class Deals:
             history=hist,
         )
 
-    def _audit(
+    async def _audit(
         self,
         session: AsyncSession,
         actor: Actor | None,
@@ -251,6 +252,10 @@ class Deals:
                 channel=actor.channel if actor else "job",
                 at=self.clock(),
             )
+        )
+        # Any change to a deal answers the nudges about it: nobody is asked about what they just did.
+        await nudge_queries.mark_answered(
+            session, ref=deal_ref(deal.number), now=self.clock(), outcome=action
         )
 
     def _history(
@@ -413,7 +418,7 @@ class Deals:
             await session.flush()
             await session.refresh(deal)
             self._history(session, actor, deal, "status", None, "pending")
-            self._audit(session, actor, "deal.register", deal, None, _snapshot(deal))
+            await self._audit(session, actor, "deal.register", deal, None, _snapshot(deal))
             ref = deal_ref(deal.number)
             headline = (
                 f"Possible conflict: {ref} from {deal.partner.name}"
@@ -490,7 +495,7 @@ class Deals:
             deal.protection_until = self.today_for(None) + timedelta(days=self.protection_days)
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "status", before["status"], "approved")
-            self._audit(session, actor, "deal.approve", deal, before, _snapshot(deal))
+            await self._audit(session, actor, "deal.approve", deal, before, _snapshot(deal))
             await self._close_review(session, deal, outcome=f"Approved by {actor.name}")
             await self._notify_partner(
                 session,
@@ -517,7 +522,7 @@ class Deals:
             deal.decision_reason = reason_text
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "status", before["status"], "rejected")
-            self._audit(session, actor, "deal.reject", deal, before, _snapshot(deal))
+            await self._audit(session, actor, "deal.reject", deal, before, _snapshot(deal))
             await self._close_review(session, deal, outcome=f"Rejected by {actor.name}: {reason_text}")
             await self._notify_partner(
                 session,
@@ -542,7 +547,7 @@ class Deals:
             deal.decision_reason = text
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "status", before["status"], "info_requested")
-            self._audit(session, actor, "deal.request_info", deal, before, _snapshot(deal))
+            await self._audit(session, actor, "deal.request_info", deal, before, _snapshot(deal))
             await self._close_review(session, deal, outcome=f"{actor.name} asked the partner: {text}")
             await self._notify_partner(
                 session,
@@ -568,7 +573,7 @@ class Deals:
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "notes", before["notes"], deal.notes)
             self._history(session, actor, deal, "status", "info_requested", "pending")
-            self._audit(session, actor, "deal.provide_info", deal, before, _snapshot(deal))
+            await self._audit(session, actor, "deal.provide_info", deal, before, _snapshot(deal))
             await self._notify_staff(
                 session,
                 deal,
@@ -595,7 +600,7 @@ class Deals:
             deal.extension_requested_at = self.clock()
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "extension_request", None, text)
-            self._audit(session, actor, "deal.request_extension", deal, before, _snapshot(deal))
+            await self._audit(session, actor, "deal.request_extension", deal, before, _snapshot(deal))
             await self._notify_staff(
                 session,
                 deal,
@@ -631,7 +636,7 @@ class Deals:
                 outcome = f"Extension declined by {actor.name}" + (f": {reason}" if reason else "")
                 self._history(session, actor, deal, "extension_request", deal.extension_reason, "declined")
             deal.updated_at = self.clock()
-            self._audit(
+            await self._audit(
                 session,
                 actor,
                 "deal.extension." + ("approve" if approve else "decline"),
@@ -704,7 +709,7 @@ class Deals:
             if not changed:
                 return await self._view(session, deal, actor)
             deal.updated_at = self.clock()
-            self._audit(session, actor, "deal.update", deal, before, _snapshot(deal))
+            await self._audit(session, actor, "deal.update", deal, before, _snapshot(deal))
             if actor.is_staff:
                 await self._notify_partner(
                     session,
@@ -713,6 +718,25 @@ class Deals:
                     headline=f"{actor.name} updated {deal_ref(deal.number)}: {'; '.join(changed)}.",
                 )
             return await self._view(session, deal, actor)
+
+    async def confirm_on_track(self, actor: Actor, ref: str) -> DealView:
+        """'Still on track': nothing changed, and the partner says so - the deal counts as fresh."""
+        self._require_updater(actor)
+        async with self.db.transaction() as session:
+            deal = await self._deal_for(session, actor, ref, for_update=True)
+            if deal.status in CLOSED:
+                raise Conflict(f"{deal_ref(deal.number)} is {deal.status}; closed deals can't be changed.")
+            before = _snapshot(deal)
+            deal.updated_at = self.clock()
+            self._history(session, actor, deal, "on_track", None, "confirmed")
+            await self._audit(session, actor, "deal.on_track", deal, before, _snapshot(deal))
+            return await self._view(session, deal, actor)
+
+    async def push_close_date(self, actor: Actor, ref: str, *, days: int) -> DealView:
+        """Move the expected close date ``days`` later (from today if it already passed)."""
+        current = await self.get(actor, ref)
+        start = max(current.close_date, self.today_for(actor))
+        return await self.update(actor, ref, DealChanges(close_date=start + timedelta(days=days)))
 
     async def close(self, actor: Actor, ref: str, *, won: bool, reason: str | None = None) -> DealView:
         self._require_updater(actor)
@@ -728,7 +752,7 @@ class Deals:
             deal.outcome_reason = text
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "status", before["status"], target)
-            self._audit(session, actor, f"deal.{target}", deal, before, _snapshot(deal))
+            await self._audit(session, actor, f"deal.{target}", deal, before, _snapshot(deal))
             if before["status"] in ("pending", "info_requested"):
                 await self._close_review(session, deal, outcome=f"Marked {target} by {actor.name}")
             if actor.is_staff:
@@ -752,7 +776,7 @@ class Deals:
                 deal.status = "expired"
                 deal.updated_at = now
                 self._history(session, None, deal, "status", "approved", "expired")
-                self._audit(session, None, "deal.expire", deal, before, _snapshot(deal))
+                await self._audit(session, None, "deal.expire", deal, before, _snapshot(deal))
                 await self._notify_partner(
                     session,
                     deal,

@@ -51,6 +51,10 @@ async def seed(core: Core) -> list[str]:
         _, new = await core.people.add_user(email=email, name=name, partner=partner, tz=tz)
         if new:
             created.append(f"user {email}")
+    from bot.leads import seed_demo_leads
+    from bot.questions import seed_demo_kb
+
+    created += await seed_demo_kb(core)
     alice = await core.people.actor_by_email(USERS[0][0], channel="cli")
     bob = await core.people.actor_by_email(USERS[1][0], channel="cli")
     assert alice and bob
@@ -83,4 +87,5 @@ async def seed(core: Core) -> list[str]:
             ),
         )
         created.append(f"deal {view.ref}")
+    created += await seed_demo_leads(core)
     return created

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 VENDOR_CHANNEL = "vendor_channel"
+PREFER_PLATFORM = "_prefer_platform"
 
 
 class DeliveryError(Exception):
@@ -60,15 +61,27 @@ class Notifier(Protocol):
 
 
 async def queue_for_person(
-    session: AsyncSession, *, key: str, person_id: int, reply: Reply, kind: str, now: datetime
+    session: AsyncSession,
+    *,
+    key: str,
+    person_id: int,
+    reply: Reply,
+    kind: str,
+    now: datetime,
+    prefer_platform: str | None = None,
 ) -> None:
+    """Queue ``reply`` for one person. ``prefer_platform`` (e.g. the platform a question was asked
+    from) is used when the person can be reached there; otherwise their most recent platform."""
+    payload = reply.to_dict()
+    if prefer_platform:
+        payload[PREFER_PLATFORM] = prefer_platform
     await queries.add_outbox(
         session,
         idempotency_key=key,
         recipient_kind="person",
         recipient_id=person_id,
         kind=kind,
-        payload=reply.to_dict(),
+        payload=payload,
         replace_key=reply.replace_key,
         now=now,
     )
@@ -187,7 +200,9 @@ class OutboxDispatcher:
                     if notifier is not None:
                         await notifier.update(message_ref=ref, reply=reply)
             else:
-                platform, target = await self._target(recipient_kind, recipient_id)
+                platform, target = await self._target(
+                    recipient_kind, recipient_id, prefer=payload.get(PREFER_PLATFORM)
+                )
                 ref = await self.notifiers[platform].send(
                     target=target, reply=reply, idempotency_key=idempotency_key
                 )
@@ -240,7 +255,9 @@ class OutboxDispatcher:
         )
         report.sent += 1
 
-    async def _target(self, recipient_kind: str, recipient_id: int | None) -> tuple[str, dict[str, Any]]:
+    async def _target(
+        self, recipient_kind: str, recipient_id: int | None, *, prefer: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
         if recipient_kind == VENDOR_CHANNEL:
             platform = self.vendor_channel_platform
             if not platform or platform not in self.notifiers:
@@ -250,6 +267,8 @@ class OutboxDispatcher:
         async with self.db.transaction() as session:
             identities = await queries.identities_of(session, recipient_id)
             candidates = [(i.platform, dict(i.conversation_ref or {}), i.external_id) for i in identities]
+        if prefer:
+            candidates.sort(key=lambda c: c[0] != prefer)  # stable: most recent first within each group
         for platform, ref, external_id in candidates:
             if platform in self.notifiers and (ref or platform == "console"):
                 return platform, {

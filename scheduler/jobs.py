@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core import Core
+from scheduler.lead_jobs import expire_lead_offers
+from scheduler.question_jobs import escalate_questions
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,17 @@ async def expire_registrations(core: Core, now: datetime) -> str:
     return f"expired {len(expired)} registration(s)" + (f": {', '.join(expired)}" if expired else "")
 
 
+async def nudge_sweep(core: Core, now: datetime) -> str:
+    return str(await core.nudges.sweep(now=now))
+
+
+async def weekly_digest(core: Core, now: datetime) -> str:
+    from bot.digest import Digests
+
+    queued = await Digests(db=core.db, clock=core.clock, policy=core.nudges.policy).weekly(now=now)
+    return f"queued {queued} digest(s)"
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -49,6 +62,34 @@ JOBS: dict[str, Job] = {
             "cron",
             {"minute": 5},
             "end the protection of approved registrations past their end date",
+        ),
+        Job(
+            "nudge_sweep",
+            nudge_sweep,
+            "interval",
+            {"minutes": 30},
+            "batched, polite reminders about stale deals, passed close dates and ending protections",
+        ),
+        Job(
+            "expire_lead_offers",
+            expire_lead_offers,
+            "interval",
+            {"minutes": 5},
+            "offer leads not accepted in time to the next eligible partner",
+        ),
+        Job(
+            "escalate_questions",
+            escalate_questions,
+            "interval",
+            {"minutes": 15},
+            "escalate questions unanswered past their SLA: channel manager, then vendor channel",
+        ),
+        Job(
+            "weekly_digest",
+            weekly_digest,
+            "cron",
+            {"day_of_week": "mon", "hour": 7},
+            "each channel manager's weekly digest: partner changes, stale deals, red flags",
         ),
     )
 }

@@ -19,6 +19,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+FOREIGN_TABLE_PREFIXES = ("slack_",)
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic autogenerate filter: tables owned by libraries (slack_sdk's installation and OAuth
+    state stores) are created by their own revision from the library's metadata, not from our models."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return not (table and table.startswith(FOREIGN_TABLE_PREFIXES))
 
 
 def sync_url(database_url: str) -> URL:

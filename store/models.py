@@ -114,7 +114,12 @@ class Deal(Base):
     """A deal registration. ``status`` is the registration's state; ``stage`` the sales stage."""
 
     __tablename__ = "deals"
-    __table_args__ = (Index("ix_deals_status_partner", "status", "partner_id"),)
+    __table_args__ = (
+        Index("ix_deals_status_partner", "status", "partner_id"),
+        Index("ix_deals_status_stage_updated", "status", "stage", "updated_at"),
+        Index("ix_deals_status_close_date", "status", "close_date"),
+        Index("ix_deals_status_protection", "status", "protection_until"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[int] = mapped_column(Integer, unique=True)
@@ -265,3 +270,8 @@ class ProcessedRequest(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+# Later capabilities keep their models in their own modules; importing them here puts their tables on
+# Base.metadata for Alembic and the schema tests.
+from store import lead_models, nudge_models, question_models  # noqa: E402,F401

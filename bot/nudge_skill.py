@@ -1,0 +1,69 @@
+"""The one-click answers in a nudge message: each records the answer through the deal service and
+returns the nudge re-rendered (same ``replace_key``) so the message updates in place."""
+
+from __future__ import annotations
+
+from bot.deals import Deals
+from bot.errors import InputError
+from bot.messages import Actor, FormResult, Reply
+from bot.nudges import Nudges
+from bot.skills import Dialog
+
+PUSH_DAYS = 30
+
+
+class NudgeSkill:
+    prefix = "nudge"
+
+    def __init__(self, *, nudges: Nudges, deals: Deals) -> None:
+        self.nudges = nudges
+        self.deals = deals
+
+    def help_lines(self, actor: Actor) -> list[str]:
+        return (
+            ["nudge stats - how often people are nudged and how fast they answer"] if actor.is_staff else []
+        )
+
+    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        lowered = text.lower().strip(" ?!.")
+        if actor.is_staff and lowered in ("nudge stats", "nudges", "nudge numbers", "staleness"):
+            return [await self.nudges.stats(actor)]
+        if lowered in ("remind me next week", "snooze", "snooze everything", "not now"):
+            until = await self.nudges.snooze(actor, ref=None, days=7)
+            return [Reply(text=f"Got it — no reminders from me until {until:%d %b}.")]
+        return None
+
+    async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
+        return None
+
+    async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
+        ref = data.get("ref")
+        message_id = int(data["msg"]) if data.get("msg", "").isdigit() else None
+        if action == "nudge.snooze":
+            days = int(data.get("days", "7")) if data.get("days", "7").isdigit() else 7
+            until = await self.nudges.snooze(actor, ref=ref, days=days)
+            outcome = f"snoozed until {until:%d %b}"
+        elif action == "nudge.on_track" and ref:
+            await self.deals.confirm_on_track(actor, ref)
+            outcome = "still on track"
+        elif action == "nudge.push" and ref:
+            view = await self.deals.push_close_date(actor, ref, days=PUSH_DAYS)
+            outcome = f"close date moved to {view.close_date:%d %b %Y}"
+        elif action == "nudge.won" and ref:
+            await self.deals.close(actor, ref, won=True)
+            outcome = "won — congratulations!"
+        else:
+            raise InputError("action", "That button is no longer available.")
+        if message_id is not None:
+            updated = await self.nudges.record(actor, message_id=message_id, ref=ref, outcome=outcome)
+            if updated is not None:
+                return [updated]
+        return [Reply(text=f"Recorded: {ref + ' ' if ref else ''}{outcome}.")]
+
+    async def on_form(
+        self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult:
+        return FormResult(replies=[Reply(text="That form is no longer available.")])
+
+    async def home(self, actor: Actor) -> list[Reply]:
+        return []
