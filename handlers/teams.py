@@ -1,0 +1,661 @@
+"""The Microsoft Teams channel: ``POST /api/messages`` through the Bot Framework, and the Teams notifier.
+
+Translation only. An activity becomes an :class:`~bot.messages.Actor` (``People.identify``) plus one
+core call (``handle_text`` / ``handle_action`` / ``submit_form`` / ``home``); the core's replies become
+plain-text messages or Adaptive Cards (:mod:`handlers.teams_cards`). Who may do what is decided by the
+core from the Actor, never here.
+
+Platform notes:
+
+- With an empty ``MICROSOFT_APP_ID`` the endpoint runs unauthenticated (Bot Framework Emulator, local
+  tests). With an app id every request must carry a valid Bearer token from the Bot Connector; the
+  token is checked before anything else happens, and a request without one gets 401.
+- A person's proactive address is a serialised botbuilder ``ConversationReference`` stored by the core
+  (``ConversationRef.extras["reference"]``). References from group chats and channels are marked
+  ``personal: False``; the notifier then opens (or finds) the person's 1:1 chat first, so a private
+  notification never lands in a shared conversation.
+- The connector client retries by itself (msrest configures urllib3: connection errors, and 5xx on
+  idempotent calls such as the PUT of an update) while the outbox retries with backoff and
+  ``Retry-After``; for proactive sends the SDK retries are switched off, so one attempt is one outbox
+  attempt.
+- Every ``botbuilder`` import of the project lives in ``handlers/teams*.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext, serializer_helper
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from msrest.exceptions import ClientRequestError, HttpOperationError
+
+from bot.core import Core
+from bot.messages import Actor, ConversationRef, Reply
+from bot.outbox import DeliveryError
+from bot.people import UNKNOWN_PERSON_TEXT, Profile
+from handlers import teams_cards as cards
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "teams"
+ROUTE = "/api/messages"
+RETRYABLE = frozenset({408, 412, 429, 500, 502, 503, 504})
+GONE = frozenset({403, 404})
+SORRY_TEXT = "Sorry, something went wrong on my side. Please try again in a moment."
+GROUP_WELCOME_TEXT = (
+    "Hi! I'm partnerbot, the partner assistant of our channel team. Mention me here (@partnerbot help), "
+    "or write to me in a personal chat - that's where I keep your deals and notifications."
+)
+INVOKE_CARD = "application/vnd.microsoft.card.adaptive"
+INVOKE_MESSAGE = "application/vnd.microsoft.activity.message"
+_JWT_SHAPE = re.compile(r"^Bearer\s+[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*$")
+
+
+# -- adapter ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _AuthConfig:
+    """The configuration object ``ConfigurationBotFrameworkAuthentication`` reads (attribute names
+    are the SDK's)."""
+
+    APP_ID: str
+    APP_PASSWORD: str
+    APP_TYPE: str
+    APP_TENANTID: str
+
+
+def build_adapter(settings: Any) -> CloudAdapter:
+    """A CloudAdapter for the configured bot; unauthenticated (emulator mode) without an app id."""
+    app_id = settings.microsoft_app_id.strip()
+    app_type = (settings.microsoft_app_type or "MultiTenant").strip() if app_id else "MultiTenant"
+    tenant = settings.microsoft_app_tenant_id.strip()
+    if app_type.lower() in ("singletenant", "userassignedmsi") and not tenant:
+        raise ValueError(
+            f"MICROSOFT_APP_TYPE={app_type} needs MICROSOFT_APP_TENANT_ID (the bot's Entra tenant)."
+        )
+    if app_type.lower() == "singletenant" and not settings.microsoft_app_password:
+        raise ValueError("MICROSOFT_APP_TYPE=SingleTenant needs MICROSOFT_APP_PASSWORD.")
+    config = _AuthConfig(
+        APP_ID=app_id,
+        APP_PASSWORD=settings.microsoft_app_password if app_id else "",
+        APP_TYPE=app_type,
+        APP_TENANTID=tenant,
+    )
+    return CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+
+
+def _connector(turn_context: TurnContext) -> Any:
+    return turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+
+
+def _limit_sdk_retries(turn_context: TurnContext, retries: int) -> None:
+    """Tame msrest's own retries (urllib3 ``Retry``: 3 more tries on connection errors and on 5xx for
+    idempotent methods, ``Retry-After`` slept in a worker thread) on this turn's connector client.
+    Proactive turns get none - the outbox decides when to try again; a reply gets one quick retry, as
+    Teams is waiting for the HTTP answer."""
+    client = _connector(turn_context)
+    policy = getattr(getattr(client, "config", None), "retry_policy", None)
+    if policy is not None:
+        policy.retries = retries
+        policy.policy.respect_retry_after_header = False
+        if not retries:
+            policy.policy.status_forcelist = set()
+
+
+def _status_of(exc: BaseException) -> tuple[int | None, float | None]:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    headers = getattr(response, "headers", None) or {}
+    return status, _retry_after(headers.get("Retry-After") if hasattr(headers, "get") else None)
+
+
+def _retry_after(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        return max(1.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(1.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def delivery_error(exc: BaseException) -> DeliveryError:
+    """How the outbox should treat a failed call to the Bot Connector."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, HttpOperationError):
+        status, retry_after = _status_of(exc)
+        if status in GONE:
+            return DeliveryError(
+                f"Teams answered {status}: the bot was removed or the conversation is gone", permanent=True
+            )
+        if status in RETRYABLE or status == 401 or status is None:
+            return DeliveryError(f"Teams answered {status}; will retry", retry_after=retry_after)
+        return DeliveryError(f"Teams refused the message ({status})", permanent=True)
+    if isinstance(exc, ClientRequestError | OSError | TimeoutError):
+        return DeliveryError(f"could not reach the Bot Connector: {exc}")
+    return DeliveryError(f"Teams delivery failed: {exc!r}")
+
+
+# -- replies as activities ----------------------------------------------------------------------
+
+
+def message_activity(reply: Reply, *, as_card: bool = False) -> Activity:
+    """A message activity for ``reply``: plain text when it is only words, else an Adaptive Card with
+    a plain ``summary`` (shown in notifications and the activity feed)."""
+    if not as_card and cards.is_plain_text(reply):
+        return Activity(type=ActivityTypes.message, text=reply.text, text_format="plain")
+    return card_activity(cards.reply_card(reply), summary=cards.summary(reply))
+
+
+def card_activity(card: Mapping[str, Any], *, summary: str, activity_id: str | None = None) -> Activity:
+    return Activity(
+        id=activity_id,
+        type=ActivityTypes.message,
+        summary=summary,
+        attachments=[Attachment(content_type=cards.CARD_CONTENT_TYPE, content=cards.json_native(card))],
+    )
+
+
+def _reference_dict(reference: ConversationReference) -> dict[str, Any]:
+    data = reference.serialize()
+    data.pop("activityId", None)
+    return data
+
+
+def _is_personal(activity: Activity) -> bool:
+    kind = getattr(activity.conversation, "conversation_type", None) if activity.conversation else None
+    return kind in (None, "", "personal")
+
+
+def _tenant_id(activity: Activity) -> str | None:
+    # botbuilder 4.17 maps ConversationAccount.tenant_id to "tenantID", while Teams sends
+    # conversation.tenantId - so channelData.tenant.id is where the tenant usually comes from.
+    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    if not tenant and isinstance(data.get("tenant"), dict):
+        tenant = data["tenant"].get("id")
+    if not tenant and activity.conversation is not None:
+        extra = getattr(activity.conversation, "additional_properties", None) or {}
+        tenant = extra.get("tenantId")
+    return tenant or None
+
+
+def _tenant(activity: Activity) -> str:
+    """The workspace people write from: the tenant; the Emulator sends none, so its people are linked
+    with ``--teams-tenant emulator`` (the channel id)."""
+    return _tenant_id(activity) or (activity.channel_id or "")
+
+
+def request_key(activity: Activity, suffix: str = "") -> str:
+    """The core's de-duplication key for an activity: Teams redelivers with the same id. Activity ids
+    are only unique within a conversation (personal-chat ids are millisecond timestamps), so a short
+    digest of the conversation id goes with it."""
+    conversation = activity.conversation.id if activity.conversation else ""
+    digest = hashlib.sha256((conversation or "").encode()).hexdigest()[:16]
+    key = f"teams:{activity.id or ''}:{digest}"
+    return f"{key}:{suffix}"[:200] if suffix else key
+
+
+def _account_id(account: ChannelAccount | None) -> str:
+    if account is None:
+        return ""
+    return account.aad_object_id or account.id or ""
+
+
+# -- notifier -------------------------------------------------------------------------------------
+
+
+class TeamsNotifier:
+    """Messages the bot starts itself, through ``CloudAdapter.continue_conversation``."""
+
+    platform = PLATFORM
+
+    def __init__(self, *, adapter: CloudAdapter, app_id: str) -> None:
+        self.adapter = adapter
+        self.app_id = app_id
+
+    async def _run(
+        self,
+        reference: ConversationReference,
+        work: Callable[[TurnContext], Awaitable[None]],
+        *,
+        open_personal_chat: bool,
+    ) -> None:
+        """Run ``work`` in a proactive turn on ``reference`` (or in the person's 1:1 chat, opened or
+        found with ``POST /v3/conversations``), raising a :class:`DeliveryError` on failure."""
+        failure: list[BaseException] = []
+
+        async def turn(turn_context: TurnContext) -> None:
+            # A continuation turn carries a made-up activity id; without clearing it the SDK would post
+            # a "reply" to that id instead of a new message in the conversation.
+            turn_context.activity.id = None
+            _limit_sdk_retries(turn_context, 0)
+            try:
+                await work(turn_context)
+            except Exception as exc:  # the adapter would hand it to on_turn_error; we want it here
+                failure.append(exc)
+
+        try:
+            if open_personal_chat:
+                tenant = reference.conversation.tenant_id if reference.conversation else None
+                parameters = ConversationParameters(
+                    is_group=False,
+                    bot=reference.bot,
+                    members=[reference.user],
+                    tenant_id=tenant,
+                    channel_data={"tenant": {"id": tenant}} if tenant else None,
+                )
+                await self.adapter.create_conversation(
+                    self.app_id,
+                    turn,
+                    parameters,
+                    channel_id=reference.channel_id,
+                    service_url=reference.service_url,
+                )
+            else:
+                await self.adapter.continue_conversation(reference, turn, self.app_id)
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        if failure:
+            raise delivery_error(failure[0]) from failure[0]
+
+    @staticmethod
+    def _reference(data: Any) -> ConversationReference:
+        if (
+            not isinstance(data, Mapping)
+            or not data.get("serviceUrl")
+            or not (data.get("conversation") or {}).get("id")
+        ):
+            raise DeliveryError("no Teams conversation reference stored for this person", permanent=True)
+        return ConversationReference().deserialize(dict(data))
+
+    async def send(self, *, target: Mapping[str, Any], reply: Reply, idempotency_key: str) -> dict[str, Any]:
+        if target.get("vendor_channel"):
+            raise DeliveryError("Teams has no vendor channel; the vendor channel is Slack's", permanent=True)
+        extras = target.get("extras") or {}
+        reference = self._reference(extras.get("reference"))
+        personal = extras.get("personal", True) is not False
+        activity = message_activity(reply)
+        posted: dict[str, Any] = {}
+
+        async def work(turn_context: TurnContext) -> None:
+            response = await turn_context.send_activity(activity)
+            where = TurnContext.get_conversation_reference(turn_context.activity)
+            posted["reference"] = _reference_dict(where)
+            posted["activity_id"] = response.id if response else None
+
+        await self._run(reference, work, open_personal_chat=not personal)
+        ref = posted["reference"]
+        log.info("teams: delivered %s to person %s", idempotency_key, target.get("person_id"))
+        return {
+            "conversation_id": (ref.get("conversation") or {}).get("id"),
+            "activity_id": posted.get("activity_id"),
+            "service_url": ref.get("serviceUrl"),
+            "reference": ref,
+        }
+
+    async def update(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
+        activity_id = message_ref.get("activity_id")
+        if not activity_id:
+            log.warning("teams: cannot update a message without an activity id")
+            return
+        reference = self._reference(message_ref.get("reference"))
+        activity = card_activity(
+            cards.reply_card(reply), summary=cards.summary(reply), activity_id=activity_id
+        )
+
+        async def work(turn_context: TurnContext) -> None:
+            await turn_context.update_activity(activity)
+
+        try:
+            await self._run(reference, work, open_personal_chat=False)
+        except DeliveryError as exc:
+            if exc.permanent:  # the message or the chat is gone: nothing left to update
+                log.info("teams: message %s can't be updated any more: %s", activity_id, exc)
+                return
+            raise
+
+
+def teams_notifier(core: Core) -> TeamsNotifier:
+    return TeamsNotifier(adapter=build_adapter(core.settings), app_id=core.settings.microsoft_app_id.strip())
+
+
+# -- the bot --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a click produced: a card that replaces the clicked one, and messages that follow it."""
+
+    replacement: Reply | None = None
+    replacement_card: dict[str, Any] | None = None
+    replies: list[Reply] | None = None
+
+
+class PartnerbotTeams(ActivityHandler):
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        _limit_sdk_retries(turn_context, 1)
+        try:
+            await super().on_turn(turn_context)
+        finally:
+            self.core.kick_outbox()
+
+    # -- who is writing ------------------------------------------------------------------------
+
+    def _conversation_ref(self, activity: Activity, account: ChannelAccount | None = None) -> ConversationRef:
+        reference = TurnContext.get_conversation_reference(activity)
+        if account is not None:
+            reference.user = account
+        if reference.conversation is not None and not reference.conversation.tenant_id:
+            reference.conversation.tenant_id = _tenant_id(activity)
+        user = reference.user
+        return ConversationRef(
+            platform=PLATFORM,
+            workspace=_tenant(activity),
+            external_id=_account_id(user),
+            extras={"reference": _reference_dict(reference), "personal": _is_personal(activity)},
+        )
+
+    async def _profile(self, turn_context: TurnContext, member_id: str) -> Profile | None:
+        try:
+            member = await TeamsInfo.get_member(turn_context, member_id)
+        except Exception as exc:  # the Emulator, a guest, a network error: fall back to "unknown"
+            log.info("teams: no member profile for %s: %s", member_id, exc)
+            return None
+        email = getattr(member, "email", None) or getattr(member, "user_principal_name", None)
+        if not email or "@" not in email:
+            return None
+        return Profile(email=email, name=getattr(member, "name", None))
+
+    async def _identify(self, turn_context: TurnContext) -> Actor | None:
+        """The Actor writing, by linked identity, else by the e-mail Teams reports for the member; stores
+        how to reach them (this conversation) either way."""
+        activity = turn_context.activity
+        user = activity.from_property
+        external_id = _account_id(user)
+        if not external_id:
+            return None
+        workspace = _tenant(activity)
+        conversation = self._conversation_ref(activity)
+        people = self.core.people
+        actor = await people.identify(
+            platform=PLATFORM, workspace=workspace, external_id=external_id, conversation=conversation
+        )
+        if actor is None and user is not None and user.id:
+            profile = await self._profile(turn_context, user.id)
+            if profile is not None:
+                actor = await people.identify(
+                    platform=PLATFORM,
+                    workspace=workspace,
+                    external_id=external_id,
+                    profile=profile,
+                    conversation=conversation,
+                )
+        return actor
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def _send(self, turn_context: TurnContext, replies: list[Reply]) -> None:
+        for reply in replies:
+            await turn_context.send_activity(message_activity(reply))
+
+    async def _replace(self, turn_context: TurnContext, card: dict[str, Any], summary: str) -> bool:
+        """Update the clicked card in place; False when Teams won't (too old, deleted)."""
+        reply_to = turn_context.activity.reply_to_id
+        if not reply_to:
+            return False
+        try:
+            await turn_context.update_activity(card_activity(card, summary=summary, activity_id=reply_to))
+            return True
+        except Exception as exc:
+            log.info("teams: could not update card %s in place (%s); sending a new message", reply_to, exc)
+            return False
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        actor = await self._identify(turn_context)
+        if actor is None:
+            await turn_context.send_activity(
+                Activity(type=ActivityTypes.message, text=UNKNOWN_PERSON_TEXT, text_format="plain")
+            )
+            return
+        submission = cards.read_submission(activity.value)
+        if submission is not None:
+            outcome = await self._click(actor, activity, submission)
+            if outcome.replacement_card is not None:
+                summary = cards.summary(outcome.replacement) if outcome.replacement else "partnerbot"
+                if not await self._replace(turn_context, outcome.replacement_card, summary):
+                    await turn_context.send_activity(card_activity(outcome.replacement_card, summary=summary))
+            await self._send(turn_context, outcome.replies or [])
+            return
+        text = activity.text or ""
+        if not _is_personal(activity):
+            text = TurnContext.remove_recipient_mention(activity) or ""
+        replies = await self.core.conversation.handle_text(
+            actor, text.strip(), request_key=request_key(activity)
+        )
+        await self._send(turn_context, replies)
+
+    async def _click(self, actor: Actor, activity: Activity, submission: cards.Submission) -> _Outcome:
+        """Run a button or form submit through the core and decide what replaces the clicked card."""
+        key = request_key(activity, f"{activity.reply_to_id or ''}:{submission.name}")
+        conversation = self.core.conversation
+        if submission.form_id is not None:
+            result = await conversation.submit_form(
+                actor, submission.form_id, submission.inputs, data=submission.data, request_key=key
+            )
+            if result.errors:
+                if submission.form is None:
+                    lines = "\n".join(f"{name}: {message}" for name, message in result.errors.items())
+                    return _Outcome(replies=[Reply(text="Please check the form:\n" + lines)])
+                again = Reply(form=submission.form)
+                card = cards.reply_card(
+                    again,
+                    values=submission.inputs,
+                    errors=result.errors,
+                    notice="Please check the fields marked below.",
+                )
+                return _Outcome(replacement=again, replacement_card=card)
+            replies = list(result.replies)
+            if replies and cards.is_card_like(replies[0]):
+                return _Outcome(
+                    replacement=replies[0], replacement_card=cards.reply_card(replies[0]), replies=replies[1:]
+                )
+            return _Outcome(replies=replies)
+        assert submission.action is not None
+        replies = await conversation.handle_action(actor, submission.action, submission.data, request_key=key)
+        first = replies[0] if replies else None
+        # A click on a list item (a section's button) opens something new under the list; a click on
+        # the card's own buttons moves that card on (a review card becomes its outcome, a summary the
+        # registered deal). A plain line (an error, "already decided") doesn't hide the card unless it
+        # says it replaces it (replace_key).
+        if (
+            first is not None
+            and not submission.in_section
+            and (first.replace_key or cards.is_card_like(first))
+        ):
+            return _Outcome(replacement=first, replacement_card=cards.reply_card(first), replies=replies[1:])
+        return _Outcome(replies=replies)
+
+    # -- Action.Execute ------------------------------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
+        raw_action = value.get("action")
+        action: dict[str, Any] = raw_action if isinstance(raw_action, dict) else {}
+        submission = cards.read_submission(action.get("data"))
+        if action.get("type") != "Action.Execute" or submission is None:
+            return InvokeResponse(
+                status=400,
+                body={
+                    "statusCode": 400,
+                    "type": "application/vnd.microsoft.error",
+                    "value": {"code": "BadRequest", "message": "Not a partnerbot action."},
+                },
+            )
+        actor = await self._identify(turn_context)
+        if actor is None:
+            return self._invoke_message(UNKNOWN_PERSON_TEXT)
+        outcome = await self._click(actor, activity, submission)
+        later = list(outcome.replies or [])
+        if outcome.replacement_card is not None:
+            await self._send(turn_context, later)
+            return InvokeResponse(
+                status=200, body={"statusCode": 200, "type": INVOKE_CARD, "value": outcome.replacement_card}
+            )
+        text = "Done."
+        if later and cards.is_plain_text(later[0]):
+            text = later.pop(0).text
+        await self._send(turn_context, later)
+        return self._invoke_message(text)
+
+    @staticmethod
+    def _invoke_message(text: str) -> InvokeResponse:
+        return InvokeResponse(status=200, body={"statusCode": 200, "type": INVOKE_MESSAGE, "value": text})
+
+    # -- installation and membership --------------------------------------------------------------
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        added = activity.members_added or []
+        bot_id = activity.recipient.id if activity.recipient else None
+        if any(member.id == bot_id for member in added):
+            await self._welcome(turn_context)
+        if not _is_personal(activity):
+            return
+        sender = activity.from_property.id if activity.from_property else None
+        for member in added:
+            if member.id in (bot_id, sender) or not _account_id(member):
+                continue
+            # Someone (re)joined the 1:1 chat with the bot: refresh how to reach them, no greeting.
+            await self.core.people.identify(
+                platform=PLATFORM,
+                workspace=_tenant(activity),
+                external_id=_account_id(member),
+                conversation=self._conversation_ref(activity, member),
+            )
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        # Teams also sends a conversationUpdate with the bot among membersAdded; that one greets.
+        if _is_personal(turn_context.activity):
+            await self._identify(turn_context)
+
+    async def _welcome(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if not _is_personal(activity):
+            await turn_context.send_activity(
+                Activity(type=ActivityTypes.message, text=GROUP_WELCOME_TEXT, text_format="plain")
+            )
+            return
+        actor = await self._identify(turn_context)
+        if actor is None:
+            await turn_context.send_activity(
+                Activity(type=ActivityTypes.message, text=UNKNOWN_PERSON_TEXT, text_format="plain")
+            )
+            return
+        await self._send(turn_context, await self.core.conversation.home(actor))
+
+
+async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    log.error("teams: turn failed", exc_info=(type(error), error, error.__traceback__))
+    if turn_context.activity.type in (ActivityTypes.message, ActivityTypes.conversation_update):
+        try:
+            await turn_context.send_activity(
+                Activity(type=ActivityTypes.message, text=SORRY_TEXT, text_format="plain")
+            )
+        except Exception:
+            log.exception("teams: could not tell the person about the failure")
+
+
+# -- aiohttp ------------------------------------------------------------------------------------
+
+
+def attach_teams(app: web.Application, core: Core) -> None:
+    """Add ``POST /api/messages``. Reuses the adapter of a registered Teams notifier, else registers one."""
+    existing = core.notifiers.get(PLATFORM)
+    adapter = getattr(existing, "adapter", None)
+    if not isinstance(adapter, CloudAdapter):
+        if existing is None:
+            notifier = teams_notifier(core)
+            core.add_notifier(notifier)
+            adapter = notifier.adapter
+        else:  # a stand-in notifier (tests) stays in place; the endpoint gets its own adapter
+            adapter = build_adapter(core.settings)
+    adapter.on_turn_error = _on_turn_error
+    bot = PartnerbotTeams(core)
+    auth = adapter.bot_framework_authentication
+    auth_required = bool(core.settings.microsoft_app_id.strip())
+    if not auth_required:
+        log.warning(
+            "teams: MICROSOFT_APP_ID is empty - %s accepts unauthenticated requests (Bot Framework "
+            "Emulator mode); never expose it like this",
+            ROUTE,
+        )
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "expected application/json"}, status=415)
+        header = request.headers.get("Authorization", "")
+        if auth_required and not _JWT_SHAPE.match(header):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "invalid JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "expected an activity"}, status=400)
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:
+            return web.json_response({"error": "not a Bot Framework activity"}, status=400)
+        if not activity.type:
+            return web.json_response({"error": "expected an activity"}, status=400)
+        try:
+            # Authenticate before anything else happens: a request without a valid token touches nothing.
+            authenticated = await auth.authenticate_request(activity, header)
+        except Exception as exc:
+            log.info("teams: rejected an unauthenticated request: %s", exc)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        invoke = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        if invoke is not None:
+            body_out = (
+                invoke.body if isinstance(invoke.body, dict | list | str) else serializer_helper(invoke.body)
+            )
+            return web.json_response(body_out, status=invoke.status)
+        return web.Response(status=201)
+
+    app.router.add_post(ROUTE, messages)
