@@ -184,6 +184,15 @@ class Conversation:
                 return FormResult(errors={name: problem})
         if not await self._first_delivery(request_key):
             return FormResult()
+        result = await self._form_result(actor, form_id, values, data)
+        if request_key and not result.ok:
+            async with self.db.transaction() as session:
+                await queries.release_request(session, request_key)
+        return result
+
+    async def _form_result(
+        self, actor: Actor, form_id: str, values: dict[str, str | None], data: dict[str, str] | None
+    ) -> FormResult:
         try:
             return await self._form(
                 actor, form_id, {k: (v or "").strip() for k, v in values.items()}, dict(data or {})

@@ -496,7 +496,11 @@ class Deals:
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "status", before["status"], "approved")
             await self._audit(session, actor, "deal.approve", deal, before, _snapshot(deal))
-            await self._close_review(session, deal, outcome=f"Approved by {actor.name}")
+            await self._close_review(
+                session,
+                deal,
+                outcome=f"Approved by {actor.name}: protected until {format_date(deal.protection_until)}",
+            )
             await self._notify_partner(
                 session,
                 deal,

@@ -105,11 +105,14 @@ class People:
                 return None
             linked.last_seen_at = now
             if conversation is not None:
+                # Merge: a request that doesn't know, say, the DM channel must not erase the one stored.
+                known = dict((linked.conversation_ref or {}).get("extras") or {})
+                known.update({k: v for k, v in conversation.extras.items() if v not in (None, "")})
                 linked.conversation_ref = {
                     "platform": conversation.platform,
                     "workspace": conversation.workspace,
                     "external_id": conversation.external_id,
-                    "extras": conversation.extras,
+                    "extras": known,
                 }
             if person.partner_id is not None:
                 partner = await queries.partner_by_id(session, person.partner_id)

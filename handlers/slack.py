@@ -116,7 +116,9 @@ def web_client(settings: Settings, *, token: str | None = None, interactive: boo
         handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
     kwargs: dict[str, Any] = {"token": token, "timeout": WEB_API_TIMEOUT, "retry_handlers": handlers}
     if settings.slack_api_url:
-        kwargs["base_url"] = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+        kwargs["base_url"] = (
+            settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+        )
     return AsyncWebClient(**kwargs)
 
 
@@ -127,8 +129,13 @@ class SlackTokens:
     """The bot token for a workspace: the single ``SLACK_BOT_TOKEN``, or an installation from the
     multi-workspace install (kept in the shared database by slack_sdk's SQLAlchemy store)."""
 
-    def __init__(self, *, bot_token: str, installation_store: AsyncInstallationStore | None,
-                 vendor_team: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        installation_store: AsyncInstallationStore | None,
+        vendor_team: str | None = None,
+    ) -> None:
         self.bot_token = bot_token
         self.installation_store = installation_store
         self.vendor_team = vendor_team
@@ -159,8 +166,10 @@ def delivery_error(exc: BaseException) -> DeliveryError:
         headers = getattr(response, "headers", None) or {}
         retry_after = _header(headers, "Retry-After")
         if status == 429 or error == "ratelimited":
-            return DeliveryError(f"Slack rate limit ({error or status})",
-                                 retry_after=float(retry_after) if retry_after else None)
+            return DeliveryError(
+                f"Slack rate limit ({error or status})",
+                retry_after=float(retry_after) if retry_after else None,
+            )
         if error in PERMANENT_ERRORS:
             return DeliveryError(f"Slack refused: {error}", permanent=True)
         return DeliveryError(f"Slack error {status}: {error or 'unexpected answer'}")
@@ -214,11 +223,14 @@ class SlackNotifier:
                     raise DeliveryError("the stored Slack reference names no user", permanent=True)
                 token = await self.tokens.for_team(team, enterprise=extras.get("enterprise"))
                 if not token:
-                    raise DeliveryError(f"partnerbot is not installed in Slack workspace {team}", permanent=True)
+                    raise DeliveryError(
+                        f"partnerbot is not installed in Slack workspace {team}", permanent=True
+                    )
                 client = self._client(token)
                 channel = extras.get("channel") or await open_dm(client, user)
-            answer = await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
-                                                   **blocks.render_message(reply))
+            answer = await client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **blocks.render_message(reply)
+            )
         except DeliveryError:
             raise
         except Exception as exc:
@@ -234,8 +246,9 @@ class SlackNotifier:
                 token = await self.tokens.for_team(team)
             if not token:
                 raise DeliveryError(f"no Slack token for workspace {team}", permanent=True)
-            await self._client(token).chat_update(channel=message_ref["channel"], ts=message_ref["ts"],
-                                                  **blocks.render_message(reply))
+            await self._client(token).chat_update(
+                channel=message_ref["channel"], ts=message_ref["ts"], **blocks.render_message(reply)
+            )
         except DeliveryError:
             raise
         except Exception as exc:
@@ -261,9 +274,12 @@ def slack_notifier(core: Core) -> SlackNotifier | None:
     if not settings.slack_bot_token and store is None:
         return None
     vendor_team = settings.extra.get("PARTNERBOT_SLACK_VENDOR_TEAM") or None
-    return SlackNotifier(settings=settings,
-                         tokens=SlackTokens(bot_token=settings.slack_bot_token, installation_store=store,
-                                            vendor_team=vendor_team))
+    return SlackNotifier(
+        settings=settings,
+        tokens=SlackTokens(
+            bot_token=settings.slack_bot_token, installation_store=store, vendor_team=vendor_team
+        ),
+    )
 
 
 # -- who is writing --------------------------------------------------------------------------------
@@ -286,22 +302,32 @@ class SlackUser:
     def from_event(cls, body: Mapping[str, Any], event: Mapping[str, Any]) -> SlackUser:
         team = str(body.get("team_id") or event.get("team") or "")
         home = str(event.get("user_team") or event.get("team") or team)
-        return cls(team=team, home_team=home, user=str(event.get("user") or ""),
-                   enterprise=body.get("enterprise_id") or None)
+        return cls(
+            team=team,
+            home_team=home,
+            user=str(event.get("user") or ""),
+            enterprise=body.get("enterprise_id") or None,
+        )
 
     @classmethod
     def from_command(cls, command: Mapping[str, Any]) -> SlackUser:
         team = str(command.get("team_id") or "")
         home = str(command.get("user_team") or team)
-        return cls(team=team, home_team=home, user=str(command.get("user_id") or ""),
-                   enterprise=command.get("enterprise_id") or None)
+        return cls(
+            team=team,
+            home_team=home,
+            user=str(command.get("user_id") or ""),
+            enterprise=command.get("enterprise_id") or None,
+        )
 
     @classmethod
     def from_interaction(cls, body: Mapping[str, Any]) -> SlackUser:
         user = body.get("user") or {}
         team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
         home = str(user.get("team_id") or team)
-        enterprise = (body.get("enterprise") or {}).get("id") if isinstance(body.get("enterprise"), dict) else None
+        enterprise = (
+            (body.get("enterprise") or {}).get("id") if isinstance(body.get("enterprise"), dict) else None
+        )
         return cls(team=team, home_team=home, user=str(user.get("id") or ""), enterprise=enterprise)
 
 
@@ -328,7 +354,9 @@ Post = Callable[[dict[str, Any]], Awaitable[Any]]
 class SlackChannel:
     """The bolt listeners' implementation, bound to one :class:`Core`."""
 
-    def __init__(self, *, core: Core, bolt: AsyncApp, installation_store: AsyncInstallationStore | None = None) -> None:
+    def __init__(
+        self, *, core: Core, bolt: AsyncApp, installation_store: AsyncInstallationStore | None = None
+    ) -> None:
         self.core = core
         self.bolt = bolt
         self.installation_store = installation_store
@@ -372,7 +400,9 @@ class SlackChannel:
 
     # -- identity and destinations ----------------------------------------------------------
 
-    async def actor_for(self, client: AsyncWebClient, who: SlackUser, *, dm: str | None = None) -> Actor | None:
+    async def actor_for(
+        self, client: AsyncWebClient, who: SlackUser, *, dm: str | None = None
+    ) -> Actor | None:
         """The core's Actor for ``who``: by the linked identity, else by the e-mail ``users.info`` gives."""
         if not who.user or not who.home_team:
             return None
@@ -386,14 +416,17 @@ class SlackChannel:
             extras["enterprise"] = who.enterprise
         ref = ConversationRef("slack", who.home_team, who.user, extras=extras)
         people = self.core.people
-        actor = await people.identify(platform="slack", workspace=who.home_team, external_id=who.user, conversation=ref)
+        actor = await people.identify(
+            platform="slack", workspace=who.home_team, external_id=who.user, conversation=ref
+        )
         if actor is not None:
             return actor
         profile = await self._profile(client, who.user)
         if profile is None or not profile.email:
             return None
-        return await people.identify(platform="slack", workspace=who.home_team, external_id=who.user,
-                                     profile=profile, conversation=ref)
+        return await people.identify(
+            platform="slack", workspace=who.home_team, external_id=who.user, profile=profile, conversation=ref
+        )
 
     async def _profile(self, client: AsyncWebClient, user: str) -> Profile | None:
         try:
@@ -405,8 +438,11 @@ class SlackChannel:
         if info.get("is_bot") or info.get("deleted"):
             return None
         profile = info.get("profile") or {}
-        return Profile(email=profile.get("email"), name=info.get("real_name") or profile.get("real_name"),
-                       tz=info.get("tz"))
+        return Profile(
+            email=profile.get("email"),
+            name=info.get("real_name") or profile.get("real_name"),
+            tz=info.get("tz"),
+        )
 
     async def dm_channel(self, client: AsyncWebClient, who: SlackUser) -> str:
         key = (who.team, who.user)
@@ -433,17 +469,30 @@ class SlackChannel:
             try:
                 await client.chat_postEphemeral(channel=channel, user=who.user, **payload)
             except SlackApiError as exc:
-                log.info("ephemeral answer in %s failed (%s); answering by DM", channel, exc.response.get("error"))
+                log.info(
+                    "ephemeral answer in %s failed (%s); answering by DM", channel, exc.response.get("error")
+                )
                 await self.to_dm(client, who)(payload)
 
         return post
 
-    async def open_form(self, client: AsyncWebClient, who: SlackUser, reply: Reply, trigger_id: str,
-                        *, origin: dict[str, str] | None = None) -> bool:
+    async def open_form(
+        self,
+        client: AsyncWebClient,
+        who: SlackUser,
+        reply: Reply,
+        trigger_id: str,
+        *,
+        origin: dict[str, str] | None = None,
+    ) -> bool:
         """Open ``reply.form`` as a modal; False when Slack refused (e.g. the trigger expired)."""
         assert reply.form is not None
-        metadata = blocks.modal_metadata(form_id=reply.form.form_id, data=dict(reply.form.data),
-                                         channel=self._dm.get((who.team, who.user)), origin=origin)
+        metadata = blocks.modal_metadata(
+            form_id=reply.form.form_id,
+            data=dict(reply.form.data),
+            channel=self._dm.get((who.team, who.user)),
+            origin=origin,
+        )
         view = blocks.render_modal(reply.form, intro=reply.text, private_metadata=metadata)
         try:
             await client.views_open(trigger_id=trigger_id, view=view)
@@ -452,8 +501,16 @@ class SlackChannel:
             log.info("views.open failed (%s); sending the form as a message", exc.response.get("error"))
             return False
 
-    async def deliver(self, client: AsyncWebClient, who: SlackUser, replies: list[Reply], *, post: Post,
-                      trigger_id: str | None = None, origin: dict[str, str] | None = None) -> None:
+    async def deliver(
+        self,
+        client: AsyncWebClient,
+        who: SlackUser,
+        replies: list[Reply],
+        *,
+        post: Post,
+        trigger_id: str | None = None,
+        origin: dict[str, str] | None = None,
+    ) -> None:
         """Forms first (a trigger_id lives 3 seconds), then every other reply through ``post``."""
         opened: set[int] = set()
         if trigger_id:
@@ -473,7 +530,12 @@ class SlackChannel:
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         """``message.im``: a person writes to the bot in its direct message."""
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id") or not event.get("user"):
+        if (
+            event.get("channel_type") != "im"
+            or event.get("subtype")
+            or event.get("bot_id")
+            or not event.get("user")
+        ):
             return  # edits, deletions, joins, the bot's own and other bots' messages
         self.spawn(self._message(body, event, client))
 
@@ -486,7 +548,9 @@ class SlackChannel:
             await self.unknown(post)
             return
         replies = await self.core.conversation.handle_text(
-            actor, from_slack_text(str(event.get("text") or "")), request_key=f"slack:event:{body.get('event_id')}"
+            actor,
+            from_slack_text(str(event.get("text") or "")),
+            request_key=f"slack:event:{body.get('event_id')}",
         )
         await self.deliver(client, who, replies, post=post)
         self.core.kick_outbox()
@@ -498,15 +562,17 @@ class SlackChannel:
 
         return post
 
-    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient,
-                         context: Any) -> None:
+    async def on_mention(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
         """``app_mention`` in a channel: answered ephemerally to the person who mentioned the bot."""
         if event.get("bot_id") or not event.get("user"):
             return
         self.spawn(self._mention(body, event, client, getattr(context, "bot_user_id", None)))
 
-    async def _mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient,
-                       bot_user_id: str | None) -> None:
+    async def _mention(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, bot_user_id: str | None
+    ) -> None:
         who = SlackUser.from_event(body, event)
         post = self.ephemeral_in(client, who, str(event["channel"]))
         actor = await self.actor_for(client, who)
@@ -514,14 +580,20 @@ class SlackChannel:
             await self.unknown(post)
             return
         text = str(event.get("text") or "")
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>" if bot_user_id else r"^\s*<@[A-Z0-9]+(\|[^>]*)?>", "", text)
+        text = re.sub(
+            rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>" if bot_user_id else r"^\s*<@[A-Z0-9]+(\|[^>]*)?>",
+            "",
+            text,
+        )
         replies = await self.core.conversation.handle_text(
             actor, from_slack_text(text).strip(), request_key=f"slack:event:{body.get('event_id')}"
         )
         await self.deliver(client, who, replies, post=post)
         self.core.kick_outbox()
 
-    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_home_opened(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
         self.spawn(self.publish_home(client, SlackUser.from_event(body, event), dm=event.get("channel")))
@@ -533,19 +605,27 @@ class SlackChannel:
 
     async def on_app_uninstalled(self, context: Any) -> None:
         if self.installation_store is not None:
-            await AsyncTokenRevocationListeners(self.installation_store).handle_app_uninstalled_events(context)
+            await AsyncTokenRevocationListeners(self.installation_store).handle_app_uninstalled_events(
+                context
+            )
         else:
-            log.warning("partnerbot was uninstalled from Slack workspace %s", getattr(context, "team_id", "?"))
+            log.warning(
+                "partnerbot was uninstalled from Slack workspace %s", getattr(context, "team_id", "?")
+            )
 
     async def on_tokens_revoked(self, event: dict[str, Any], context: Any) -> None:
         if self.installation_store is not None:
-            await AsyncTokenRevocationListeners(self.installation_store).handle_tokens_revoked_events(event, context)
+            await AsyncTokenRevocationListeners(self.installation_store).handle_tokens_revoked_events(
+                event, context
+            )
         else:
             log.warning("Slack tokens were revoked in workspace %s", getattr(context, "team_id", "?"))
 
     # -- /partner ----------------------------------------------------------------------------
 
-    async def on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+    async def on_command(
+        self, ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any
+    ) -> None:
         await ack()
         self.spawn(self._command(command, client, respond))
 
@@ -559,7 +639,11 @@ class SlackChannel:
             dm = None
         # In the person's DM with the bot a real message; anywhere else (channels, Slack Connect, group
         # DMs) only they may see the answer.
-        post = self.to_dm(client, who) if dm and command.get("channel_id") == dm else self.ephemeral_by_url(respond)
+        post = (
+            self.to_dm(client, who)
+            if dm and command.get("channel_id") == dm
+            else self.ephemeral_by_url(respond)
+        )
         actor = await self.actor_for(client, who)
         if actor is None:
             await self.unknown(post)
@@ -594,7 +678,9 @@ class SlackChannel:
         who = SlackUser.from_interaction(body)
         trigger_id = body.get("trigger_id")
         container = body.get("container") or {}
-        in_message = container.get("type") == "message" and container.get("channel_id") and container.get("message_ts")
+        in_message = (
+            container.get("type") == "message" and container.get("channel_id") and container.get("message_ts")
+        )
         origin = {"channel": container["channel_id"], "ts": container["message_ts"]} if in_message else None
         if container.get("is_ephemeral"):
             origin = None
@@ -621,8 +707,9 @@ class SlackChannel:
         if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
             await self.publish_home(client, who)
 
-    async def _replace_clicked(self, client: AsyncWebClient, container: Mapping[str, Any], respond: Any,
-                               reply: Reply) -> bool:
+    async def _replace_clicked(
+        self, client: AsyncWebClient, container: Mapping[str, Any], respond: Any, reply: Reply
+    ) -> bool:
         """Show ``reply`` in place of the message whose button was clicked."""
         payload = blocks.render_message(reply)
         try:
@@ -631,7 +718,9 @@ class SlackChannel:
             if container.get("is_ephemeral"):
                 await respond(replace_original=True, **payload)
             else:
-                await client.chat_update(channel=container["channel_id"], ts=container["message_ts"], **payload)
+                await client.chat_update(
+                    channel=container["channel_id"], ts=container["message_ts"], **payload
+                )
             return True
         except (SlackApiError, aiohttp.ClientError, KeyError) as exc:
             log.info("could not update the clicked message (%r); sending a new one", exc)
@@ -639,41 +728,56 @@ class SlackChannel:
 
     # -- modals ------------------------------------------------------------------------------
 
-    async def on_view_submission(self, ack: Any, body: dict[str, Any], view: dict[str, Any],
-                                 client: AsyncWebClient) -> None:
+    async def on_view_submission(
+        self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         """Validation is the answer to a submission, so the core runs before ``ack``."""
         meta = blocks.read_metadata(view.get("private_metadata"))
         who = SlackUser.from_interaction(body)
         block_ids = blocks.input_block_ids(view)
         actor = await self.actor_for(client, who)
         if actor is None:
-            await ack(response_action="errors", errors=blocks.form_errors({"": UNKNOWN_PERSON_TEXT}, block_ids))
+            await ack(
+                response_action="errors", errors=blocks.form_errors({"": UNKNOWN_PERSON_TEXT}, block_ids)
+            )
             return
         data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
         # No request key: a submission that comes back with errors is submitted again, corrected, with
         # the same view id; Slack itself does not retry submissions.
-        result = await self.core.conversation.submit_form(actor, str(meta.get("form_id") or ""),
-                                                          blocks.form_values(view), data=data)
+        result = await self.core.conversation.submit_form(
+            actor, str(meta.get("form_id") or ""), blocks.form_values(view), data=data
+        )
         if result.errors:
             await ack(response_action="errors", errors=blocks.form_errors(result.errors, block_ids))
             return
         replies = list(result.replies)
         follow_up = next((r for r in replies if r.form is not None), None)
         if follow_up is not None and follow_up.form is not None:
-            metadata = blocks.modal_metadata(form_id=follow_up.form.form_id, data=dict(follow_up.form.data),
-                                             channel=meta.get("channel"), origin=meta.get("origin"))
-            await ack(response_action="update",
-                      view=blocks.render_modal(follow_up.form, intro=follow_up.text, private_metadata=metadata))
+            metadata = blocks.modal_metadata(
+                form_id=follow_up.form.form_id,
+                data=dict(follow_up.form.data),
+                channel=meta.get("channel"),
+                origin=meta.get("origin"),
+            )
+            await ack(
+                response_action="update",
+                view=blocks.render_modal(follow_up.form, intro=follow_up.text, private_metadata=metadata),
+            )
             replies.remove(follow_up)
         else:
             await ack()
         self.spawn(self._after_submission(client, who, replies, meta))
 
-    async def _after_submission(self, client: AsyncWebClient, who: SlackUser, replies: list[Reply],
-                                meta: Mapping[str, Any]) -> None:
+    async def _after_submission(
+        self, client: AsyncWebClient, who: SlackUser, replies: list[Reply], meta: Mapping[str, Any]
+    ) -> None:
         origin = meta.get("origin") if isinstance(meta.get("origin"), dict) else None
         if replies and replies[0].replace_key and origin:
-            container = {"type": "message", "channel_id": origin.get("channel"), "message_ts": origin.get("ts")}
+            container = {
+                "type": "message",
+                "channel_id": origin.get("channel"),
+                "message_ts": origin.get("ts"),
+            }
             if await self._replace_clicked(client, container, None, replies[0]):
                 replies = replies[1:]
         channel = meta.get("channel")
@@ -738,7 +842,9 @@ def attach_slack(app: web.Application, core: Core) -> None:
     if oauth_configured(settings) and store is None:
         store = installation_store_for(core)
     bolt = build_bolt_app(core, installation_store=store)
-    channel = SlackChannel(core=core, bolt=bolt, installation_store=store if oauth_configured(settings) else None)
+    channel = SlackChannel(
+        core=core, bolt=bolt, installation_store=store if oauth_configured(settings) else None
+    )
     register_listeners(bolt, channel)
     app[SLACK_KEY] = channel
     if settings.slack_signing_secret:

@@ -163,7 +163,9 @@ def decode_value(value: str | None) -> tuple[str, dict[str, str]] | None:
     if not isinstance(decoded, dict) or not isinstance(decoded.get("a"), str):
         return None
     data = decoded.get("d") or {}
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
         return None
     return decoded["a"], data
 
@@ -227,14 +229,20 @@ def button_element(button: Button, ids: _Ids) -> dict[str, Any] | None:
 def actions_blocks(buttons: Sequence[Button], ids: _Ids) -> list[dict[str, Any]]:
     elements = [e for e in (button_element(b, ids) for b in buttons) if e is not None]
     return [
-        {"type": "actions", "block_id": ids.block("actions"), "elements": elements[i : i + MAX_ACTION_ELEMENTS]}
+        {
+            "type": "actions",
+            "block_id": ids.block("actions"),
+            "elements": elements[i : i + MAX_ACTION_ELEMENTS],
+        }
         for i in range(0, len(elements), MAX_ACTION_ELEMENTS)
     ]
 
 
 def _fact_sections(reply: Reply) -> list[dict[str, Any]]:
     fields = [text_object(f.value, label=f.label, limit=MAX_FIELD_TEXT) for f in reply.facts]
-    return [{"type": "section", "fields": fields[i : i + MAX_FIELDS]} for i in range(0, len(fields), MAX_FIELDS)]
+    return [
+        {"type": "section", "fields": fields[i : i + MAX_FIELDS]} for i in range(0, len(fields), MAX_FIELDS)
+    ]
 
 
 def _text_sections(text: str) -> list[dict[str, Any]]:
@@ -254,7 +262,9 @@ def _reply_groups(reply: Reply, ids: _Ids, *, nested: bool = False) -> list[list
             buttons.append(opener)
     if nested:
         # A section: title and text in one block, a single button as its accessory.
-        pieces = split_text(reply.text, MAX_SECTION_TEXT - MAX_HEADER_TEXT - 4) if reply.text.strip() else [""]
+        pieces = (
+            split_text(reply.text, MAX_SECTION_TEXT - MAX_HEADER_TEXT - 4) if reply.text.strip() else [""]
+        )
         title = truncate(reply.title, MAX_HEADER_TEXT) if reply.title else None
         first: dict[str, Any] = {"type": "section", "text": text_object(pieces[0], label=title)}
         if len(buttons) == 1:
@@ -336,19 +346,30 @@ def _option(value: str, label: str) -> dict[str, Any]:
 def input_block(field: FormField) -> dict[str, Any]:
     choices = [c for c in field.choices if c.value and len(c.value) <= MAX_OPTION_VALUE]
     element: dict[str, Any]
-    if field.kind == "select" and choices and len(choices) == len(field.choices) and len(choices) <= MAX_OPTIONS:
+    if (
+        field.kind == "select"
+        and choices
+        and len(choices) == len(field.choices)
+        and len(choices) <= MAX_OPTIONS
+    ):
         element = {
             "type": "static_select",
             "action_id": INPUT_ACTION_ID,
             "placeholder": plain(field.placeholder or "Choose…", MAX_PLACEHOLDER),
             "options": [_option(c.value, c.label) for c in choices],
         }
-        chosen = next((c for c in choices if field.value in (c.value, c.label)), None) if field.value else None
+        chosen = (
+            next((c for c in choices if field.value in (c.value, c.label)), None) if field.value else None
+        )
         if chosen is not None:
             element["initial_option"] = _option(chosen.value, chosen.label)
     else:
         # Dates stay free text on purpose: the core reads "end of March", "Q2", "in 6 weeks".
-        element = {"type": "plain_text_input", "action_id": INPUT_ACTION_ID, "multiline": field.kind == "textarea"}
+        element = {
+            "type": "plain_text_input",
+            "action_id": INPUT_ACTION_ID,
+            "multiline": field.kind == "textarea",
+        }
         if field.placeholder:
             element["placeholder"] = plain(field.placeholder, MAX_PLACEHOLDER)
         if field.value:
@@ -368,8 +389,9 @@ def input_block(field: FormField) -> dict[str, Any]:
     return block
 
 
-def modal_metadata(*, form_id: str, data: dict[str, str], channel: str | None = None,
-                   origin: dict[str, str] | None = None) -> str:
+def modal_metadata(
+    *, form_id: str, data: dict[str, str], channel: str | None = None, origin: dict[str, str] | None = None
+) -> str:
     """``private_metadata``: the form, its data, where to post the result and the message it came from."""
     meta: dict[str, Any] = {"form_id": form_id, "data": data, "channel": channel}
     if origin:

@@ -46,9 +46,7 @@ async def stale_deals(
     return (await session.execute(stmt)).all()
 
 
-async def close_date_passed(
-    session: AsyncSession, *, today: date, statuses: Sequence[str]
-) -> Sequence[Any]:
+async def close_date_passed(session: AsyncSession, *, today: date, statuses: Sequence[str]) -> Sequence[Any]:
     stmt = (
         select(*DEAL_COLUMNS)
         .join(Customer, Deal.customer_id == Customer.id)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,6 +63,12 @@ async def claim_request(session: AsyncSession, key: str, now: datetime) -> bool:
         .returning(ProcessedRequest.key)
     )
     return result.scalar_one_or_none() is not None
+
+
+async def release_request(session: AsyncSession, key: str) -> None:
+    """Forget a claimed request key: the request changed nothing (e.g. a form with field errors),
+    so a corrected resubmission must go through."""
+    await session.execute(delete(ProcessedRequest).where(ProcessedRequest.key == key[:200]))
 
 
 # -- people and organisations -----------------------------------------------------------------

@@ -396,3 +396,14 @@ def test_deals_service_has_no_platform_imports() -> None:
     import bot.deals as module
 
     assert "slack" not in Deals.__module__ and "botbuilder" not in str(module.__dict__.keys())
+
+
+async def test_a_corrected_form_with_the_same_request_key_goes_through(core: Core, world: World) -> None:
+    values = {"customer": "Globex", "product": "Cloud Suite", "amount": "lots", "close_date": "Q2"}
+    first = await core.conversation.submit_form(world.alice, "deal.register", values, request_key="view-1")
+    assert set(first.errors) == {"amount"}
+    values["amount"] = "120k"
+    second = await core.conversation.submit_form(world.alice, "deal.register", values, request_key="view-1")
+    assert second.ok and second.replies and "Register this deal?" in (second.replies[0].title or "")
+    third = await core.conversation.submit_form(world.alice, "deal.register", values, request_key="view-1")
+    assert third.ok and third.replies == [], "a retry of the accepted submission changes nothing"

@@ -85,8 +85,16 @@ class SlackStandIn:
         app.router.add_post("/respond/{user}/{n}", self._respond)
         return app
 
-    def fail(self, method: str, *, status: int = 429, error: str = "ratelimited", retry_after: int | None = 30,
-             times: int = 1, when: Callable[[dict[str, Any]], bool] = lambda body: True) -> None:
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        error: str = "ratelimited",
+        retry_after: int | None = 30,
+        times: int = 1,
+        when: Callable[[dict[str, Any]], bool] = lambda body: True,
+    ) -> None:
         self.failures.append(Failure(method, when, status, error, retry_after, times))
 
     def response_url(self, user: str) -> str:
@@ -95,7 +103,9 @@ class SlackStandIn:
     # -- what was called --------------------------------------------------------------------
 
     def of(self, method: str, **match: Any) -> list[Call]:
-        return [c for c in self.calls if c.method == method and all(c.body.get(k) == v for k, v in match.items())]
+        return [
+            c for c in self.calls if c.method == method and all(c.body.get(k) == v for k, v in match.items())
+        ]
 
     def posts(self, channel: str) -> list[Call]:
         return self.of("chat.postMessage", channel=channel)
@@ -103,7 +113,8 @@ class SlackStandIn:
     def to_user(self, user: str) -> list[Call]:
         """Everything only ``user`` can see: their DM, ephemerals and response_url answers, their views."""
         return [
-            c for c in self.calls
+            c
+            for c in self.calls
             if c.body.get("channel") == f"D{user}"
             or (c.method == "chat.postEphemeral" and c.body.get("user") == user)
             or (c.method == "response_url" and c.path.startswith(f"/respond/{user}/"))
@@ -140,7 +151,9 @@ class SlackStandIn:
             if failure.method == method and failure.times > 0 and failure.when(body):
                 failure.times -= 1
                 headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
-                return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
+                return web.json_response(
+                    {"ok": False, "error": failure.error}, status=failure.status, headers=headers
+                )
         answer = getattr(self, "_" + method.replace(".", "_"), None)
         data = answer(body) if answer else {}
         call.answer = data
@@ -150,32 +163,58 @@ class SlackStandIn:
         return f"1700000000.{next(self._ts):06d}"
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"url": "https://vendor.slack.com/", "team": "Vendor", "user": "partnerbot", "team_id": "TVENDOR",
-                "user_id": BOT_USER, "bot_id": "BBOT"}
+        return {
+            "url": "https://vendor.slack.com/",
+            "team": "Vendor",
+            "user": "partnerbot",
+            "team_id": "TVENDOR",
+            "user_id": BOT_USER,
+            "bot_id": "BBOT",
+        }
 
     def _oauth_v2_access(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("code") != "good-code":
             return {"ok": False, "error": "invalid_code"}
-        return {"app_id": "A1", "authed_user": {"id": "UALICE"}, "scope": "chat:write,commands",
-                "token_type": "bot", "access_token": "xoxb-north", "bot_user_id": "UBOTNORTH",
-                "team": {"id": "TNORTH", "name": "Northwind"}, "enterprise": None, "is_enterprise_install": False}
+        return {
+            "app_id": "A1",
+            "authed_user": {"id": "UALICE"},
+            "scope": "chat:write,commands",
+            "token_type": "bot",
+            "access_token": "xoxb-north",
+            "bot_user_id": "UBOTNORTH",
+            "team": {"id": "TNORTH", "name": "Northwind"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user = body.get("user", "")
         if user not in USERS:
             return {"ok": False, "error": "user_not_found"}
         team, email, name, tz = USERS[user]
-        return {"user": {"id": user, "team_id": team, "name": email.split("@")[0], "real_name": name, "tz": tz,
-                         "deleted": False, "is_bot": False,
-                         "profile": {"email": email, "real_name": name, "display_name": name.split()[0]}}}
+        return {
+            "user": {
+                "id": user,
+                "team_id": team,
+                "name": email.split("@")[0],
+                "real_name": name,
+                "tz": tz,
+                "deleted": False,
+                "is_bot": False,
+                "profile": {"email": email, "real_name": name, "display_name": name.split()[0]},
+            }
+        }
 
     def _conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"channel": {"id": f"D{body.get('users')}"}}
 
     def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
-        return {"channel": body.get("channel"), "ts": ts,
-                "message": {"type": "message", "ts": ts, "text": body.get("text"), "blocks": body.get("blocks")}}
+        return {
+            "channel": body.get("channel"),
+            "ts": ts,
+            "message": {"type": "message", "ts": ts, "text": body.get("text"), "blocks": body.get("blocks")},
+        }
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"channel": body.get("channel"), "ts": body.get("ts"), "text": body.get("text")}
@@ -213,8 +252,12 @@ def validate_blocks(blocks: list[dict[str, Any]], *, limit: int) -> None:
     assert None not in parsed, f"unknown block type in {[b.get('type') for b in blocks]}"
     for block in parsed:
         block.to_dict()  # raises on any length/count violation slack_sdk knows
-    action_ids = [e["action_id"] for b in blocks for e in b.get("elements", []) + [b.get("accessory") or {}]
-                  if isinstance(e, dict) and "action_id" in e]
+    action_ids = [
+        e["action_id"]
+        for b in blocks
+        for e in b.get("elements", []) + [b.get("accessory") or {}]
+        if isinstance(e, dict) and "action_id" in e
+    ]
     assert len(action_ids) == len(set(action_ids)), f"duplicate action ids {action_ids}"
     for text in _text_objects(blocks):
         if text["type"] == "mrkdwn":
@@ -245,8 +288,16 @@ def validate_call(call: Call) -> None:
 class Slack:
     """Drives the bot as Slack would, and waits for the work it acknowledged."""
 
-    def __init__(self, *, http: TestClient, standin: SlackStandIn, core: Core, world: World, clock: FakeClock,
-                 channel: SlackChannel) -> None:
+    def __init__(
+        self,
+        *,
+        http: TestClient,
+        standin: SlackStandIn,
+        core: Core,
+        world: World,
+        clock: FakeClock,
+        channel: SlackChannel,
+    ) -> None:
         self.http = http
         self.standin = standin
         self.core = core
@@ -257,16 +308,35 @@ class Slack:
 
     # -- signing ----------------------------------------------------------------------------
 
-    def headers(self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET,
-                content_type: str = "application/json") -> dict[str, str]:
+    def headers(
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        content_type: str = "application/json",
+    ) -> dict[str, str]:
         ts = int(time.time()) if timestamp is None else timestamp
         signature = SignatureVerifier(secret).generate_signature(timestamp=str(ts), body=body)
-        return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": signature, "Content-Type": content_type}
+        return {
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": signature,
+            "Content-Type": content_type,
+        }
 
-    async def post(self, body: str, *, content_type: str, extra: dict[str, str] | None = None,
-                   timestamp: int | None = None, secret: str = SIGNING_SECRET) -> Any:
+    async def post(
+        self,
+        body: str,
+        *,
+        content_type: str,
+        extra: dict[str, str] | None = None,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+    ) -> Any:
         headers = self.headers(body, timestamp=timestamp, secret=secret, content_type=content_type)
-        response = await self.http.post("/slack/events", data=body.encode(), headers={**headers, **(extra or {})})
+        response = await self.http.post(
+            "/slack/events", data=body.encode(), headers={**headers, **(extra or {})}
+        )
         await response.read()
         return response
 
@@ -279,36 +349,71 @@ class Slack:
     # -- Events API -------------------------------------------------------------------------
 
     def event_body(self, event: dict[str, Any], *, team: str, event_id: str | None = None) -> str:
-        return json.dumps({
-            "token": "legacy", "team_id": team, "api_app_id": "A1", "type": "event_callback",
-            "event": event, "event_id": event_id or f"Ev{next(self._ids):04d}", "event_time": int(time.time()),
-            "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}],
-        })
+        return json.dumps(
+            {
+                "token": "legacy",
+                "team_id": team,
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event": event,
+                "event_id": event_id or f"Ev{next(self._ids):04d}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}],
+            }
+        )
 
-    async def event(self, event: dict[str, Any], *, team: str, event_id: str | None = None,
-                    retry: int | None = None, settle: bool = True) -> Any:
+    async def event(
+        self,
+        event: dict[str, Any],
+        *,
+        team: str,
+        event_id: str | None = None,
+        retry: int | None = None,
+        settle: bool = True,
+    ) -> Any:
         extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
-        response = await self.post(self.event_body(event, team=team, event_id=event_id),
-                                   content_type="application/json", extra=extra)
+        response = await self.post(
+            self.event_body(event, team=team, event_id=event_id), content_type="application/json", extra=extra
+        )
         if settle:
             await self.settle()
         return response
 
     async def dm(self, user: str, text: str, *, event_id: str | None = None, retry: int | None = None) -> Any:
         team = USERS[user][0]
-        event = {"type": "message", "channel_type": "im", "user": user, "text": text, "team": team,
-                 "channel": f"D{user}", "ts": f"{time.time():.6f}", "event_ts": f"{time.time():.6f}"}
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "team": team,
+            "channel": f"D{user}",
+            "ts": f"{time.time():.6f}",
+            "event_ts": f"{time.time():.6f}",
+        }
         return await self.event(event, team=team, event_id=event_id, retry=retry)
 
     async def home_opened(self, user: str) -> Any:
-        event = {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home",
-                 "event_ts": f"{time.time():.6f}"}
+        event = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": f"D{user}",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        }
         return await self.event(event, team=USERS[user][0])
 
     async def mention(self, user: str, text: str, *, channel: str = "CSHARED") -> Any:
         team = USERS[user][0]
-        event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "team": team,
-                 "channel": channel, "ts": f"{time.time():.6f}", "event_ts": f"{time.time():.6f}"}
+        event = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@{BOT_USER}> {text}",
+            "team": team,
+            "channel": channel,
+            "ts": f"{time.time():.6f}",
+            "event_ts": f"{time.time():.6f}",
+        }
         return await self.event(event, team=team)
 
     # -- slash command ----------------------------------------------------------------------
@@ -317,10 +422,18 @@ class Slack:
         team = USERS[user][0]
         channel = channel or f"D{user}"
         form = {
-            "token": "legacy", "team_id": team, "team_domain": team.lower(), "channel_id": channel,
-            "channel_name": "directmessage" if channel.startswith("D") else "general", "user_id": user,
-            "user_name": user.lower(), "command": "/partner", "text": text, "api_app_id": "A1",
-            "response_url": self.standin.response_url(user), "trigger_id": f"trig-{user}-{next(self._ids)}",
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": team.lower(),
+            "channel_id": channel,
+            "channel_name": "directmessage" if channel.startswith("D") else "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/partner",
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": self.standin.response_url(user),
+            "trigger_id": f"trig-{user}-{next(self._ids)}",
         }
         response = await self.post(urlencode(form), content_type="application/x-www-form-urlencoded")
         await self.settle()
@@ -329,31 +442,53 @@ class Slack:
     # -- interactivity ----------------------------------------------------------------------
 
     async def interact(self, payload: dict[str, Any]) -> Any:
-        response = await self.post(urlencode({"payload": json.dumps(payload)}),
-                                   content_type="application/x-www-form-urlencoded")
+        response = await self.post(
+            urlencode({"payload": json.dumps(payload)}), content_type="application/x-www-form-urlencoded"
+        )
         await self.settle()
         return response
 
-    async def click(self, user: str, message: Call, label: str, *, action_ts: str | None = None,
-                    channel: str | None = None, ts: str | None = None) -> Any:
+    async def click(
+        self,
+        user: str,
+        message: Call,
+        label: str,
+        *,
+        action_ts: str | None = None,
+        channel: str | None = None,
+        ts: str | None = None,
+    ) -> Any:
         """Click the button labelled ``label`` in a message the stand-in received."""
         team = USERS[user][0]
         block_id, element = find_button(message.body["blocks"], label)
         channel = channel or message.body["channel"]
         ts = ts or message.body.get("ts") or message.answer["ts"]
         payload = {
-            "type": "block_actions", "api_app_id": "A1", "token": "legacy",
+            "type": "block_actions",
+            "api_app_id": "A1",
+            "token": "legacy",
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
             "team": {"id": team, "domain": team.lower()},
             "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
             "trigger_id": f"trig-{user}-{next(self._ids)}",
             "channel": {"id": channel, "name": "x"},
-            "message": {"type": "message", "ts": ts, "text": message.body.get("text"),
-                        "blocks": message.body["blocks"]},
+            "message": {
+                "type": "message",
+                "ts": ts,
+                "text": message.body.get("text"),
+                "blocks": message.body["blocks"],
+            },
             "response_url": self.standin.response_url(user),
-            "actions": [{"type": "button", "action_id": element["action_id"], "block_id": block_id,
-                         "text": element["text"], "value": element.get("value"),
-                         "action_ts": action_ts or f"{time.time():.6f}"}],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": element["action_id"],
+                    "block_id": block_id,
+                    "text": element["text"],
+                    "value": element.get("value"),
+                    "action_ts": action_ts or f"{time.time():.6f}",
+                }
+            ],
         }
         return await self.interact(payload)
 
@@ -361,15 +496,24 @@ class Slack:
         team = USERS[user][0]
         block_id, element = find_button(view["blocks"], label)
         payload = {
-            "type": "block_actions", "api_app_id": "A1", "token": "legacy",
+            "type": "block_actions",
+            "api_app_id": "A1",
+            "token": "legacy",
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
             "team": {"id": team, "domain": team.lower()},
             "container": {"type": "view", "view_id": f"VHOME{user}"},
             "trigger_id": f"trig-{user}-{next(self._ids)}",
             "view": {**view, "id": f"VHOME{user}"},
-            "actions": [{"type": "button", "action_id": element["action_id"], "block_id": block_id,
-                         "text": element["text"], "value": element.get("value"),
-                         "action_ts": f"{time.time():.6f}"}],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": element["action_id"],
+                    "block_id": block_id,
+                    "text": element["text"],
+                    "value": element.get("value"),
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
         }
         return await self.interact(payload)
 
@@ -389,12 +533,20 @@ class Slack:
             else:
                 state[block["block_id"]] = {"value": {"type": element["type"], "value": value}}
         payload = {
-            "type": "view_submission", "api_app_id": "A1", "token": "legacy",
+            "type": "view_submission",
+            "api_app_id": "A1",
+            "token": "legacy",
             "team": {"id": team, "domain": team.lower()},
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team},
             "trigger_id": f"trig-{user}-{next(self._ids)}",
-            "view": {**view, "id": f"V{next(self._ids)}", "team_id": team, "state": {"values": state},
-                     "hash": "h1", "app_id": "A1"},
+            "view": {
+                **view,
+                "id": f"V{next(self._ids)}",
+                "team_id": team,
+                "state": {"values": state},
+                "hash": "h1",
+                "app_id": "A1",
+            },
             "response_urls": [],
         }
         return await self.interact(payload)
@@ -424,8 +576,12 @@ async def standin() -> AsyncIterator[SlackStandIn]:
 @pytest.fixture
 async def slack(sqlite_url: str, clock: FakeClock, standin: SlackStandIn) -> AsyncIterator[Slack]:
     core = await build_core(
-        sqlite_url, clock, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=f"{standin.url}/api/", SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL,
+        sqlite_url,
+        clock,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=f"{standin.url}/api/",
+        SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL,
     )
     world = await make_world(core)
     app = build_web_app(core)

@@ -13,8 +13,12 @@ from tests.slack.conftest import validate_blocks
 
 
 def deal_section(i: int) -> Reply:
-    return Reply(title=f"D-{i} · Customer {i}", text=f"120,000 USD · Cloud Suite · line {i}",
-                 buttons=[Button("Open", "deal.show", {"ref": f"D-{i}"})], ref=f"D-{i}")
+    return Reply(
+        title=f"D-{i} · Customer {i}",
+        text=f"120,000 USD · Cloud Suite · line {i}",
+        buttons=[Button("Open", "deal.show", {"ref": f"D-{i}"})],
+        ref=f"D-{i}",
+    )
 
 
 def test_eighty_sections_are_cut_to_fifty_blocks_with_a_count_of_the_rest() -> None:
@@ -45,13 +49,22 @@ def test_a_small_reply_is_not_cut() -> None:
 
 
 def test_user_text_comes_out_literally() -> None:
-    reply = Reply(title="*Title* <!here>", text="Customer <!channel> & <@U123> said hi",
-                  facts=[Fact("Notes", "*bold* and _italic_ and `code`"), Fact("Domain", "a&b.example")])
+    reply = Reply(
+        title="*Title* <!here>",
+        text="Customer <!channel> & <@U123> said hi",
+        facts=[Fact("Notes", "*bold* and _italic_ and `code`"), Fact("Domain", "a&b.example")],
+    )
     blocks = sb.render_blocks(reply)
     validate_blocks(blocks, limit=50)
-    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "*Title* <!here>", "emoji": True}}
-    assert blocks[1]["text"] == {"type": "mrkdwn", "text": "Customer &lt;!channel&gt; &amp; &lt;@U123&gt; said hi",
-                                 "verbatim": True}
+    assert blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "*Title* <!here>", "emoji": True},
+    }
+    assert blocks[1]["text"] == {
+        "type": "mrkdwn",
+        "text": "Customer &lt;!channel&gt; &amp; &lt;@U123&gt; said hi",
+        "verbatim": True,
+    }
     notes, domain = blocks[2]["fields"]
     assert notes == {"type": "plain_text", "text": "Notes\n*bold* and _italic_ and `code`", "emoji": False}
     assert domain == {"type": "mrkdwn", "text": "*Domain*\na&amp;b.example", "verbatim": True}
@@ -64,7 +77,9 @@ def test_long_text_facts_and_titles_respect_slack_limits() -> None:
     long_line = "x&" * 2500  # 5000 characters, 7500 once escaped
     text = "\n".join(["first line", long_line, "last line"])
     facts = [Fact(f"Label {i}", "v" * (3000 if i == 0 else 10)) for i in range(23)]
-    reply = Reply(title="T" * 300, text=text, facts=facts, buttons=[Button(f"B{i}", "help") for i in range(30)])
+    reply = Reply(
+        title="T" * 300, text=text, facts=facts, buttons=[Button(f"B{i}", "help") for i in range(30)]
+    )
     blocks = sb.render_blocks(reply)
     validate_blocks(blocks, limit=50)
     assert len(blocks[0]["text"]["text"]) == 150
@@ -80,10 +95,12 @@ def test_long_text_facts_and_titles_respect_slack_limits() -> None:
 
 
 def test_button_values_styles_and_links() -> None:
-    buttons = [Button("Approve", "deal.approve", {"ref": "D-7"}, style="primary"),
-               Button("Reject", "deal.reject", {"ref": "D-7"}, style="danger"),
-               Button("Ask", "deal.ask_info", {"ref": "D-7"}),
-               Button("Docs", "open", url="https://example.com/doc")]
+    buttons = [
+        Button("Approve", "deal.approve", {"ref": "D-7"}, style="primary"),
+        Button("Reject", "deal.reject", {"ref": "D-7"}, style="danger"),
+        Button("Ask", "deal.ask_info", {"ref": "D-7"}),
+        Button("Docs", "open", url="https://example.com/doc"),
+    ]
     (actions,) = sb.actions_blocks(buttons, sb._Ids())
     approve, reject, ask, docs = actions["elements"]
     assert approve["style"] == "primary" and reject["style"] == "danger" and "style" not in ask
@@ -97,12 +114,19 @@ def test_button_values_styles_and_links() -> None:
 
 def registration_form() -> Form:
     return Form(
-        form_id="deal.register", title="Register a deal with a very long title", submit_label="Review",
+        form_id="deal.register",
+        title="Register a deal with a very long title",
+        submit_label="Review",
         data={"ref": "D-3"},
         fields=(
             FormField("customer", "Customer company", value="Globex", placeholder="Globex Corporation"),
-            FormField("product", "Product", kind="select", value="Edge Gateway",
-                      choices=(Choice("Cloud Suite", "Cloud Suite"), Choice("Edge Gateway", "Edge Gateway"))),
+            FormField(
+                "product",
+                "Product",
+                kind="select",
+                value="Edge Gateway",
+                choices=(Choice("Cloud Suite", "Cloud Suite"), Choice("Edge Gateway", "Edge Gateway")),
+            ),
             FormField("close_date", "Expected close date", kind="date", hint="e.g. end of March"),
             FormField("notes", "Notes", kind="textarea", required=False),
         ),
@@ -111,34 +135,53 @@ def registration_form() -> Form:
 
 def test_a_form_becomes_a_valid_modal() -> None:
     form = registration_form()
-    meta = sb.modal_metadata(form_id=form.form_id, data=dict(form.data), channel="DUALICE",
-                             origin={"channel": "CVENDOR", "ts": "1.2"})
+    meta = sb.modal_metadata(
+        form_id=form.form_id,
+        data=dict(form.data),
+        channel="DUALICE",
+        origin={"channel": "CVENDOR", "ts": "1.2"},
+    )
     view = sb.render_modal(form, intro="Fill in the form, or tell me in a sentence.", private_metadata=meta)
     View(**view).to_dict()
     validate_blocks(view["blocks"], limit=100)
     assert view["callback_id"] == "pb_form" and len(view["title"]["text"]) <= 24
-    assert json.loads(view["private_metadata"]) == {"form_id": "deal.register", "data": {"ref": "D-3"},
-                                                    "channel": "DUALICE", "origin": {"channel": "CVENDOR", "ts": "1.2"}}
+    assert json.loads(view["private_metadata"]) == {
+        "form_id": "deal.register",
+        "data": {"ref": "D-3"},
+        "channel": "DUALICE",
+        "origin": {"channel": "CVENDOR", "ts": "1.2"},
+    }
     inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
-    assert inputs["customer"]["element"] == {"type": "plain_text_input", "action_id": "value", "multiline": False,
-                                             "placeholder": {"type": "plain_text", "text": "Globex Corporation",
-                                                             "emoji": True},
-                                             "initial_value": "Globex"}
+    assert inputs["customer"]["element"] == {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "multiline": False,
+        "placeholder": {"type": "plain_text", "text": "Globex Corporation", "emoji": True},
+        "initial_value": "Globex",
+    }
     assert inputs["product"]["element"]["initial_option"]["value"] == "Edge Gateway"
     assert inputs["close_date"]["element"]["type"] == "plain_text_input"
     assert inputs["close_date"]["hint"]["text"] == "e.g. end of March"
     assert inputs["notes"]["optional"] is True and inputs["notes"]["element"]["multiline"] is True
 
-    state = {"values": {"customer": {"value": {"type": "plain_text_input", "value": "Initech"}},
-                        "product": {"value": {"type": "static_select",
-                                              "selected_option": {"value": "Cloud Suite"}}},
-                        "close_date": {"value": {"type": "plain_text_input", "value": "Q2"}},
-                        "notes": {"value": {"type": "plain_text_input", "value": None}}}}
-    assert sb.form_values({**view, "state": state}) == {"customer": "Initech", "product": "Cloud Suite",
-                                                        "close_date": "Q2", "notes": None}
+    state = {
+        "values": {
+            "customer": {"value": {"type": "plain_text_input", "value": "Initech"}},
+            "product": {"value": {"type": "static_select", "selected_option": {"value": "Cloud Suite"}}},
+            "close_date": {"value": {"type": "plain_text_input", "value": "Q2"}},
+            "notes": {"value": {"type": "plain_text_input", "value": None}},
+        }
+    }
+    assert sb.form_values({**view, "state": state}) == {
+        "customer": "Initech",
+        "product": "Cloud Suite",
+        "close_date": "Q2",
+        "notes": None,
+    }
     block_ids = sb.input_block_ids(view)
     assert sb.form_errors({"amount": "What is it worth?", "customer": "Too short."}, block_ids) == {
-        "customer": "What is it worth? Too short."}
+        "customer": "What is it worth? Too short."
+    }
 
 
 def test_a_form_travels_in_a_button_when_no_modal_can_open() -> None:
@@ -153,6 +196,11 @@ def test_a_form_travels_in_a_button_when_no_modal_can_open() -> None:
 
 
 def test_slack_markup_in_incoming_text_is_undone() -> None:
-    assert from_slack_text("register <http://globex.com|globex.com> &amp; co &lt;3") == "register globex.com & co <3"
-    assert from_slack_text("mail <mailto:a@b.example|a@b.example> or <mailto:c@d.example>") == \
-        "mail a@b.example or c@d.example"
+    assert (
+        from_slack_text("register <http://globex.com|globex.com> &amp; co &lt;3")
+        == "register globex.com & co <3"
+    )
+    assert (
+        from_slack_text("mail <mailto:a@b.example|a@b.example> or <mailto:c@d.example>")
+        == "mail a@b.example or c@d.example"
+    )

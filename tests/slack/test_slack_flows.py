@@ -81,15 +81,31 @@ async def test_a_partner_registers_through_the_modal(slack: Slack) -> None:
 
     # A bad amount comes back as a field error; nothing is posted, nothing registered.
     posts_before = len(slack.standin.of("chat.postMessage"))
-    response = await slack.submit("UALICE", opened, {"customer": "Globex Corporation", "product": "Cloud Suite",
-                                                     "amount": "lots", "close_date": "end of March"})
+    response = await slack.submit(
+        "UALICE",
+        opened,
+        {
+            "customer": "Globex Corporation",
+            "product": "Cloud Suite",
+            "amount": "lots",
+            "close_date": "end of March",
+        },
+    )
     answer = await response.json()
     assert answer["response_action"] == "errors" and set(answer["errors"]) == {"amount"}
     assert len(slack.standin.of("chat.postMessage")) == posts_before
 
-    response = await slack.submit("UALICE", opened, {"customer": "Globex Corporation", "product": "Cloud Suite",
-                                                     "amount": "120k USD", "close_date": "end of March",
-                                                     "notes": "<!channel> *urgent*"})
+    response = await slack.submit(
+        "UALICE",
+        opened,
+        {
+            "customer": "Globex Corporation",
+            "product": "Cloud Suite",
+            "amount": "120k USD",
+            "close_date": "end of March",
+            "notes": "<!channel> *urgent*",
+        },
+    )
     assert response.status == 200 and (await response.text()) == ""  # the modal closes
     summary = last(slack.standin.posts("DUALICE"))
     assert "Register this deal?" in summary.dump and "Confirm" in summary.dump
@@ -143,7 +159,9 @@ async def test_b_partner_registers_in_a_dm_conversation(slack: Slack) -> None:
     assert await deal_count(slack) == 1
     # The identity now remembers the DM channel for notifications.
     async with slack.core.db.transaction() as session:
-        identity = (await session.execute(select(ChatIdentity).where(ChatIdentity.platform == "slack"))).scalar_one()
+        identity = (
+            await session.execute(select(ChatIdentity).where(ChatIdentity.platform == "slack"))
+        ).scalar_one()
     assert identity.workspace == "TNORTH" and identity.external_id == "UALICE"
     assert identity.conversation_ref["extras"] == {"team": "TNORTH", "user": "UALICE", "channel": "DUALICE"}
 
@@ -167,7 +185,7 @@ async def test_c_d_approver_approves_in_the_vendor_channel(slack: Slack) -> None
     updates = slack.standin.of("chat.update", channel=VENDOR_CHANNEL, ts=review_ts)
     assert updates, "the review message was not updated in place"
     assert all("Approved by Dana" in u.dump for u in updates)
-    assert "Approve\"" not in json.dumps(updates[-1].body["blocks"])  # the decision buttons are gone
+    assert 'Approve"' not in json.dumps(updates[-1].body["blocks"])  # the decision buttons are gone
     # Nothing new in the vendor channel, nothing in Dana's DM: the card itself shows the outcome.
     assert len(slack.standin.posts(VENDOR_CHANNEL)) == 1
     assert not slack.standin.posts("DUDANA")
@@ -207,8 +225,16 @@ async def test_e_conflict_reaches_staff_but_not_the_other_partner(slack: Slack) 
     await register_by_dm(slack, "UALICE", REGISTER_SENTENCE)
     await slack.command("UBOB", "register")
     opened = last(slack.standin.of("views.open"))
-    await slack.submit("UBOB", opened, {"customer": "Globex Corp.", "product": "Cloud Suite",
-                                        "amount": "90k USD", "close_date": "end of April"})
+    await slack.submit(
+        "UBOB",
+        opened,
+        {
+            "customer": "Globex Corp.",
+            "product": "Cloud Suite",
+            "amount": "90k USD",
+            "close_date": "end of April",
+        },
+    )
     summary = last(slack.standin.posts("DUBOB"))
     await slack.click("UBOB", summary, "Confirm")
     assert "D-2 is registered" in last(slack.standin.posts("DUBOB")).dump
@@ -265,13 +291,26 @@ async def test_f_a_double_click_applies_once(slack: Slack) -> None:
 
 async def test_g_forged_or_stale_requests_are_refused_untouched(slack: Slack) -> None:
     identities = await rows(slack, ChatIdentity)
-    body = slack.event_body({"type": "message", "channel_type": "im", "user": "UALICE", "text": REGISTER_SENTENCE,
-                             "channel": "DUALICE", "team": "TNORTH", "ts": "1.2"}, team="TNORTH")
+    body = slack.event_body(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "user": "UALICE",
+            "text": REGISTER_SENTENCE,
+            "channel": "DUALICE",
+            "team": "TNORTH",
+            "ts": "1.2",
+        },
+        team="TNORTH",
+    )
     forged = await slack.post(body, content_type="application/json", secret="not-the-secret")
     stale = await slack.post(body, content_type="application/json", timestamp=int(time.time()) - 6 * 60)
     unsigned = await slack.http.post("/slack/events", data=body, headers={"Content-Type": "application/json"})
-    command = await slack.post("command=%2Fpartner&text=register&user_id=UALICE&team_id=TNORTH",
-                               content_type="application/x-www-form-urlencoded", secret="wrong")
+    command = await slack.post(
+        "command=%2Fpartner&text=register&user_id=UALICE&team_id=TNORTH",
+        content_type="application/x-www-form-urlencoded",
+        secret="wrong",
+    )
     await slack.settle()
     assert [forged.status, stale.status, unsigned.status, command.status] == [401, 401, 401, 401]
     assert slack.standin.calls == []
@@ -297,8 +336,13 @@ async def test_h_an_unknown_person_gets_the_polite_text_and_no_data(slack: Slack
     for call in shown:
         assert UNKNOWN_PERSON_TEXT.split(":")[0] in call.dump
         assert "D-1" not in call.dump and "Globex" not in call.dump
-    assert {c.method for c in new} <= {"users.info", "conversations.open", "chat.postMessage", "response_url",
-                                       "views.publish"}
+    assert {c.method for c in new} <= {
+        "users.info",
+        "conversations.open",
+        "chat.postMessage",
+        "response_url",
+        "views.publish",
+    }
     assert await rows(slack, ChatIdentity) == 1  # only Alice's
 
 
@@ -327,13 +371,20 @@ async def test_i_app_home_shows_the_persons_deals_and_queues(slack: Slack) -> No
 
 
 async def test_j_a_429_on_the_outbox_path_waits_for_retry_after(slack: Slack) -> None:
-    slack.standin.fail("chat.postMessage", status=429, retry_after=30,
-                       when=lambda body: body.get("channel") == VENDOR_CHANNEL)
+    slack.standin.fail(
+        "chat.postMessage",
+        status=429,
+        retry_after=30,
+        when=lambda body: body.get("channel") == VENDOR_CHANNEL,
+    )
     await register_by_dm(slack, "UALICE")
     assert len(slack.standin.of("chat.postMessage", channel=VENDOR_CHANNEL)) == 1  # the refused attempt
     async with slack.core.db.transaction() as session:
-        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.recipient_kind == "vendor_channel"))
-               ).scalar_one()
+        row = (
+            await session.execute(
+                select(OutboxMessage).where(OutboxMessage.recipient_kind == "vendor_channel")
+            )
+        ).scalar_one()
     assert row.status == "pending" and row.attempts == 1
     assert row.next_attempt_at == slack.clock.now + timedelta(seconds=30)
     assert "rate limit" in (row.last_error or "").lower()
@@ -350,7 +401,9 @@ async def test_j_a_429_on_the_outbox_path_waits_for_retry_after(slack: Slack) ->
 
 
 async def test_a_429_on_the_interactive_path_is_retried_after_retry_after(slack: Slack) -> None:
-    slack.standin.fail("chat.postMessage", status=429, retry_after=1, when=lambda body: body.get("channel") == "DUALICE")
+    slack.standin.fail(
+        "chat.postMessage", status=429, retry_after=1, when=lambda body: body.get("channel") == "DUALICE"
+    )
     started = time.monotonic()
     await slack.dm("UALICE", "help")
     attempts = slack.standin.posts("DUALICE")

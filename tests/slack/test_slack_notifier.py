@@ -21,8 +21,13 @@ CARD = Reply(title="D-1 · Globex", text="Approved", ref="D-1")
 
 @pytest.fixture
 async def notifier_core(sqlite_url: str, clock: FakeClock, standin: SlackStandIn) -> AsyncIterator[Core]:
-    core = await build_core(sqlite_url, clock, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=f"{standin.url}/api/",
-                            SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL)
+    core = await build_core(
+        sqlite_url,
+        clock,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_API_URL=f"{standin.url}/api/",
+        SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL,
+    )
     yield core
     await core.db.dispose()
     for call in standin.calls:
@@ -35,7 +40,9 @@ def notifier_of(core: Core) -> SlackNotifier:
     return notifier
 
 
-async def test_posts_to_the_vendor_channel_and_updates_in_place(notifier_core: Core, standin: SlackStandIn) -> None:
+async def test_posts_to_the_vendor_channel_and_updates_in_place(
+    notifier_core: Core, standin: SlackStandIn
+) -> None:
     notifier = notifier_of(notifier_core)
     ref = await notifier.send(target={"vendor_channel": True}, reply=CARD, idempotency_key="k1")
     assert ref["channel"] == VENDOR_CHANNEL and ref["ts"]
@@ -45,15 +52,25 @@ async def test_posts_to_the_vendor_channel_and_updates_in_place(notifier_core: C
     assert update.method == "chat.update" and update.body["ts"] == ref["ts"] and "Dana" in update.dump
 
 
-async def test_opens_a_dm_when_the_reference_has_no_channel(notifier_core: Core, standin: SlackStandIn) -> None:
+async def test_opens_a_dm_when_the_reference_has_no_channel(
+    notifier_core: Core, standin: SlackStandIn
+) -> None:
     notifier = notifier_of(notifier_core)
-    target = {"platform": "slack", "workspace": "TNORTH", "external_id": "UALICE",
-              "extras": {"team": "TNORTH", "user": "UALICE"}, "person_id": 4}
+    target = {
+        "platform": "slack",
+        "workspace": "TNORTH",
+        "external_id": "UALICE",
+        "extras": {"team": "TNORTH", "user": "UALICE"},
+        "person_id": 4,
+    }
     ref = await notifier.send(target=target, reply=CARD, idempotency_key="k2")
     assert [c.method for c in standin.calls] == ["conversations.open", "chat.postMessage"]
     assert ref == {"channel": "DUALICE", "ts": standin.calls[1].answer["ts"], "team": "TNORTH"}
-    await notifier.send(target={**target, "extras": {**target["extras"], "channel": "DUALICE"}}, reply=CARD,
-                        idempotency_key="k3")
+    await notifier.send(
+        target={**target, "extras": {**target["extras"], "channel": "DUALICE"}},
+        reply=CARD,
+        idempotency_key="k3",
+    )
     assert [c.method for c in standin.calls][2:] == ["chat.postMessage"]
 
 
@@ -71,19 +88,32 @@ async def test_opens_a_dm_when_the_reference_has_no_channel(notifier_core: Core,
         (200, "fatal_error", None, False),
     ],
 )
-async def test_slack_failures_map_to_retries(notifier_core: Core, standin: SlackStandIn, status: int, error: str,
-                                             retry_after: int | None, permanent: bool) -> None:
+async def test_slack_failures_map_to_retries(
+    notifier_core: Core,
+    standin: SlackStandIn,
+    status: int,
+    error: str,
+    retry_after: int | None,
+    permanent: bool,
+) -> None:
     standin.fail("chat.postMessage", status=status, error=error, retry_after=retry_after)
     with pytest.raises(DeliveryError) as raised:
-        await notifier_of(notifier_core).send(target={"vendor_channel": True}, reply=CARD, idempotency_key="k")
+        await notifier_of(notifier_core).send(
+            target={"vendor_channel": True}, reply=CARD, idempotency_key="k"
+        )
     assert raised.value.permanent is permanent
     assert raised.value.retry_after == (float(retry_after) if retry_after else None)
     assert len(standin.calls) == 1  # the outbox path never retries inside the notifier
 
 
 async def test_an_unreachable_slack_is_worth_a_retry(sqlite_url: str, clock: FakeClock) -> None:
-    core = await build_core(sqlite_url, clock, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL="http://127.0.0.1:9/api/",
-                            SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL)
+    core = await build_core(
+        sqlite_url,
+        clock,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL,
+    )
     try:
         with pytest.raises(DeliveryError) as raised:
             await notifier_of(core).send(target={"vendor_channel": True}, reply=CARD, idempotency_key="k")

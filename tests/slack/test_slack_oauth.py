@@ -30,9 +30,15 @@ from tests.slack.conftest import SIGNING_SECRET, SlackStandIn, validate_call
 
 @pytest.fixture
 async def oauth_core(sqlite_url: str, clock: FakeClock, standin: SlackStandIn) -> AsyncIterator[Core]:
-    core = await build_core(sqlite_url, clock, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="shh",
-                            SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=f"{standin.url}/api/",
-                            SLACK_VENDOR_CHANNEL="CVENDOR")
+    core = await build_core(
+        sqlite_url,
+        clock,
+        SLACK_CLIENT_ID="111.222",
+        SLACK_CLIENT_SECRET="shh",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=f"{standin.url}/api/",
+        SLACK_VENDOR_CHANNEL="CVENDOR",
+    )
     await make_world(core)
     yield core
     await core.db.dispose()
@@ -48,14 +54,18 @@ def test_migration_0002_matches_slack_sdks_tables(sqlite_url: str) -> None:
     engine = sa.create_engine(sync_url(sqlite_url))
     try:
         with engine.connect() as conn:
-            only_slack = {"include_name": lambda name, kind, parent: kind != "table" or name.startswith("slack_")}
+            only_slack = {
+                "include_name": lambda name, kind, parent: kind != "table" or name.startswith("slack_")
+            }
             assert compare_metadata(MigrationContext.configure(conn, opts=only_slack), metadata) == []
     finally:
         engine.dispose()
 
 
 @pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # inside slack_sdk
-async def test_install_then_serve_the_new_workspace_with_its_token(oauth_core: Core, standin: SlackStandIn) -> None:
+async def test_install_then_serve_the_new_workspace_with_its_token(
+    oauth_core: Core, standin: SlackStandIn
+) -> None:
     app = build_web_app(oauth_core)
     async with TestClient(TestServer(app, host="127.0.0.1")) as http:
         page = await http.get("/slack/install")
@@ -69,20 +79,43 @@ async def test_install_then_serve_the_new_workspace_with_its_token(oauth_core: C
         # The state cookie is Secure (https only), so the test browser hands it back by hand.
         cookie = {"Cookie": f"slack-app-oauth-state={page.cookies['slack-app-oauth-state'].value}"}
 
-        bad = await http.get("/slack/oauth_redirect", params={"code": "good-code", "state": "forged"}, headers=cookie)
+        bad = await http.get(
+            "/slack/oauth_redirect", params={"code": "good-code", "state": "forged"}, headers=cookie
+        )
         assert bad.status >= 400
-        done = await http.get("/slack/oauth_redirect", params={"code": "good-code", "state": state}, headers=cookie)
+        done = await http.get(
+            "/slack/oauth_redirect", params={"code": "good-code", "state": state}, headers=cookie
+        )
         assert done.status == 200, await done.text()
         assert [c.method for c in standin.calls if c.method.startswith("oauth")] == ["oauth.v2.access"]
 
         # A DM from the new workspace is answered with that workspace's token.
-        body = json.dumps({"team_id": "TNORTH", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev9",
-                           "event": {"type": "message", "channel_type": "im", "user": "UALICE", "text": "help",
-                                     "team": "TNORTH", "channel": "DUALICE", "ts": "1.1"},
-                           "authorizations": [{"team_id": "TNORTH", "user_id": "UBOTNORTH", "is_bot": True}]})
+        body = json.dumps(
+            {
+                "team_id": "TNORTH",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": "Ev9",
+                "event": {
+                    "type": "message",
+                    "channel_type": "im",
+                    "user": "UALICE",
+                    "text": "help",
+                    "team": "TNORTH",
+                    "channel": "DUALICE",
+                    "ts": "1.1",
+                },
+                "authorizations": [{"team_id": "TNORTH", "user_id": "UBOTNORTH", "is_bot": True}],
+            }
+        )
         ts = str(int(time.time()))
-        headers = {"X-Slack-Request-Timestamp": ts, "Content-Type": "application/json",
-                   "X-Slack-Signature": SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=ts, body=body)}
+        headers = {
+            "X-Slack-Request-Timestamp": ts,
+            "Content-Type": "application/json",
+            "X-Slack-Signature": SignatureVerifier(SIGNING_SECRET).generate_signature(
+                timestamp=ts, body=body
+            ),
+        }
         assert (await http.post("/slack/events", data=body, headers=headers)).status == 200
         await app[SLACK_KEY].drain()
         (answer,) = standin.of("chat.postMessage", channel="DUALICE")
@@ -92,13 +125,19 @@ async def test_install_then_serve_the_new_workspace_with_its_token(oauth_core: C
     notifier = oauth_core.notifiers["slack"]
     assert isinstance(notifier, SlackNotifier)
     fresh = SlackNotifier(settings=oauth_core.settings, tokens=notifier.tokens)
-    target = {"workspace": "TNORTH", "external_id": "UALICE", "extras": {"team": "TNORTH", "user": "UALICE",
-                                                                         "channel": "DUALICE"}}
+    target = {
+        "workspace": "TNORTH",
+        "external_id": "UALICE",
+        "extras": {"team": "TNORTH", "user": "UALICE", "channel": "DUALICE"},
+    }
     await fresh.send(target=target, reply=Reply(text="hello"), idempotency_key="k")
     assert standin.of("chat.postMessage", text="hello")[0].token == "xoxb-north"
     with pytest.raises(DeliveryError) as raised:
-        await fresh.send(target={**target, "extras": {"team": "TELSEWHERE", "user": "U1"}}, reply=Reply(text="x"),
-                         idempotency_key="k2")
+        await fresh.send(
+            target={**target, "extras": {"team": "TELSEWHERE", "user": "U1"}},
+            reply=Reply(text="x"),
+            idempotency_key="k2",
+        )
     assert raised.value.permanent
     # Without SLACK_BOT_TOKEN or PARTNERBOT_SLACK_VENDOR_TEAM nobody knows the vendor's workspace.
     with pytest.raises(DeliveryError) as raised:
