@@ -25,6 +25,7 @@ from bot.conflicts import find_conflicts
 from bot.dates import format_date, validate_close_date
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
+from bot.refs import DEAL
 from store import nudge_queries, queries
 from store.db import Database
 from store.models import AuditEntry, Customer, Deal, DealConflict, DealHistory, Person
@@ -32,21 +33,13 @@ from store.models import AuditEntry, Customer, Deal, DealConflict, DealHistory, 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
 OPEN_STATUSES = queries.OPEN_DEAL_STATUSES
-REF_RE = re.compile(r"^\s*D-?(\d{1,9})\s*$", re.IGNORECASE)
 MAX_TEXT = 2000
 REVIEW_ROLES = ("approver",)
 UPDATE_ROLES = ("approver", "channel_manager")
 
 
-def parse_ref(ref: str) -> int:
-    match = REF_RE.match(ref or "")
-    if not match:
-        raise InputError("ref", f"{ref!r} is not a deal reference; deals look like D-12.")
-    return int(match.group(1))
-
-
-def deal_ref(number: int) -> str:
-    return f"D-{number}"
+parse_ref = DEAL.parse
+deal_ref = DEAL.format
 
 
 @dataclass(frozen=True, slots=True)

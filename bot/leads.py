@@ -51,6 +51,7 @@ from bot.lead_assignment import (
 )
 from bot.messages import Actor, Reply
 from bot.people import EMAIL_RE
+from bot.refs import LEAD
 from store import lead_queries, queries
 from store.db import Database
 from store.lead_models import (
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.core import Core
 
-REF_RE = re.compile(r"^\s*L-?(\d{1,9})\s*$", re.IGNORECASE)
 MANAGE_ROLES = lead_views.MANAGE_ROLES
 STATUS_ORDER = {"accepted": 1, "contacted": 2, "qualified": 3}
 SETTABLE_STATUSES = ("contacted", "qualified", "disqualified")
@@ -106,15 +106,8 @@ FREEMAIL = frozenset(
 )
 
 
-def parse_lead_ref(ref: str) -> int:
-    match = REF_RE.match(ref or "")
-    if not match:
-        raise InputError("ref", f"{ref!r} is not a lead reference; leads look like L-12.")
-    return int(match.group(1))
-
-
-def lead_ref(number: int) -> str:
-    return f"L-{number}"
+parse_lead_ref = LEAD.parse
+lead_ref = LEAD.format
 
 
 # -- values -----------------------------------------------------------------------------------------

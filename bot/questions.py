@@ -32,6 +32,7 @@ from bot import outbox, question_views
 from bot.deals import clean_text
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
+from bot.refs import KB_ENTRY, QUESTION
 from store import queries
 from store import question_queries as qq
 from store.db import Database
@@ -56,8 +57,6 @@ MAX_QUESTION = 2000
 MAX_ANSWER = 4000
 MAX_KB_QUESTION = 500
 TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
-QREF_RE = re.compile(r"^\s*Q-?(\d{1,9})\s*$", re.IGNORECASE)
-KBREF_RE = re.compile(r"^\s*KB-?(\d{1,9})\s*$", re.IGNORECASE)
 
 TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
     "mdf": (
@@ -121,26 +120,10 @@ TOKEN_RE = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 # -- references ---------------------------------------------------------------------------------
 
 
-def question_ref(number: int) -> str:
-    return f"Q-{number}"
-
-
-def kb_ref(number: int) -> str:
-    return f"KB-{number}"
-
-
-def parse_question_ref(ref: str) -> int:
-    match = QREF_RE.match(ref or "")
-    if not match:
-        raise InputError("ref", f"{ref!r} is not a question reference; questions look like Q-3.")
-    return int(match.group(1))
-
-
-def parse_kb_ref(ref: str) -> int:
-    match = KBREF_RE.match(ref or "")
-    if not match:
-        raise InputError("kb", f"{ref!r} is not a knowledge-base reference; entries look like KB-3.")
-    return int(match.group(1))
+question_ref = QUESTION.format
+kb_ref = KB_ENTRY.format
+parse_question_ref = QUESTION.parse
+parse_kb_ref = KB_ENTRY.parse
 
 
 # -- matching and classification (pure) ---------------------------------------------------------
