@@ -225,13 +225,18 @@ def offer_card(view: LeadView, *, tz: str, replace_key: str) -> Reply:
 def offer_closed(view: LeadView, *, text: str, replace_key: str, still_theirs: bool) -> Reply:
     """Replaces the offer cards once the offer ended, without Accept / Decline (and without Open when
     the lead is no longer the partner's)."""
-    return Reply(
-        title=f"{view.ref} · {view.company}",
-        text=text,
-        buttons=[Button("Open", "lead.show", {"ref": view.ref})] if still_theirs else [],
-        ref=view.ref,
-        replace_key=replace_key,
-    )
+    if still_theirs:
+        # Every copy - the one clicked included - becomes the lead the partner now works on, contact and all,
+        # so the acceptor's own card doesn't shrink back to a notice after the click showed the details.
+        return Reply(
+            title=f"{view.ref} · {view.company}",
+            text=text,
+            facts=lead_facts(view, staff=False, tz="UTC"),
+            buttons=_working_buttons(view),
+            ref=view.ref,
+            replace_key=replace_key,
+        )
+    return Reply(title=f"{view.ref} · {view.company}", text=text, ref=view.ref, replace_key=replace_key)
 
 
 def moved_notice(view: LeadView, *, tz: str, ended: datetime | None) -> Reply:
