@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.conversation import Conversation
@@ -18,6 +19,9 @@ from bot.nudge_skill import NudgeSkill
 from bot.nudges import NudgePolicy, Nudges
 from bot.outbox import Notifier, OutboxDispatcher
 from bot.people import People
+
+if TYPE_CHECKING:
+    from bot.leads import Leads
 from store.db import Database
 
 log = logging.getLogger(__name__)
@@ -37,6 +41,7 @@ class Core:
     deals: Deals
     conversation: Conversation
     nudges: Nudges
+    leads: Leads | None = None
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     vendor_channel_platform: str | None = None
     _delivery: asyncio.Task[None] | None = None
@@ -72,7 +77,8 @@ class Core:
             policy=NudgePolicy.from_settings(settings.extra),
             default_tz=settings.timezone,
         )
-        conversation.add_skill(NudgeSkill(nudges=nudges, deals=deals))
+        nudge_skill = NudgeSkill(nudges=nudges, deals=deals)
+        conversation.add_skill(nudge_skill)
         core = cls(
             settings=settings,
             db=db,
@@ -85,8 +91,10 @@ class Core:
         )
         # Skills that need the whole core; the question skill claims the least, so it goes last.
         from bot.lead_skill import build_lead_skill
+        from bot.leads import leads_for
         from bot.question_skill import build_question_skill
 
+        core.leads = nudge_skill.leads = leads_for(core)
         core.conversation.add_skill(build_lead_skill(core))
         core.conversation.add_skill(build_question_skill(core))
         return core

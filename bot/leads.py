@@ -52,7 +52,7 @@ from bot.lead_assignment import (
 from bot.messages import Actor, Reply
 from bot.people import EMAIL_RE
 from bot.refs import LEAD
-from store import lead_queries, queries
+from store import lead_queries, nudge_queries, queries
 from store.db import Database
 from store.lead_models import (
     CLOSED_LEAD_STATUSES,
@@ -572,7 +572,7 @@ class Leads:
             )
         )
 
-    def _audit(
+    async def _audit(
         self,
         session: AsyncSession,
         actor: Actor | None,
@@ -595,6 +595,8 @@ class Leads:
                 at=now,
             )
         )
+        # Any change to a lead answers the nudges about it: nobody is asked about what they just did.
+        await nudge_queries.mark_answered(session, ref=lead_ref(lead.number), now=now, outcome=action)
 
     def _tz(self, person: Person) -> str:
         return person.tz or self.default_tz
@@ -776,7 +778,7 @@ class Leads:
         self._history(session, actor, lead, "partner", old_partner, new_partner, now=now)
         if before["status"] != "offered":
             self._history(session, actor, lead, "status", before["status"], "offered", now=now)
-        self._audit(
+        await self._audit(
             session,
             actor,
             "lead.offer",
@@ -823,7 +825,7 @@ class Leads:
         if old_partner:
             self._history(session, actor, lead, "partner", old_partner, None, now=now)
         self._history(session, actor, lead, "review", None, why, now=now)
-        self._audit(session, actor, "lead.review", lead, before, now=now, channel=channel)
+        await self._audit(session, actor, "lead.review", lead, before, now=now, channel=channel)
         if notify:
             await self._notify_staff(
                 session,
@@ -936,7 +938,7 @@ class Leads:
                 session.add(lead)
                 await session.flush()
                 self._history(session, actor, lead, "status", None, "new", now=now)
-                self._audit(session, actor, "lead.create", lead, None, now=now, channel=channel)
+                await self._audit(session, actor, "lead.create", lead, None, now=now, channel=channel)
                 partner, reason = await self._distribute(
                     session, lead, actor=actor, now=now, channel=channel, notify_review=len(leads) == 1
                 )
@@ -1087,7 +1089,7 @@ class Leads:
                 lead.accepted_at = now
                 lead.updated_at = now
                 self._history(session, actor, lead, "status", "offered", "accepted", now=now)
-                self._audit(session, actor, "lead.accept", lead, before, now=now)
+                await self._audit(session, actor, "lead.accept", lead, before, now=now)
                 if offer is not None:
                     offer.outcome = "accepted"
                     offer.decided_at = now
@@ -1130,7 +1132,9 @@ class Leads:
             self._history(session, actor, lead, "status", lead.status, "declined", now=now)
             self._history(session, actor, lead, "decline_reason", None, text, now=now)
             lead.updated_at = now
-            self._audit(session, actor, "lead.decline", lead, before, now=now, extra={"decline_reason": text})
+            await self._audit(
+                session, actor, "lead.decline", lead, before, now=now, extra={"decline_reason": text}
+            )
             await session.flush()
             declined_view = replace(await self._view_for(session, lead, actor), status="declined")
             if offer is not None:
@@ -1167,7 +1171,7 @@ class Leads:
             offer.decided_at = now
         self._history(session, None, lead, "status", "offered", "expired", now=now)
         lead.updated_at = now
-        self._audit(session, None, "lead.expire", lead, before, now=now)
+        await self._audit(session, None, "lead.expire", lead, before, now=now)
         await session.flush()
         if offer is not None:
             await self._close_offer_cards(
@@ -1254,7 +1258,7 @@ class Leads:
                 lead.status_note = note_text
                 changed.append(f"note: {note_text}")
             lead.updated_at = now
-            self._audit(session, actor, "lead.status", lead, before, now=now)
+            await self._audit(session, actor, "lead.status", lead, before, now=now)
             if actor.is_staff and lead.partner_id is not None:
                 await self._notify_partner(
                     session,
@@ -1330,7 +1334,7 @@ class Leads:
             lead.updated_at = now
             self._history(session, actor, lead, "status", before["status"], "converted", now=now)
             self._history(session, actor, lead, "deal", None, deal.ref, now=now)
-            self._audit(session, actor, "lead.convert", lead, before, now=now, extra={"deal": deal.ref})
+            await self._audit(session, actor, "lead.convert", lead, before, now=now, extra={"deal": deal.ref})
             return await self._view_for(session, lead, actor), deal
 
     # -- staff override -----------------------------------------------------------------------------
@@ -1357,7 +1361,7 @@ class Leads:
                 offer.outcome = "reassigned"
                 offer.decided_at = now
                 offer.decided_by_id = actor.person_id
-            self._audit(
+            await self._audit(
                 session,
                 actor,
                 "lead.assign",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.deals import Deals
 from bot.errors import InputError
+from bot.leads import Leads
 from bot.messages import Actor, FormResult, Reply
 from bot.nudges import Nudges
 from bot.skills import Dialog
@@ -15,9 +16,10 @@ PUSH_DAYS = 30
 class NudgeSkill:
     prefix = "nudge"
 
-    def __init__(self, *, nudges: Nudges, deals: Deals) -> None:
+    def __init__(self, *, nudges: Nudges, deals: Deals, leads: Leads | None = None) -> None:
         self.nudges = nudges
         self.deals = deals
+        self.leads = leads
 
     def help_lines(self, actor: Actor) -> list[str]:
         return (
@@ -49,6 +51,9 @@ class NudgeSkill:
         elif action == "nudge.push" and ref:
             view = await self.deals.push_close_date(actor, ref, days=PUSH_DAYS)
             outcome = f"close date moved to {view.close_date:%d %b %Y}"
+        elif action == "nudge.lead" and ref and self.leads is not None:
+            lead = await self.leads.set_status(actor, ref, data.get("status", ""))
+            outcome = f"marked {lead.status}"
         elif action == "nudge.won" and ref:
             await self.deals.close(actor, ref, won=True)
             outcome = "won — congratulations!"

@@ -63,6 +63,7 @@ class NudgePolicy:
     )
     expiry_warnings: tuple[int, ...] = (14, 3)
     review_wait: timedelta = timedelta(days=2)
+    lead_idle: timedelta = timedelta(days=7)
 
     @classmethod
     def from_settings(cls, extra: dict[str, str]) -> NudgePolicy:
@@ -207,6 +208,49 @@ class DealNudges:
         return items
 
 
+LEAD_WORKING_STATUSES = ("accepted", "contacted", "qualified")
+
+
+class LeadNudges:
+    """Leads a partner accepted and then left without progress for ``NudgePolicy.lead_idle``.
+    (Leads not accepted in their window are the lead service's: ``expire_lead_offers`` hands them on.)"""
+
+    async def due(self, session: AsyncSession, *, now: datetime, policy: NudgePolicy) -> list[DueItem]:
+        managers = await nudge_queries.channel_managers(session)
+        items = []
+        for row in await nudge_queries.idle_leads(
+            session, updated_before=now - policy.lead_idle, statuses=LEAD_WORKING_STATUSES
+        ):
+            ref = f"L-{row.number}"
+            data = {"ref": ref}
+            next_steps = {
+                "accepted": ("Contacted", "contacted"),
+                "contacted": ("Qualified", "qualified"),
+                "qualified": ("Convert to deal", None),
+            }[row.status]
+            first = (
+                Button(next_steps[0], "nudge.lead", {**data, "status": next_steps[1]}, style="primary")
+                if next_steps[1]
+                else Button(next_steps[0], "lead.convert", data, style="primary")
+            )
+            buttons = [first]
+            if row.status == "accepted":
+                buttons.append(Button("Qualified", "nudge.lead", {**data, "status": "qualified"}))
+            buttons.append(Button("Disqualified…", "lead.status", {**data, "status": "disqualified"}))
+            items.append(
+                DueItem(
+                    person_id=row.accepted_by,
+                    key=f"lead:{row.number}:idle:{row.updated_at.isoformat()}",
+                    ref=ref,
+                    kind="lead_idle",
+                    line=f"{ref} · {row.company}: {row.status}, no update for {(now - row.updated_at).days} days",
+                    buttons=tuple(buttons),
+                    escalate_to=managers.get(row.partner_id),
+                )
+            )
+        return items
+
+
 @dataclass(slots=True)
 class SweepReport:
     messages: int = 0
@@ -281,7 +325,7 @@ class Nudges:
         self.clock = clock
         self.policy = policy or NudgePolicy()
         self.default_tz = default_tz
-        self.sources: list[NudgeSource] = [DealNudges(), *sources]
+        self.sources: list[NudgeSource] = [DealNudges(), LeadNudges(), *sources]
 
     def add_source(self, source: NudgeSource) -> None:
         self.sources.append(source)
@@ -302,7 +346,7 @@ class Nudges:
                 session, recipients + [i.escalate_to for i in due if i.escalate_to]
             )
             snoozes = await nudge_queries.active_snoozes(session, recipients, now)
-            ledger = await nudge_queries.ledger(session, recipients)
+            ledger = await nudge_queries.ledger(session, [(i.person_id, i.key) for i in due])
             recent = await nudge_queries.messages_since(session, recipients, now - timedelta(days=7))
 
         batches: dict[int, list[DueItem]] = defaultdict(list)
@@ -316,7 +360,9 @@ class Nudges:
                 report.snoozed += 1
                 continue
             row = ledger.get((item.person_id, item.key))
-            if row is not None:
+            if row is not None and row.answered_at is not None:
+                reasks[(item.person_id, item.key)] = row  # answered (e.g. snoozed) and due again
+            elif row is not None:
                 if row.escalated_at is not None or now - row.last_nudged_at < self.policy.ask_again_after:
                     report.waiting += 1
                     continue
@@ -394,7 +440,10 @@ class Nudges:
             if earlier is not None:
                 row = await session.get(NudgeItem, earlier.id)
                 if row is not None:
-                    row.times_nudged += 1
+                    # An answer (a snooze, say) resets the silence count; otherwise this is one more ask.
+                    row.times_nudged = 1 if row.answered_at is not None else row.times_nudged + 1
+                    row.answered_at = None
+                    row.outcome = None
                     row.last_nudged_at = now
                     row.message_id = message_id
                 continue
@@ -443,6 +492,9 @@ class Nudges:
             message.items = items
             if all(i.get("outcome") for i in items):
                 message.answered_at = now
+            for item in items:
+                if ref is None or item["ref"] == ref:
+                    await nudge_queries.mark_answered(session, ref=item["ref"], now=now, outcome=outcome)
             person = await queries.person_by_id(session, actor.person_id)
             return render_message(person.name if person else actor.name, items, message_id=message_id)
 

@@ -107,12 +107,15 @@ async def active_snoozes(
     return out
 
 
-async def ledger(session: AsyncSession, person_ids: Sequence[int]) -> dict[tuple[int, str], NudgeItem]:
-    """Unanswered ledger rows of these people (escalated ones included), by (person, item key)."""
+async def ledger(session: AsyncSession, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], NudgeItem]:
+    """The ledger rows of these (person, item key) pairs, answered or not."""
     out: dict[tuple[int, str], NudgeItem] = {}
-    for chunk in _chunks(sorted(set(person_ids))):
+    ordered = sorted(set(pairs))
+    for chunk in _chunks(ordered):
+        people = {p for p, _ in chunk}
+        keys = {k for _, k in chunk}
         rows = await session.execute(
-            select(NudgeItem).where(NudgeItem.person_id.in_(chunk), NudgeItem.answered_at.is_(None))
+            select(NudgeItem).where(NudgeItem.person_id.in_(people), NudgeItem.item_key.in_(keys))
         )
         out.update({(r.person_id, r.item_key): r for r in rows.scalars()})
     return out
@@ -233,3 +236,32 @@ async def open_deals_by_partner(session: AsyncSession, statuses: Sequence[str]) 
         select(Deal.partner_id, Deal.stage, Deal.updated_at).where(Deal.status.in_(statuses))
     )
     return rows.all()
+
+
+async def idle_leads(
+    session: AsyncSession, *, updated_before: datetime, statuses: Sequence[str]
+) -> Sequence[Any]:
+    """Leads a partner accepted and hasn't updated since ``updated_before``, with who accepted them."""
+    from store.lead_models import Lead, LeadOffer
+
+    stmt = (
+        select(
+            Lead.number,
+            Lead.company,
+            Lead.status,
+            Lead.partner_id,
+            Lead.updated_at,
+            Lead.accepted_at,
+            LeadOffer.decided_by_id.label("accepted_by"),
+        )
+        .join(
+            LeadOffer,
+            (LeadOffer.lead_id == Lead.id)
+            & (LeadOffer.partner_id == Lead.partner_id)
+            & (LeadOffer.outcome == "accepted"),
+        )
+        .where(
+            Lead.status.in_(statuses), Lead.updated_at < updated_before, LeadOffer.decided_by_id.is_not(None)
+        )
+    )
+    return (await session.execute(stmt)).all()

@@ -224,3 +224,37 @@ async def test_weekly_digest_for_channel_managers(core: Core, world: World) -> N
     assert "Contoso Integrators (Silver) ⚑" in carl and "no deal activity in 30 days" in carl
     assert "Northwind" not in carl, "a manager sees only their own partners"
     assert "Northwind Partners (Gold)" in notifier.texts_for(world.dana.person_id)
+
+
+async def test_an_accepted_lead_without_progress_is_nudged_with_one_click_answers(
+    core: Core, world: World
+) -> None:
+    from bot.leads import LeadInput
+
+    notifier = RecordingNotifier()
+    await reachable(core, world.alice)
+    assert core.leads is not None
+    view = await core.leads.create(
+        world.dana,
+        LeadInput(
+            company="Initech GmbH",
+            country="DE",
+            contact_name="Jane Doe",
+            contact_email="jane@initech.example",
+            product="Cloud Suite",
+        ),
+    )
+    await core.leads.accept(world.alice, view.ref)
+    at = THURSDAY_10 + timedelta(days=8)  # a Friday
+    assert "1 message(s) with 1 item(s)" in await sweep(core, at)
+    await deliver(core, notifier, at)
+    (message,) = nudges_for(notifier, world.alice.person_id)
+    item = message.sections[0]
+    assert item.text.startswith(f"{view.ref} · Initech GmbH: accepted, no update for 8 days")
+    assert [b.label for b in item.buttons] == ["Contacted", "Qualified", "Disqualified…"]
+    core.leads.clock = core.nudges.clock = lambda: at  # type: ignore[method-assign]
+    replies = await core.conversation.handle_action(world.alice, item.buttons[0].action, item.buttons[0].data)
+    assert replies[0].replace_key == message.replace_key and "marked contacted" in replies[0].sections[0].text
+    assert (await core.leads.get(world.alice, view.ref)).status == "contacted"
+    stats = await core.nudges.stats(world.dana, now=at + timedelta(hours=1))
+    assert {f.label: f.value for f in stats.facts}["Answered within 48 h"] == "100% of 1 item(s)"

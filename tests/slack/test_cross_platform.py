@@ -3,7 +3,6 @@ and answers relayed across platforms both ways (issue #6) - through both real ch
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -20,9 +19,9 @@ ALICE_T, ED_T = USERS["alice"], TeamsUser("ed", "Ed Expert", "ed@vendor.example"
 @pytest.fixture
 async def both(slack: Slack, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Slack, Teams]]:
     """The Slack harness's app also serves /api/messages; a Bot Connector stand-in records the Teams side."""
-    # pytest may load the harness module under another name than ``tests.slack.conftest``: patch the
-    # module the fixture's class actually comes from.
-    harness_users = sys.modules[type(slack).__module__].USERS
+    # pytest may load the harness module under another name than ``tests.slack.conftest`` (both
+    # harness folders have a conftest.py): patch the dictionary the harness's own code reads.
+    harness_users = type(slack).dm.__globals__["USERS"]
     monkeypatch.setitem(harness_users, "UED", ("TVENDOR", "ed@vendor.example", "Ed Expert", "UTC"))
     monkeypatch.setitem(slack_conftest.USERS, "UED", ("TVENDOR", "ed@vendor.example", "Ed Expert", "UTC"))
     monkeypatch.setitem(teams_harness.USERS, "ed", ED_T)
