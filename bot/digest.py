@@ -1,16 +1,23 @@
 """The weekly digest for channel managers: what their partners changed, what went stale, and red
-flags - one message per manager per ISO week, whichever replica writes it first."""
+flags, with a chart of their partners' open pipeline by stage and the last 12 weeks - one message per
+manager per ISO week, whichever replica writes it first.
+
+The figures are read in one transaction, the charts drawn outside any transaction (in a worker
+thread), and the messages claimed and queued in a second one, so no database lock is held while
+matplotlib draws."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
-from bot import outbox
+from bot import charts, outbox
 from bot.deals import OPEN_STATUSES
 from bot.messages import Fact, Reply
 from bot.nudges import NudgePolicy
+from bot.performance import charts_by_group
 from store import nudge_queries
 from store.db import Database
 
@@ -27,8 +34,10 @@ class Digests:
     async def weekly(self, *, now: datetime) -> int:
         """Queue this week's digest for every channel manager; returns how many were queued now."""
         week = now.isocalendar()
-        slot = f"digest-{week.year}-W{week.week:02d}"
+        week_label = f"{week.year}-W{week.week:02d}"
+        slot = f"digest-{week_label}"
         queued = 0
+        managed: dict[int, list[int]] = defaultdict(list)
         async with self.db.transaction() as session:
             partners = await nudge_queries.managed_partners(session)
             changes = await nudge_queries.deal_changes_by_partner(session, since=now - timedelta(days=7))
@@ -42,6 +51,7 @@ class Digests:
                 open_deals[partner_id].append((stage, updated_at))
             by_manager: dict[int, list[Reply]] = defaultdict(list)
             for partner_id, name, tier, manager_id in partners:
+                managed[manager_id].append(partner_id)
                 week_changes = changes.get(partner_id, {"changes": 0, "registered": 0, "won": 0, "lost": 0})
                 deals = open_deals.get(partner_id, [])
                 stale = sum(
@@ -67,6 +77,14 @@ class Digests:
                         ],
                     )
                 )
+            pictures = await charts_by_group(session, managed, now=now)
+        images = {
+            manager_id: await charts.png_b64_or_none(
+                partial(charts.digest_chart, data, week_label=week_label)
+            )
+            for manager_id, data in pictures.items()
+        }
+        async with self.db.transaction() as session:
             for manager_id, sections in by_manager.items():
                 sections.sort(key=lambda r: (not r.title or "⚑" not in r.title, r.title or ""))
                 message_id = await nudge_queries.claim_slot(
@@ -80,9 +98,11 @@ class Digests:
                     key=f"digest:{manager_id}:{slot}",
                     person_id=manager_id,
                     reply=Reply(
-                        title=f"Your partners this week ({week.year}-W{week.week:02d})",
-                        text=f"{len(sections)} partner(s), {flagged} with red flags.",
+                        title=f"Your partners this week ({week_label})",
+                        text=f"{len(sections)} partner(s), {flagged} with red flags. "
+                        "The chart shows their open pipeline by stage and the last 12 weeks.",
                         sections=sections,
+                        image_png_b64=images.get(manager_id),
                     ),
                     kind="digest",
                     now=now,

@@ -15,6 +15,12 @@ listeners ``ack()`` and hand the real work to :meth:`SlackChannel.spawn` (a trac
 awaited on shutdown and by tests through :meth:`SlackChannel.drain`). A modal submission is the
 exception: its validation result *is* the answer, so the core is called before ``ack``.
 
+Charts. A reply with a chart (``Reply.image_png_b64``) is posted as usual, then the PNG is uploaded as a
+file with ``files_upload_v2`` (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``;
+scope ``files:write``) - always into the person's direct message with the bot, even when the text was
+answered ephemerally in a channel, since a file shared into a channel is seen by everyone there. A
+failed upload is logged and never fails the message: its text carries the figures.
+
 Retries. Slack retries events it thinks went unanswered (``X-Slack-Retry-Num``); every core call carries
 a request key (``slack:event:<event_id>``, ``slack:<team>:<user>:<action_ts>``) so that the core does
 a retried delivery or a double click once.
@@ -35,7 +41,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -235,7 +241,10 @@ class SlackNotifier:
             raise
         except Exception as exc:
             raise delivery_error(exc) from exc
-        return {"channel": answer.get("channel") or channel, "ts": answer["ts"], "team": team}
+        posted_in = str(answer.get("channel") or channel)
+        # The message is out: a chart that fails now is logged, not retried (that would repeat the text).
+        await upload_chart(client, channel=posted_in, reply=reply)
+        return {"channel": posted_in, "ts": answer["ts"], "team": team}
 
     async def update(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
         try:
@@ -253,6 +262,20 @@ class SlackNotifier:
             raise
         except Exception as exc:
             raise delivery_error(exc) from exc
+
+
+async def upload_chart(client: AsyncWebClient, *, channel: str, reply: Reply) -> bool:
+    """Upload the reply's chart into ``channel`` (after its message was posted). False - and a log line -
+    when there is no chart or Slack refused it; the message already carries the text."""
+    upload = blocks.chart_upload(reply)
+    if upload is None:
+        return False
+    try:
+        await client.files_upload_v2(channel=channel, **upload)
+    except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError) as exc:
+        log.warning("could not upload a chart to %s: %r", channel, exc)
+        return False
+    return True
 
 
 async def open_dm(client: AsyncWebClient, user: str) -> str:
@@ -522,6 +545,18 @@ class SlackChannel:
         for index, reply in enumerate(replies):
             if index not in opened:
                 await post(blocks.render_message(reply))
+                await self.send_chart(client, who, reply)
+
+    async def send_chart(self, client: AsyncWebClient, who: SlackUser, reply: Reply) -> None:
+        """The reply's chart, if any, into the person's DM (never a channel others can read)."""
+        if not reply.image_png_b64:
+            return
+        try:
+            channel = await self.dm_channel(client, who)
+        except SlackApiError as exc:
+            log.info("no DM for the chart of %s: %s", who.user, exc.response.get("error"))
+            return
+        await upload_chart(client, channel=channel, reply=reply)
 
     async def unknown(self, post: Post) -> None:
         await post(blocks.render_message(Reply(text=UNKNOWN_PERSON_TEXT)))
@@ -701,6 +736,7 @@ class SlackChannel:
             replies = [r for r in replies if r is not forms[0]]
         if replies and replies[0].replace_key and replies[0].form is None:
             if await self._replace_clicked(client, container, respond, replies[0]):
+                await self.send_chart(client, who, replies[0])
                 replies = replies[1:]
         await self.deliver(client, who, replies, post=dm_post)
         self.core.kick_outbox()
@@ -779,6 +815,7 @@ class SlackChannel:
                 "message_ts": origin.get("ts"),
             }
             if await self._replace_clicked(client, container, None, replies[0]):
+                await self.send_chart(client, who, replies[0])
                 replies = replies[1:]
         channel = meta.get("channel")
         post = self._post_to(client, str(channel)) if channel else self.to_dm(client, who)

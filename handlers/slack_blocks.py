@@ -319,8 +319,28 @@ def render_blocks(reply: Reply, *, limit: int = MAX_MESSAGE_BLOCKS) -> list[dict
 
 def render_message(reply: Reply) -> dict[str, Any]:
     """``text`` + ``blocks`` for ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral`` and
-    ``response_url``. ``image_png_b64`` is not uploaded yet: the text carries the content."""
+    ``response_url``. A chart (``image_png_b64``) is not part of it: it is uploaded as a file after the
+    message (:func:`chart_upload`), and the message's text carries the figures where it can't be seen."""
     return {"text": fallback_text(reply), "blocks": render_blocks(reply)}
+
+
+CHART_FILENAME = "chart.png"
+MAX_CHART_TITLE = 250
+
+
+def chart_upload(reply: Reply) -> dict[str, Any] | None:
+    """Keyword arguments for ``files_upload_v2`` (without the channel) for the reply's chart, or None when
+    it has none - or when what it has is not a PNG, which is then left out rather than sent broken."""
+    if not reply.image_png_b64:
+        return None
+    try:
+        png = base64.b64decode(reply.image_png_b64, validate=True)
+    except ValueError:
+        return None
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    title = truncate(" ".join((reply.title or "Chart").split()), MAX_CHART_TITLE)
+    return {"file": png, "filename": CHART_FILENAME, "title": title, "alt_txt": title}
 
 
 def render_home(replies: Iterable[Reply]) -> dict[str, Any]:

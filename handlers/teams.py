@@ -167,19 +167,28 @@ def delivery_error(exc: BaseException) -> DeliveryError:
 
 def message_activity(reply: Reply, *, as_card: bool = False) -> Activity:
     """A message activity for ``reply``: plain text when it is only words, else an Adaptive Card with
-    a plain ``summary`` (shown in notifications and the activity feed)."""
+    a plain ``summary`` (shown in notifications and the activity feed). A chart goes with the card as a
+    second attachment, an inline PNG (``data:`` URI) that Teams shows under it; the card alone stays
+    within Teams' size limit and carries the figures as text."""
     if not as_card and cards.is_plain_text(reply):
         return Activity(type=ActivityTypes.message, text=reply.text, text_format="plain")
-    return card_activity(cards.reply_card(reply), summary=cards.summary(reply))
+    card = cards.reply_card(cards.without_image(reply))
+    return card_activity(card, summary=cards.summary(reply), image=cards.image_attachment(reply))
 
 
-def card_activity(card: Mapping[str, Any], *, summary: str, activity_id: str | None = None) -> Activity:
-    return Activity(
-        id=activity_id,
-        type=ActivityTypes.message,
-        summary=summary,
-        attachments=[Attachment(content_type=cards.CARD_CONTENT_TYPE, content=cards.json_native(card))],
-    )
+def card_activity(
+    card: Mapping[str, Any],
+    *,
+    summary: str,
+    activity_id: str | None = None,
+    image: Mapping[str, str] | None = None,
+) -> Activity:
+    attachments = [Attachment(content_type=cards.CARD_CONTENT_TYPE, content=cards.json_native(card))]
+    if image is not None:
+        attachments.append(
+            Attachment(content_type=image["contentType"], content_url=image["contentUrl"], name=image["name"])
+        )
+    return Activity(id=activity_id, type=ActivityTypes.message, summary=summary, attachments=attachments)
 
 
 def _reference_dict(reference: ConversationReference) -> dict[str, Any]:
@@ -326,8 +335,11 @@ class TeamsNotifier:
             log.warning("teams: cannot update a message without an activity id")
             return
         reference = self._reference(message_ref.get("reference"))
+        # An update replaces the card only; a chart stays with the message it first came with.
         activity = card_activity(
-            cards.reply_card(reply), summary=cards.summary(reply), activity_id=activity_id
+            cards.reply_card(cards.without_image(reply)),
+            summary=cards.summary(reply),
+            activity_id=activity_id,
         )
 
         async def work(turn_context: TurnContext) -> None:
@@ -488,7 +500,7 @@ class PartnerbotTeams(ActivityHandler):
                 )
                 return _Outcome(replacement=again, replacement_card=card)
             replies = list(result.replies)
-            if replies and cards.is_card_like(replies[0]):
+            if replies and cards.is_card_like(replies[0]) and not replies[0].image_png_b64:
                 return _Outcome(
                     replacement=replies[0], replacement_card=cards.reply_card(replies[0]), replies=replies[1:]
                 )
@@ -499,10 +511,12 @@ class PartnerbotTeams(ActivityHandler):
         # A click on a list item (a section's button) opens something new under the list; a click on
         # the card's own buttons moves that card on (a review card becomes its outcome, a summary the
         # registered deal). A plain line (an error, "already decided") doesn't hide the card unless it
-        # says it replaces it (replace_key).
+        # says it replaces it (replace_key). A reply with a chart comes as a new message: an update (or an
+        # Action.Execute answer) carries one card and no second attachment.
         if (
             first is not None
             and not submission.in_section
+            and not first.image_png_b64
             and (first.replace_key or cards.is_card_like(first))
         ):
             return _Outcome(replacement=first, replacement_card=cards.reply_card(first), replies=replies[1:])

@@ -13,16 +13,19 @@ Translation only - nothing here decides who may do what; the buttons are the one
   input values into that object. ``"s": 1`` marks buttons that belong to a section (a list item), so
   the handler knows a click there must not replace the whole card. ``"f"`` lets the handler re-render
   the form with its errors (the core has no lookup of a form by id); it is only ever used for display.
+- A chart (``Reply.image_png_b64``) travels beside the card, as a second attachment of the same activity
+  (:func:`image_attachment`): inside the card it would eat the size budget.
 - Cards stay under :data:`CARD_BUDGET` bytes: sections are dropped from the end (with a
   "…and N more" line), then long text is cut.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bot.messages import Button, Form, FormField, Reply
@@ -334,6 +337,34 @@ def reply_card(
 
 def attachment(card: Mapping[str, Any]) -> dict[str, Any]:
     return {"contentType": CARD_CONTENT_TYPE, "content": json_native(card)}
+
+
+CHART_CONTENT_TYPE = "image/png"
+CHART_NAME = "chart.png"
+
+
+def without_image(reply: Reply) -> Reply:
+    """``reply`` with its chart taken out: the card goes on one attachment and the chart on another
+    (:func:`image_attachment`), since a data-URI Image element would use up the card's size budget."""
+    return replace(reply, image_png_b64=None) if reply.image_png_b64 else reply
+
+
+def image_attachment(reply: Reply) -> dict[str, str] | None:
+    """The reply's chart as an inline-image attachment (a base64 ``data:`` URI that Teams shows in the
+    message), or None when it has none or what it has is not a PNG."""
+    if not reply.image_png_b64:
+        return None
+    try:
+        png = base64.b64decode(reply.image_png_b64, validate=True)
+    except ValueError:
+        return None
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    return {
+        "contentType": CHART_CONTENT_TYPE,
+        "contentUrl": "data:image/png;base64," + reply.image_png_b64,
+        "name": CHART_NAME,
+    }
 
 
 def json_native(card: Mapping[str, Any]) -> dict[str, Any]:

@@ -78,11 +78,14 @@ class SlackStandIn:
     failures: list[Failure] = field(default_factory=list)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     url: str = ""
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    """Bytes received at the upload URLs that ``files.getUploadURLExternal`` handed out, by file id."""
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{user}/{n}", self._respond)
+        app.router.add_route("*", "/upload/{file_id}", self._upload)
         return app
 
     def fail(
@@ -122,6 +125,16 @@ class SlackStandIn:
             or (c.method == "views.open" and str(c.body.get("trigger_id", "")).startswith(f"trig-{user}-"))
         ]
 
+    def files_in(self, channel: str) -> list[tuple[dict[str, Any], bytes]]:
+        """Files shared into ``channel`` by ``files.completeUploadExternal``: (file entry, uploaded bytes)."""
+        shared = []
+        for call in self.of("files.completeUploadExternal", channel_id=channel):
+            if not call.answer:
+                continue  # refused
+            for entry in json.loads(call.body["files"]):
+                shared.append((entry, self.uploads.get(entry["id"], b"")))
+        return shared
+
     # -- the server -------------------------------------------------------------------------
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
@@ -136,6 +149,16 @@ class SlackStandIn:
             if isinstance(body.get(key), str):
                 body[key] = json.loads(body[key])
         return body
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL (step 2 of ``files_upload_v2``): the raw file bytes, answered like Slack does."""
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        self.calls.append(
+            Call("upload", {"file_id": file_id, "size": len(data), "http": request.method}, path=request.path)
+        )
+        self.uploads[file_id] = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.calls.append(Call("response_url", await self._body(request), path=request.path))
@@ -222,6 +245,28 @@ class SlackStandIn:
     def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"message_ts": self._next_ts()}
 
+    def _files_getUploadURLExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("filename") or not str(body.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):06d}"
+        return {"file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+
+    def _files_completeUploadExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        files = json.loads(body.get("files") or "[]")
+        if not files or any(f.get("id") not in self.uploads for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        return {
+            "files": [
+                {
+                    "id": f["id"],
+                    "title": f.get("title"),
+                    "name": "chart.png",
+                    "size": len(self.uploads[f["id"]]),
+                }
+                for f in files
+            ]
+        }
+
     def _views_open(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"view": {**body.get("view", {}), "id": f"V{next(self._ts)}"}}
 
@@ -272,6 +317,10 @@ def validate_call(call: Call) -> None:
         assert "<" not in body["text"], body["text"]
         validate_blocks(body["blocks"], limit=50)
         assert body.get("response_type") != "in_channel"
+    if call.method == "files.completeUploadExternal" and call.answer:
+        # A file shared into a channel is seen by everyone there: charts go to DMs or the vendor channel.
+        channel = str(body.get("channel_id") or "")
+        assert channel.startswith("D") or channel == VENDOR_CHANNEL, f"file shared into {channel!r}"
     if call.method in VIEW_METHODS:
         view = body["view"]
         View(**view).to_dict()

@@ -147,6 +147,14 @@ class Call:
     def cards(self) -> list[dict[str, Any]]:
         return [a["content"] for a in self.body.get("attachments") or [] if a.get("contentType") == CARD_TYPE]
 
+    def images(self) -> list[dict[str, Any]]:
+        """Inline images sent beside the card (``contentType`` image/*, a ``data:`` URI)."""
+        return [
+            a
+            for a in self.body.get("attachments") or []
+            if str(a.get("contentType", "")).startswith("image/")
+        ]
+
     @property
     def card(self) -> dict[str, Any]:
         found = self.cards()
