@@ -57,6 +57,7 @@ def build_web_app(core: Core, *, with_scheduler: bool = False) -> web.Applicatio
 
 def attach_channels(app: web.Application, core: Core) -> None:
     """Slack routes when Slack is configured; the Teams endpoint always (local mode without an app id)."""
+    from handlers.content_links import attach_content_links
     from handlers.lead_api import attach_lead_api
     from handlers.slack import attach_slack
     from handlers.teams import attach_teams
@@ -64,6 +65,7 @@ def attach_channels(app: web.Application, core: Core) -> None:
     attach_slack(app, core)
     attach_teams(app, core)
     attach_lead_api(app, core)
+    attach_content_links(app, core)
 
 
 def build_core(settings: Settings) -> Core:

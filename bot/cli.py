@@ -89,6 +89,26 @@ def parser() -> argparse.ArgumentParser:
     nstats.add_argument("--days", type=int, default=28)
     nstats.add_argument("--at", type=_at)
 
+    content = sub.add_parser("content", help="content and announcements")
+    csub = content.add_subparsers(dest="action", required=True)
+    cpub = csub.add_parser("publish", help="publish a content item to its audience")
+    cpub.add_argument("--title", required=True)
+    cpub.add_argument("--url", required=True)
+    cpub.add_argument("--summary")
+    cpub.add_argument("--tier", action="append", default=[])
+    cpub.add_argument("--region", action="append", default=[])
+    cpub.add_argument("--partner", action="append", default=[])
+    cpub.add_argument("--person", action="append", default=[], metavar="EMAIL")
+    cpub.add_argument("--expires", metavar="DATE", help="last day the item is shown, e.g. 2027-03-31")
+    cpub.add_argument("--as", dest="email", metavar="EMAIL", help="publish as this staff member")
+
+    mdf = sub.add_parser("mdf", help="market development funds")
+    msub = mdf.add_subparsers(dest="action", required=True)
+    mbudget = msub.add_parser("budget", help="create or change a partner's MDF budget for a quarter")
+    mbudget.add_argument("partner")
+    mbudget.add_argument("--quarter", required=True, help="e.g. 2027-Q1")
+    mbudget.add_argument("--amount", required=True, help='e.g. "50k EUR"')
+
     teams = sub.add_parser("teams", help="Microsoft Teams app")
     tsub = teams.add_subparsers(dest="action", required=True)
     tpkg = tsub.add_parser("package", help="build the Teams app package (zip)")
@@ -218,6 +238,30 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
         count = await import_kb_csv(core, args.file)
         print(f"imported {count} knowledge-base entr{'y' if count == 1 else 'ies'}")
+        return 0
+    if args.command == "content":
+        from bot.content import publish_content
+        from scheduler.jobs import deliver_outbox
+
+        published = await publish_content(
+            core,
+            title=args.title,
+            url=args.url,
+            summary=args.summary,
+            tiers=args.tier,
+            regions=args.region,
+            partners=args.partner,
+            people=args.person,
+            expires=args.expires,
+            actor_email=args.email,
+        )
+        print(published.summary())
+        print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
+        return 0
+    if args.command == "mdf":
+        from bot.mdf import set_mdf_budget
+
+        print(await set_mdf_budget(core, partner=args.partner, quarter=args.quarter, amount=args.amount))
         return 0
     if args.command == "nudges":
         from handlers.console import render

@@ -947,7 +947,7 @@ class _Simple:
     details: Details | None = None
 
 
-LEAD_OR_QUESTION_REF_RE = re.compile(r"\b[LQ]-\d{1,9}\b", re.IGNORECASE)
+LEAD_OR_QUESTION_REF_RE = re.compile(r"\b[LQM]-\d{1,9}\b", re.IGNORECASE)
 
 
 def _starts_something_else(intent: Any) -> bool:

@@ -95,7 +95,15 @@ class Core:
         from bot.question_skill import build_question_skill
 
         core.leads = nudge_skill.leads = leads_for(core)
+        from bot.content_skill import build_content_skill
+        from bot.mdf_skill import build_mdf_skill
+        from bot.performance_skill import build_performance_skill
+
+        # Content and MDF go before leads: "MDF for a webinar, expecting 1 lead" is not a lead lookup.
+        core.conversation.add_skill(build_content_skill(core))
+        core.conversation.add_skill(build_mdf_skill(core))
         core.conversation.add_skill(build_lead_skill(core))
+        core.conversation.add_skill(build_performance_skill(core))
         core.conversation.add_skill(build_question_skill(core))
         return core
 

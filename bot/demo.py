@@ -88,4 +88,7 @@ async def seed(core: Core) -> list[str]:
         )
         created.append(f"deal {view.ref}")
     created += await seed_demo_leads(core)
+    from bot.content import seed_demo_content_and_mdf
+
+    created += await seed_demo_content_and_mdf(core)
     return created

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from bot.core import Core
 from scheduler.lead_jobs import expire_lead_offers
+from scheduler.mdf_jobs import remind_mdf
 from scheduler.question_jobs import escalate_questions
 
 
@@ -83,6 +84,13 @@ JOBS: dict[str, Job] = {
             "interval",
             {"minutes": 15},
             "escalate questions unanswered past their SLA: channel manager, then vendor channel",
+        ),
+        Job(
+            "remind_mdf",
+            remind_mdf,
+            "cron",
+            {"hour": 8, "minute": 15},
+            "remind partners before approved MDF activities end unclaimed and before claim windows close",
         ),
         Job(
             "weekly_digest",
