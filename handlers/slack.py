@@ -374,6 +374,13 @@ def from_slack_text(text: str) -> str:
 Post = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
+def shared_files(event: dict[str, Any]) -> str:
+    """Files shared with a message, as the text references the core accepts (e.g. as MDF proof):
+    `` file:<permalink>`` for each."""
+    refs = [f.get("permalink") or f.get("url_private") or f.get("id") for f in event.get("files") or []]
+    return "".join(f" file:{ref}" for ref in refs if ref)
+
+
 class SlackChannel:
     """The bolt listeners' implementation, bound to one :class:`Core`."""
 
@@ -567,7 +574,7 @@ class SlackChannel:
         """``message.im``: a person writes to the bot in its direct message."""
         if (
             event.get("channel_type") != "im"
-            or event.get("subtype")
+            or event.get("subtype") not in (None, "file_share")
             or event.get("bot_id")
             or not event.get("user")
         ):
@@ -584,7 +591,7 @@ class SlackChannel:
             return
         replies = await self.core.conversation.handle_text(
             actor,
-            from_slack_text(str(event.get("text") or "")),
+            from_slack_text(str(event.get("text") or "")) + shared_files(event),
             request_key=f"slack:event:{body.get('event_id')}",
         )
         await self.deliver(client, who, replies, post=post)

@@ -221,6 +221,21 @@ def _tenant(activity: Activity) -> str:
     return _tenant_id(activity) or (activity.channel_id or "")
 
 
+def shared_files(activity: Activity) -> str:
+    """Files sent with a message, as the text references the core accepts (e.g. as MDF proof):
+    `` file:<url>`` for each. Teams sends a personal-chat upload as a ``file.download.info``
+    attachment (``content.downloadUrl``); other clients put the link in ``contentUrl``."""
+    refs = []
+    for attachment in activity.attachments or []:
+        content = attachment.content if isinstance(attachment.content, dict) else {}
+        if attachment.content_type in ("text/html", "application/vnd.microsoft.card.adaptive"):
+            continue  # the message's own formatting and cards are not files
+        ref = content.get("downloadUrl") or attachment.content_url
+        if ref:
+            refs.append(ref)
+    return "".join(f" file:{ref}" for ref in refs)
+
+
 def request_key(activity: Activity, suffix: str = "") -> str:
     """The core's de-duplication key for an activity: Teams redelivers with the same id. Activity ids
     are only unique within a conversation (personal-chat ids are millisecond timestamps), so a short
@@ -475,7 +490,7 @@ class PartnerbotTeams(ActivityHandler):
         if not _is_personal(activity):
             text = TurnContext.remove_recipient_mention(activity) or ""
         replies = await self.core.conversation.handle_text(
-            actor, text.strip(), request_key=request_key(activity)
+            actor, text.strip() + shared_files(activity), request_key=request_key(activity)
         )
         await self._send(turn_context, replies)
 
