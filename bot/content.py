@@ -32,6 +32,7 @@ from bot.deals import clean_text
 from bot.errors import InputError, NotAllowed, NotFound
 from bot.messages import Actor
 from bot.people import EMAIL_RE
+from bot.refs import CONTENT_ITEM
 from store import content_queries, queries
 from store.content_models import ContentAudience, ContentDelivery, ContentItem
 from store.db import Database
@@ -40,22 +41,14 @@ from store.models import AuditEntry, Partner, Person
 if TYPE_CHECKING:
     from bot.core import Core
 
-REF_RE = re.compile(r"^\s*C-?(\d{1,9})\s*$", re.IGNORECASE)
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PUBLISH_ROLES = ("channel_manager",)
 """Who publishes (``admin`` may do everything)."""
 MAX_URL = 2000
 
 
-def content_ref(number: int) -> str:
-    return f"C-{number}"
-
-
-def parse_content_ref(ref: str) -> int:
-    match = REF_RE.match(ref or "")
-    if not match:
-        raise InputError("ref", f"{ref!r} is not a content reference; content items look like C-3.")
-    return int(match.group(1))
+content_ref = CONTENT_ITEM.format
+parse_content_ref = CONTENT_ITEM.parse
 
 
 def outbox_key(item_id: int, person_id: int) -> str:

@@ -39,6 +39,7 @@ from bot.dates import find_close_date, format_date, parse_close_date
 from bot.deals import clean_text
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
+from bot.refs import MDF_REQUEST
 from store import mdf_queries, queries
 from store.db import Database
 from store.mdf_models import MdfBudget, MdfHistory, MdfRequest
@@ -47,7 +48,6 @@ from store.models import AuditEntry, Partner, Person
 if TYPE_CHECKING:
     from bot.core import Core
 
-REF_RE = re.compile(r"^\s*M-?(\d{1,9})\s*$", re.IGNORECASE)
 QUARTER_RES = (
     re.compile(r"^\s*(?P<year>\d{4})\s*[-/ ]?\s*Q(?P<q>[1-4])\s*$", re.IGNORECASE),
     re.compile(r"^\s*Q(?P<q>[1-4])\s*[-/ ]?\s*(?P<year>\d{4})\s*$", re.IGNORECASE),
@@ -66,15 +66,8 @@ PROOF_HINT = "Send the proof as a link (https://…) to the invoice, photos or r
 DATES_HINT = "Try 10-20 March, 10 March to 2 April, 2027-03-10 to 2027-03-20, or 12 March for one day."
 
 
-def mdf_ref(number: int) -> str:
-    return f"M-{number}"
-
-
-def parse_mdf_ref(ref: str) -> int:
-    match = REF_RE.match(ref or "")
-    if not match:
-        raise InputError("ref", f"{ref!r} is not an MDF reference; MDF requests look like M-3.")
-    return int(match.group(1))
+mdf_ref = MDF_REQUEST.format
+parse_mdf_ref = MDF_REQUEST.parse
 
 
 # -- quarters and activity dates --------------------------------------------------------------

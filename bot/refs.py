@@ -16,6 +16,7 @@ class RefKind:
     plural: str
     example: int = 12
     field_name: str = "ref"
+    article: str = "a"
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -31,7 +32,8 @@ class RefKind:
         if not match:
             raise InputError(
                 self.field_name,
-                f"{text!r} is not a {self.noun} reference; {self.plural} look like {self.format(self.example)}.",
+                f"{text!r} is not {self.article} {self.noun} reference; "
+                f"{self.plural} look like {self.format(self.example)}.",
             )
         return int(match.group(1))
 
@@ -40,4 +42,5 @@ DEAL = RefKind("D", "deal", "deals")
 LEAD = RefKind("L", "lead", "leads")
 QUESTION = RefKind("Q", "question", "questions", example=3)
 KB_ENTRY = RefKind("KB", "knowledge-base", "entries", example=3, field_name="kb")
-MDF_REQUEST = RefKind("M", "MDF request", "MDF requests", example=2)
+MDF_REQUEST = RefKind("M", "MDF", "MDF requests", example=3, article="an")
+CONTENT_ITEM = RefKind("C", "content", "content items", example=3)
