@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from bot import outbox
 from bot.amounts import Money
@@ -25,31 +22,9 @@ from store import lead_queries, queries
 from store.db import downgrade, sync_url, upgrade
 from store.lead_models import Lead
 from store.models import Base
-from tests.conftest import IN_CI, PG_ADMIN_URL, FakeClock, make_world
+from tests.conftest import FakeClock, make_world
 
 LEAD_TABLES = {"leads", "lead_offers", "lead_history", "partner_lead_profiles"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
-        if IN_CI:
-            pytest.fail("PostgreSQL is required under CI=true")
-        pytest.skip("PostgreSQL is not available")
-    name = f"partnerbot_leads_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _lead_tables_only(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
@@ -57,21 +32,21 @@ def _lead_tables_only(obj: object, name: str | None, type_: str, reflected: bool
     return table in LEAD_TABLES
 
 
-def test_lead_migration_from_empty_to_head_and_back(empty_url: str) -> None:
+def test_lead_migration_from_empty_to_head_and_back(empty_database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
 
-    upgrade(empty_url)
-    engine = create_engine(sync_url(empty_url))
+    upgrade(empty_database_url)
+    engine = create_engine(sync_url(empty_database_url))
     with engine.connect() as conn:
         assert LEAD_TABLES <= set(inspect(conn).get_table_names())
         context = MigrationContext.configure(conn, opts={"include_object": _lead_tables_only})
         diff = compare_metadata(context, Base.metadata)
         assert diff == [], f"lead models and revision 0003 disagree: {diff}"
-    downgrade(empty_url, "0002")
+    downgrade(empty_database_url, "0002")
     with engine.connect() as conn:
         assert not LEAD_TABLES & set(inspect(conn).get_table_names())
-    downgrade(empty_url, "base")
-    upgrade(empty_url)
+    downgrade(empty_database_url, "base")
+    upgrade(empty_database_url)
     with engine.connect() as conn:
         assert LEAD_TABLES <= set(inspect(conn).get_table_names())
     engine.dispose()

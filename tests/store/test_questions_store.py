@@ -5,13 +5,11 @@ that survives a restart, and the SLA sweep run from the CLI with ``--at``."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, inspect, select
 
 from bot.core import Core
 from bot.errors import InputError
@@ -22,43 +20,21 @@ from store import queries
 from store import question_queries as qq
 from store.db import downgrade, sync_url, upgrade
 from store.question_models import Question, QuestionMessage
-from tests.conftest import IN_CI, PG_ADMIN_URL, FakeClock, build_core, make_world
+from tests.conftest import FakeClock, build_core, make_world
 
 QUESTION_TABLES = {"kb_entries", "questions", "question_messages", "expert_rotation"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
-        if IN_CI:
-            pytest.fail("PostgreSQL is required under CI=true")
-        pytest.skip("PostgreSQL is not available")
-    name = f"partnerbot_q_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def test_revision_0004_adds_the_question_tables_and_takes_them_away(empty_url: str) -> None:
-    upgrade(empty_url)
-    engine = create_engine(sync_url(empty_url))
+def test_revision_0004_adds_the_question_tables_and_takes_them_away(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    engine = create_engine(sync_url(empty_database_url))
     with engine.connect() as conn:
         assert QUESTION_TABLES <= set(inspect(conn).get_table_names())
-    downgrade(empty_url, "0003")
+    downgrade(empty_database_url, "0003")
     with engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())
         assert not QUESTION_TABLES & tables and "leads" in tables and "deals" in tables
-    upgrade(empty_url)
+    upgrade(empty_database_url)
     engine.dispose()
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from bot.amounts import Money
 from bot.core import Core
@@ -21,38 +21,12 @@ from store import queries
 from store.db import downgrade, include_object, sync_url, upgrade
 from store.models import Base
 from tests.conftest import (
-    IN_CI,
-    PG_ADMIN_URL,
     FakeClock,
     RecordingNotifier,
     build_core,
     make_world,
     reachable,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    import uuid
-
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:
-        if IN_CI:
-            pytest.fail("PostgreSQL is required under CI=true")
-        pytest.skip("PostgreSQL is not available")
-    name = f"partnerbot_empty_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_migrations_go_from_empty_to_head_and_back(empty_database_url: str) -> None:
