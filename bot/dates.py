@@ -30,6 +30,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dateparser
 
@@ -430,3 +431,13 @@ def _fallback(s: str, today: date) -> date | None:
         },
     )
     return parsed.date() if parsed is not None else None
+
+
+def to_local(moment: datetime, tz: str) -> datetime:
+    """A stored (naive UTC) moment in the time zone ``tz``."""
+    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(tz))
+
+
+def local_today(now: datetime, tz: str) -> date:
+    """The date it is in ``tz`` at the stored (naive UTC) moment ``now``."""
+    return to_local(now, tz).date()

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +21,7 @@ from bot import outbox, views
 from bot.amounts import Money, format_money
 from bot.companies import normalize_company, normalize_domain, validate_company_name
 from bot.conflicts import find_conflicts
-from bot.dates import format_date, validate_close_date
+from bot.dates import format_date, local_today, validate_close_date
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
 from bot.refs import DEAL
@@ -153,8 +152,7 @@ class Deals:
     # -- helpers --------------------------------------------------------------------------------
 
     def today_for(self, actor: Actor | None) -> date:
-        tz = ZoneInfo(actor.tz if actor else self.default_tz)
-        return self.clock().replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).date()
+        return local_today(self.clock(), actor.tz if actor else self.default_tz)
 
     async def _deal_for(
         self, session: AsyncSession, actor: Actor, ref: str, *, for_update: bool = False

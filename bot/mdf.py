@@ -29,13 +29,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import mdf_views, outbox
 from bot.amounts import Money, format_money, parse_money
-from bot.dates import find_close_date, format_date, parse_close_date
+from bot.dates import find_close_date, format_date, local_today, parse_close_date
 from bot.deals import clean_text
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
@@ -335,8 +334,7 @@ class Mdf:
     # -- helpers --------------------------------------------------------------------------------
 
     def today_for(self, actor: Actor | None) -> date:
-        tz = ZoneInfo(actor.tz if actor else self.default_tz)
-        return self.clock().replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).date()
+        return local_today(self.clock(), actor.tz if actor else self.default_tz)
 
     @staticmethod
     def may_decide(actor: Actor) -> bool:
@@ -971,7 +969,7 @@ class Mdf:
         and before the claim window closes. Each (request, kind, threshold) goes out once: the ledger
         row is claimed with an insert only one sweep can win, in the transaction of the outbox row. A
         sweep that first sees a request past several thresholds sends the nearest one only."""
-        today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(self.default_tz)).date()
+        today = local_today(now, self.default_tz)
         until = today + timedelta(days=max(REMINDER_DAYS))
         sent: list[str] = []
         for kind in ("activity_end", "claim_window"):

@@ -21,15 +21,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from statistics import mean, median
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.dates import format_date
+from bot.dates import format_date, to_local
 from bot.deals import OPEN_STATUSES, Deals, deal_ref
 from bot.errors import NotFound
 from bot.messages import Actor, Button, Fact, Reply
@@ -331,7 +330,7 @@ class Nudges:
         self.sources.append(source)
 
     def _local(self, now: datetime, tz: str | None) -> datetime:
-        return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(tz or self.default_tz))
+        return to_local(now, tz or self.default_tz)
 
     # -- the sweep ------------------------------------------------------------------------------
 
@@ -545,7 +544,3 @@ class Nudges:
             "Most nudged: " + ", ".join(f"{name} ({n})" for _, name, n in top) if top else "No nudges sent."
         )
         return Reply(title=f"Nudges over the last {days} days", text=text, facts=facts)
-
-
-def local_today(now: datetime, tz: str) -> date:
-    return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(tz)).date()

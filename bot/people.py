@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.dates import to_local
 from bot.errors import InputError
 from bot.messages import Actor, ConversationRef
 from store import queries
@@ -312,7 +313,7 @@ class People:
             return person, created
 
     async def now_in(self, actor: Actor) -> datetime:
-        return self.clock().replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(actor.tz))
+        return to_local(self.clock(), actor.tz)
 
 
 def _is_tz(tz: str) -> bool:
