@@ -144,6 +144,11 @@ class Conversation:
     async def _clear(self, actor: Actor) -> None:
         await self.dialogs.clear(actor)
 
+    async def first_delivery(self, request_key: str) -> bool:
+        """Claim a platform delivery that calls no other entry point (e.g. a welcome on install):
+        False when it was seen before, so a redelivery does nothing twice."""
+        return await self._first_delivery(request_key)
+
     async def _first_delivery(self, request_key: str | None) -> bool:
         if not request_key:
             return True

@@ -582,7 +582,9 @@ class PartnerbotTeams(ActivityHandler):
         activity = turn_context.activity
         added = activity.members_added or []
         bot_id = activity.recipient.id if activity.recipient else None
-        if any(member.id == bot_id for member in added):
+        if any(member.id == bot_id for member in added) and await self.core.conversation.first_delivery(
+            request_key(activity, "welcome")
+        ):
             await self._welcome(turn_context)
         if not _is_personal(activity):
             return

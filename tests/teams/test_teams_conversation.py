@@ -278,6 +278,8 @@ async def test_welcome_when_the_bot_is_added(teams: Teams) -> None:
     assert [a["title"] for a in card_actions(home[0].card)] == ["Register a deal", "My deals"]
 
     teams.connector.clear()
+    assert (await teams.post(added)).status in (200, 201)
+    assert teams.connector.to(ALICE) == [], "a redelivered conversationUpdate greets nobody twice"
     install = teams.activity(ALICE, type="installationUpdate", action="add")
     someone = teams.activity(ALICE, type="conversationUpdate", membersAdded=[ALICE.account()])
     for activity in (install, someone):
