@@ -36,6 +36,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# Benchmarks against same-run baselines (docs/benchmarks.md): `make bench`, or `make bench BENCH_ARGS=--quick`.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 teams-package: $(STAMP)
 	$(BIN)/partnerbot teams package --out partnerbot-teams.zip
 

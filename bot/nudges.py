@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
 from bot.dates import format_date, to_local
 from bot.deals import OPEN_STATUSES, Deals, deal_ref
 from bot.errors import NotFound
@@ -399,80 +398,98 @@ class Nudges:
 
         for start in range(0, len(ready), PERSON_BATCH):
             async with self.db.transaction() as session:
-                for person_id, items in ready[start : start + PERSON_BATCH]:
-                    sent = await self._send(
-                        session,
-                        person_id=person_id,
-                        name=people[person_id].name,
-                        items=items,
-                        now=now,
-                        reasks=reasks,
-                        escalations=escalations,
-                    )
-                    if sent:
-                        report.messages += 1
-                        report.items += len(items)
-                        report.escalated += sum(1 for i in items if i.kind == "escalation")
+                sent = await self._send(
+                    session,
+                    batch=ready[start : start + PERSON_BATCH],
+                    people=people,
+                    now=now,
+                    reasks=reasks,
+                    escalations=escalations,
+                )
+            for items in sent:
+                report.messages += 1
+                report.items += len(items)
+                report.escalated += sum(1 for i in items if i.kind == "escalation")
         return report
 
     async def _send(
         self,
         session: AsyncSession,
         *,
-        person_id: int,
-        name: str,
-        items: list[DueItem],
+        batch: Sequence[tuple[int, list[DueItem]]],
+        people: dict[int, Any],
         now: datetime,
         reasks: dict[tuple[int, str], NudgeItem],
         escalations: list[tuple[DueItem, NudgeItem]],
-    ) -> bool:
-        person = await queries.person_by_id(session, person_id)
-        slot = self._local(now, person.tz if person else None).date().isoformat()
-        payload = [_item_dict(i) for i in items]
-        message_id = await nudge_queries.claim_slot(
-            session, person_id=person_id, slot=slot, kind="nudge", items=payload, now=now
-        )
-        if message_id is None:
-            return False  # another replica (or an earlier run today) nudged this person already
-        for item in items:
-            earlier = reasks.get((person_id, item.key))
-            if earlier is not None:
-                row = await session.get(NudgeItem, earlier.id)
-                if row is not None:
-                    # An answer (a snooze, say) resets the silence count; otherwise this is one more ask.
-                    row.times_nudged = 1 if row.answered_at is not None else row.times_nudged + 1
-                    row.answered_at = None
-                    row.outcome = None
-                    row.last_nudged_at = now
-                    row.message_id = message_id
-                continue
-            session.add(
-                NudgeItem(
-                    person_id=person_id,
-                    item_key=item.key,
-                    ref=item.ref,
-                    kind=item.kind,
-                    message_id=message_id,
-                    first_nudged_at=now,
-                    last_nudged_at=now,
-                    times_nudged=1,
-                )
-            )
-            if item.kind == "escalation":
-                for original, row in escalations:
-                    if f"escalation:{original.key}" == item.key:
-                        escalated = await session.get(NudgeItem, row.id)
-                        if escalated is not None:
-                            escalated.escalated_at = now
-        await outbox.queue_for_person(
+    ) -> list[list[DueItem]]:
+        """One message per person of ``batch`` whose slot for today this process claims (another
+        replica, or an earlier run today, may have it already); the items of the messages sent.
+
+        In bulk, for a sweep over a million deals: the slots in multi-row inserts, the new ledger rows
+        and the outbox rows (what :func:`bot.outbox.queue_for_person` would queue, one by one) each in
+        one executemany."""
+        payloads = {person_id: [_item_dict(i) for i in items] for person_id, items in batch}
+        claimed = await nudge_queries.claim_slots(
             session,
-            key=f"nudge:{message_id}",
-            person_id=person_id,
-            reply=render_message(name, payload, message_id=message_id),
+            slots=[
+                (person_id, self._local(now, people[person_id].tz).date().isoformat(), payloads[person_id])
+                for person_id, _ in batch
+            ],
             kind="nudge",
             now=now,
         )
-        return True
+        sent: list[list[DueItem]] = []
+        new_rows: list[dict[str, Any]] = []
+        messages: list[dict[str, Any]] = []
+        for person_id, items in batch:
+            message_id = claimed.get(person_id)
+            if message_id is None:
+                continue  # another replica (or an earlier run today) nudged this person already
+            for item in items:
+                earlier = reasks.get((person_id, item.key))
+                if earlier is not None:
+                    row = await session.get(NudgeItem, earlier.id)
+                    if row is not None:
+                        # An answer (a snooze, say) resets the silence count; otherwise one more ask.
+                        row.times_nudged = 1 if row.answered_at is not None else row.times_nudged + 1
+                        row.answered_at = None
+                        row.outcome = None
+                        row.last_nudged_at = now
+                        row.message_id = message_id
+                    continue
+                new_rows.append(
+                    {
+                        "person_id": person_id,
+                        "item_key": item.key,
+                        "ref": item.ref,
+                        "kind": item.kind,
+                        "message_id": message_id,
+                        "first_nudged_at": now,
+                        "last_nudged_at": now,
+                        "times_nudged": 1,
+                    }
+                )
+                if item.kind == "escalation":
+                    for original, row in escalations:
+                        if f"escalation:{original.key}" == item.key:
+                            escalated = await session.get(NudgeItem, row.id)
+                            if escalated is not None:
+                                escalated.escalated_at = now
+            reply = render_message(people[person_id].name, payloads[person_id], message_id=message_id)
+            messages.append(
+                {
+                    "idempotency_key": f"nudge:{message_id}",
+                    "recipient_kind": "person",
+                    "recipient_id": person_id,
+                    "kind": "nudge",
+                    "payload": reply.to_dict(),
+                    "replace_key": reply.replace_key,
+                }
+            )
+            sent.append(items)
+        await nudge_queries.add_items(session, new_rows)
+        await nudge_queries.queue_messages(session, messages, now=now)
+        return sent
 
     # -- one click ------------------------------------------------------------------------------
 

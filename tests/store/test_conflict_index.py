@@ -1,0 +1,155 @@
+"""The conflict check's in-process name index (bot/conflicts.py): its blocking keys find what they
+promise, it answers like a full comparison on what it proposes, and it stays correct across replicas,
+open transactions and a slow first load."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import conflicts
+from bot.amounts import Money
+from bot.companies import CONFLICT_THRESHOLD, company_similarity
+from bot.core import Core
+from bot.deals import DealDraft
+from bot.messages import Actor
+from store.models import Customer
+from tests.conftest import FakeClock, build_core, make_world
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def draft(customer: str, domain: str | None = None) -> DealDraft:
+    return DealDraft(
+        customer=customer,
+        product="Cloud Suite",
+        amount=Money(Decimal("120000"), "USD"),
+        close_date=date(2027, 3, 31),
+        domain=domain,
+    )
+
+
+def edit(rng: random.Random, text: str) -> str:
+    pos = rng.randrange(len(text))
+    op = rng.choice("sidt")
+    if op == "s":
+        return text[:pos] + rng.choice(LETTERS) + text[pos + 1 :]
+    if op == "i":
+        return text[:pos] + rng.choice(LETTERS) + text[pos:]
+    if op == "d":
+        return text[:pos] + text[pos + 1 :]
+    return text[:pos] + text[pos + 1 : pos + 2] + text[pos] + text[pos + 2 :]
+
+
+def levenshtein(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def test_two_edits_leave_a_pair_signature_whole() -> None:
+    rng = random.Random(3)
+    for _ in range(3000):
+        text = "".join(rng.choice(LETTERS) for _ in range(rng.randint(conflicts.PAIR_MIN, 30)))
+        other = edit(rng, edit(rng, text)) if rng.random() < 0.7 else edit(rng, text)
+        if levenshtein(text, other) > 2:
+            continue  # two swaps of neighbours can be four edits
+        stored = set(conflicts.pair_signatures(text))
+        assert stored & conflicts.probe_signatures(other), (text, other)
+
+
+def test_one_edit_spellings_are_every_spelling_one_edit_away() -> None:
+    rng = random.Random(5)
+    for _ in range(300):
+        word = "".join(rng.choice(LETTERS) for _ in range(rng.randint(4, 12)))
+        typo = edit(rng, word)
+        if typo != word:
+            assert word in conflicts.one_edit_spellings(typo)
+
+
+def test_scoring_the_candidates_in_bulk_equals_scoring_each() -> None:
+    rng = random.Random(7)
+    base = ["globex industries", "globex", "initech", "umbrella health", "acme widgets", "globx systems"]
+    names = [(i, rng.choice(base) if rng.random() < 0.3 else edit(rng, rng.choice(base))) for i in range(200)]
+    assert len(names) >= conflicts.NATIVE_FROM
+    for query in ("globex", "globex industries", "initec", "umbrella"):
+        expected = {
+            i: company_similarity(query, name)
+            for i, name in names
+            if company_similarity(query, name) >= CONFLICT_THRESHOLD
+        }
+        assert conflicts.similar_names(query, names) == expected
+
+
+def test_the_index_waits_for_the_registration_in_progress_and_looks_again_for_missing_ids() -> None:
+    index = conflicts.NameIndex()
+    added = index._absorb([(1, 1, "globex"), (2, 2, "initech"), (4, 1, "acme")], None)
+    assert [a[0] for a in added] == [1, 2, 4] and index.watermark == 4
+    assert set(index._holes) == {3}  # a transaction that took id 3 may still commit
+    # Id 3 committed meanwhile; id 5 is the caller's own, uncommitted customer.
+    added = index._absorb([(3, 2, "umbrella"), (5, 2, "globex corp")], (2, "globex corp"))
+    assert [a[0] for a in added] == [3]
+    assert index.watermark == 4 and not index._holes
+    # Committed after all: the next look takes it in.
+    added = index._absorb([(5, 2, "globex corp"), (6, 3, "hooli")], None)
+    assert [a[0] for a in added] == [5, 6] and index.watermark == 6
+
+
+async def _conflicts_of(core: Core, ref: str, staff: Actor) -> list[str]:
+    view = await core.deals.get(staff, ref)
+    return [c.ref for c in view.conflicts]
+
+
+async def test_a_typo_in_the_first_letters_is_caught(any_core: Core) -> None:
+    world = await make_world(any_core)
+    await any_core.deals.register(world.alice, draft("Globex Industries"))
+    second = await any_core.deals.register(world.bob, draft("Glbex Industries Ltd"))
+    assert second.in_conflict, "the prefix method missed this: 'glb' is not 'glo'"
+    assert conflicts.index_for(any_core.db.engine).loaded
+
+
+async def test_another_replicas_registration_is_seen(any_database_url: str) -> None:
+    clock = FakeClock()
+    first = await build_core(any_database_url, clock)
+    second = await build_core(any_database_url, clock)
+    try:
+        world = await make_world(first)
+        await first.deals.register(world.alice, draft("Vandelay Industries"))  # loads first's index
+        await second.deals.register(world.bob, draft("Kramerica Industries"))  # another process
+        late = await first.deals.register(world.alice, draft("Kramerika Industries"))
+        assert late.in_conflict
+        assert await _conflicts_of(first, late.ref, world.dana) == ["D-2"]
+    finally:
+        await first.db.dispose()
+        await second.db.dispose()
+
+
+async def test_the_previous_method_answers_while_the_index_loads(
+    any_core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def never_ready(self: conflicts.NameIndex, engine: object, *, wait: float) -> bool:
+        return False
+
+    monkeypatch.setattr(conflicts.NameIndex, "ready", never_ready)
+    world = await make_world(any_core)
+    await any_core.deals.register(world.alice, draft("Globex Corporation"))
+    assert (await any_core.deals.register(world.bob, draft("Globex Corp."))).in_conflict
+    assert not (await any_core.deals.register(world.bob, draft("Initech"))).in_conflict
+    assert not conflicts.index_for(any_core.db.engine).loaded
+
+
+async def test_warm_loads_every_customer(any_core: Core) -> None:
+    world = await make_world(any_core)
+    for name in ("Globex", "Initech", "Umbrella Health"):
+        await any_core.deals.register(world.alice, draft(name))
+    index = await conflicts.warm(any_core.db)
+    async with any_core.db.transaction() as session:
+        customers = (await session.execute(select(func.count()).select_from(Customer))).scalar_one()
+    assert index.loaded and index.customers == customers == 3
