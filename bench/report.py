@@ -104,10 +104,10 @@ class Target:
         if self.met:
             return "met"
         if self.higher_is_better:
-            return f"missed by {self.limit - self.value:.3g} {self.unit} ({self.value / self.limit:.0%} of target)"
-        return (
-            f"missed by {self.value - self.limit:.3g} {self.unit} ({self.value / self.limit:.1f}x the limit)"
-        )
+            gap = _cell(round(self.limit - self.value, 4))
+            return f"missed by {gap} {self.unit} ({self.value / self.limit:.1%} of target)".replace("  ", " ")
+        gap = _cell(round(self.value - self.limit, 4))
+        return f"missed by {gap} {self.unit} ({self.value / self.limit:.1f}x the limit)".replace("  ", " ")
 
 
 @dataclass

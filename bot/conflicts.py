@@ -12,9 +12,10 @@ process, maps *blocking keys* of every customer's name to customer ids:
   the new name's rarest words are looked up with every spelling one edit away (a letter deleted,
   inserted, replaced, or two swapped), which finds typos in any position, reordered words, and a
   name inside a longer one ("globex" ~ "globex industries");
-- *pair signatures* of the words written together: the text cut into four parts, and every two parts
-  with their position. Two edits leave at least two parts whole, so any name within two edits of the
-  new one shares a signature with it (the pigeonhole filter of PassJoin, Li et al. 2011).
+- *pair signatures* of the words written together, and of each long word that is not common: the text
+  cut into four parts, and every two parts with their position. Two edits leave at least two parts
+  whole, so any text within two edits of the new one shares a signature with it (the pigeonhole
+  filter of PassJoin, Li et al. 2011).
 
 Keys that very many customers share (a sector word such as "systems") are skipped when rarer ones
 exist, within :data:`CANDIDATE_BUDGET`; a name made only of such words is compared with the customers
@@ -111,8 +112,7 @@ def _hash(key: str) -> int:
 
 
 def _words(name_key: str) -> list[str]:
-    words = list(dict.fromkeys(name_key.split()))
-    return words
+    return list(dict.fromkeys(name_key.split()))
 
 
 def _bounds(n: int) -> tuple[int, int, int, int, int]:

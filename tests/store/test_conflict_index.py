@@ -153,3 +153,23 @@ async def test_warm_loads_every_customer(any_core: Core) -> None:
     async with any_core.db.transaction() as session:
         customers = (await session.execute(select(func.count()).select_from(Customer))).scalar_one()
     assert index.loaded and index.customers == customers == 3
+
+
+async def test_recent_additions_merge_into_the_sorted_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = conflicts.NameIndex()
+    base = [(1, 1, "globex industries"), (2, 2, "initech"), (5, 1, "umbrella health")]
+    index._segment = conflicts._join([conflicts._piece(base, frozenset())])
+    for row in [(7, 3, "hooli"), (3, 2, "vandelay industries"), (6, 1, "kramerica")]:  # 3: a late hole
+        index._recent.add(*row, frozenset())
+    assert (3, "vandelay industries") in index.names(
+        sorted(index.candidates("vandelay industry")), other_than_partner=9
+    )
+    monkeypatch.setattr(conflicts, "COMPACT_MIN", 1)
+    index._maybe_compact()
+    assert index._compaction is not None
+    await index._compaction
+    assert not index._merging and not index._recent.names
+    assert list(index._segment.ids) == [1, 2, 3, 5, 6, 7] and index.customers == 6
+    for name, customer_id in (("globx industries", 1), ("vandelay industries", 3), ("hoolii", 7)):
+        assert customer_id in index.candidates(name), name
+    assert index.names([3, 6, 7], other_than_partner=1) == [(3, "vandelay industries"), (7, "hooli")]
