@@ -281,17 +281,25 @@ async def dialog_of(session: AsyncSession, person_id: int) -> DialogState | None
 async def save_dialog(
     session: AsyncSession, *, person_id: int, flow: str, state: dict[str, Any], now: datetime
 ) -> None:
-    row = await session.get(DialogState, person_id)
-    if row is None:
-        session.add(DialogState(person_id=person_id, flow=flow, state=state, updated_at=now))
-    else:
-        row.flow, row.state, row.updated_at = flow, dict(state), now
+    """Upsert, not read-modify-write: two overlapping requests of one person (a double click after
+    the ack) must not fail on a row the other just changed or removed; the last write wins."""
+    stmt = _insert(session, DialogState).values(
+        person_id=person_id, flow=flow, state=dict(state), updated_at=now
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["person_id"],
+            set_={
+                "flow": stmt.excluded.flow,
+                "state": stmt.excluded.state,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+    )
 
 
 async def clear_dialog(session: AsyncSession, person_id: int) -> None:
-    row = await session.get(DialogState, person_id)
-    if row is not None:
-        await session.delete(row)
+    await session.execute(delete(DialogState).where(DialogState.person_id == person_id))
 
 
 # -- outbox -----------------------------------------------------------------------------------

@@ -181,3 +181,19 @@ async def test_request_keys_are_claimed_once(any_core: Core) -> None:
         assert await queries.claim_request(session, "slack:event:Ev1", any_core.clock())
     async with any_core.db.transaction() as session:
         assert not await queries.claim_request(session, "slack:event:Ev1", any_core.clock())
+
+
+async def test_overlapping_dialog_writes_of_one_person_never_fail(any_core: Core) -> None:
+    world = await make_world(any_core)
+    dialogs = any_core.conversation.dialogs
+
+    async def save(i: int) -> None:
+        await dialogs.save(world.alice, "register", {"slots": {"n": i}})
+
+    async def clear() -> None:
+        await dialogs.clear(world.alice)
+
+    await asyncio.gather(*(save(i) if i % 3 else clear() for i in range(12)))
+    await save(99)
+    loaded = await dialogs.load(world.alice)
+    assert loaded is not None and loaded.state == {"slots": {"n": 99}}
