@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, views
 from bot.amounts import Money, format_money
+from bot.audit import audit_entry
 from bot.companies import normalize_company, normalize_domain, validate_company_name
 from bot.conflicts import find_conflicts
 from bot.dates import format_date, local_today, validate_close_date
@@ -27,7 +28,7 @@ from bot.messages import Actor
 from bot.refs import DEAL
 from store import nudge_queries, queries
 from store.db import Database
-from store.models import AuditEntry, Customer, Deal, DealConflict, DealHistory, Person
+from store.models import Customer, Deal, DealConflict, DealHistory, Person
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
@@ -234,13 +235,12 @@ class Deals:
         after: dict[str, Any] | None,
     ) -> None:
         session.add(
-            AuditEntry(
-                actor_id=actor.person_id if actor else None,
+            audit_entry(
+                actor,
                 action=action,
                 entity=deal_ref(deal.number),
                 before=before,
                 after=after,
-                channel=actor.channel if actor else "job",
                 at=self.clock(),
             )
         )

@@ -36,6 +36,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot import lead_views, outbox
 from bot.amounts import Money
+from bot.audit import audit_entry
 from bot.companies import normalize_company, validate_company_name
 from bot.deals import DealDraft, Deals, DealView, clean_text, deal_ref
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
@@ -585,13 +586,13 @@ class Leads:
         extra: dict[str, Any] | None = None,
     ) -> None:
         session.add(
-            AuditEntry(
-                actor_id=actor.person_id if actor else None,
+            audit_entry(
+                actor,
                 action=action,
                 entity=lead_ref(lead.number),
                 before=before,
                 after={**_snapshot(lead), **(extra or {})},
-                channel=actor.channel if actor else (channel or "job"),
+                channel=channel or "job",
                 at=now,
             )
         )

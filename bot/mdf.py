@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import mdf_views, outbox
 from bot.amounts import Money, format_money, parse_money
+from bot.audit import audit_entry
 from bot.dates import find_close_date, format_date, local_today, parse_close_date
 from bot.deals import clean_text
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
@@ -42,7 +43,7 @@ from bot.refs import MDF_REQUEST
 from store import mdf_queries, queries
 from store.db import Database
 from store.mdf_models import MdfBudget, MdfHistory, MdfRequest
-from store.models import AuditEntry, Partner, Person
+from store.models import Partner, Person
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -452,13 +453,13 @@ class Mdf:
         after: dict[str, Any] | None,
     ) -> None:
         session.add(
-            AuditEntry(
-                actor_id=actor.person_id if actor else None,
+            audit_entry(
+                actor,
                 action=action,
                 entity=entity,
                 before=before,
                 after=after,
-                channel=actor.channel if actor else "cli",
+                channel="cli",
                 at=self.clock(),
             )
         )

@@ -29,6 +29,7 @@ from rapidfuzz import fuzz
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, question_views
+from bot.audit import audit_entry
 from bot.deals import clean_text
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.messages import Actor
@@ -412,15 +413,7 @@ class Questions:
         after: dict[str, Any] | None,
     ) -> None:
         session.add(
-            AuditEntry(
-                actor_id=actor.person_id if actor else None,
-                action=action,
-                entity=entity,
-                before=before,
-                after=after,
-                channel=actor.channel if actor else "job",
-                at=self.clock(),
-            )
+            audit_entry(actor, action=action, entity=entity, before=before, after=after, at=self.clock())
         )
 
     async def _view(
