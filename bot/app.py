@@ -47,6 +47,15 @@ def build_web_app(core: Core, *, with_scheduler: bool = False) -> web.Applicatio
 
         app.cleanup_ctx.append(start_scheduler)
 
+    async def run_inbox(_app: web.Application) -> Any:
+        # Also takes up what was stored and left unfinished, by this process before a restart or by
+        # another replica that died.
+        core.inbox.start()
+        yield
+        await core.inbox.stop()
+
+    app.cleanup_ctx.append(run_inbox)
+
     async def close_db(_app: web.Application) -> Any:
         yield
         await core.db.dispose()

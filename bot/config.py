@@ -39,6 +39,7 @@ class Settings:
     microsoft_app_type: str = "MultiTenant"
     public_url: str = "http://localhost:3978"
     default_currency: str = "USD"
+    inbox_workers: int = 4
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -64,5 +65,6 @@ class Settings:
             microsoft_app_type=env.get("MICROSOFT_APP_TYPE") or "MultiTenant",
             public_url=(env.get("PARTNERBOT_PUBLIC_URL") or "http://localhost:3978").rstrip("/"),
             default_currency=(env.get("PARTNERBOT_CURRENCY") or "USD").upper(),
+            inbox_workers=max(1, _int(env, "PARTNERBOT_INBOX_WORKERS", 4)),
             extra={k: v for k, v in env.items() if k.startswith("PARTNERBOT_")},
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.deals import Deals
+from bot.inbox import Inbox
 from bot.nudge_skill import NudgeSkill
 from bot.nudges import NudgePolicy, Nudges
 from bot.outbox import Notifier, OutboxDispatcher
@@ -41,6 +42,7 @@ class Core:
     deals: Deals
     conversation: Conversation
     nudges: Nudges
+    inbox: Inbox
     leads: Leads | None = None
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     vendor_channel_platform: str | None = None
@@ -87,6 +89,7 @@ class Core:
             deals=deals,
             conversation=conversation,
             nudges=nudges,
+            inbox=Inbox(db=db, clock=clock, workers=settings.inbox_workers),
             vendor_channel_platform=vendor_channel_platform,
         )
         # Skills that need the whole core; the question skill claims the least, so it goes last.

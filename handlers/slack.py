@@ -11,9 +11,11 @@ a Slack Connect channel shared with other companies. Nothing is ever posted ``in
 
 Slack's clock. Commands, clicks and submissions must be acknowledged within 3 seconds. The bolt app
 runs with ``process_before_response=True`` so that each listener finishes before the HTTP answer; the
-listeners ``ack()`` and hand the real work to :meth:`SlackChannel.spawn` (a tracked background task,
-awaited on shutdown and by tests through :meth:`SlackChannel.drain`). A modal submission is the
-exception: its validation result *is* the answer, so the core is called before ``ack``.
+listeners store the request in the inbox (:mod:`bot.inbox`) and return, which acknowledges it, and the
+inbox hands it to the matching ``_name(payload)`` method afterwards - in this replica or, if this one
+dies first, another. Tests wait for that work with :meth:`SlackChannel.drain`. A modal submission is
+the exception: its validation result *is* the answer, so the core is called before ``ack``, and only
+the messages that follow are stored for afterwards.
 
 Charts. A reply with a chart (``Reply.image_png_b64``) is posted as usual, then the PNG is uploaded as a
 file with ``files_upload_v2`` (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``;
@@ -21,8 +23,8 @@ scope ``files:write``) - always into the person's direct message with the bot, e
 answered ephemerally in a channel, since a file shared into a channel is seen by everyone there. A
 failed upload is logged and never fails the message: its text carries the figures.
 
-Retries. Slack retries events it thinks went unanswered (``X-Slack-Retry-Num``); every core call carries
-a request key (``slack:event:<event_id>``, ``slack:<team>:<user>:<action_ts>``) so that the core does
+Retries. Slack retries events it thinks went unanswered (``X-Slack-Retry-Num``); the inbox stores a
+request once (by event id, trigger id or action timestamp), and every core call carries a request key (``slack:event:<event_id>``, ``slack:<team>:<user>:<action_ts>``) so that the core does
 a retried delivery or a double click once.
 """
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -100,6 +103,13 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 WEB_API_TIMEOUT = 15
+# Kinds of stored requests (bot.inbox) this channel handles.
+MESSAGE_WORK = "slack.message"
+MENTION_WORK = "slack.mention"
+HOME_WORK = "slack.home"
+COMMAND_WORK = "slack.command"
+ACTION_WORK = "slack.action"
+REPLIES_WORK = "slack.replies"
 
 
 def slack_configured(settings: Settings) -> bool:
@@ -321,6 +331,23 @@ class SlackUser:
     user: str
     enterprise: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "home_team": self.home_team,
+            "user": self.user,
+            "enterprise": self.enterprise,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SlackUser:
+        return cls(
+            team=str(data["team"]),
+            home_team=str(data["home_team"]),
+            user=str(data["user"]),
+            enterprise=data.get("enterprise") or None,
+        )
+
     @classmethod
     def from_event(cls, body: Mapping[str, Any], event: Mapping[str, Any]) -> SlackUser:
         team = str(body.get("team_id") or event.get("team") or "")
@@ -385,31 +412,51 @@ class SlackChannel:
     """The bolt listeners' implementation, bound to one :class:`Core`."""
 
     def __init__(
-        self, *, core: Core, bolt: AsyncApp, installation_store: AsyncInstallationStore | None = None
+        self,
+        *,
+        core: Core,
+        bolt: AsyncApp,
+        tokens: SlackTokens,
+        installation_store: AsyncInstallationStore | None = None,
     ) -> None:
         self.core = core
         self.bolt = bolt
+        self.tokens = tokens
         self.installation_store = installation_store
-        self._tasks: set[asyncio.Task[None]] = set()
         self._dm: dict[tuple[str, str], str] = {}
+        self._register_work()
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` after the listener has acknowledged Slack's request."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+    def _register_work(self) -> None:
+        inbox = self.core.inbox
+        inbox.register(MESSAGE_WORK, self._message)
+        inbox.register(MENTION_WORK, self._mention)
+        inbox.register(HOME_WORK, self._home)
+        inbox.register(COMMAND_WORK, self._command)
+        inbox.register(ACTION_WORK, self._action)
+        inbox.register(REPLIES_WORK, self._after_submission)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("Slack request failed after it was acknowledged", exc_info=task.exception())
+    async def accept(self, kind: str, who: SlackUser, *, dedupe_key: str, payload: dict[str, Any]) -> None:
+        """Store the request (then the listener acknowledges it); the inbox runs its work afterwards,
+        one request of a person at a time, in this replica or another."""
+        await self.core.inbox.accept(
+            kind=kind,
+            dedupe_key=dedupe_key,
+            order_key=f"slack:{who.team}:{who.user}",
+            payload={**payload, "who": who.to_dict()},
+        )
+
+    async def client_for(self, who: SlackUser) -> AsyncWebClient:
+        """A Web API client with the bot token of the workspace the request came from."""
+        token = await self.tokens.for_team(who.team, enterprise=who.enterprise)
+        if not token:
+            raise LookupError(f"partnerbot is not installed in Slack workspace {who.team}")
+        return web_client(self.core.settings, token=token)
 
     async def drain(self) -> None:
-        """Wait until every acknowledged request has been fully handled (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every stored request this process can take has been handled (tests, shutdown)."""
+        await self.core.inbox.drain()
 
     async def handle_http(self, request: web.Request) -> web.Response:
         """``POST /slack/events``: events, commands, interactivity and options, verified by bolt."""
@@ -569,8 +616,11 @@ class SlackChannel:
         await post(blocks.render_message(Reply(text=UNKNOWN_PERSON_TEXT)))
 
     # -- events ------------------------------------------------------------------------------
+    #
+    # Each listener stores the request (``accept``) and returns, which acknowledges it; the matching
+    # ``_name(payload)`` does the work when the inbox hands it over.
 
-    async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         """``message.im``: a person writes to the bot in its direct message."""
         if (
             event.get("channel_type") != "im"
@@ -579,20 +629,29 @@ class SlackChannel:
             or not event.get("user")
         ):
             return  # edits, deletions, joins, the bot's own and other bots' messages
-        self.spawn(self._message(body, event, client))
-
-    async def _message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         who = SlackUser.from_event(body, event)
-        channel = str(event["channel"])
+        await self.accept(
+            MESSAGE_WORK,
+            who,
+            dedupe_key=f"slack:event:{body.get('event_id')}",
+            payload={
+                "event_id": body.get("event_id"),
+                "channel": event["channel"],
+                "text": from_slack_text(str(event.get("text") or "")) + shared_files(event),
+            },
+        )
+
+    async def _message(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        channel = str(payload["channel"])
         post: Post = self._post_to(client, channel)
         actor = await self.actor_for(client, who, dm=channel)
         if actor is None:
             await self.unknown(post)
             return
         replies = await self.core.conversation.handle_text(
-            actor,
-            from_slack_text(str(event.get("text") or "")) + shared_files(event),
-            request_key=f"slack:event:{body.get('event_id')}",
+            actor, str(payload["text"]), request_key=f"slack:event:{payload['event_id']}"
         )
         await self.deliver(client, who, replies, post=post)
         self.core.kick_outbox()
@@ -604,41 +663,55 @@ class SlackChannel:
 
         return post
 
-    async def on_mention(
-        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: Any
-    ) -> None:
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         """``app_mention`` in a channel: answered ephemerally to the person who mentioned the bot."""
         if event.get("bot_id") or not event.get("user"):
             return
-        self.spawn(self._mention(body, event, client, getattr(context, "bot_user_id", None)))
-
-    async def _mention(
-        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, bot_user_id: str | None
-    ) -> None:
-        who = SlackUser.from_event(body, event)
-        post = self.ephemeral_in(client, who, str(event["channel"]))
-        actor = await self.actor_for(client, who)
-        if actor is None:
-            await self.unknown(post)
-            return
+        bot_user_id = getattr(context, "bot_user_id", None)
         text = str(event.get("text") or "")
         text = re.sub(
             rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>" if bot_user_id else r"^\s*<@[A-Z0-9]+(\|[^>]*)?>",
             "",
             text,
         )
+        await self.accept(
+            MENTION_WORK,
+            SlackUser.from_event(body, event),
+            dedupe_key=f"slack:event:{body.get('event_id')}",
+            payload={
+                "event_id": body.get("event_id"),
+                "channel": event["channel"],
+                "text": from_slack_text(text).strip(),
+            },
+        )
+
+    async def _mention(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        post = self.ephemeral_in(client, who, str(payload["channel"]))
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await self.unknown(post)
+            return
         replies = await self.core.conversation.handle_text(
-            actor, from_slack_text(text).strip(), request_key=f"slack:event:{body.get('event_id')}"
+            actor, str(payload["text"]), request_key=f"slack:event:{payload['event_id']}"
         )
         await self.deliver(client, who, replies, post=post)
         self.core.kick_outbox()
 
-    async def on_home_opened(
-        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
-        self.spawn(self.publish_home(client, SlackUser.from_event(body, event), dm=event.get("channel")))
+        await self.accept(
+            HOME_WORK,
+            SlackUser.from_event(body, event),
+            dedupe_key=f"slack:event:{body.get('event_id')}",
+            payload={"dm": event.get("channel")},
+        )
+
+    async def _home(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        await self.publish_home(await self.client_for(who), who, dm=payload.get("dm"))
 
     async def publish_home(self, client: AsyncWebClient, who: SlackUser, *, dm: str | None = None) -> None:
         actor = await self.actor_for(client, who, dm=dm if dm and str(dm).startswith("D") else None)
@@ -665,15 +738,20 @@ class SlackChannel:
 
     # -- /partner ----------------------------------------------------------------------------
 
-    async def on_command(
-        self, ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any
-    ) -> None:
+    async def on_command(self, ack: Any, command: dict[str, Any]) -> None:
+        await self.accept(
+            COMMAND_WORK,
+            SlackUser.from_command(command),
+            dedupe_key=f"slack:command:{command.get('trigger_id')}",
+            payload={key: command.get(key) for key in ("text", "channel_id", "trigger_id", "response_url")},
+        )
         await ack()
-        self.spawn(self._command(command, client, respond))
 
-    async def _command(self, command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
-        who = SlackUser.from_command(command)
-        text = from_slack_text(str(command.get("text") or "")).strip()
+    async def _command(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        respond = AsyncRespond(response_url=payload.get("response_url"))
+        text = from_slack_text(str(payload.get("text") or "")).strip()
         try:
             dm: str | None = await self.dm_channel(client, who)
         except SlackApiError as exc:  # e.g. a Slack Connect guest the bot may not DM
@@ -683,7 +761,7 @@ class SlackChannel:
         # DMs) only they may see the answer.
         post = (
             self.to_dm(client, who)
-            if dm and command.get("channel_id") == dm
+            if dm and payload.get("channel_id") == dm
             else self.ephemeral_by_url(respond)
         )
         actor = await self.actor_for(client, who)
@@ -692,34 +770,47 @@ class SlackChannel:
             return
         words = " ".join(text.lower().split())
         conversation = self.core.conversation
-        key = f"slack:command:{command.get('trigger_id')}"
+        key = f"slack:command:{payload.get('trigger_id')}"
         if words in HELP_WORDS:
             replies = await conversation.handle_text(actor, "help")
         elif words in REGISTER_WORDS:
             replies = await conversation.handle_action(actor, "deal.register.start", {}, request_key=key)
         else:
             replies = await conversation.handle_text(actor, text, request_key=key)
-        await self.deliver(client, who, replies, post=post, trigger_id=command.get("trigger_id"))
+        await self.deliver(client, who, replies, post=post, trigger_id=payload.get("trigger_id"))
         self.core.kick_outbox()
 
     # -- buttons -----------------------------------------------------------------------------
 
-    async def on_action(self, ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
-        await ack()
-        self.spawn(self._action(body, client, respond))
-
-    async def _action(self, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+    async def on_action(self, ack: Any, body: dict[str, Any]) -> None:
         actions = body.get("actions") or []
-        if not actions:
-            return
-        clicked = actions[0]
-        decoded = blocks.decode_value(clicked.get("value"))
-        if decoded is None:
-            return  # a link button: Slack opened the URL, nothing to do
-        name, data = decoded
-        who = SlackUser.from_interaction(body)
-        trigger_id = body.get("trigger_id")
-        container = body.get("container") or {}
+        decoded = blocks.decode_value(actions[0].get("value")) if actions else None
+        if decoded is not None:  # None: a link button - Slack opened the URL, nothing to do
+            who = SlackUser.from_interaction(body)
+            clicked = actions[0]
+            await self.accept(
+                ACTION_WORK,
+                who,
+                dedupe_key=f"slack:{who.team}:{who.user}:{clicked.get('action_ts') or body.get('trigger_id')}",
+                payload={
+                    "action": decoded[0],
+                    "data": decoded[1],
+                    "action_ts": clicked.get("action_ts"),
+                    "trigger_id": body.get("trigger_id"),
+                    "container": body.get("container") or {},
+                    "response_url": body.get("response_url"),
+                    "in_home": (body.get("view") or {}).get("type") == "home",
+                },
+            )
+        await ack()
+
+    async def _action(self, payload: dict[str, Any]) -> None:
+        name, data = str(payload["action"]), dict(payload.get("data") or {})
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        respond = AsyncRespond(response_url=payload.get("response_url"))
+        trigger_id = payload.get("trigger_id")
+        container = payload.get("container") or {}
         in_message = (
             container.get("type") == "message" and container.get("channel_id") and container.get("message_ts")
         )
@@ -736,7 +827,7 @@ class SlackChannel:
         if actor is None:
             await self.unknown(dm_post)
             return
-        request_key = f"slack:{who.team}:{who.user}:{clicked.get('action_ts') or body.get('trigger_id')}"
+        request_key = f"slack:{who.team}:{who.user}:{payload.get('action_ts') or trigger_id}"
         replies = await self.core.conversation.handle_action(actor, name, data, request_key=request_key)
         forms = [r for r in replies if r.form is not None][:1]
         if forms and trigger_id and await self.open_form(client, who, forms[0], trigger_id, origin=origin):
@@ -747,7 +838,7 @@ class SlackChannel:
                 replies = replies[1:]
         await self.deliver(client, who, replies, post=dm_post)
         self.core.kick_outbox()
-        if container.get("type") == "view" and (body.get("view") or {}).get("type") == "home":
+        if container.get("type") == "view" and payload.get("in_home"):
             await self.publish_home(client, who)
 
     async def _replace_clicked(
@@ -774,7 +865,8 @@ class SlackChannel:
     async def on_view_submission(
         self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        """Validation is the answer to a submission, so the core runs before ``ack``."""
+        """Validation is the answer to a submission, so the core runs before ``ack``; the messages
+        that follow it are stored and sent afterwards."""
         meta = blocks.read_metadata(view.get("private_metadata"))
         who = SlackUser.from_interaction(body)
         block_ids = blocks.input_block_ids(view)
@@ -795,6 +887,7 @@ class SlackChannel:
             return
         replies = list(result.replies)
         follow_up = next((r for r in replies if r.form is not None), None)
+        answer: dict[str, Any] = {}
         if follow_up is not None and follow_up.form is not None:
             metadata = blocks.modal_metadata(
                 form_id=follow_up.form.form_id,
@@ -802,18 +895,25 @@ class SlackChannel:
                 channel=meta.get("channel"),
                 origin=meta.get("origin"),
             )
-            await ack(
-                response_action="update",
-                view=blocks.render_modal(follow_up.form, intro=follow_up.text, private_metadata=metadata),
-            )
+            answer = {
+                "response_action": "update",
+                "view": blocks.render_modal(follow_up.form, intro=follow_up.text, private_metadata=metadata),
+            }
             replies.remove(follow_up)
-        else:
-            await ack()
-        self.spawn(self._after_submission(client, who, replies, meta))
+        if replies:
+            await self.accept(
+                REPLIES_WORK,
+                who,
+                dedupe_key=f"slack:view:{view.get('id')}:{body.get('trigger_id')}",
+                payload={"replies": [r.to_dict() for r in replies], "meta": dict(meta)},
+            )
+        await ack(**answer)
 
-    async def _after_submission(
-        self, client: AsyncWebClient, who: SlackUser, replies: list[Reply], meta: Mapping[str, Any]
-    ) -> None:
+    async def _after_submission(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        replies = [Reply.from_dict(r) for r in payload.get("replies") or []]
+        meta = payload.get("meta") or {}
         origin = meta.get("origin") if isinstance(meta.get("origin"), dict) else None
         if replies and replies[0].replace_key and origin:
             container = {
@@ -886,8 +986,17 @@ def attach_slack(app: web.Application, core: Core) -> None:
     if oauth_configured(settings) and store is None:
         store = installation_store_for(core)
     bolt = build_bolt_app(core, installation_store=store)
+    tokens = (
+        notifier.tokens
+        if isinstance(notifier, SlackNotifier)
+        else SlackTokens(
+            bot_token=settings.slack_bot_token,
+            installation_store=store,
+            vendor_team=settings.extra.get("PARTNERBOT_SLACK_VENDOR_TEAM") or None,
+        )
+    )
     channel = SlackChannel(
-        core=core, bolt=bolt, installation_store=store if oauth_configured(settings) else None
+        core=core, bolt=bolt, tokens=tokens, installation_store=store if oauth_configured(settings) else None
     )
     register_listeners(bolt, channel)
     app[SLACK_KEY] = channel
@@ -896,12 +1005,6 @@ def attach_slack(app: web.Application, core: Core) -> None:
     if bolt.oauth_flow is not None:
         app.router.add_get(INSTALL_PATH, channel.handle_install)
         app.router.add_get(OAUTH_REDIRECT_PATH, channel.handle_oauth_redirect)
-
-    async def finish_work(_app: web.Application) -> AsyncIterator[None]:
-        yield
-        await channel.drain()
-
-    app.cleanup_ctx.append(finish_work)
 
     if settings.slack_app_token:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

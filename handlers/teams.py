@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ PLATFORM = "teams"
 ROUTE = "/api/messages"
 RETRYABLE = frozenset({408, 412, 429, 500, 502, 503, 504})
 GONE = frozenset({403, 404})
+TURN_WORK = "teams.turn"  # stored activities (bot.inbox)
 SORRY_TEXT = "Sorry, something went wrong on my side. Please try again in a moment."
 GROUP_WELCOME_TEXT = (
     "Hi! I'm partnerbot, the partner assistant of our channel team. Mention me here (@partnerbot help), "
@@ -244,6 +246,10 @@ def request_key(activity: Activity, suffix: str = "") -> str:
     digest = hashlib.sha256((conversation or "").encode()).hexdigest()[:16]
     key = f"teams:{activity.id or ''}:{digest}"
     return f"{key}:{suffix}"[:200] if suffix else key
+
+
+def _conversation_id(activity: Activity) -> str:
+    return str(activity.conversation.id if activity.conversation else "")
 
 
 def _account_id(account: ChannelAccount | None) -> str:
@@ -681,6 +687,17 @@ def attach_teams(app: web.Application, core: Core) -> None:
         except Exception as exc:
             log.info("teams: rejected an unauthenticated request: %s", exc)
             return web.json_response({"error": "unauthorized"}, status=401)
+        if activity.type != ActivityTypes.invoke:
+            # Answer the turn as soon as the activity is stored; the work runs from the inbox and the
+            # answers go out through the Bot Connector, as they would within the turn.
+            await core.inbox.accept(
+                kind=TURN_WORK,
+                dedupe_key=request_key(activity) if activity.id else f"teams:{uuid.uuid4()}",
+                order_key=f"teams:{_conversation_id(activity)}:{_account_id(activity.from_property)}",
+                payload={"activity": body},
+            )
+            return web.Response(status=201)
+        # An invoke's answer is the HTTP response itself (e.g. a card refresh): it runs in the turn.
         invoke = await adapter.process_activity(authenticated, activity, bot.on_turn)
         if invoke is not None:
             body_out = (
@@ -689,4 +706,12 @@ def attach_teams(app: web.Application, core: Core) -> None:
             return web.json_response(body_out, status=invoke.status)
         return web.Response(status=201)
 
+    app_id = core.settings.microsoft_app_id.strip()
+
+    async def turn(payload: dict[str, Any]) -> None:
+        """A stored activity's turn, run as a proactive turn on the original activity."""
+        stored = Activity().deserialize(payload["activity"])
+        await adapter.process_proactive(adapter.create_claims_identity(app_id), stored, None, bot.on_turn)
+
+    core.inbox.register(TURN_WORK, turn)
     app.router.add_post(ROUTE, messages)

@@ -40,6 +40,12 @@ async def nudge_sweep(core: Core, now: datetime) -> str:
     return str(await core.nudges.sweep(now=now))
 
 
+async def purge_inbox(core: Core, now: datetime) -> str:
+    from bot.inbox import purge
+
+    return f"forgot {await purge(core.db, now=now)} handled request(s)"
+
+
 async def weekly_digest(core: Core, now: datetime) -> str:
     from bot.digest import Digests
 
@@ -91,6 +97,13 @@ JOBS: dict[str, Job] = {
             "cron",
             {"hour": 8, "minute": 15},
             "remind partners before approved MDF activities end unclaimed and before claim windows close",
+        ),
+        Job(
+            "purge_inbox",
+            purge_inbox,
+            "cron",
+            {"minute": 40},
+            "forget platform requests handled more than a day ago (their retries can no longer come)",
         ),
         Job(
             "weekly_digest",

@@ -274,4 +274,11 @@ class ProcessedRequest(Base):
 
 # Later capabilities keep their models in their own modules; importing them here puts their tables on
 # Base.metadata for Alembic and the schema tests.
-from store import content_models, lead_models, mdf_models, nudge_models, question_models  # noqa: E402,F401
+from store import (  # noqa: E402,F401
+    content_models,
+    inbox_models,
+    lead_models,
+    mdf_models,
+    nudge_models,
+    question_models,
+)

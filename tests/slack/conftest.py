@@ -428,7 +428,15 @@ class Slack:
             await self.settle()
         return response
 
-    async def dm(self, user: str, text: str, *, event_id: str | None = None, retry: int | None = None) -> Any:
+    async def dm(
+        self,
+        user: str,
+        text: str,
+        *,
+        event_id: str | None = None,
+        retry: int | None = None,
+        settle: bool = True,
+    ) -> Any:
         team = USERS[user][0]
         event = {
             "type": "message",
@@ -440,7 +448,7 @@ class Slack:
             "ts": f"{time.time():.6f}",
             "event_ts": f"{time.time():.6f}",
         }
-        return await self.event(event, team=team, event_id=event_id, retry=retry)
+        return await self.event(event, team=team, event_id=event_id, retry=retry, settle=settle)
 
     async def home_opened(self, user: str) -> Any:
         event = {
@@ -490,11 +498,12 @@ class Slack:
 
     # -- interactivity ----------------------------------------------------------------------
 
-    async def interact(self, payload: dict[str, Any]) -> Any:
+    async def interact(self, payload: dict[str, Any], *, settle: bool = True) -> Any:
         response = await self.post(
             urlencode({"payload": json.dumps(payload)}), content_type="application/x-www-form-urlencoded"
         )
-        await self.settle()
+        if settle:
+            await self.settle()
         return response
 
     async def click(
@@ -506,6 +515,7 @@ class Slack:
         action_ts: str | None = None,
         channel: str | None = None,
         ts: str | None = None,
+        settle: bool = True,
     ) -> Any:
         """Click the button labelled ``label`` in a message the stand-in received."""
         team = USERS[user][0]
@@ -539,7 +549,7 @@ class Slack:
                 }
             ],
         }
-        return await self.interact(payload)
+        return await self.interact(payload, settle=settle)
 
     async def click_home(self, user: str, view: dict[str, Any], label: str) -> Any:
         team = USERS[user][0]

@@ -357,7 +357,9 @@ class Teams:
             self.url + "/api/messages", json=activity, headers=headers or {}
         ) as response:
             await response.read()
-            return response
+        # The turn was answered once the activity was stored; its work runs from the inbox.
+        await self.core.inbox.drain()
+        return response
 
     async def say(self, user: TeamsUser, text: str, **fields: Any) -> list[Call]:
         """Send ``text`` as ``user``; the bot's answers in this turn."""

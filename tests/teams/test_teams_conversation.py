@@ -362,3 +362,24 @@ async def test_action_execute_invoke_answers_with_the_card(teams: Teams) -> None
     async with teams.session.post(teams.url + "/api/messages", json=plain) as response:
         body = await response.json()
     assert body["type"] == "application/vnd.microsoft.activity.message" and "No open deals" in body["value"]
+
+
+async def test_the_turn_is_answered_once_stored_and_the_work_follows(teams: Teams) -> None:
+    """Teams gets its HTTP answer as soon as the activity is stored; a redelivery is stored once; the
+    answer goes out through the Bot Connector, as a reply to it, when a worker takes it up."""
+    from store.inbox_models import InboxRequest
+
+    await teams.core.inbox.stop()  # this process's worker is gone
+    teams.core.inbox.start = lambda: None  # type: ignore[method-assign]
+    activity = teams.activity(ALICE, text="show my deals")
+    for _ in range(2):  # delivered, then redelivered with the same id
+        async with teams.session.post(teams.url + "/api/messages", json=activity) as response:
+            assert response.status == 201
+    assert teams.connector.to(ALICE) == []
+    async with teams.core.db.transaction() as session:
+        stored = list((await session.execute(select(InboxRequest))).scalars())
+    assert [(s.kind, s.status) for s in stored] == [("teams.turn", "pending")]
+
+    await teams.core.inbox.drain()
+    (answer,) = teams.connector.to(ALICE)
+    assert answer.kind == "reply" and answer.body.get("replyToId") == activity["id"]

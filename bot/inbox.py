@@ -1,0 +1,238 @@
+"""The inbox: a platform request is stored before it is acknowledged, and handled after.
+
+Slack wants every request answered within 3 seconds and retries what it thinks went unanswered; the
+Bot Framework waits up to 15 seconds for a turn. The work behind a request - identify the person, run
+the conversation, post the answers - takes longer under load, and a process can die in the middle of
+it. So a channel handler calls :meth:`Inbox.accept`, which returns once the request is committed to
+the ``inbox`` table, then acknowledges; workers claim stored requests (in this replica or any other)
+and run the handler registered for their kind.
+
+- *Group commit.* Requests that arrive while a write is in flight are written together in the next
+  transaction, so the cost of a commit is shared by everyone waiting for it.
+- *Order.* Requests with the same ``order_key`` (one person in one conversation) are handled one
+  after the other in the order they arrived; different people's requests run side by side, at most
+  ``workers`` at a time per process, which also keeps the acknowledgements of new requests from
+  queueing behind a pile of work on the event loop.
+- *Retries and replicas.* A claimed request is leased; if its process dies the lease runs out and
+  another replica handles it (every worker polls every ``poll_seconds``). A handler that raises is
+  retried with backoff, :data:`MAX_ATTEMPTS` times in all. A request's ``dedupe_key`` makes a retried
+  delivery of the same request a no-op, and the core's request keys make handling a request twice
+  harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from store import inbox_queries
+from store.db import Database
+from store.inbox_queries import NewRequest
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_ATTEMPTS = 5
+KEEP_FINISHED = timedelta(days=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s, 40 s after the 1st, 2nd, 3rd, 4th failure."""
+    return timedelta(seconds=5 * 2 ** max(0, attempts - 1))
+
+
+class Inbox:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Callable[[], datetime],
+        workers: int = 4,
+        lease: timedelta = timedelta(seconds=60),
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.workers = max(1, workers)
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self._handlers: dict[str, Handler] = {}
+        self._waiting: list[tuple[NewRequest, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._finished: list[int] = []
+        self._claiming = asyncio.Lock()
+
+    # -- what requests are --------------------------------------------------------------------
+
+    def register(self, kind: str, handler: Handler) -> None:
+        """``handler(payload)`` handles stored requests of ``kind``."""
+        self._handlers[kind] = handler
+
+    # -- accepting ------------------------------------------------------------------------------
+
+    async def accept(self, *, kind: str, dedupe_key: str, order_key: str, payload: dict[str, Any]) -> None:
+        """Store a request; returns once it is committed (then it may be acknowledged). A request whose
+        ``dedupe_key`` is already stored is not stored again. Raises if the database refused it."""
+        if kind not in self._handlers:
+            raise ValueError(f"no inbox handler for {kind!r}")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((NewRequest(dedupe_key, order_key, kind, payload), done))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write())
+        await done
+        self.start()
+        self._poke()
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self.db.transaction() as session:
+                    await inbox_queries.add_requests(session, [r for r, _ in batch], now=self.clock())
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    # -- working ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start this process's worker (idempotent; :meth:`accept` starts it too)."""
+        if self._loop_task is None or self._loop_task.done():
+            self._wake = asyncio.Event()
+            self._loop_task = asyncio.get_running_loop().create_task(self._work())
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _work(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                started = await self._fill()
+            except Exception:
+                log.exception("inbox: could not claim requests; trying again shortly")
+                started = 0
+            if started:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def _fill(self) -> int:
+        """Record what finished and claim as much as there are free workers, in one transaction."""
+        async with self._claiming:  # the worker and drain() take turns
+            return await self._fill_now()
+
+    async def _fill_now(self) -> int:
+        free = self.workers - len(self._running)
+        finished, self._finished = self._finished, []
+        if free <= 0 and not finished:
+            return 0
+        now = self.clock()
+        try:
+            async with self.db.transaction() as session:
+                await inbox_queries.finish_requests(session, finished, now=now)
+                rows = (
+                    await inbox_queries.claim_requests(
+                        session, now=now, lease_until=now + self.lease, limit=free
+                    )
+                    if free > 0
+                    else []
+                )
+                claimed = [(row.id, row.kind, row.attempts, dict(row.payload)) for row in rows]
+        except Exception:
+            self._finished.extend(finished)
+            raise
+        for row_id, kind, attempts, payload in claimed:
+            task = asyncio.get_running_loop().create_task(self._handle(row_id, kind, attempts, payload))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return len(claimed)
+
+    async def _handle(self, row_id: int, kind: str, attempts: int, payload: dict[str, Any]) -> None:
+        handler = self._handlers.get(kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no inbox handler for {kind!r} in this process")
+            await handler(payload)
+        except Exception as exc:
+            tries = attempts + 1
+            final = handler is None or tries >= MAX_ATTEMPTS
+            log.log(
+                logging.ERROR if final else logging.WARNING,
+                "inbox: %s request %s failed (attempt %s)%s",
+                kind,
+                row_id,
+                tries,
+                "; giving up" if final else "; will retry",
+                exc_info=exc,
+            )
+            now = self.clock()
+            try:
+                async with self.db.transaction() as session:
+                    await inbox_queries.fail_request(
+                        session,
+                        row_id,
+                        error=repr(exc),
+                        retry_at=None if final else now + retry_delay(tries),
+                        now=now,
+                    )
+            except Exception:
+                log.exception(
+                    "inbox: could not record the failure of request %s; its lease will expire", row_id
+                )
+        else:
+            self._finished.append(row_id)
+        finally:
+            # Free the slot now, not in a done-callback a loop turn later, so the claim that this poke
+            # starts sees it free.
+            self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._poke()
+
+    # -- tests and shutdown ----------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Handle everything this process can claim now, and record it (tests, shutdown)."""
+        while True:
+            if self._writer is not None and not self._writer.done():
+                await asyncio.wait([self._writer])
+            if self._running:
+                await asyncio.wait(list(self._running))
+                continue
+            if await self._fill() == 0 and not self._running and not self._waiting:
+                return
+
+    async def stop(self) -> None:
+        """Finish what is running (what is left stays stored for the next start or another replica)."""
+        if self._running:
+            await asyncio.wait(list(self._running))
+        if self._finished:
+            finished, self._finished = self._finished, []
+            async with self.db.transaction() as session:
+                await inbox_queries.finish_requests(session, finished, now=self.clock())
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+
+
+async def purge(db: Database, *, now: datetime, keep: timedelta = KEEP_FINISHED) -> int:
+    """Forget requests finished before ``now - keep`` (the ``purge_inbox`` job)."""
+    async with db.transaction() as session:
+        return await inbox_queries.purge_requests(session, before=now - keep)

@@ -1,0 +1,169 @@
+"""The inbox's reads and writes (see :mod:`store.inbox_models`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from store.inbox_models import InboxRequest
+from store.queries import _insert
+
+
+@dataclass(frozen=True, slots=True)
+class NewRequest:
+    dedupe_key: str
+    order_key: str
+    kind: str
+    payload: dict[str, Any]
+
+
+async def add_requests(session: AsyncSession, requests: Iterable[NewRequest], *, now: datetime) -> int:
+    """Write acknowledged requests; one whose ``dedupe_key`` is already there is skipped (a retry).
+    Returns how many were new."""
+    added = 0
+    for request in requests:
+        result = await session.execute(
+            _insert(session, InboxRequest)
+            .values(
+                dedupe_key=request.dedupe_key[:200],
+                order_key=request.order_key[:200],
+                kind=request.kind,
+                payload=request.payload,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return added
+
+
+def _claimable(now: datetime) -> list[Any]:
+    earlier = aliased(InboxRequest)
+    return [
+        InboxRequest.status == "pending",
+        InboxRequest.next_attempt_at <= now,
+        or_(InboxRequest.claimed_until.is_(None), InboxRequest.claimed_until < now),
+        # One person's requests in order: only the oldest unfinished one of an order key is handled.
+        ~exists().where(
+            earlier.order_key == InboxRequest.order_key,
+            earlier.status == "pending",
+            earlier.id < InboxRequest.id,
+        ),
+    ]
+
+
+async def claim_requests(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int, exclude: Sequence[str] = ()
+) -> Sequence[InboxRequest]:
+    """Lease up to ``limit`` requests to handle, oldest first, at most one per order key and none whose
+    order key has an earlier request unfinished. ``exclude``: order keys this worker is busy with.
+
+    As with the outbox, ``FOR UPDATE SKIP LOCKED`` lets replicas claim disjoint rows on PostgreSQL and
+    the conditional UPDATE is the claim itself on SQLite; the lease returns a row to the pool when the
+    process that claimed it dies."""
+    conditions = _claimable(now)
+    if exclude:
+        conditions.append(InboxRequest.order_key.not_in(list(exclude)))
+    stmt = (
+        select(InboxRequest.id, InboxRequest.order_key)
+        .where(*conditions)
+        .order_by(InboxRequest.id)
+        .limit(limit * 4)
+        .with_for_update(skip_locked=True)
+    )
+    ids: list[int] = []
+    keys: set[str] = set()
+    for row_id, order_key in (await session.execute(stmt)).all():
+        if order_key not in keys:  # the NOT EXISTS already keeps these apart; belt and braces
+            keys.add(order_key)
+            ids.append(row_id)
+        if len(ids) >= limit:
+            break
+    if not ids:
+        return []
+    claimed = await session.execute(
+        update(InboxRequest)
+        .where(
+            InboxRequest.id.in_(ids),
+            InboxRequest.status == "pending",
+            or_(InboxRequest.claimed_until.is_(None), InboxRequest.claimed_until < now),
+        )
+        .values(claimed_until=lease_until)
+        .returning(InboxRequest.id)
+        .execution_options(synchronize_session=False)
+    )
+    claimed_ids = sorted(r[0] for r in claimed)
+    if not claimed_ids:
+        return []
+    rows = await session.execute(
+        select(InboxRequest)
+        .where(InboxRequest.id.in_(claimed_ids))
+        .order_by(InboxRequest.id)
+        .execution_options(populate_existing=True)
+    )
+    return rows.scalars().all()
+
+
+async def finish_requests(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> None:
+    if ids:
+        await session.execute(
+            update(InboxRequest)
+            .where(InboxRequest.id.in_(list(ids)))
+            .values(status="done", done_at=now, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def fail_request(
+    session: AsyncSession, request_id: int, *, error: str, retry_at: datetime | None, now: datetime
+) -> None:
+    """One failed attempt: tried again at ``retry_at``, or given up (``failed``) when that is None."""
+    values: dict[str, Any] = {
+        "attempts": InboxRequest.attempts + 1,
+        "last_error": error[:2000],
+        "claimed_until": None,
+    }
+    if retry_at is None:
+        values.update(status="failed", done_at=now)
+    else:
+        values["next_attempt_at"] = retry_at
+    await session.execute(
+        update(InboxRequest)
+        .where(InboxRequest.id == request_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def purge_requests(session: AsyncSession, *, before: datetime) -> int:
+    """Forget finished requests received before ``before`` (their keys no longer stop a retry)."""
+    result = await session.execute(
+        delete(InboxRequest).where(InboxRequest.status != "pending", InboxRequest.received_at < before)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+async def inbox_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(InboxRequest.status, func.count()).group_by(InboxRequest.status))
+    return {status: count for status, count in rows.all()}
+
+
+async def pending_requests(session: AsyncSession) -> Sequence[InboxRequest]:
+    return (
+        (
+            await session.execute(
+                select(InboxRequest).where(InboxRequest.status == "pending").order_by(InboxRequest.id)
+            )
+        )
+        .scalars()
+        .all()
+    )

@@ -1,0 +1,76 @@
+"""What Slack acknowledged is done, even if the process that acknowledged it dies first (bot.inbox)."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from bot.app import build_web_app
+from store.inbox_models import InboxRequest
+from store.models import Deal
+from tests.conftest import build_core
+from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, VENDOR_CHANNEL, Slack
+
+REGISTER_SENTENCE = "register a deal for Globex Corporation, 120k USD of Cloud Suite, closing end of March"
+
+
+async def stop_working(slack: Slack) -> None:
+    """This process's inbox worker stops and never starts again (as if the process had died)."""
+    await slack.core.inbox.stop()
+    slack.core.inbox.start = lambda: None  # type: ignore[method-assign]
+
+
+async def pending(slack: Slack) -> list[InboxRequest]:
+    async with slack.core.db.transaction() as session:
+        return list(
+            (await session.execute(select(InboxRequest).where(InboxRequest.status == "pending"))).scalars()
+        )
+
+
+async def test_a_request_acknowledged_before_a_crash_is_answered_after_the_restart(
+    slack: Slack,
+) -> None:
+    # The process acknowledges and dies before its worker gets to the request.
+    await stop_working(slack)
+    response = await slack.dm("UALICE", REGISTER_SENTENCE, event_id="EvCrash", settle=False)
+    assert response.status == 200
+    assert slack.standin.posts("DUALICE") == []
+    [stored] = await pending(slack)
+    assert stored.kind == "slack.message" and stored.dedupe_key == "slack:event:EvCrash"
+
+    # Slack retries the event while the process is down and a replica answers: stored once.
+    await slack.dm("UALICE", REGISTER_SENTENCE, event_id="EvCrash", retry=1, settle=False)
+    assert len(await pending(slack)) == 1
+
+    # The restart: a new process on the same database takes the stored request up.
+    core = await build_core(
+        slack.core.settings.database_url,
+        slack.clock,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=f"{slack.standin.url}/api/",
+        SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL,
+    )
+    http = TestClient(TestServer(build_web_app(core), host="127.0.0.1"))
+    await http.start_server()  # starting the app starts its inbox worker
+    try:
+        await core.inbox.drain()
+    finally:
+        await http.close()
+    [summary] = slack.standin.posts("DUALICE")
+    assert "Globex Corporation" in summary.dump and "Confirm" in summary.dump
+    assert await pending(slack) == []
+
+
+async def test_a_click_acknowledged_is_stored_before_the_ack(slack: Slack) -> None:
+    await slack.dm("UALICE", REGISTER_SENTENCE)
+    summary = slack.standin.posts("DUALICE")[-1]
+    await stop_working(slack)
+    await slack.click("UALICE", summary, "Confirm", settle=False)
+    async with slack.core.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Deal)) == 0
+    [stored] = await pending(slack)
+    assert stored.kind == "slack.action" and stored.payload["action"] == "deal.register.confirm"
+    await slack.settle()  # a worker (here: drain) takes it up
+    async with slack.core.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Deal)) == 1
