@@ -29,12 +29,42 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+def acknowledgements_first(core: Core) -> Any:
+    """Tell the inbox while requests are arriving, so that stored work yields to acknowledgements."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        with core.inbox.arriving():
+            return await handler(request)
+
+    return middleware
+
+
 def build_web_app(core: Core, *, with_scheduler: bool = False) -> web.Application:
-    """The aiohttp application with every route of INTERFACE.md that the configuration enables."""
-    app = web.Application(client_max_size=1024 * 1024)
+    """The aiohttp application with every route of INTERFACE.md that the configuration enables.
+
+    Start-up runs the ``cleanup_ctx`` entries in order and shutdown in reverse: the database closes
+    last, after the inbox has finished what it was doing and the channels have closed their sessions.
+    """
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[acknowledgements_first(core)])
     app[CORE_KEY] = core
+
+    async def close_db(_app: web.Application) -> Any:
+        yield
+        await core.db.dispose()
+
+    app.cleanup_ctx.append(close_db)
     app.router.add_get("/healthz", healthz)
     attach_channels(app, core)
+
+    async def run_inbox(_app: web.Application) -> Any:
+        # Also takes up what was stored and left unfinished, by this process before a restart or by
+        # another replica that died.
+        core.inbox.start()
+        yield
+        await core.inbox.stop()
+
+    app.cleanup_ctx.append(run_inbox)
     if with_scheduler:
         from scheduler.runner import build_scheduler
 
@@ -46,21 +76,6 @@ def build_web_app(core: Core, *, with_scheduler: bool = False) -> web.Applicatio
             scheduler.shutdown(wait=False)
 
         app.cleanup_ctx.append(start_scheduler)
-
-    async def run_inbox(_app: web.Application) -> Any:
-        # Also takes up what was stored and left unfinished, by this process before a restart or by
-        # another replica that died.
-        core.inbox.start()
-        yield
-        await core.inbox.stop()
-
-    app.cleanup_ctx.append(run_inbox)
-
-    async def close_db(_app: web.Application) -> Any:
-        yield
-        await core.db.dispose()
-
-    app.cleanup_ctx.append(close_db)
     return app
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -173,6 +173,35 @@ class Conversation:
         if not await self._first_delivery(request_key):
             return []
         return await self._guard(lambda: self._action(actor, action, dict(data or {})))
+
+    def precheck_form(self, values: Mapping[str, str | None]) -> dict[str, str]:
+        """Field errors that the values alone show - no database, no person - for a platform that must
+        answer a submitted form within seconds and can show errors in it (a Slack modal). Fields are
+        read the way every form reads them (an ``amount`` is money, a ``close_date`` a date, ...);
+        everything else is checked when the form is handled (:meth:`submit_form`)."""
+        errors: dict[str, str] = {}
+        # The earliest date it is anywhere: a date can only be "in the past" here if it is for everyone.
+        earliest_today = (self.clock() - timedelta(hours=14)).date()
+        for name, raw in values.items():
+            value = (raw or "").strip()
+            problem = check_message(value)
+            if problem:
+                errors[name] = problem
+                continue
+            if not value:
+                continue
+            try:
+                if name == "amount":
+                    parse_money(value, default_currency=self.default_currency)
+                elif name == "close_date":
+                    parse_close_date(value, today=earliest_today)
+                elif name == "customer":
+                    validate_company_name(value)
+                elif name == "domain":
+                    normalize_domain(value)
+            except InputError as exc:
+                errors[name] = exc.message
+        return errors
 
     async def submit_form(
         self,

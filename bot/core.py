@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from bot import outbox
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.deals import Deals
@@ -48,6 +49,7 @@ class Core:
     vendor_channel_platform: str | None = None
     _delivery: asyncio.Task[None] | None = None
     _again: bool = False
+    _kicked_at: int = -1
 
     @classmethod
     def build(
@@ -123,7 +125,12 @@ class Core:
 
     def kick_outbox(self) -> None:
         """Deliver what the last request queued now, in the background, instead of waiting for the next
-        ``deliver_outbox`` sweep. Calls while a delivery runs fold into one more round."""
+        ``deliver_outbox`` sweep. Calls while a delivery runs fold into one more round; a call when
+        nothing was queued since the last one does nothing (retries due later are the sweep's)."""
+        queued = outbox.queued_count()
+        if queued == self._kicked_at:
+            return
+        self._kicked_at = queued
         if self._delivery is not None and not self._delivery.done():
             self._again = True
             return

@@ -9,6 +9,7 @@ history, an audit entry and its notifications in the one transaction that makes 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -35,6 +36,7 @@ CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
 OPEN_STATUSES = queries.OPEN_DEAL_STATUSES
 MAX_TEXT = 2000
 REVIEW_ROLES = ("approver",)
+PRODUCTS_TTL = 30.0
 UPDATE_ROLES = ("approver", "channel_manager")
 
 
@@ -149,6 +151,7 @@ class Deals:
         self.protection_days = protection_days
         self.vendor_channel = vendor_channel
         self.default_tz = default_tz
+        self._products: tuple[float, list[str]] | None = None
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -464,8 +467,15 @@ class Deals:
             return [c.name for c in await queries.customers_of(session, actor.partner_id)]
 
     async def products(self) -> list[str]:
+        """The active products' names, read again after :data:`PRODUCTS_TTL` seconds (every message
+        and form needs them; they change a few times a year)."""
+        cached = self._products
+        if cached is not None and time.monotonic() - cached[0] < PRODUCTS_TTL:
+            return list(cached[1])
         async with self.db.transaction() as session:
-            return await queries.product_names(session)
+            names = await queries.product_names(session)
+        self._products = (time.monotonic(), names)
+        return list(names)
 
     # -- vendor review --------------------------------------------------------------------------
 

@@ -23,8 +23,10 @@ and run the handler registered for their kind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_ATTEMPTS = 5
+# While requests are arriving: one stored request at a time, and a pause after each before the next.
+WORKERS_WHILE_ARRIVING = 1
+PAUSE_WHILE_ARRIVING = 0.05
 KEEP_FINISHED = timedelta(days=1)
 
 
@@ -68,6 +73,8 @@ class Inbox:
         self._running: set[asyncio.Task[None]] = set()
         self._finished: list[int] = []
         self._claiming = asyncio.Lock()
+        self._arriving = 0
+        self._paused_until = 0.0
 
     # -- what requests are --------------------------------------------------------------------
 
@@ -106,6 +113,29 @@ class Inbox:
                     if not done.done():
                         done.set_result(None)
 
+    # -- acknowledgements first -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Wrap the handling of an incoming platform request (up to its acknowledgement). While any is
+        in flight, stored requests are worked on one at a time with a pause after each, so that
+        acknowledgements - which have a deadline - do not queue behind work on the event loop; the
+        rest waits in the inbox and runs at full speed once the burst is over."""
+        self._arriving += 1
+        try:
+            yield
+        finally:
+            self._arriving -= 1
+            if not self._arriving:
+                self._poke()
+
+    def _capacity(self) -> int:
+        if not self._arriving:
+            return self.workers
+        if time.monotonic() < self._paused_until:
+            return 0
+        return min(self.workers, WORKERS_WHILE_ARRIVING)
+
     # -- working ---------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -129,8 +159,11 @@ class Inbox:
             if started:
                 continue
             self._wake.clear()
+            timeout = self.poll_seconds
+            if self._arriving:  # come back when the pause is over
+                timeout = min(timeout, max(0.001, self._paused_until - time.monotonic()))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
                 pass
 
@@ -140,7 +173,7 @@ class Inbox:
             return await self._fill_now()
 
     async def _fill_now(self) -> int:
-        free = self.workers - len(self._running)
+        free = self._capacity() - len(self._running)
         finished, self._finished = self._finished, []
         if free <= 0 and not finished:
             return 0
@@ -203,6 +236,8 @@ class Inbox:
             # Free the slot now, not in a done-callback a loop turn later, so the claim that this poke
             # starts sees it free.
             self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
+            if self._arriving:
+                self._paused_until = time.monotonic() + PAUSE_WHILE_ARRIVING
             self._poke()
 
     # -- tests and shutdown ----------------------------------------------------------------------

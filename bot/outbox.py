@@ -60,6 +60,20 @@ class Notifier(Protocol):
         ...
 
 
+_queued = 0
+
+
+def queued_count() -> int:
+    """How many messages this process has queued so far (a rolled-back one counts too): lets
+    :meth:`bot.core.Core.kick_outbox` skip a delivery round when a request queued nothing."""
+    return _queued
+
+
+def _note_queued() -> None:
+    global _queued
+    _queued += 1
+
+
 async def queue_for_person(
     session: AsyncSession,
     *,
@@ -75,6 +89,7 @@ async def queue_for_person(
     payload = reply.to_dict()
     if prefer_platform:
         payload[PREFER_PLATFORM] = prefer_platform
+    _note_queued()
     await queries.add_outbox(
         session,
         idempotency_key=key,
@@ -90,6 +105,7 @@ async def queue_for_person(
 async def queue_for_vendor_channel(
     session: AsyncSession, *, key: str, reply: Reply, kind: str, now: datetime
 ) -> None:
+    _note_queued()
     await queries.add_outbox(
         session,
         idempotency_key=key,
@@ -105,6 +121,7 @@ async def queue_for_vendor_channel(
 async def queue_replacement(session: AsyncSession, *, key: str, reply: Reply, now: datetime) -> None:
     """Update, in place, every message delivered earlier with ``reply.replace_key``."""
     assert reply.replace_key, "a replacement needs the replace_key of the messages it replaces"
+    _note_queued()
     await queries.add_outbox(
         session,
         idempotency_key=key,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +27,9 @@ UNKNOWN_PERSON_TEXT = (
     "channel manager to add you (or your company's workspace) and I'll be right here."
 )
 
+# How stale chat_identities.last_seen_at may get before a request writes it again ("which platform
+# did they use last" for notifications needs minutes, not milliseconds).
+LAST_SEEN_STEP = timedelta(minutes=1)
 STAFF_ROLES = frozenset({"approver", "channel_manager", "expert", "admin"})
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -87,12 +90,14 @@ class People:
         calls again with it. Stores ``conversation`` for proactive messages."""
         now = self.clock()
         async with self.db.transaction() as session:
-            linked = await queries.identity(
+            found = await queries.linked_identity(
                 session, platform=platform, workspace=workspace, external_id=external_id
             )
+            linked: ChatIdentity | None = None
             person: Person | None = None
-            if linked is not None:
-                person = await queries.person_by_id(session, linked.person_id)
+            partner: Partner | None = None
+            if found is not None:
+                linked, person, partner = found
             elif profile is not None and profile.email:
                 person = await self._match_profile(
                     session, platform=platform, workspace=workspace, profile=profile
@@ -104,19 +109,25 @@ class People:
                     session.add(linked)
             if person is None or linked is None or not person.active:
                 return None
-            linked.last_seen_at = now
+            # Written only when it changes (or the last sighting is older than LAST_SEEN_STEP): this
+            # runs on every request, and an UPDATE per request costs a write lock and a commit.
+            if linked.last_seen_at is None or now - linked.last_seen_at >= LAST_SEEN_STEP:
+                linked.last_seen_at = now
             if conversation is not None:
                 # Merge: a request that doesn't know, say, the DM channel must not erase the one stored.
                 known = dict((linked.conversation_ref or {}).get("extras") or {})
                 known.update({k: v for k, v in conversation.extras.items() if v not in (None, "")})
-                linked.conversation_ref = {
+                merged = {
                     "platform": conversation.platform,
                     "workspace": conversation.workspace,
                     "external_id": conversation.external_id,
                     "extras": known,
                 }
+                if merged != linked.conversation_ref:
+                    linked.conversation_ref = merged
             if person.partner_id is not None:
-                partner = await queries.partner_by_id(session, person.partner_id)
+                if partner is None or partner.id != person.partner_id:
+                    partner = await queries.partner_by_id(session, person.partner_id)
                 if partner is None or partner.status != "active":
                     return None
             return actor_from(person, channel=platform, default_tz=self.default_tz)

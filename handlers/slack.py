@@ -14,8 +14,9 @@ runs with ``process_before_response=True`` so that each listener finishes before
 listeners store the request in the inbox (:mod:`bot.inbox`) and return, which acknowledges it, and the
 inbox hands it to the matching ``_name(payload)`` method afterwards - in this replica or, if this one
 dies first, another. Tests wait for that work with :meth:`SlackChannel.drain`. A modal submission is
-the exception: its validation result *is* the answer, so the core is called before ``ack``, and only
-the messages that follow are stored for afterwards.
+answered with the field errors its values alone show (``Conversation.precheck_form``, no database);
+what the core refuses later opens the form again with the reasons (or, if the trigger has expired,
+posts them with a button that opens it).
 
 Charts. A reply with a chart (``Reply.image_png_b64``) is posted as usual, then the PNG is uploaded as a
 file with ``files_upload_v2`` (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``;
@@ -109,7 +110,7 @@ MENTION_WORK = "slack.mention"
 HOME_WORK = "slack.home"
 COMMAND_WORK = "slack.command"
 ACTION_WORK = "slack.action"
-REPLIES_WORK = "slack.replies"
+SUBMISSION_WORK = "slack.submission"
 
 
 def slack_configured(settings: Settings) -> bool:
@@ -122,7 +123,33 @@ def oauth_configured(settings: Settings) -> bool:
     return bool(settings.slack_client_id and settings.slack_client_secret and settings.slack_signing_secret)
 
 
-def web_client(settings: Settings, *, token: str | None = None, interactive: bool = True) -> AsyncWebClient:
+class HttpSessions:
+    """One aiohttp session (and its pool of kept-alive connections to Slack) per event loop, instead
+    of the new session - and TCP/TLS handshake - slack_sdk opens for every call when given none."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
+            session = self._session = aiohttp.ClientSession()
+        return session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+def web_client(
+    settings: Settings,
+    *,
+    token: str | None = None,
+    interactive: bool = True,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
     """A Web API client for ``SLACK_API_URL`` (tests) or Slack's own.
 
     Interactive requests honour 429 ``Retry-After`` in place; the outbox's client does not retry at all,
@@ -130,7 +157,12 @@ def web_client(settings: Settings, *, token: str | None = None, interactive: boo
     handlers: list[Any] = []
     if interactive:
         handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
-    kwargs: dict[str, Any] = {"token": token, "timeout": WEB_API_TIMEOUT, "retry_handlers": handlers}
+    kwargs: dict[str, Any] = {
+        "token": token,
+        "timeout": WEB_API_TIMEOUT,
+        "retry_handlers": handlers,
+        "session": session,
+    }
     if settings.slack_api_url:
         kwargs["base_url"] = (
             settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
@@ -213,13 +245,16 @@ class SlackNotifier:
     def __init__(self, *, settings: Settings, tokens: SlackTokens) -> None:
         self.settings = settings
         self.tokens = tokens
+        # Set by attach_slack to the serving app's sessions; CLI jobs use a session per call.
+        self.sessions: HttpSessions | None = None
 
     @property
     def installation_store(self) -> AsyncInstallationStore | None:
         return self.tokens.installation_store
 
     def _client(self, token: str) -> AsyncWebClient:
-        return web_client(self.settings, token=token, interactive=False)
+        session = self.sessions.get() if self.sessions is not None else None
+        return web_client(self.settings, token=token, interactive=False, session=session)
 
     async def send(self, *, target: Mapping[str, Any], reply: Reply, idempotency_key: str) -> dict[str, Any]:
         try:
@@ -424,6 +459,7 @@ class SlackChannel:
         self.tokens = tokens
         self.installation_store = installation_store
         self._dm: dict[tuple[str, str], str] = {}
+        self.sessions = HttpSessions()
         self._register_work()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -435,7 +471,7 @@ class SlackChannel:
         inbox.register(HOME_WORK, self._home)
         inbox.register(COMMAND_WORK, self._command)
         inbox.register(ACTION_WORK, self._action)
-        inbox.register(REPLIES_WORK, self._after_submission)
+        inbox.register(SUBMISSION_WORK, self._submission)
 
     async def accept(self, kind: str, who: SlackUser, *, dedupe_key: str, payload: dict[str, Any]) -> None:
         """Store the request (then the listener acknowledges it); the inbox runs its work afterwards,
@@ -452,7 +488,7 @@ class SlackChannel:
         token = await self.tokens.for_team(who.team, enterprise=who.enterprise)
         if not token:
             raise LookupError(f"partnerbot is not installed in Slack workspace {who.team}")
-        return web_client(self.core.settings, token=token)
+        return web_client(self.core.settings, token=token, session=self.sessions.get())
 
     async def drain(self) -> None:
         """Wait until every stored request this process can take has been handled (tests, shutdown)."""
@@ -862,60 +898,60 @@ class SlackChannel:
 
     # -- modals ------------------------------------------------------------------------------
 
-    async def on_view_submission(
-        self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        """Validation is the answer to a submission, so the core runs before ``ack``; the messages
-        that follow it are stored and sent afterwards."""
-        meta = blocks.read_metadata(view.get("private_metadata"))
-        who = SlackUser.from_interaction(body)
-        block_ids = blocks.input_block_ids(view)
-        actor = await self.actor_for(client, who)
-        if actor is None:
+    async def on_view_submission(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """What the values alone show is wrong comes back in the modal (``response_action: errors``);
+        otherwise the modal closes and the submission is stored - the core handles it afterwards, like
+        any other request. If the core then refuses it, the form opens again with the reasons."""
+        values = blocks.form_values(view)
+        errors = self.core.conversation.precheck_form(values)
+        if errors:
             await ack(
-                response_action="errors", errors=blocks.form_errors({"": UNKNOWN_PERSON_TEXT}, block_ids)
+                response_action="errors", errors=blocks.form_errors(errors, blocks.input_block_ids(view))
             )
             return
-        data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
-        # No request key: a submission that comes back with errors is submitted again, corrected, with
-        # the same view id; Slack itself does not retry submissions.
-        result = await self.core.conversation.submit_form(
-            actor, str(meta.get("form_id") or ""), blocks.form_values(view), data=data
+        who = SlackUser.from_interaction(body)
+        await self.accept(
+            SUBMISSION_WORK,
+            who,
+            dedupe_key=f"slack:view:{view.get('id')}:{body.get('trigger_id')}",
+            payload={
+                "values": values,
+                "trigger_id": body.get("trigger_id"),
+                # What is needed to show the form again: the modal without its state.
+                "view": {key: view.get(key) for key in ("title", "submit", "blocks", "private_metadata")},
+            },
         )
-        if result.errors:
-            await ack(response_action="errors", errors=blocks.form_errors(result.errors, block_ids))
-            return
-        replies = list(result.replies)
-        follow_up = next((r for r in replies if r.form is not None), None)
-        answer: dict[str, Any] = {}
-        if follow_up is not None and follow_up.form is not None:
-            metadata = blocks.modal_metadata(
-                form_id=follow_up.form.form_id,
-                data=dict(follow_up.form.data),
-                channel=meta.get("channel"),
-                origin=meta.get("origin"),
-            )
-            answer = {
-                "response_action": "update",
-                "view": blocks.render_modal(follow_up.form, intro=follow_up.text, private_metadata=metadata),
-            }
-            replies.remove(follow_up)
-        if replies:
-            await self.accept(
-                REPLIES_WORK,
-                who,
-                dedupe_key=f"slack:view:{view.get('id')}:{body.get('trigger_id')}",
-                payload={"replies": [r.to_dict() for r in replies], "meta": dict(meta)},
-            )
-        await ack(**answer)
+        await ack()
 
-    async def _after_submission(self, payload: dict[str, Any]) -> None:
+    async def _submission(self, payload: dict[str, Any]) -> None:
         who = SlackUser.from_dict(payload["who"])
         client = await self.client_for(who)
-        replies = [Reply.from_dict(r) for r in payload.get("replies") or []]
-        meta = payload.get("meta") or {}
+        view = payload.get("view") or {}
+        values = dict(payload.get("values") or {})
+        trigger_id = payload.get("trigger_id")
+        meta = blocks.read_metadata(view.get("private_metadata"))
+        channel = meta.get("channel")
+        post = self._post_to(client, str(channel)) if channel else self.to_dm(client, who)
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await self.unknown(post)
+            return
+        data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+        result = await self.core.conversation.submit_form(
+            actor,
+            str(meta.get("form_id") or ""),
+            values,
+            data=data,
+            request_key=f"slack:view:{who.team}:{who.user}:{trigger_id}",
+        )
+        if result.errors:
+            form = blocks.form_from_view(view, values)
+            again = Reply(text=blocks.errors_text(result.errors, form), form=form)
+            await self.deliver(client, who, [again], post=post, trigger_id=trigger_id)
+            return
+        replies = list(result.replies)
         origin = meta.get("origin") if isinstance(meta.get("origin"), dict) else None
-        if replies and replies[0].replace_key and origin:
+        if replies and replies[0].replace_key and replies[0].form is None and origin:
             container = {
                 "type": "message",
                 "channel_id": origin.get("channel"),
@@ -924,9 +960,7 @@ class SlackChannel:
             if await self._replace_clicked(client, container, None, replies[0]):
                 await self.send_chart(client, who, replies[0])
                 replies = replies[1:]
-        channel = meta.get("channel")
-        post = self._post_to(client, str(channel)) if channel else self.to_dm(client, who)
-        await self.deliver(client, who, replies, post=post)
+        await self.deliver(client, who, replies, post=post, trigger_id=trigger_id, origin=origin)
         self.core.kick_outbox()
 
 
@@ -1000,6 +1034,14 @@ def attach_slack(app: web.Application, core: Core) -> None:
     )
     register_listeners(bolt, channel)
     app[SLACK_KEY] = channel
+    if isinstance(notifier, SlackNotifier):
+        notifier.sessions = channel.sessions
+
+    async def close_sessions(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await channel.sessions.close()
+
+    app.cleanup_ctx.append(close_sessions)
     if settings.slack_signing_secret:
         app.router.add_post(EVENTS_PATH, channel.handle_http)
     if bolt.oauth_flow is not None:

@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.messages import Button, Form, FormField, Reply
+from bot.messages import Button, Choice, FieldKind, Form, FormField, Reply
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -471,6 +471,58 @@ def form_values(view: dict[str, Any]) -> dict[str, str | None]:
             value = element.get("value")
         values[block_id] = value
     return values
+
+
+def form_from_view(view: dict[str, Any], values: dict[str, str | None]) -> Form | None:
+    """The form a submitted modal showed (the inverse of :func:`render_modal`), filled in with
+    ``values``: to show it again when the core refuses what was submitted."""
+    meta = read_metadata(view.get("private_metadata"))
+    if not meta.get("form_id"):
+        return None
+    fields: list[FormField] = []
+    for block in view.get("blocks", []):
+        if block.get("type") != "input" or not block.get("block_id"):
+            continue
+        element = block.get("element") or {}
+        name = str(block["block_id"])
+        choices: tuple[Choice, ...] = ()
+        kind: FieldKind = "text"
+        if element.get("type") == "static_select":
+            kind = "select"
+            choices = tuple(
+                Choice(str(o.get("value")), str((o.get("text") or {}).get("text") or o.get("value")))
+                for o in element.get("options") or []
+            )
+        elif element.get("multiline"):
+            kind = "textarea"
+        fields.append(
+            FormField(
+                name=name,
+                label=str((block.get("label") or {}).get("text") or name),
+                kind=kind,
+                required=not block.get("optional", False),
+                value=values.get(name),
+                placeholder=(element.get("placeholder") or {}).get("text"),
+                choices=choices,
+                hint=(block.get("hint") or {}).get("text"),
+            )
+        )
+    raw = meta.get("data")
+    data = raw if isinstance(raw, dict) else {}
+    return Form(
+        form_id=str(meta["form_id"]),
+        title=str((view.get("title") or {}).get("text") or "partnerbot"),
+        fields=tuple(fields),
+        submit_label=str((view.get("submit") or {}).get("text") or "Submit"),
+        data={str(k): str(v) for k, v in data.items()},
+    )
+
+
+def errors_text(errors: dict[str, str], form: Form | None) -> str:
+    """The core's field errors as one message, each under the field's label."""
+    labels = {f.name: f.label for f in form.fields} if form else {}
+    lines = [f"{labels.get(name, name) if name else 'Form'}: {message}" for name, message in errors.items()]
+    return "Please check the form - it was not saved.\n" + "\n".join(lines)
 
 
 def form_errors(errors: dict[str, str], block_ids: Sequence[str]) -> dict[str, str]:

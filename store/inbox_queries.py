@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,27 +23,28 @@ class NewRequest:
     payload: dict[str, Any]
 
 
-async def add_requests(session: AsyncSession, requests: Iterable[NewRequest], *, now: datetime) -> int:
-    """Write acknowledged requests; one whose ``dedupe_key`` is already there is skipped (a retry).
-    Returns how many were new."""
-    added = 0
-    for request in requests:
-        result = await session.execute(
-            _insert(session, InboxRequest)
-            .values(
-                dedupe_key=request.dedupe_key[:200],
-                order_key=request.order_key[:200],
-                kind=request.kind,
-                payload=request.payload,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                received_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        added += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-    return added
+async def add_requests(session: AsyncSession, requests: Sequence[NewRequest], *, now: datetime) -> None:
+    """Write acknowledged requests in one statement; one whose ``dedupe_key`` is already there is
+    skipped (a retried delivery). Core rather than ORM: this is on every acknowledgement's path."""
+    if not requests:
+        return
+    table = InboxRequest.__table__
+    await session.execute(
+        _insert(session, table).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [
+            {
+                "dedupe_key": r.dedupe_key[:200],
+                "order_key": r.order_key[:200],
+                "kind": r.kind,
+                "payload": r.payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "received_at": now,
+            }
+            for r in requests
+        ],
+    )
 
 
 def _claimable(now: datetime) -> list[Any]:

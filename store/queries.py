@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,6 +97,31 @@ async def partner_by_id(session: AsyncSession, partner_id: int) -> Partner | Non
 async def partner_by_workspace(session: AsyncSession, *, platform: str, workspace: str) -> Partner | None:
     column = Partner.slack_team_id if platform == "slack" else Partner.teams_tenant_id
     return (await session.execute(select(Partner).where(column == workspace))).scalar_one_or_none()
+
+
+_LINKED = (
+    select(ChatIdentity, Person, Partner)
+    .join(Person, Person.id == ChatIdentity.person_id)
+    .outerjoin(Partner, Partner.id == Person.partner_id)
+    .where(
+        ChatIdentity.platform == bindparam("platform"),
+        ChatIdentity.workspace == bindparam("workspace"),
+        ChatIdentity.external_id == bindparam("external_id"),
+    )
+)
+
+
+async def linked_identity(
+    session: AsyncSession, *, platform: str, workspace: str, external_id: str
+) -> tuple[ChatIdentity, Person, Partner | None] | None:
+    """A platform account's identity with its person and partner, in one query built once (it runs
+    on every request)."""
+    row = (
+        await session.execute(
+            _LINKED, {"platform": platform, "workspace": workspace, "external_id": external_id}
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 async def identity(
@@ -278,16 +303,16 @@ async def dialog_of(session: AsyncSession, person_id: int) -> DialogState | None
     return await session.get(DialogState, person_id)
 
 
-async def save_dialog(
-    session: AsyncSession, *, person_id: int, flow: str, state: dict[str, Any], now: datetime
-) -> None:
-    """Upsert, not read-modify-write: two overlapping requests of one person (a double click after
-    the ack) must not fail on a row the other just changed or removed; the last write wins."""
-    stmt = _insert(session, DialogState).values(
-        person_id=person_id, flow=flow, state=dict(state), updated_at=now
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
+_DIALOG_UPSERT: dict[str, Any] = {}
+
+
+def _dialog_upsert(session: AsyncSession) -> Any:
+    """The dialog upsert, built once per dialect: building ``ON CONFLICT ... excluded`` costs more
+    than running it, and it runs on every turn of every dialog."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _DIALOG_UPSERT:
+        stmt = _insert(session, DialogState.__table__)
+        _DIALOG_UPSERT[dialect] = stmt.on_conflict_do_update(
             index_elements=["person_id"],
             set_={
                 "flow": stmt.excluded.flow,
@@ -295,6 +320,17 @@ async def save_dialog(
                 "updated_at": stmt.excluded.updated_at,
             },
         )
+    return _DIALOG_UPSERT[dialect]
+
+
+async def save_dialog(
+    session: AsyncSession, *, person_id: int, flow: str, state: dict[str, Any], now: datetime
+) -> None:
+    """Upsert, not read-modify-write: two overlapping requests of one person (a double click after
+    the ack) must not fail on a row the other just changed or removed; the last write wins."""
+    await session.execute(
+        _dialog_upsert(session),
+        {"person_id": person_id, "flow": flow, "state": dict(state), "updated_at": now},
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.core import Core
 from bot.deals import Deals
 from store import queries
@@ -407,3 +409,22 @@ async def test_a_corrected_form_with_the_same_request_key_goes_through(core: Cor
     assert second.ok and second.replies and "Register this deal?" in (second.replies[0].title or "")
     third = await core.conversation.submit_form(world.alice, "deal.register", values, request_key="view-1")
     assert third.ok and third.replies == [], "a retry of the accepted submission changes nothing"
+
+
+async def test_a_form_precheck_reads_only_the_values(core: Core) -> None:
+    """What a Slack modal can be told before its ack: no database, no person."""
+    check = core.conversation.precheck_form
+    assert check({"customer": "Globex", "amount": "120k USD", "close_date": "end of March"}) == {}
+    assert set(check({"amount": "lots", "close_date": "someday", "customer": "Globex"})) == {
+        "amount",
+        "close_date",
+    }
+    assert "past" in check({"close_date": "2020-01-01"})["close_date"]
+    assert set(check({"notes": "x" * 10_000, "title": "a\x00b"})) == {"notes", "title"}
+    assert check({"country": "Germany", "product": "Nothing we sell", "amount": ""}) == {}  # for the core
+    # At 10:00 UTC it is still yesterday west of UTC-10: that date is left to the core, which knows the
+    # person's zone; the day before is in the past everywhere.
+    assert core.clock().hour == 10
+    yesterday = (core.clock() - timedelta(days=1)).date()
+    assert check({"close_date": yesterday.isoformat()}) == {}
+    assert "past" in check({"close_date": (yesterday - timedelta(days=1)).isoformat()})["close_date"]

@@ -585,7 +585,8 @@ class Slack:
             if block["type"] != "input":
                 continue
             element = block["element"]
-            value = values.get(block["block_id"], element.get("initial_value"))
+            initial = element.get("initial_value") or (element.get("initial_option") or {}).get("value")
+            value = values.get(block["block_id"], initial)
             if element["type"] == "static_select":
                 option = next((o for o in element["options"] if o["value"] == value), None)
                 state[block["block_id"]] = {"value": {"type": "static_select", "selected_option": option}}

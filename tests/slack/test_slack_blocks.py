@@ -204,3 +204,47 @@ def test_slack_markup_in_incoming_text_is_undone() -> None:
         from_slack_text("mail <mailto:a@b.example|a@b.example> or <mailto:c@d.example>")
         == "mail a@b.example or c@d.example"
     )
+
+
+def test_a_submitted_modal_gives_back_its_form_with_what_was_typed() -> None:
+    form = Form(
+        form_id="deal.register",
+        title="Register a deal",
+        fields=(
+            FormField("customer", "Customer company", placeholder="Globex Corporation"),
+            FormField("domain", "Web domain", required=False),
+            FormField(
+                "product", "Product", kind="select", choices=(Choice("a", "Alpha"), Choice("b", "Beta"))
+            ),
+            FormField("notes", "Notes", kind="textarea", required=False, hint="Anything the reviewer needs"),
+        ),
+        submit_label="Check",
+        data={"ref": "L-3"},
+    )
+    view = sb.render_modal(form, private_metadata=sb.modal_metadata(form_id=form.form_id, data=form.data))
+    typed = {"customer": "Initech", "domain": None, "product": "b", "notes": "call Bob"}
+    again = sb.form_from_view(view, typed)
+    assert again is not None
+    assert (again.form_id, again.title, again.submit_label, again.data) == (
+        "deal.register",
+        "Register a deal",
+        "Check",
+        {"ref": "L-3"},
+    )
+    assert [(f.name, f.label, f.kind, f.required, f.value) for f in again.fields] == [
+        ("customer", "Customer company", "text", True, "Initech"),
+        ("domain", "Web domain", "text", False, None),
+        ("product", "Product", "select", True, "b"),
+        ("notes", "Notes", "textarea", False, "call Bob"),
+    ]
+    assert again.fields[2].choices == form.fields[2].choices
+    assert (
+        again.fields[0].placeholder == "Globex Corporation"
+        and again.fields[3].hint == "Anything the reviewer needs"
+    )
+    # Rendered again it is the same modal, filled in.
+    rendered = sb.render_modal(again, private_metadata=view["private_metadata"])
+    inputs = {b["block_id"]: b["element"] for b in rendered["blocks"] if b["type"] == "input"}
+    assert inputs["customer"]["initial_value"] == "Initech"
+    assert inputs["product"]["initial_option"]["value"] == "b"
+    assert sb.form_from_view({"blocks": view["blocks"]}, typed) is None  # no metadata: not ours

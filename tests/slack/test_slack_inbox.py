@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
@@ -74,3 +76,49 @@ async def test_a_click_acknowledged_is_stored_before_the_ack(slack: Slack) -> No
     await slack.settle()  # a worker (here: drain) takes it up
     async with slack.core.db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Deal)) == 1
+
+
+GOOD_VALUES = {
+    "customer": "Globex Corporation",
+    "product": "Cloud Suite",
+    "amount": "120k USD",
+    "close_date": "end of March",
+}
+
+
+async def test_what_the_core_refuses_after_the_ack_opens_the_form_again(slack: Slack) -> None:
+    await slack.command("UALICE", "register", channel="CGENERAL")
+    opened = slack.standin.of("views.open")[-1]
+    # "Germany" is not a two-letter code: only the core knows (the values-only precheck passes it).
+    response = await slack.submit("UALICE", opened, {**GOOD_VALUES, "country": "Germany"})
+    assert response.status == 200 and (await response.text()) == ""  # the modal closed at once
+    again = slack.standin.of("views.open")[-1]
+    assert again is not opened
+    view = again.body["view"]
+    assert view["callback_id"] == "pb_form" and again.body["trigger_id"] != opened.body["trigger_id"]
+    shown = json.dumps(view)
+    assert "it was not saved" in shown and "two-letter code" in shown
+    inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
+    # What was typed is still there, so only the wrong field needs typing again.
+    assert inputs["customer"]["initial_value"] == "Globex Corporation"
+    assert inputs["amount"]["initial_value"] == "120k USD"
+    assert inputs["country"]["initial_value"] == "Germany"
+    assert inputs["product"]["initial_option"]["value"] == "Cloud Suite"
+    assert json.loads(view["private_metadata"])["form_id"] == "deal.register"
+    assert not any("Register this deal?" in c.dump for c in slack.standin.posts("DUALICE"))
+
+    # Corrected and submitted again from the re-opened form: the summary comes.
+    await slack.submit("UALICE", again, {"country": "DE"})
+    assert "Register this deal?" in slack.standin.posts("DUALICE")[-1].dump
+
+
+async def test_when_the_trigger_has_expired_the_reasons_come_by_message(slack: Slack) -> None:
+    await slack.command("UALICE", "register", channel="CGENERAL")
+    opened = slack.standin.of("views.open")[-1]
+    slack.standin.fail("views.open", status=200, error="expired_trigger_id", retry_after=None)
+    await slack.submit("UALICE", opened, {**GOOD_VALUES, "country": "Germany"})
+    message = slack.standin.posts("DUALICE")[-1]
+    assert "it was not saved" in message.dump and "two-letter code" in message.dump
+    assert "Open the form" in message.dump
+    async with slack.core.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Deal)) == 0

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from bot import inbox as inbox_module
 from bot.core import Core
 from bot.inbox import MAX_ATTEMPTS, Inbox
+from scheduler.jobs import JOBS
 from store import inbox_queries
 from store.inbox_models import InboxRequest
-from scheduler.jobs import JOBS
 from tests.conftest import FakeClock
 
 
