@@ -40,7 +40,9 @@ def acknowledgements_first(core: Core) -> Any:
     return middleware
 
 
-def build_web_app(core: Core, *, with_scheduler: bool = False) -> web.Application:
+def build_web_app(
+    core: Core, *, with_scheduler: bool = False, warm_conflicts: bool = False
+) -> web.Application:
     """The aiohttp application with every route of INTERFACE.md that the configuration enables.
 
     Start-up runs the ``cleanup_ctx`` entries in order and shutdown in reverse: the database closes
@@ -65,6 +67,18 @@ def build_web_app(core: Core, *, with_scheduler: bool = False) -> web.Applicatio
         await core.inbox.stop()
 
     app.cleanup_ctx.append(run_inbox)
+    if warm_conflicts:
+        # Load the conflict index in the background now rather than on the first registration (which
+        # would fall back to a slower query while it loads).
+        from bot import conflicts
+
+        async def warm(_app: web.Application) -> Any:
+            task = asyncio.get_running_loop().create_task(conflicts.warm(core.db))
+            yield
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        app.cleanup_ctx.append(warm)
     if with_scheduler:
         from scheduler.runner import build_scheduler
 
@@ -107,6 +121,6 @@ def build_core(settings: Settings) -> Core:
 def serve(settings: Settings, *, host: str, port: int, scheduler: bool) -> None:
     store_db.upgrade(settings.database_url)
     core = build_core(settings)
-    app = build_web_app(core, with_scheduler=scheduler)
+    app = build_web_app(core, with_scheduler=scheduler, warm_conflicts=True)
     log.info("partnerbot serving on http://%s:%s", host, port)
     web.run_app(app, host=host, port=port, print=None, loop=asyncio.new_event_loop())

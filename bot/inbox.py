@@ -39,9 +39,12 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_ATTEMPTS = 5
-# While requests are arriving: one stored request at a time, and a pause after each before the next.
+# While requests are arriving: one stored request at a time, then a pause of WORK_SHARE times as long
+# as it took (so work gets about a fifth of the event loop), between MIN_PAUSE and MAX_PAUSE seconds.
 WORKERS_WHILE_ARRIVING = 1
-PAUSE_WHILE_ARRIVING = 0.05
+WORK_SHARE = 4.0
+MIN_PAUSE, MAX_PAUSE = 0.02, 0.5
+QUIET = 0.1
 KEEP_FINISHED = timedelta(days=1)
 
 
@@ -75,6 +78,7 @@ class Inbox:
         self._claiming = asyncio.Lock()
         self._arriving = 0
         self._paused_until = 0.0
+        self._last_arrival = 0.0
 
     # -- what requests are --------------------------------------------------------------------
 
@@ -117,24 +121,41 @@ class Inbox:
 
     @contextlib.contextmanager
     def arriving(self) -> Iterator[None]:
-        """Wrap the handling of an incoming platform request (up to its acknowledgement). While any is
-        in flight, stored requests are worked on one at a time with a pause after each, so that
-        acknowledgements - which have a deadline - do not queue behind work on the event loop; the
-        rest waits in the inbox and runs at full speed once the burst is over."""
+        """Wrap the handling of an incoming platform request (up to its acknowledgement). While
+        requests arrive (one in flight, or one finished less than :data:`QUIET` seconds ago), stored
+        requests are worked on one at a time with a pause after each (about four times as long as it
+        took), so that acknowledgements - which have a deadline - do not queue behind work on the
+        event loop; the rest waits in the inbox and runs at full speed once the burst is over."""
         self._arriving += 1
         try:
             yield
         finally:
             self._arriving -= 1
-            if not self._arriving:
-                self._poke()
+            self._last_arrival = time.monotonic()
+
+    def _busy_until(self) -> float:
+        """0 when requests are arriving now, else when the current burst counts as over."""
+        return 0.0 if self._arriving else self._last_arrival + QUIET
+
+    def _in_burst(self) -> bool:
+        busy_until = self._busy_until()
+        return not busy_until or time.monotonic() < busy_until
 
     def _capacity(self) -> int:
-        if not self._arriving:
+        if not self._in_burst():
             return self.workers
         if time.monotonic() < self._paused_until:
             return 0
         return min(self.workers, WORKERS_WHILE_ARRIVING)
+
+    def _next_look(self) -> float:
+        """Seconds until the worker should look again without being poked."""
+        now = time.monotonic()
+        wait = self.poll_seconds
+        for moment in (self._paused_until, self._busy_until() or now + MIN_PAUSE):
+            if moment > now:
+                wait = min(wait, moment - now)
+        return max(0.001, wait)
 
     # -- working ---------------------------------------------------------------------------------
 
@@ -159,21 +180,18 @@ class Inbox:
             if started:
                 continue
             self._wake.clear()
-            timeout = self.poll_seconds
-            if self._arriving:  # come back when the pause is over
-                timeout = min(timeout, max(0.001, self._paused_until - time.monotonic()))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._next_look())
             except TimeoutError:
                 pass
 
-    async def _fill(self) -> int:
+    async def _fill(self, *, paced: bool = True) -> int:
         """Record what finished and claim as much as there are free workers, in one transaction."""
         async with self._claiming:  # the worker and drain() take turns
-            return await self._fill_now()
+            return await self._fill_now(paced=paced)
 
-    async def _fill_now(self) -> int:
-        free = self._capacity() - len(self._running)
+    async def _fill_now(self, *, paced: bool) -> int:
+        free = (self._capacity() if paced else self.workers) - len(self._running)
         finished, self._finished = self._finished, []
         if free <= 0 and not finished:
             return 0
@@ -200,6 +218,7 @@ class Inbox:
 
     async def _handle(self, row_id: int, kind: str, attempts: int, payload: dict[str, Any]) -> None:
         handler = self._handlers.get(kind)
+        started = time.monotonic()
         try:
             if handler is None:
                 raise LookupError(f"no inbox handler for {kind!r} in this process")
@@ -236,8 +255,9 @@ class Inbox:
             # Free the slot now, not in a done-callback a loop turn later, so the claim that this poke
             # starts sees it free.
             self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
-            if self._arriving:
-                self._paused_until = time.monotonic() + PAUSE_WHILE_ARRIVING
+            if self._in_burst():  # pause before the next
+                took = time.monotonic() - started
+                self._paused_until = time.monotonic() + min(MAX_PAUSE, max(MIN_PAUSE, WORK_SHARE * took))
             self._poke()
 
     # -- tests and shutdown ----------------------------------------------------------------------
@@ -250,7 +270,7 @@ class Inbox:
             if self._running:
                 await asyncio.wait(list(self._running))
                 continue
-            if await self._fill() == 0 and not self._running and not self._waiting:
+            if await self._fill(paced=False) == 0 and not self._running and not self._waiting:
                 return
 
     async def stop(self) -> None:

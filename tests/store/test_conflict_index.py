@@ -173,3 +173,31 @@ async def test_recent_additions_merge_into_the_sorted_index(monkeypatch: pytest.
     for name, customer_id in (("globx industries", 1), ("vandelay industries", 3), ("hoolii", 7)):
         assert customer_id in index.candidates(name), name
     assert index.names([3, 6, 7], other_than_partner=1) == [(3, "vandelay industries"), (7, "hooli")]
+
+
+async def test_the_served_app_loads_the_index_at_start_up(any_core: Core) -> None:
+    """``partnerbot serve`` warms the index in the background, not on the first registration."""
+    import asyncio
+
+    from aiohttp.test_utils import TestServer
+
+    from bot.app import build_web_app
+
+    world = await make_world(any_core)
+    other = await build_core(any_core.settings.database_url, FakeClock(any_core.clock()))
+    try:  # a customer registered through another replica: this process has not loaded anything
+        await other.deals.register(world.alice, draft("Globex"))
+    finally:
+        await other.db.dispose()
+    index = conflicts.index_for(any_core.db.engine)
+    assert not index.loaded
+    server = TestServer(build_web_app(any_core, warm_conflicts=True), host="127.0.0.1")
+    await server.start_server()
+    try:
+        for _ in range(300):
+            if index.loaded and index.customers:
+                break
+            await asyncio.sleep(0.01)
+        assert index.loaded and index.customers == 1
+    finally:
+        await server.close()

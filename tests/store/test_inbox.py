@@ -200,3 +200,33 @@ async def test_accept_refuses_a_kind_nobody_handles(any_core: Core, clock: FakeC
     else:
         raise AssertionError("accepted a request nothing can handle")
     assert await rows(any_core) == []
+
+
+async def test_while_requests_arrive_work_runs_one_at_a_time_and_pauses(
+    any_core: Core, clock: FakeClock
+) -> None:
+    """Acknowledgements first: during a burst at most one stored request is worked on, with pauses;
+    when the burst is over the rest runs at full width."""
+    inbox = inbox_for(any_core, clock, workers=4)
+    concurrent: list[int] = []
+    running = 0
+
+    async def work(payload: dict[str, Any]) -> None:
+        nonlocal running
+        running += 1
+        concurrent.append(running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    inbox.register("t", work)
+    with inbox.arriving():  # a request is being acknowledged the whole time
+        for i in range(12):
+            await inbox.accept(kind="t", dedupe_key=f"ev-{i}", order_key=f"p{i}", payload={})
+        await asyncio.sleep(0.3)
+        during = len(concurrent)
+    assert 1 <= during < 12  # work went on, paced: at 0.01 s + a 0.02-0.04 s pause, about 6
+    assert max(concurrent) == 1
+    await asyncio.sleep(inbox_module.QUIET + 0.3)  # the burst is over: the worker catches up alone
+    assert len(concurrent) == 12
+    assert max(concurrent[during:]) > 1
+    await inbox.stop()
