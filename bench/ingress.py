@@ -64,6 +64,7 @@ SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench"
 VENDOR_CHANNEL = "CVENDOR"
 PRODUCT = "Cloud Suite"
+BARE_RUNS = 3
 SPEC = Spec(partners=200, people=5_000, deals=100_000, leads=20_000, identities=400)
 """The database behind the ingress runs (and ``partnerbot serve`` in the memory benchmark)."""
 
@@ -631,7 +632,13 @@ async def run(
                     runner, base = await serve(app)
                     try:
                         await drive(base, warm_scripts, settle=settle)
-                        results[which] = await drive(base, scripts, settle=settle)
+                        if which == "bare":
+                            # The baseline is the noisiest number (a millisecond a request): the
+                            # median of BARE_RUNS runs.
+                            runs = [await drive(base, scripts) for _ in range(BARE_RUNS)]
+                            results[which] = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
+                        else:
+                            results[which] = await drive(base, scripts, settle=settle)
                     finally:
                         await runner.cleanup()
                 bare, real = results["bare"], results["partnerbot"]

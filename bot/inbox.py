@@ -106,8 +106,8 @@ class Inbox:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self.db.transaction() as session:
-                    await inbox_queries.add_requests(session, [r for r, _ in batch], now=self.clock())
+                async with self.db.engine.begin() as conn:
+                    await inbox_queries.add_requests(conn, [r for r, _ in batch], now=self.clock())
             except Exception as exc:
                 for _, done in batch:
                     if not done.done():

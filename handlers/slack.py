@@ -969,15 +969,16 @@ class SlackChannel:
 
 def register_listeners(bolt: Any, channel: SlackChannel) -> None:
     """Every listener the bot has; tests/slack/test_manifest.py checks each against manifest.yml."""
-    bolt.command(SLASH_COMMAND)(channel.on_command)
+    # bolt tries listeners in this order for every request: the frequent ones first.
+    bolt.action(re.compile(".*"))(channel.on_action)
     # Only message.im is subscribed (manifest.yml); on_message ignores anything that is not an IM.
     bolt.event("message")(channel.on_message)
-    bolt.event("app_mention")(channel.on_mention)
+    bolt.command(SLASH_COMMAND)(channel.on_command)
+    bolt.view_submission(blocks.FORM_CALLBACK_ID)(channel.on_view_submission)
     bolt.event("app_home_opened")(channel.on_home_opened)
+    bolt.event("app_mention")(channel.on_mention)
     bolt.event("app_uninstalled")(channel.on_app_uninstalled)
     bolt.event("tokens_revoked")(channel.on_tokens_revoked)
-    bolt.action(re.compile(".*"))(channel.on_action)
-    bolt.view_submission(blocks.FORM_CALLBACK_ID)(channel.on_view_submission)
 
 
 SLACK_KEY: web.AppKey[SlackChannel] = web.AppKey("slack", SlackChannel)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from store.inbox_models import InboxRequest
-from store.queries import _insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,28 +23,28 @@ class NewRequest:
     payload: dict[str, Any]
 
 
-async def add_requests(session: AsyncSession, requests: Sequence[NewRequest], *, now: datetime) -> None:
-    """Write acknowledged requests in one statement; one whose ``dedupe_key`` is already there is
-    skipped (a retried delivery). Core rather than ORM: this is on every acknowledgement's path."""
+async def add_requests(conn: AsyncConnection, requests: Sequence[NewRequest], *, now: datetime) -> None:
+    """Write acknowledged requests in one statement on a plain connection (this is on every
+    acknowledgement's path: no ORM session); one whose ``dedupe_key`` is already there is skipped
+    (a retried delivery)."""
     if not requests:
         return
-    table = InboxRequest.__table__
-    await session.execute(
-        _insert(session, table).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-        [
-            {
-                "dedupe_key": r.dedupe_key[:200],
-                "order_key": r.order_key[:200],
-                "kind": r.kind,
-                "payload": r.payload,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "received_at": now,
-            }
-            for r in requests
-        ],
-    )
+    rows = [
+        {
+            "dedupe_key": r.dedupe_key[:200],
+            "order_key": r.order_key[:200],
+            "kind": r.kind,
+            "payload": r.payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "received_at": now,
+        }
+        for r in requests
+    ]
+    table = cast(Table, InboxRequest.__table__)
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    await conn.execute(insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
 
 
 def _claimable(now: datetime) -> list[Any]:
