@@ -487,7 +487,7 @@ class EchoBot(ActivityHandler):
 def bare_teams_app() -> web.Application:
     """A botbuilder ActivityHandler that echoes, through the same CloudAdapter configuration and the same
     request handling as ``handlers.teams.attach_teams`` (local mode: no app id)."""
-    adapter = build_adapter(Settings())
+    adapter = build_adapter(Settings(), reuse_connectors=False)  # botbuilder as it comes
     bot = EchoBot()
     auth = adapter.bot_framework_authentication
 

@@ -34,7 +34,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from aiohttp import web
-from botbuilder.core import ActivityHandler, BotAdapter, InvokeResponse, TurnContext, serializer_helper
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
@@ -45,6 +45,7 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
+from botframework.connector.auth import AuthenticationConstants, ConnectorFactory
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.core import Core
@@ -60,6 +61,7 @@ ROUTE = "/api/messages"
 RETRYABLE = frozenset({408, 412, 429, 500, 502, 503, 504})
 GONE = frozenset({403, 404})
 TURN_WORK = "teams.turn"  # stored activities (bot.inbox)
+MAX_CONNECTORS = 64  # connector clients kept per bot (one per Bot Connector service URL in practice)
 SORRY_TEXT = "Sorry, something went wrong on my side. Please try again in a moment."
 GROUP_WELCOME_TEXT = (
     "Hi! I'm partnerbot, the partner assistant of our channel team. Mention me here (@partnerbot help), "
@@ -84,8 +86,64 @@ class _AuthConfig:
     APP_TENANTID: str
 
 
-def build_adapter(settings: Any) -> CloudAdapter:
-    """A CloudAdapter for the configured bot; unauthenticated (emulator mode) without an app id."""
+class _ReusedConnectors(ConnectorFactory):
+    """Connector clients kept per (service URL, audience) instead of built for every turn.
+
+    ``CloudAdapter`` asks its connector factory for a new msrest ``ConnectorClient`` on every turn,
+    and building one (its configuration and urllib3 retry policy) cost more CPU than the rest of a
+    partnerbot turn; botbuilder's older ``BotFrameworkAdapter`` kept them per service URL the same way.
+    The credentials inside refresh their own tokens. The SDK's retries are set once, here."""
+
+    def __init__(
+        self, inner: ConnectorFactory, cache: dict[tuple[str, str | None], Any], retries: int
+    ) -> None:
+        self._inner = inner
+        self._cache = cache
+        self._retries = retries
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        key = (service_url, audience)
+        client = self._cache.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            _limit_sdk_retries(client, self._retries)
+            if len(self._cache) >= MAX_CONNECTORS:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = client
+        return client
+
+
+class _Authentication(ConfigurationBotFrameworkAuthentication):
+    """The SDK's configuration-based authentication, reusing connector and token clients per bot."""
+
+    def __init__(self, config: Any, *, retries: int) -> None:
+        super().__init__(config)
+        self._retries = retries
+        self._connectors: dict[str, dict[tuple[str, str | None], Any]] = {}
+        self._token_clients: dict[str, Any] = {}
+
+    @staticmethod
+    def _bot(claims_identity: Any) -> str:
+        claims = getattr(claims_identity, "claims", None) or {}
+        return str(claims.get(AuthenticationConstants.AUDIENCE_CLAIM) or "")
+
+    def create_connector_factory(self, claims_identity: Any) -> ConnectorFactory:
+        cache = self._connectors.setdefault(self._bot(claims_identity), {})
+        return _ReusedConnectors(super().create_connector_factory(claims_identity), cache, self._retries)
+
+    async def create_user_token_client(self, claims_identity: Any) -> Any:
+        bot = self._bot(claims_identity)
+        if bot not in self._token_clients:
+            self._token_clients[bot] = await super().create_user_token_client(claims_identity)
+        return self._token_clients[bot]
+
+
+def build_adapter(settings: Any, *, retries: int = 0, reuse_connectors: bool = True) -> CloudAdapter:
+    """A CloudAdapter for the configured bot; unauthenticated (emulator mode) without an app id.
+
+    ``retries``: msrest's own retries on each Bot Connector call - none for the outbox, which decides
+    when to try again itself. ``reuse_connectors=False`` is botbuilder as it comes (the benchmark's
+    baseline)."""
     app_id = settings.microsoft_app_id.strip()
     app_type = (settings.microsoft_app_type or "MultiTenant").strip() if app_id else "MultiTenant"
     tenant = settings.microsoft_app_tenant_id.strip()
@@ -101,19 +159,14 @@ def build_adapter(settings: Any) -> CloudAdapter:
         APP_TYPE=app_type,
         APP_TENANTID=tenant,
     )
-    return CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    if not reuse_connectors:
+        return CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    return CloudAdapter(_Authentication(config, retries=retries))
 
 
-def _connector(turn_context: TurnContext) -> Any:
-    return turn_context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
-
-
-def _limit_sdk_retries(turn_context: TurnContext, retries: int) -> None:
+def _limit_sdk_retries(client: Any, retries: int) -> None:
     """Tame msrest's own retries (urllib3 ``Retry``: 3 more tries on connection errors and on 5xx for
-    idempotent methods, ``Retry-After`` slept in a worker thread) on this turn's connector client.
-    Proactive turns get none - the outbox decides when to try again; a reply gets one quick retry, as
-    Teams is waiting for the HTTP answer."""
-    client = _connector(turn_context)
+    idempotent methods, ``Retry-After`` slept in a worker thread) on a connector client."""
     policy = getattr(getattr(client, "config", None), "retry_policy", None)
     if policy is not None:
         policy.retries = retries
@@ -285,7 +338,6 @@ class TeamsNotifier:
             # A continuation turn carries a made-up activity id; without clearing it the SDK would post
             # a "reply" to that id instead of a new message in the conversation.
             turn_context.activity.id = None
-            _limit_sdk_retries(turn_context, 0)
             try:
                 await work(turn_context)
             except Exception as exc:  # the adapter would hand it to on_turn_error; we want it here
@@ -396,7 +448,6 @@ class PartnerbotTeams(ActivityHandler):
         self.core = core
 
     async def on_turn(self, turn_context: TurnContext) -> None:
-        _limit_sdk_retries(turn_context, 1)
         try:
             await super().on_turn(turn_context)
         finally:
@@ -642,16 +693,11 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 
 
 def attach_teams(app: web.Application, core: Core) -> None:
-    """Add ``POST /api/messages``. Reuses the adapter of a registered Teams notifier, else registers one."""
-    existing = core.notifiers.get(PLATFORM)
-    adapter = getattr(existing, "adapter", None)
-    if not isinstance(adapter, CloudAdapter):
-        if existing is None:
-            notifier = teams_notifier(core)
-            core.add_notifier(notifier)
-            adapter = notifier.adapter
-        else:  # a stand-in notifier (tests) stays in place; the endpoint gets its own adapter
-            adapter = build_adapter(core.settings)
+    """Add ``POST /api/messages`` (and register the Teams notifier if none is). The endpoint has its own
+    adapter: a reply gets one quick SDK retry, the outbox's proactive messages none."""
+    if core.notifiers.get(PLATFORM) is None:
+        core.add_notifier(teams_notifier(core))
+    adapter = build_adapter(core.settings, retries=1)
     adapter.on_turn_error = _on_turn_error
     bot = PartnerbotTeams(core)
     auth = adapter.bot_framework_authentication

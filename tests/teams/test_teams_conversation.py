@@ -383,3 +383,23 @@ async def test_the_turn_is_answered_once_stored_and_the_work_follows(teams: Team
     await teams.core.inbox.drain()
     (answer,) = teams.connector.to(ALICE)
     assert answer.kind == "reply" and answer.body.get("replyToId") == activity["id"]
+
+
+async def test_turns_reuse_the_connector_client(teams: Teams, monkeypatch: object) -> None:
+    """botbuilder builds a Bot Connector client for every turn unless told otherwise; partnerbot keeps
+    one per service URL (building one cost more CPU than the rest of a turn)."""
+    import pytest
+    from botframework.connector.aio import ConnectorClient
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    made: list[str] = []
+    original = ConnectorClient.__init__
+
+    def counting(self: ConnectorClient, *args: object, **kwargs: object) -> None:
+        made.append("client")
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ConnectorClient, "__init__", counting)
+    for text in ("help", "show my deals", "help", "pending"):
+        assert await teams.say(ALICE, text)
+    assert len(made) <= 1
