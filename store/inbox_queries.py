@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, exists, func, or_, select, update
+from sqlalchemy import Row, Table, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import aliased
 
 from store.inbox_models import InboxRequest
+
+_TABLE = cast(Table, InboxRequest.__table__)
+_EARLIER = _TABLE.alias("earlier")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,76 +44,52 @@ async def add_requests(conn: AsyncConnection, requests: Sequence[NewRequest], *,
         }
         for r in requests
     ]
-    table = cast(Table, InboxRequest.__table__)
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    await conn.execute(insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+    await conn.execute(insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
 
 
 def _claimable(now: datetime) -> list[Any]:
-    earlier = aliased(InboxRequest)
+    t, earlier = _TABLE.c, _EARLIER.c
     return [
-        InboxRequest.status == "pending",
-        InboxRequest.next_attempt_at <= now,
-        or_(InboxRequest.claimed_until.is_(None), InboxRequest.claimed_until < now),
+        t.status == "pending",
+        t.next_attempt_at <= now,
+        or_(t.claimed_until.is_(None), t.claimed_until < now),
         # One person's requests in order: only the oldest unfinished one of an order key is handled.
-        ~exists().where(
-            earlier.order_key == InboxRequest.order_key,
-            earlier.status == "pending",
-            earlier.id < InboxRequest.id,
-        ),
+        ~exists().where(earlier.order_key == t.order_key, earlier.status == "pending", earlier.id < t.id),
     ]
 
 
 async def claim_requests(
-    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int, exclude: Sequence[str] = ()
-) -> Sequence[InboxRequest]:
-    """Lease up to ``limit`` requests to handle, oldest first, at most one per order key and none whose
-    order key has an earlier request unfinished. ``exclude``: order keys this worker is busy with.
+    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
+) -> Sequence[Row[Any]]:
+    """Lease up to ``limit`` requests to handle, oldest first, none whose order key has an earlier
+    request unfinished; rows of ``(id, kind, attempts, payload)``.
 
     As with the outbox, ``FOR UPDATE SKIP LOCKED`` lets replicas claim disjoint rows on PostgreSQL and
     the conditional UPDATE is the claim itself on SQLite; the lease returns a row to the pool when the
-    process that claimed it dies."""
-    conditions = _claimable(now)
-    if exclude:
-        conditions.append(InboxRequest.order_key.not_in(list(exclude)))
-    stmt = (
-        select(InboxRequest.id, InboxRequest.order_key)
-        .where(*conditions)
-        .order_by(InboxRequest.id)
-        .limit(limit * 4)
-        .with_for_update(skip_locked=True)
+    process that claimed it dies. Core statements on the table: this runs for every few requests."""
+    t = _TABLE.c
+    found = await session.execute(
+        select(t.id)
+        .where(*_claimable(now))
+        .order_by(t.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=_TABLE)
     )
-    ids: list[int] = []
-    keys: set[str] = set()
-    for row_id, order_key in (await session.execute(stmt)).all():
-        if order_key not in keys:  # the NOT EXISTS already keeps these apart; belt and braces
-            keys.add(order_key)
-            ids.append(row_id)
-        if len(ids) >= limit:
-            break
+    ids = [row[0] for row in found]
     if not ids:
         return []
     claimed = await session.execute(
-        update(InboxRequest)
+        update(_TABLE)
         .where(
-            InboxRequest.id.in_(ids),
-            InboxRequest.status == "pending",
-            or_(InboxRequest.claimed_until.is_(None), InboxRequest.claimed_until < now),
+            t.id.in_(ids),
+            t.status == "pending",
+            or_(t.claimed_until.is_(None), t.claimed_until < now),
         )
         .values(claimed_until=lease_until)
-        .returning(InboxRequest.id)
-        .execution_options(synchronize_session=False)
+        .returning(t.id, t.kind, t.attempts, t.payload)
     )
-    claimed_ids = sorted(r[0] for r in claimed)
-    if not claimed_ids:
-        return []
-    rows = await session.execute(
-        select(InboxRequest)
-        .where(InboxRequest.id.in_(claimed_ids))
-        .order_by(InboxRequest.id)
-        .execution_options(populate_existing=True)
-    )
-    return rows.scalars().all()
+    return sorted(claimed.all(), key=lambda row: row[0])
 
 
 async def finish_requests(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> None:

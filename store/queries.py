@@ -54,14 +54,19 @@ async def next_number(session: AsyncSession, name: str) -> int:
     return int(result.scalar_one())
 
 
+_CLAIM_REQUEST: dict[str, Any] = {}
+
+
 async def claim_request(session: AsyncSession, key: str, now: datetime) -> bool:
-    """Record that the request ``key`` is being applied. False if it already was (a retry)."""
-    result = await session.execute(
-        _insert(session, ProcessedRequest)
-        .values(key=key[:200], at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(ProcessedRequest.key)
-    )
+    """Record that the request ``key`` is being applied. False if it already was (a retry). The
+    statement is built once per dialect, on the table: it runs for nearly every request."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _CLAIM_REQUEST:
+        table = ProcessedRequest.__table__
+        _CLAIM_REQUEST[dialect] = (
+            _insert(session, table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+        )
+    result = await session.execute(_CLAIM_REQUEST[dialect], {"key": key[:200], "at": now})
     return result.scalar_one_or_none() is not None
 
 
