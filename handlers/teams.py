@@ -61,7 +61,8 @@ ROUTE = "/api/messages"
 RETRYABLE = frozenset({408, 412, 429, 500, 502, 503, 504})
 GONE = frozenset({403, 404})
 TURN_WORK = "teams.turn"  # stored activities (bot.inbox)
-MAX_CONNECTORS = 64  # connector clients kept per bot (one per Bot Connector service URL in practice)
+MAX_CONNECTORS = 64
+MAX_REFERENCES = 10_000  # serialized conversation references kept (one per person and chat)  # connector clients kept per bot (one per Bot Connector service URL in practice)
 SORRY_TEXT = "Sorry, something went wrong on my side. Please try again in a moment."
 GROUP_WELCOME_TEXT = (
     "Hi! I'm partnerbot, the partner assistant of our channel team. Mention me here (@partnerbot help), "
@@ -446,6 +447,7 @@ class _Outcome:
 class PartnerbotTeams(ActivityHandler):
     def __init__(self, core: Core) -> None:
         self.core = core
+        self._references: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         try:
@@ -456,17 +458,34 @@ class PartnerbotTeams(ActivityHandler):
     # -- who is writing ------------------------------------------------------------------------
 
     def _conversation_ref(self, activity: Activity, account: ChannelAccount | None = None) -> ConversationRef:
-        reference = TurnContext.get_conversation_reference(activity)
-        if account is not None:
-            reference.user = account
-        if reference.conversation is not None and not reference.conversation.tenant_id:
-            reference.conversation.tenant_id = _tenant_id(activity)
-        user = reference.user
+        user = account if account is not None else activity.from_property
+        conversation, bot = activity.conversation, activity.recipient
+        key = tuple(
+            getattr(obj, name, None)
+            for obj, names in (
+                (activity, ("service_url", "channel_id", "locale")),
+                (conversation, ("id", "tenant_id", "conversation_type", "is_group", "name")),
+                (user, ("id", "aad_object_id", "name", "role")),
+                (bot, ("id", "name", "role")),
+            )
+            for name in names
+        ) + (_tenant_id(activity),)
+        serialized = self._references.get(key)
+        if serialized is None:  # msrest's serializer is slow; a chat's reference rarely changes
+            reference = TurnContext.get_conversation_reference(activity)
+            if account is not None:
+                reference.user = account
+            if reference.conversation is not None and not reference.conversation.tenant_id:
+                reference.conversation.tenant_id = _tenant_id(activity)
+            serialized = _reference_dict(reference)
+            if len(self._references) >= MAX_REFERENCES:
+                self._references.pop(next(iter(self._references)))
+            self._references[key] = serialized
         return ConversationRef(
             platform=PLATFORM,
             workspace=_tenant(activity),
             external_id=_account_id(user),
-            extras={"reference": _reference_dict(reference), "personal": _is_personal(activity)},
+            extras={"reference": dict(serialized), "personal": _is_personal(activity)},
         )
 
     async def _profile(self, turn_context: TurnContext, member_id: str) -> Profile | None:
