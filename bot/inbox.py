@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from store import inbox_queries
+from store import inbox_queries, queries
 from store.db import Database
 from store.inbox_queries import NewRequest
 
@@ -288,6 +288,8 @@ class Inbox:
 
 
 async def purge(db: Database, *, now: datetime, keep: timedelta = KEEP_FINISHED) -> int:
-    """Forget requests finished before ``now - keep`` (the ``purge_inbox`` job)."""
+    """Forget requests finished before ``now - keep``, and the core's request keys of that age (the
+    ``purge_inbox`` job): Slack and Teams retry within minutes."""
     async with db.transaction() as session:
+        await queries.forget_requests(session, before=now - keep)
         return await inbox_queries.purge_requests(session, before=now - keep)

@@ -103,7 +103,7 @@ JOBS: dict[str, Job] = {
             purge_inbox,
             "cron",
             {"minute": 40},
-            "forget platform requests handled more than a day ago (their retries can no longer come)",
+            "forget platform requests and request keys of more than a day ago (no retry comes that late)",
         ),
         Job(
             "weekly_digest",

@@ -76,6 +76,12 @@ async def release_request(session: AsyncSession, key: str) -> None:
     await session.execute(delete(ProcessedRequest).where(ProcessedRequest.key == key[:200]))
 
 
+async def forget_requests(session: AsyncSession, *, before: datetime) -> int:
+    """Forget request keys claimed before ``before``: no platform retries a request that old."""
+    result = await session.execute(delete(ProcessedRequest).where(ProcessedRequest.at < before))
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
 # -- people and organisations -----------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from bot import inbox as inbox_module
 from bot.core import Core
 from bot.inbox import MAX_ATTEMPTS, Inbox
 from scheduler.jobs import JOBS
-from store import inbox_queries
+from store import inbox_queries, queries
 from store.inbox_models import InboxRequest
 from tests.conftest import FakeClock
 
@@ -185,10 +185,14 @@ async def test_finished_requests_are_purged_after_a_day(any_core: Core, clock: F
     await inbox.accept(kind="t", dedupe_key="ev-1", order_key="alice", payload={})
     await inbox.drain()
     await inbox.stop()
+    async with any_core.db.transaction() as session:  # the core's key for the same request
+        assert await queries.claim_request(session, "slack:event:ev-1", clock())
     assert await inbox_module.purge(any_core.db, now=clock()) == 0
     clock.advance(days=1, seconds=1)
     assert await JOBS["purge_inbox"].run(any_core, clock()) == "forgot 1 handled request(s)"
     assert await rows(any_core) == []
+    async with any_core.db.transaction() as session:  # forgotten too: claimable again
+        assert await queries.claim_request(session, "slack:event:ev-1", clock())
 
 
 async def test_accept_refuses_a_kind_nobody_handles(any_core: Core, clock: FakeClock) -> None:
