@@ -22,11 +22,17 @@ CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers, 503 otherwise; with the inbox's backlog (requests acknowledged
+    and not yet handled), which is for operators to watch, not for a load balancer to act on."""
     core = request.app[CORE_KEY]
     ok = await core.db.ping()
-    return web.json_response(
-        {"status": "ok" if ok else "unavailable", "database": core.db.dialect}, status=200 if ok else 503
-    )
+    body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "database": core.db.dialect}
+    if ok:
+        try:
+            body["inbox"] = await core.inbox.backlog()
+        except Exception:  # e.g. not migrated yet: the answer stays about the database
+            log.exception("healthz: could not read the inbox backlog")
+    return web.json_response(body, status=200 if ok else 503)
 
 
 def acknowledgements_first(core: Core) -> Any:

@@ -260,6 +260,17 @@ class Inbox:
                 self._paused_until = time.monotonic() + min(MAX_PAUSE, max(MIN_PAUSE, WORK_SHARE * took))
             self._poke()
 
+    # -- operators --------------------------------------------------------------------------------
+
+    async def backlog(self) -> dict[str, Any]:
+        """What waits to be handled, for ``/healthz``: how many, the oldest's age in seconds, and how
+        many requests were given up in the last day (their errors are in ``inbox.last_error``)."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            waiting, oldest, failed = await inbox_queries.backlog(session, failed_since=now - KEEP_FINISHED)
+        age = round((now - oldest).total_seconds(), 1) if oldest is not None else 0.0
+        return {"waiting": waiting, "oldest_waiting_s": max(0.0, age), "failed_last_day": failed}
+
     # -- tests and shutdown ----------------------------------------------------------------------
 
     async def drain(self) -> None:

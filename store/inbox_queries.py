@@ -131,6 +131,18 @@ async def purge_requests(session: AsyncSession, *, before: datetime) -> int:
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
+async def backlog(session: AsyncSession, *, failed_since: datetime) -> tuple[int, datetime | None, int]:
+    """(requests waiting, when the oldest waiting one arrived, requests given up since ``failed_since``)."""
+    t = _TABLE.c
+    waiting, oldest = (
+        await session.execute(select(func.count(), func.min(t.received_at)).where(t.status == "pending"))
+    ).one()
+    failed = await session.scalar(
+        select(func.count()).where(t.status == "failed", t.done_at >= failed_since).select_from(_TABLE)
+    )
+    return int(waiting), oldest, int(failed or 0)
+
+
 async def inbox_counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(InboxRequest.status, func.count()).group_by(InboxRequest.status))
     return {status: count for status, count in rows.all()}
