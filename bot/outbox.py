@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import Reply
 from store import queries
 from store.db import Database
-from store.models import DeliveredMessage, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -282,8 +281,7 @@ class OutboxDispatcher:
             return platform, {"vendor_channel": True}
         assert recipient_id is not None
         async with self.db.transaction() as session:
-            identities = await queries.identities_of(session, recipient_id)
-            candidates = [(i.platform, dict(i.conversation_ref or {}), i.external_id) for i in identities]
+            candidates = await queries.addresses_of(session, recipient_id)
         if prefer:
             candidates.sort(key=lambda c: c[0] != prefer)  # stable: most recent first within each group
         for platform, ref, external_id in candidates:
@@ -308,21 +306,15 @@ class OutboxDispatcher:
         replace_key: str | None = None,
     ) -> None:
         async with self.db.transaction() as session:
-            row = await session.get(OutboxMessage, row_id)
-            if row is None:
-                return
-            row.status = status
-            row.attempts = attempts
-            row.last_error = error
-            row.claimed_until = None
-            if next_at is not None:
-                row.next_attempt_at = next_at
-            if status == "sent":
-                row.sent_at = now
-                for platform, ref in delivered or []:
-                    if replace_key:
-                        session.add(
-                            DeliveredMessage(
-                                replace_key=replace_key, platform=platform, message_ref=ref, at=now
-                            )
-                        )
+            await queries.record_outbox(
+                session,
+                row_id,
+                status=status,
+                attempts=attempts,
+                error=error,
+                next_attempt_at=next_at,
+                sent_at=now if status == "sent" else None,
+                delivered=[(replace_key, platform, ref) for platform, ref in delivered or []]
+                if replace_key and status == "sent"
+                else [],
+            )

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,6 +149,14 @@ async def identity(
     ).scalar_one_or_none()
 
 
+_IDENTITY = ChatIdentity.__table__.c
+_ADDRESSES = (
+    select(_IDENTITY.platform, _IDENTITY.conversation_ref, _IDENTITY.external_id)
+    .where(_IDENTITY.person_id == bindparam("person_id"))
+    .order_by(_IDENTITY.last_seen_at.desc().nulls_last(), _IDENTITY.id.desc())
+)
+
+
 async def identities_of(session: AsyncSession, person_id: int) -> Sequence[ChatIdentity]:
     """A person's chat identities, the one they used most recently first."""
     return (
@@ -162,6 +170,13 @@ async def identities_of(session: AsyncSession, person_id: int) -> Sequence[ChatI
         .scalars()
         .all()
     )
+
+
+async def addresses_of(session: AsyncSession, person_id: int) -> list[tuple[str, dict[str, Any], str]]:
+    """A person's chat identities as (platform, conversation reference, external id), the one they
+    used most recently first (a statement built once: the outbox asks for every message)."""
+    rows = await session.execute(_ADDRESSES, {"person_id": person_id})
+    return [(platform, dict(ref or {}), external_id) for platform, ref, external_id in rows]
 
 
 async def staff_with_role(session: AsyncSession, role: str) -> Sequence[Person]:
@@ -425,6 +440,42 @@ async def claim_outbox(
         .execution_options(populate_existing=True)
     )
     return rows.scalars().all()
+
+
+async def record_outbox(
+    session: AsyncSession,
+    row_id: int,
+    *,
+    status: str,
+    attempts: int,
+    error: str | None,
+    next_attempt_at: datetime | None,
+    sent_at: datetime | None,
+    delivered: Sequence[tuple[str, str, dict[str, Any]]] = (),
+) -> None:
+    """The outcome of one delivery attempt, and where a message with a replace key landed
+    (``delivered``: replace key, platform, message reference). Core statements: one per message."""
+    values: dict[str, Any] = {
+        "status": status,
+        "attempts": attempts,
+        "last_error": error,
+        "claimed_until": None,
+    }
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    if sent_at is not None:
+        values["sent_at"] = sent_at
+    outbox = cast(Table, OutboxMessage.__table__)
+    await session.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+    if delivered:
+        assert sent_at is not None, "only a sent message has landed somewhere"
+        await session.execute(
+            insert(cast(Table, DeliveredMessage.__table__)),
+            [
+                {"replace_key": key, "platform": platform, "message_ref": ref, "at": sent_at}
+                for key, platform, ref in delivered
+            ],
+        )
 
 
 async def outbox_for(session: AsyncSession, *, status: str | None = None) -> Sequence[OutboxMessage]:
