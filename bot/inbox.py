@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -106,8 +107,11 @@ class Inbox:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self.db.engine.begin() as conn:
-                    await inbox_queries.add_requests(conn, [r for r, _ in batch], now=self.clock())
+                await self.db.blocking_writes().run(
+                    functools.partial(
+                        inbox_queries.add_requests, requests=[r for r, _ in batch], now=self.clock()
+                    )
+                )
             except Exception as exc:
                 for _, done in batch:
                     if not done.done():

@@ -9,7 +9,8 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Table, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.inbox_models import InboxRequest
 
@@ -25,10 +26,10 @@ class NewRequest:
     payload: dict[str, Any]
 
 
-async def add_requests(conn: AsyncConnection, requests: Sequence[NewRequest], *, now: datetime) -> None:
-    """Write acknowledged requests in one statement on a plain connection (this is on every
-    acknowledgement's path: no ORM session); one whose ``dedupe_key`` is already there is skipped
-    (a retried delivery)."""
+def add_requests(conn: Connection, requests: Sequence[NewRequest], *, now: datetime) -> None:
+    """Write acknowledged requests in one statement (a synchronous connection: the inbox writes from a
+    thread of its own, see ``store.db.BlockingWriter``); one whose ``dedupe_key`` is already there is
+    skipped (a retried delivery)."""
     if not requests:
         return
     rows = [
@@ -45,7 +46,7 @@ async def add_requests(conn: AsyncConnection, requests: Sequence[NewRequest], *,
         for r in requests
     ]
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    await conn.execute(insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+    conn.execute(insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
 
 
 def _claimable(now: datetime) -> list[Any]:

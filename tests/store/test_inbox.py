@@ -101,12 +101,10 @@ async def test_one_persons_requests_run_in_order_and_never_side_by_side(
 
 
 async def test_two_replicas_claim_disjoint_requests(any_core: Core, clock: FakeClock) -> None:
-    async with any_core.db.engine.begin() as conn:
-        await inbox_queries.add_requests(
-            conn,
-            [inbox_queries.NewRequest(f"ev-{i}", f"p{i}", "t", {"n": i}) for i in range(40)],
-            now=clock(),
-        )
+    requests = [inbox_queries.NewRequest(f"ev-{i}", f"p{i}", "t", {"n": i}) for i in range(40)]
+    await any_core.db.blocking_writes().run(
+        lambda conn: inbox_queries.add_requests(conn, requests, now=clock())
+    )
     now = clock()
     lease = now + timedelta(minutes=1)
 
@@ -128,10 +126,11 @@ async def test_a_request_left_by_a_dead_replica_is_handled_after_its_lease(
     any_core: Core, clock: FakeClock
 ) -> None:
     # A replica stored the request (and acknowledged it), claimed it, and died before handling it.
-    async with any_core.db.engine.begin() as conn:
-        await inbox_queries.add_requests(
+    await any_core.db.blocking_writes().run(
+        lambda conn: inbox_queries.add_requests(
             conn, [inbox_queries.NewRequest("ev-1", "alice", "t", {"n": 1})], now=clock()
         )
+    )
     lease = timedelta(minutes=1)
     async with any_core.db.transaction() as session:
         [claimed] = await inbox_queries.claim_requests(
