@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -121,17 +122,11 @@ class BlockingWriter:
     its cost. Here the loop waits once, for the whole transaction."""
 
     def __init__(self, url: URL) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from sqlalchemy import create_engine
-
-        self.engine = (
-            create_engine(url, pool_size=1, max_overflow=0)
-            if url.get_backend_name() != "sqlite"
-            else create_engine(url, connect_args={"timeout": 30})
-        )
         if url.get_backend_name() == "sqlite":
+            self.engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:  # one thread, one connection (a dropped one fails one write, then is replaced)
+            self.engine = create_engine(url, pool_size=1, max_overflow=0)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
 
     async def run(self, work: Callable[[Connection], T]) -> T:
