@@ -428,6 +428,25 @@ class Mdf:
             history=hist,
         )
 
+    async def _move(
+        self,
+        session: AsyncSession,
+        request: MdfRequest,
+        ref: str,
+        *,
+        from_status: str,
+        verb: str,
+        values: dict[str, Any],
+    ) -> None:
+        """Move ``request`` on from ``from_status`` (a conditional update: of two deciders at once one
+        wins), or raise saying what it is now; ``request`` is reloaded either way."""
+        moved = await mdf_queries.transition(
+            session, request_id=request.id, from_statuses=(from_status,), values=values
+        )
+        await session.refresh(request)
+        if not moved:
+            raise _moved_on(ref, request.status, verb)
+
     def _history(
         self, session: AsyncSession, actor: Actor | None, request: MdfRequest, name: str, old: Any, new: Any
     ) -> None:
@@ -785,10 +804,12 @@ class Mdf:
             before = _snapshot(request)
             now = self.clock()
             claim_by = request.end_date + timedelta(days=self.claim_days)
-            moved = await mdf_queries.transition(
+            await self._move(
                 session,
-                request_id=request.id,
-                from_statuses=("pending",),
+                request,
+                ref,
+                from_status="pending",
+                verb="approved",
                 values={
                     "status": "approved",
                     "approved_amount": approved.amount,
@@ -799,10 +820,6 @@ class Mdf:
                     "updated_at": now,
                 },
             )
-            if not moved:
-                await session.refresh(request)
-                raise _moved_on(ref, request.status, "approved")
-            await session.refresh(request)
             partial = approved.amount < requested.amount
             self._history(session, actor, request, "status", "pending", "approved")
             self._history(session, actor, request, "approved_amount", None, format_money(approved))
@@ -834,10 +851,12 @@ class Mdf:
             ref = mdf_ref(request.number)
             before = _snapshot(request)
             now = self.clock()
-            moved = await mdf_queries.transition(
+            await self._move(
                 session,
-                request_id=request.id,
-                from_statuses=("pending",),
+                request,
+                ref,
+                from_status="pending",
+                verb="rejected",
                 values={
                     "status": "rejected",
                     "decided_by_id": actor.person_id,
@@ -846,10 +865,6 @@ class Mdf:
                     "updated_at": now,
                 },
             )
-            if not moved:
-                await session.refresh(request)
-                raise _moved_on(ref, request.status, "rejected")
-            await session.refresh(request)
             self._history(session, actor, request, "status", "pending", "rejected")
             self._audit(session, actor, "mdf.reject", ref, before, _snapshot(request))
             await self._close_review(
@@ -883,10 +898,12 @@ class Mdf:
                 )
             before = _snapshot(request)
             now = self.clock()
-            moved = await mdf_queries.transition(
+            await self._move(
                 session,
-                request_id=request.id,
-                from_statuses=("approved",),
+                request,
+                ref,
+                from_status="approved",
+                verb="claimed",
                 values={
                     "status": "claimed",
                     "claim_proof": proof_text,
@@ -896,10 +913,6 @@ class Mdf:
                     "updated_at": now,
                 },
             )
-            if not moved:
-                await session.refresh(request)
-                raise _moved_on(ref, request.status, "claimed")
-            await session.refresh(request)
             self._history(session, actor, request, "status", "approved", "claimed")
             self._history(session, actor, request, "claim_proof", None, proof_text)
             self._history(session, actor, request, "actual_results", None, results_text)
@@ -933,10 +946,12 @@ class Mdf:
             paid = amount or approved
             before = _snapshot(request)
             now = self.clock()
-            moved = await mdf_queries.transition(
+            await self._move(
                 session,
-                request_id=request.id,
-                from_statuses=("claimed",),
+                request,
+                ref,
+                from_status="claimed",
+                verb="marked paid",
                 values={
                     "status": "paid",
                     "paid_amount": paid.amount,
@@ -945,10 +960,6 @@ class Mdf:
                     "updated_at": now,
                 },
             )
-            if not moved:
-                await session.refresh(request)
-                raise _moved_on(ref, request.status, "marked paid")
-            await session.refresh(request)
             self._history(session, actor, request, "status", "claimed", "paid")
             self._history(session, actor, request, "paid_amount", None, format_money(paid))
             self._audit(session, actor, "mdf.paid", ref, before, _snapshot(request))
