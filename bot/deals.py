@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, views
 from bot.amounts import Money, format_money
-from bot.audit import audit_entry
+from bot.audit import audit_entry, history_fields
 from bot.companies import normalize_company, normalize_domain, validate_company_name
 from bot.conflicts import find_conflicts
 from bot.dates import format_date, local_today, validate_close_date
@@ -255,17 +255,7 @@ class Deals:
     def _history(
         self, session: AsyncSession, actor: Actor | None, deal: Deal, name: str, old: Any, new: Any
     ) -> None:
-        session.add(
-            DealHistory(
-                deal_id=deal.id,
-                field=name,
-                old_value=None if old is None else str(old),
-                new_value=None if new is None else str(new),
-                changed_by_id=actor.person_id if actor else None,
-                channel=actor.channel if actor else "job",
-                at=self.clock(),
-            )
-        )
+        session.add(DealHistory(deal_id=deal.id, **history_fields(actor, name, old, new, at=self.clock())))
 
     async def _reviewers(self, session: AsyncSession, deal: Deal) -> list[Person]:
         """Who gets a review card by DM: the partner's channel manager, plus every approver when there

@@ -36,7 +36,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot import lead_views, outbox
 from bot.amounts import Money
-from bot.audit import audit_entry
+from bot.audit import audit_entry, history_fields
 from bot.companies import normalize_company, validate_company_name
 from bot.deals import DealDraft, Deals, DealView, clean_text, deal_ref
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
@@ -561,17 +561,7 @@ class Leads:
         *,
         now: datetime,
     ) -> None:
-        session.add(
-            LeadHistory(
-                lead_id=lead.id,
-                field=name,
-                old_value=None if old is None else str(old),
-                new_value=None if new is None else str(new),
-                changed_by_id=actor.person_id if actor else None,
-                channel=actor.channel if actor else "job",
-                at=now,
-            )
-        )
+        session.add(LeadHistory(lead_id=lead.id, **history_fields(actor, name, old, new, at=now)))
 
     async def _audit(
         self,

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import mdf_views, outbox
 from bot.amounts import Money, format_money, parse_money
-from bot.audit import audit_entry
+from bot.audit import audit_entry, history_fields
 from bot.dates import find_close_date, format_date, local_today, parse_close_date
 from bot.deals import clean_text
 from bot.errors import Conflict, InputError, NotAllowed, NotFound
@@ -451,15 +451,7 @@ class Mdf:
         self, session: AsyncSession, actor: Actor | None, request: MdfRequest, name: str, old: Any, new: Any
     ) -> None:
         session.add(
-            MdfHistory(
-                request_id=request.id,
-                field=name,
-                old_value=None if old is None else str(old),
-                new_value=None if new is None else str(new),
-                changed_by_id=actor.person_id if actor else None,
-                channel=actor.channel if actor else "job",
-                at=self.clock(),
-            )
+            MdfHistory(request_id=request.id, **history_fields(actor, name, old, new, at=self.clock()))
         )
 
     def _audit(
