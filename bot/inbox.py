@@ -137,13 +137,15 @@ class Inbox:
             self._arriving -= 1
             self._last_arrival = time.monotonic()
 
-    def _busy_until(self) -> float:
-        """0 when requests are arriving now, else when the current burst counts as over."""
-        return 0.0 if self._arriving else self._last_arrival + QUIET
+    def _burst_ends(self) -> float:
+        """When the current burst counts as over: ``QUIET`` after the last request finished, or - while
+        one is in flight - not before the worker's next look."""
+        if self._arriving:
+            return time.monotonic() + MIN_PAUSE
+        return self._last_arrival + QUIET
 
     def _in_burst(self) -> bool:
-        busy_until = self._busy_until()
-        return not busy_until or time.monotonic() < busy_until
+        return time.monotonic() < self._burst_ends()
 
     def _capacity(self) -> int:
         if not self._in_burst():
@@ -155,11 +157,8 @@ class Inbox:
     def _next_look(self) -> float:
         """Seconds until the worker should look again without being poked."""
         now = time.monotonic()
-        wait = self.poll_seconds
-        for moment in (self._paused_until, self._busy_until() or now + MIN_PAUSE):
-            if moment > now:
-                wait = min(wait, moment - now)
-        return max(0.001, wait)
+        waits = [moment - now for moment in (self._paused_until, self._burst_ends()) if moment > now]
+        return max(0.001, min([self.poll_seconds, *waits]))
 
     # -- working ---------------------------------------------------------------------------------
 

@@ -142,20 +142,3 @@ async def backlog(session: AsyncSession, *, failed_since: datetime) -> tuple[int
         select(func.count()).where(t.status == "failed", t.done_at >= failed_since).select_from(_TABLE)
     )
     return int(waiting), oldest, int(failed or 0)
-
-
-async def inbox_counts(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(InboxRequest.status, func.count()).group_by(InboxRequest.status))
-    return {status: count for status, count in rows.all()}
-
-
-async def pending_requests(session: AsyncSession) -> Sequence[InboxRequest]:
-    return (
-        (
-            await session.execute(
-                select(InboxRequest).where(InboxRequest.status == "pending").order_by(InboxRequest.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
