@@ -40,12 +40,14 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_ATTEMPTS = 5
-# While requests are arriving: one stored request at a time, then a pause of WORK_SHARE times as long
-# as it took (so work gets about a fifth of the event loop), between MIN_PAUSE and MAX_PAUSE seconds.
+# While a platform request is in flight (or finished less than QUIET seconds ago): one stored request
+# at a time, then a pause of WORK_SHARE times as long as it took, between MIN_PAUSE and MAX_PAUSE
+# seconds - so under a flood of requests the work still gets about a tenth of the event loop. With no
+# request in flight the workers run at full width, however many requests a second arrive.
 WORKERS_WHILE_ARRIVING = 1
-WORK_SHARE = 4.0
+WORK_SHARE = 9.0
 MIN_PAUSE, MAX_PAUSE = 0.02, 0.5
-QUIET = 0.1
+QUIET = 0.005
 KEEP_FINISHED = timedelta(days=1)
 
 
@@ -100,8 +102,6 @@ class Inbox:
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write())
         await done
-        self.start()
-        self._poke()
 
     async def _write(self) -> None:
         while self._waiting:
@@ -120,16 +120,19 @@ class Inbox:
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
+                self.start()  # one look for the workers per batch, not one per request
+                self._poke()
 
     # -- acknowledgements first -----------------------------------------------------------------
 
     @contextlib.contextmanager
     def arriving(self) -> Iterator[None]:
-        """Wrap the handling of an incoming platform request (up to its acknowledgement). While
-        requests arrive (one in flight, or one finished less than :data:`QUIET` seconds ago), stored
-        requests are worked on one at a time with a pause after each (about four times as long as it
-        took), so that acknowledgements - which have a deadline - do not queue behind work on the
-        event loop; the rest waits in the inbox and runs at full speed once the burst is over."""
+        """Wrap the handling of an incoming platform request (up to its acknowledgement). While one
+        is in flight (or finished less than :data:`QUIET` seconds ago), stored requests are worked on
+        one at a time with a pause after each (:data:`WORK_SHARE` times as long as it took), so that
+        acknowledgements - which have a deadline - do not queue behind work on the event loop; the
+        rest waits in the inbox. Between requests the workers run at full width: a steady stream of
+        requests slows the work only for the moments an acknowledgement is being made."""
         self._arriving += 1
         try:
             yield

@@ -233,3 +233,35 @@ async def test_while_requests_arrive_work_runs_one_at_a_time_and_pauses(
     assert len(concurrent) == 12
     assert max(concurrent[during:]) > 1
     await inbox.stop()
+
+
+async def test_a_steady_stream_of_requests_does_not_hold_the_work_back(
+    any_core: Core, clock: FakeClock
+) -> None:
+    """Work yields to acknowledgements only while one is being made: between the requests of a
+    steady stream (one every 20 ms here) the workers run at full width, so the work keeps up with
+    the stream instead of being paced for as long as requests keep coming."""
+    inbox = inbox_for(any_core, clock, workers=4)
+    done: list[int] = []
+    running = 0
+    widest = 0
+
+    async def work(payload: dict[str, Any]) -> None:
+        nonlocal running, widest
+        running += 1
+        widest = max(widest, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        done.append(payload["i"])
+
+    inbox.register("t", work)
+    for i in range(20):
+        with inbox.arriving():
+            await inbox.accept(kind="t", dedupe_key=f"ev-{i}", order_key=f"p{i}", payload={"i": i})
+        await asyncio.sleep(0.02)
+    # Paced one at a time with pauses, 20 requests of 50 ms would take seconds; at full width the
+    # work is a request or two behind the stream.
+    assert len(done) >= 15
+    assert widest > 1
+    await inbox.stop()
+
