@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, delete, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,27 +26,51 @@ class NewRequest:
     payload: dict[str, Any]
 
 
+_INSERT_COLUMNS = (
+    "dedupe_key",
+    "order_key",
+    "kind",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "received_at",
+)
+ROWS_PER_INSERT = 100
+"""Rows per INSERT statement (8 parameters a row: far below SQLite's oldest limit of 999)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(rows: int, paramstyle: str) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    row = "(" + ", ".join([mark] * len(_INSERT_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO {_TABLE.name} ({', '.join(_INSERT_COLUMNS)}) VALUES "
+        + ", ".join([row] * rows)
+        + " ON CONFLICT (dedupe_key) DO NOTHING"
+    )
+
+
 def add_requests(conn: Connection, requests: Sequence[NewRequest], *, now: datetime) -> None:
-    """Write acknowledged requests in one statement (a synchronous connection: the inbox writes from a
-    thread of its own, see ``store.db.BlockingWriter``); one whose ``dedupe_key`` is already there is
-    skipped (a retried delivery)."""
-    if not requests:
-        return
-    rows = [
-        {
-            "dedupe_key": r.dedupe_key[:200],
-            "order_key": r.order_key[:200],
-            "kind": r.kind,
-            "payload": r.payload,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "received_at": now,
-        }
-        for r in requests
-    ]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+    """Store acknowledged requests; one whose ``dedupe_key`` is already there is skipped (a retried
+    delivery). A synchronous connection: the inbox writes from a thread of its own, with a connection in
+    autocommit mode (see ``store.db.BlockingWriter``), so this is one multi-row ``INSERT ... ON
+    CONFLICT DO NOTHING`` per :data:`ROWS_PER_INSERT` requests - each atomic and durable on its own,
+    with no BEGIN and COMMIT round trips. Written as SQL text with the columns' own bind processing
+    (the stored values are the ORM's): SQLAlchemy's multi-row VALUES costs more CPU than the
+    database does."""
+    dialect = conn.dialect
+    columns = _TABLE.c
+    as_json = columns.payload.type._cached_bind_processor(dialect)
+    as_time = columns.received_at.type._cached_bind_processor(dialect)
+    stamp = as_time(now) if as_time else now
+    for start in range(0, len(requests), ROWS_PER_INSERT):
+        chunk = requests[start : start + ROWS_PER_INSERT]
+        params: list[Any] = []
+        for r in chunk:
+            payload = as_json(r.payload) if as_json else r.payload
+            params += (r.dedupe_key[:200], r.order_key[:200], r.kind, payload, "pending", 0, stamp, stamp)
+        conn.exec_driver_sql(_insert_sql(len(chunk), dialect.paramstyle), tuple(params))
 
 
 def _claimable(now: datetime) -> list[Any]:

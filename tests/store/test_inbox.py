@@ -100,6 +100,27 @@ async def test_one_persons_requests_run_in_order_and_never_side_by_side(
     assert [p["n"] for p in work.handled if p["who"] == "bob"] == [1, 3, 5, 7, 9, 11]
 
 
+async def test_a_big_batch_is_stored_whole_with_retried_deliveries_once(
+    any_core: Core, clock: FakeClock
+) -> None:
+    """The writer's multi-row INSERTs: more requests than one statement takes, a delivery retried
+    within the same batch and one already stored - each request stored once, as the ORM reads it."""
+    writer = any_core.db.blocking_writes()
+    first = inbox_queries.NewRequest("ev-0", "p0", "t", {"n": 0, "who": {"team": "T1"}})
+    await writer.run(lambda conn: inbox_queries.add_requests(conn, [first], now=clock()))
+    count = inbox_queries.ROWS_PER_INSERT * 2 + 50
+    batch = [inbox_queries.NewRequest(f"ev-{i}", f"p{i % 7}", "t", {"n": i}) for i in range(count)]
+    batch += [inbox_queries.NewRequest("ev-3", "p3", "t", {"n": "again"})]
+    await writer.run(lambda conn: inbox_queries.add_requests(conn, batch, now=clock()))
+    stored = await rows(any_core)
+    assert len(stored) == count
+    assert [r.dedupe_key for r in stored] == [f"ev-{i}" for i in range(count)]
+    assert stored[0].payload == {"n": 0, "who": {"team": "T1"}}  # the first delivery's, kept
+    assert stored[3].payload == {"n": 3}
+    assert {r.status for r in stored} == {"pending"} and {r.attempts for r in stored} == {0}
+    assert stored[-1].received_at == clock() and stored[-1].next_attempt_at == clock()
+
+
 async def test_two_replicas_claim_disjoint_requests(any_core: Core, clock: FakeClock) -> None:
     requests = [inbox_queries.NewRequest(f"ev-{i}", f"p{i}", "t", {"n": i}) for i in range(40)]
     await any_core.db.blocking_writes().run(
