@@ -48,6 +48,9 @@ WORKERS_WHILE_ARRIVING = 1
 WORK_SHARE = 9.0
 MIN_PAUSE, MAX_PAUSE = 0.02, 0.5
 QUIET = 0.005
+# When a burst begins, no work starts for HOLD_BACK seconds: a short burst is acknowledged with the
+# whole event loop, and a request waits that long at most before the work gets its share.
+HOLD_BACK = 1.0
 KEEP_FINISHED = timedelta(days=1)
 
 
@@ -128,11 +131,16 @@ class Inbox:
     @contextlib.contextmanager
     def arriving(self) -> Iterator[None]:
         """Wrap the handling of an incoming platform request (up to its acknowledgement). While one
-        is in flight (or finished less than :data:`QUIET` seconds ago), stored requests are worked on
-        one at a time with a pause after each (:data:`WORK_SHARE` times as long as it took), so that
-        acknowledgements - which have a deadline - do not queue behind work on the event loop; the
-        rest waits in the inbox. Between requests the workers run at full width: a steady stream of
-        requests slows the work only for the moments an acknowledgement is being made."""
+        is in flight (or finished less than :data:`QUIET` seconds ago) - a burst - acknowledgements,
+        which have a deadline, come first: for :data:`HOLD_BACK` seconds from the burst's start no
+        stored request is started, then one at a time with a pause after each (:data:`WORK_SHARE`
+        times as long as it took); the rest waits in the inbox. Between requests the workers run at
+        full width: a steady stream of requests slows the work only for the moments an
+        acknowledgement is being made. (A request handled during a burst cost the acknowledgements
+        far more than its own time: on SQLite its writes hold the database's write lock across turns
+        of the busy loop, and the inbox's next commit waits for them.)"""
+        if not self._in_burst():  # a burst begins: the work holds back for a moment
+            self._paused_until = max(self._paused_until, time.monotonic() + HOLD_BACK)
         self._arriving += 1
         try:
             yield

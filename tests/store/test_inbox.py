@@ -229,8 +229,9 @@ async def test_accept_refuses_a_kind_nobody_handles(any_core: Core, clock: FakeC
 async def test_while_requests_arrive_work_runs_one_at_a_time_and_pauses(
     any_core: Core, clock: FakeClock
 ) -> None:
-    """Acknowledgements first: during a burst at most one stored request is worked on, with pauses;
-    when the burst is over the rest runs at full width."""
+    """Acknowledgements first: when a burst begins the work holds back for a moment, then at most one
+    stored request is worked on at a time, with pauses; when the burst is over the rest runs at full
+    width."""
     inbox = inbox_for(any_core, clock, workers=4)
     concurrent: list[int] = []
     running = 0
@@ -246,9 +247,11 @@ async def test_while_requests_arrive_work_runs_one_at_a_time_and_pauses(
     with inbox.arriving():  # a request is being acknowledged the whole time
         for i in range(12):
             await inbox.accept(kind="t", dedupe_key=f"ev-{i}", order_key=f"p{i}", payload={})
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(inbox_module.HOLD_BACK - 0.2)
+        assert concurrent == []  # held back
+        await asyncio.sleep(0.5)
         during = len(concurrent)
-    assert 1 <= during < 12  # work went on, paced: at 0.01 s + a 0.02-0.04 s pause, about 6
+    assert 1 <= during < 12  # then it went on, paced: at 0.01 s + a 0.09 s pause, about 4
     assert max(concurrent) == 1
     await asyncio.sleep(inbox_module.QUIET + 0.3)  # the burst is over: the worker catches up alone
     assert len(concurrent) == 12
@@ -285,4 +288,3 @@ async def test_a_steady_stream_of_requests_does_not_hold_the_work_back(
     assert len(done) >= 15
     assert widest > 1
     await inbox.stop()
-
