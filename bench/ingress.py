@@ -26,6 +26,7 @@ import itertools
 import json
 import random
 import re
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench"
 VENDOR_CHANNEL = "CVENDOR"
 PRODUCT = "Cloud Suite"
-BARE_RUNS = 3
+PAIRS = 3
 SPEC = Spec(partners=200, people=5_000, deals=100_000, leads=20_000, identities=400)
 """The database behind the ingress runs (and ``partnerbot serve`` in the memory benchmark)."""
 
@@ -604,6 +605,45 @@ def _metrics(run: Run, *, baseline: Run | None = None) -> dict[str, Any]:
     return out
 
 
+def _median_run(runs: list[Run]) -> Run:
+    return sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
+
+
+async def _pairs(
+    platform: str,
+    url: str,
+    standins: StandIns,
+    traffic: Traffic,
+    *,
+    requests: int,
+    concurrency: int,
+    warmup: int,
+    pairs: int,
+) -> tuple[list[Run], list[Run]]:
+    """``pairs`` runs of the bare app and of partnerbot, alternating, on the same scripts: the
+    machine's speed drifts by 10-30% over minutes (a shared VM), and a ratio taken from two runs
+    seconds apart cancels most of it. partnerbot's work from one run is finished before the next
+    bare run, so the bare app never shares the machine with it."""
+    bare_app = bare_slack_app(standins) if platform == "slack" else bare_teams_app()
+    real_app, settle = await _partnerbot(url, standins)
+    bare_runner, bare_base = await serve(bare_app)
+    real_runner, real_base = await serve(real_app)
+    bare: list[Run] = []
+    real: list[Run] = []
+    try:
+        warm = traffic.scripts(platform, workers=concurrency, requests=warmup, offset=1)
+        await drive(bare_base, warm)
+        await drive(real_base, warm, settle=settle)
+        for pair in range(pairs):
+            scripts = traffic.scripts(platform, workers=concurrency, requests=requests, offset=2 + pair)
+            bare.append(await drive(bare_base, scripts))
+            real.append(await drive(real_base, scripts, settle=settle))
+    finally:
+        await real_runner.cleanup()
+        await bare_runner.cleanup()
+    return bare, real
+
+
 async def run(
     report: Report,
     urls: dict[str, str],
@@ -612,6 +652,7 @@ async def run(
     concurrency: int,
     warmup: int,
     spec: Spec = SPEC,
+    pairs: int = PAIRS,
 ) -> None:
     """Slack and Teams ingress on every database in ``urls`` (populated with ``spec``)."""
     standins = StandIns()
@@ -620,41 +661,51 @@ async def run(
         for backend, url in urls.items():
             traffic = Traffic(spec, database_url=url, standins=standins)
             for platform in ("slack", "teams"):
-                warm_scripts = traffic.scripts(platform, workers=concurrency, requests=warmup, offset=1)
-                scripts = traffic.scripts(platform, workers=concurrency, requests=requests, offset=2)
-                results: dict[str, Run] = {}
-                for which in ("bare", "partnerbot"):
-                    settle: Callable[[], Awaitable[None]] | None = None
-                    if which == "bare":
-                        app = bare_slack_app(standins) if platform == "slack" else bare_teams_app()
-                    else:
-                        app, settle = await _partnerbot(url, standins)
-                    runner, base = await serve(app)
-                    try:
-                        await drive(base, warm_scripts, settle=settle)
-                        if which == "bare":
-                            # The baseline is the noisiest number (a millisecond a request): the
-                            # median of BARE_RUNS runs.
-                            runs = [await drive(base, scripts) for _ in range(BARE_RUNS)]
-                            results[which] = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
-                        else:
-                            results[which] = await drive(base, scripts, settle=settle)
-                    finally:
-                        await runner.cleanup()
-                bare, real = results["bare"], results["partnerbot"]
+                bare_runs, real_runs = await _pairs(
+                    platform,
+                    url,
+                    standins,
+                    traffic,
+                    requests=requests,
+                    concurrency=concurrency,
+                    warmup=warmup,
+                    pairs=pairs,
+                )
+                bare, real = _median_run(bare_runs), _median_run(real_runs)
+                each = [_metrics(r, baseline=b) for b, r in zip(bare_runs, real_runs, strict=True)]
                 name = f"{platform} ingress"
                 report.add(
                     name,
                     f"{backend}, bare {'slack-bolt (ack only)' if platform == 'slack' else 'botbuilder (echo)'}",
                     **_metrics(bare),
                 )
-                row = report.add(name, f"{backend}, partnerbot", **_metrics(real, baseline=bare))
+                # Rates from the median run; latencies over every partnerbot request of the pairs;
+                # the ratios are the median over the pairs, each partnerbot run against the bare run
+                # just before it.
+                metrics = _metrics(real)
+                metrics.update(latency_summary([ns for r in real_runs for ns in r.samples_ns]))
+                metrics["errors"] = sum(sum(r.errors.values()) for r in real_runs)
+                for key in ("ack_vs_bare", "done_vs_bare"):
+                    metrics[key] = round(statistics.median(m[key] for m in each), 3)
+                row = report.add(name, f"{backend}, partnerbot", **metrics)
+                by_kind: dict[str, list[int]] = {}
+                for r in real_runs:
+                    for kind, samples in r.by_kind.items():
+                        by_kind.setdefault(kind, []).extend(samples)
                 row.note = "p50/p99 ms by request: " + ", ".join(
                     f"{kind} {latency_summary(samples)['p50_ms']}/{latency_summary(samples)['p99_ms']} (n={len(samples)})"
-                    for kind, samples in sorted(real.by_kind.items())
+                    for kind, samples in sorted(by_kind.items())
                 )
-                if real.errors:
-                    row.note += f"; errors: {real.errors}"
+                row.note += "; by pair, acknowledged vs bare: " + ", ".join(
+                    str(m["ack_vs_bare"]) for m in each
+                )
+                row.note += ", work done vs bare: " + ", ".join(str(m["done_vs_bare"]) for m in each)
+                errors: dict[str, int] = {}
+                for r in real_runs:
+                    for key, count in r.errors.items():
+                        errors[key] = errors.get(key, 0) + count
+                if errors:
+                    row.note += f"; errors: {errors}"
                 report.target(
                     f"{platform} p99 {'ack' if platform == 'slack' else 'turn answer'} latency, {backend}",
                     row.metrics["p99_ms"],
@@ -663,14 +714,14 @@ async def run(
                 )
                 report.target(
                     f"{platform} throughput vs bare (acknowledged and stored), {backend}",
-                    row.metrics.get("ack_vs_bare", float("nan")),
+                    row.metrics["ack_vs_bare"],
                     0.5,
                     "x",
                     higher_is_better=True,
                 )
                 report.target(
                     f"{platform} throughput vs bare (work done), {backend}",
-                    row.metrics.get("done_vs_bare", float("nan")),
+                    row.metrics["done_vs_bare"],
                     0.5,
                     "x",
                     higher_is_better=True,
