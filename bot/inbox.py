@@ -110,7 +110,7 @@ class Inbox:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                await self.db.blocking_writes().run(
+                await self.db.autocommit_writes().run(
                     functools.partial(
                         inbox_queries.add_requests, requests=[r for r, _ in batch], now=self.clock()
                     )

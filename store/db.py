@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -76,7 +76,7 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._writer: BlockingWriter | None = None
+        self._writer: AutocommitWriter | None = None
         self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
     @classmethod
@@ -100,51 +100,63 @@ class Database:
         except Exception:
             return False
 
-    def blocking_writes(self) -> BlockingWriter:
-        """A writer that runs whole transactions on one thread of its own (see :class:`BlockingWriter`)."""
+    def autocommit_writes(self) -> AutocommitWriter:
+        """A writer of single statements that commit by themselves (see :class:`AutocommitWriter`)."""
         if self._writer is None:
-            self._writer = BlockingWriter(sync_url(self.engine.url.render_as_string(hide_password=False)))
+            self._writer = AutocommitWriter(self.engine.url.render_as_string(hide_password=False))
         return self._writer
 
     async def dispose(self) -> None:
         if self._writer is not None:
-            self._writer.close()
+            await self._writer.close()
             self._writer = None
         await self.engine.dispose()
 
 
-class BlockingWriter:
-    """Short writes run start to finish on a dedicated thread with a synchronous engine, each statement
-    a transaction of its own.
+class AutocommitWriter:
+    """Short writes, each one statement that commits by itself (autocommit mode): no BEGIN and COMMIT
+    round trips, so a write must be one statement - a multi-row INSERT is atomic and durable on its own.
 
-    Through the async engine every statement of a transaction - BEGIN, the INSERT, COMMIT, the pool's
-    reset - is a round trip between the event loop and the driver's thread, each waiting for a busy
-    loop to get round to it; for a write on every acknowledgement (the inbox) that waiting was most of
-    its cost. Here the loop waits once. The connection is in autocommit mode, so a statement is
-    committed - durably - when it returns, with no BEGIN and COMMIT round trips (on PostgreSQL one
-    round trip instead of four): a write must be one statement, e.g. a multi-row INSERT."""
+    On SQLite the statement runs on a dedicated thread with a synchronous engine: through aiosqlite
+    every driver call of a transaction (BEGIN, the INSERT, COMMIT, the pool's reset) was a hop to its
+    thread and back through the busy event loop; here the loop waits once. On PostgreSQL it runs on the
+    event loop through an async engine of its own (psycopg's async connection): the statement is one
+    round trip that the loop waits for, with no thread to hand it over to and back."""
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, database_url: str) -> None:
+        url = sync_url(database_url)
         options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+        self._thread: ThreadPoolExecutor | None = None
+        self._sync: Engine | None = None
+        self._async: AsyncEngine | None = None
         if url.get_backend_name() == "sqlite":
-            self.engine = create_engine(url, connect_args={"timeout": 30}, **options)
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:  # one thread, one connection (a dropped one fails one write, then is replaced)
-            self.engine = create_engine(url, pool_size=1, max_overflow=0, **options)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
+            self._sync = create_engine(url, connect_args={"timeout": 30}, **options)
+            event.listen(self._sync, "connect", _sqlite_pragmas)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
+        else:  # one connection (a dropped one fails one write, then is replaced)
+            self._async = create_async_engine(async_url(database_url), pool_size=1, max_overflow=0, **options)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        """``work(connection)`` on the writer's thread; every statement it executes commits by itself."""
+        """``work(connection)``; every statement it executes commits by itself."""
+        if self._async is not None:
+            async with self._async.connect() as conn:
+                return await conn.run_sync(work)
+        assert self._sync is not None
+        engine = self._sync
 
         def write() -> T:
-            with self.engine.connect() as conn:
+            with engine.connect() as conn:
                 return work(conn)
 
         return await asyncio.get_running_loop().run_in_executor(self._thread, write)
 
-    def close(self) -> None:
-        self._thread.shutdown(wait=True)
-        self.engine.dispose()
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._sync is not None:
+            self._sync.dispose()
+        if self._async is not None:
+            await self._async.dispose()
 
 
 def alembic_config(database_url: str) -> Config:

@@ -105,7 +105,7 @@ async def test_a_big_batch_is_stored_whole_with_retried_deliveries_once(
 ) -> None:
     """The writer's multi-row INSERTs: more requests than one statement takes, a delivery retried
     within the same batch and one already stored - each request stored once, as the ORM reads it."""
-    writer = any_core.db.blocking_writes()
+    writer = any_core.db.autocommit_writes()
     first = inbox_queries.NewRequest("ev-0", "p0", "t", {"n": 0, "who": {"team": "T1"}})
     await writer.run(lambda conn: inbox_queries.add_requests(conn, [first], now=clock()))
     count = inbox_queries.ROWS_PER_INSERT * 2 + 50
@@ -123,7 +123,7 @@ async def test_a_big_batch_is_stored_whole_with_retried_deliveries_once(
 
 async def test_two_replicas_claim_disjoint_requests(any_core: Core, clock: FakeClock) -> None:
     requests = [inbox_queries.NewRequest(f"ev-{i}", f"p{i}", "t", {"n": i}) for i in range(40)]
-    await any_core.db.blocking_writes().run(
+    await any_core.db.autocommit_writes().run(
         lambda conn: inbox_queries.add_requests(conn, requests, now=clock())
     )
     now = clock()
@@ -147,7 +147,7 @@ async def test_a_request_left_by_a_dead_replica_is_handled_after_its_lease(
     any_core: Core, clock: FakeClock
 ) -> None:
     # A replica stored the request (and acknowledged it), claimed it, and died before handling it.
-    await any_core.db.blocking_writes().run(
+    await any_core.db.autocommit_writes().run(
         lambda conn: inbox_queries.add_requests(
             conn, [inbox_queries.NewRequest("ev-1", "alice", "t", {"n": 1})], now=clock()
         )
