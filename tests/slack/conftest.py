@@ -8,12 +8,13 @@ ends, whatever the test itself checked.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -623,14 +624,25 @@ def find_button(blocks: list[dict[str, Any]], label: str) -> tuple[str, dict[str
     raise AssertionError(f"no button {label!r} in {json.dumps(blocks)[:2000]}")
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    fake = SlackStandIn()
+StandIn = TypeVar("StandIn", bound=SlackStandIn)
+
+
+@contextlib.asynccontextmanager
+async def serving(fake: StandIn) -> AsyncIterator[StandIn]:
+    """``fake`` served on a free loopback port, its ``url`` set, until the block ends."""
     server = TestServer(fake.app(), host="127.0.0.1")
     await server.start_server()
     fake.url = str(server.make_url("")).rstrip("/")
-    yield fake
-    await server.close()
+    try:
+        yield fake
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[SlackStandIn]:
+    async with serving(SlackStandIn()) as fake:
+        yield fake
 
 
 @pytest.fixture

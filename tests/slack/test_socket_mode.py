@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.app import build_web_app
 from tests.conftest import FakeClock, build_core, make_world
-from tests.slack.conftest import BOT_TOKEN, USERS, SlackStandIn
+from tests.slack.conftest import BOT_TOKEN, USERS, SlackStandIn, serving
 
 APP_TOKEN = "xapp-1-test"
 
@@ -60,14 +60,10 @@ class SocketSlack(SlackStandIn):
 
 @pytest.fixture
 async def socket_slack() -> AsyncIterator[SocketSlack]:
-    fake = SocketSlack()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/")
-    yield fake
-    if fake.socket is not None:
-        await fake.socket.close()
-    await server.close()
+    async with serving(SocketSlack()) as fake:
+        yield fake
+        if fake.socket is not None:
+            await fake.socket.close()
 
 
 async def wait_for(condition: Any, *, seconds: float = 10.0) -> None:
