@@ -134,7 +134,10 @@ class AutocommitWriter:
             event.listen(self._sync, "connect", _sqlite_pragmas)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
         else:  # one connection (a dropped one fails one write, then is replaced)
-            self._async = create_async_engine(async_url(database_url), pool_size=1, max_overflow=0, **options)
+            # No pre-ping: it would add the round trip the autocommit statement saves.
+            self._async = create_engine_for(
+                database_url, pool_size=1, max_overflow=0, pool_pre_ping=False, **options
+            )
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """``work(connection)``; every statement it executes commits by itself."""

@@ -53,10 +53,10 @@ def _insert_sql(rows: int, paramstyle: str) -> str:
 
 def add_requests(conn: Connection, requests: Sequence[NewRequest], *, now: datetime) -> None:
     """Store acknowledged requests; one whose ``dedupe_key`` is already there is skipped (a retried
-    delivery). A synchronous connection: the inbox writes from a thread of its own, with a connection in
-    autocommit mode (see ``store.db.AutocommitWriter``), so this is one multi-row ``INSERT ... ON
-    CONFLICT DO NOTHING`` per :data:`ROWS_PER_INSERT` requests - each atomic and durable on its own,
-    with no BEGIN and COMMIT round trips. Written as SQL text with the columns' own bind processing
+    delivery). ``conn`` is in autocommit mode (``store.db.AutocommitWriter``: a synchronous connection
+    on SQLite's writer thread, or an async one's synchronous facade on PostgreSQL), so this is one
+    multi-row ``INSERT ... ON CONFLICT DO NOTHING`` per :data:`ROWS_PER_INSERT` requests - each atomic
+    and durable on its own, with no BEGIN and COMMIT round trips. Written as SQL text with the columns' own bind processing
     (the stored values are the ORM's): SQLAlchemy's multi-row VALUES costs more CPU than the
     database does."""
     dialect = conn.dialect
