@@ -392,10 +392,14 @@ class Deals:
             matches = await find_conflicts(
                 session, partner_id=actor.partner_id, name_key=name_key, domain=customer.domain
             )
-            for other, score, reason in matches:
+            for match in matches:
                 session.add(
                     DealConflict(
-                        deal_id=deal.id, other_deal_id=other.id, score=score, reason=reason, created_at=now
+                        deal_id=deal.id,
+                        other_deal_id=match.deal_id,
+                        score=match.score,
+                        reason=match.reason,
+                        created_at=now,
                     )
                 )
             deal.in_conflict = bool(matches)

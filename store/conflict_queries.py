@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Customer, Deal
@@ -36,23 +36,36 @@ async def customers_after(
     return (await session.execute(stmt)).all()
 
 
-async def active_registrations(
-    session: AsyncSession, *, other_than_partner: int, customer_ids: Sequence[int], domain: str | None
-) -> Sequence[tuple[Deal, Customer]]:
-    """Other partners' active registrations of these customers, or of any customer with ``domain``."""
-    conditions: list[Any] = [Customer.id.in_(list(chunk)) for chunk in _chunks(sorted(set(customer_ids)))]
+async def news_and_registrations(
+    session: AsyncSession,
+    *,
+    after: int,
+    also: Sequence[int],
+    customer_ids: Sequence[int],
+    domain: str | None,
+    other_than_partner: int,
+) -> Sequence[Any]:
+    """One round trip for a check: the customers the index has not taken in yet (an id above ``after``
+    or in ``also``), the customers it found similar (``customer_ids``) and those with ``domain`` - each
+    with other partners' active registrations of it.
+
+    Rows ``(customer id, partner id, name key, domain, deal id)``, by customer id then deal id; a
+    customer with no such registration comes once, with ``None`` for the deal."""
+    conditions: list[Any] = [Customer.id > after]
+    conditions += [Customer.id.in_(list(chunk)) for chunk in _chunks(sorted(set(also)))]
+    conditions += [Customer.id.in_(list(chunk)) for chunk in _chunks(sorted(set(customer_ids)))]
     if domain:
         conditions.append(Customer.domain == domain)
-    if not conditions:
-        return []
-    stmt = (
-        select(Deal, Customer)
-        .join(Customer, Deal.customer_id == Customer.id)
-        .where(
-            Deal.partner_id != other_than_partner,
-            Deal.status.in_(ACTIVE_DEAL_STATUSES),
-            or_(*conditions),
-        )
-        .order_by(Deal.id)
+    active = and_(
+        Deal.customer_id == Customer.id,
+        Deal.partner_id != other_than_partner,
+        Deal.status.in_(ACTIVE_DEAL_STATUSES),
     )
-    return [(d, c) for d, c in (await session.execute(stmt)).unique().all()]
+    stmt = (
+        select(Customer.id, Customer.partner_id, Customer.name_key, Customer.domain, Deal.id)
+        .select_from(Customer)
+        .outerjoin(Deal, active)
+        .where(or_(*conditions))
+        .order_by(Customer.id, Deal.id)
+    )
+    return (await session.execute(stmt)).all()
