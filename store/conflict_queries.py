@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Customer, Deal
@@ -51,11 +51,14 @@ async def news_and_registrations(
 
     Rows ``(customer id, partner id, name key, domain, deal id)``, by customer id then deal id; a
     customer with no such registration comes once, with ``None`` for the deal."""
-    conditions: list[Any] = [Customer.id > after]
-    conditions += [Customer.id.in_(list(chunk)) for chunk in _chunks(sorted(set(also)))]
-    conditions += [Customer.id.in_(list(chunk)) for chunk in _chunks(sorted(set(customer_ids)))]
+    # A union of the ways in, not one OR: SQLite's planner scans the whole table for an OR of a range
+    # and lists under an outer join (97 ms at 1M), and each part here is an index lookup.
+    parts = [select(Customer.id).where(Customer.id > after)]
+    picked_ids = sorted(set(also) | set(customer_ids))
+    parts += [select(Customer.id).where(Customer.id.in_(list(chunk))) for chunk in _chunks(picked_ids)]
     if domain:
-        conditions.append(Customer.domain == domain)
+        parts.append(select(Customer.id).where(Customer.domain == domain))
+    picked = union(*parts).subquery()
     active = and_(
         Deal.customer_id == Customer.id,
         Deal.partner_id != other_than_partner,
@@ -64,8 +67,8 @@ async def news_and_registrations(
     stmt = (
         select(Customer.id, Customer.partner_id, Customer.name_key, Customer.domain, Deal.id)
         .select_from(Customer)
+        .join(picked, picked.c.id == Customer.id)
         .outerjoin(Deal, active)
-        .where(or_(*conditions))
         .order_by(Customer.id, Deal.id)
     )
     return (await session.execute(stmt)).all()

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot import conflicts
 from bot.amounts import Money
@@ -133,6 +133,32 @@ async def test_another_replicas_registration_is_seen(any_database_url: str) -> N
     finally:
         await first.db.dispose()
         await second.db.dispose()
+
+
+async def test_the_checks_one_query_reads_by_index_on_sqlite(core: Core) -> None:
+    """The check's statement (news, similar customers, the domain, their registrations) looks each
+    part up by an index: SQLite scanned the whole customers table for it written as one OR."""
+    world = await make_world(core)
+    await core.deals.register(world.alice, draft("Globex Industries", domain="globex.com"))
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn: object, cursor: object, statement: str, params: object, *args: object) -> None:
+        if "deals.status IN" in statement and "LEFT OUTER JOIN" in statement:
+            seen.append((statement, params))
+
+    event.listen(core.db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await core.deals.register(world.bob, draft("Globex Industrie", domain="globex.com"))
+    finally:
+        event.remove(core.db.engine.sync_engine, "before_cursor_execute", capture)
+    assert len(seen) == 1
+    async with core.db.engine.connect() as conn:
+        statement, params = seen[0]
+        plan = [row[3] for row in await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)]
+    assert not [
+        step for step in plan if step.startswith("SCAN customers") or step.startswith("SCAN deals")
+    ], plan
+    assert any("USING INTEGER PRIMARY KEY" in step for step in plan), plan
 
 
 async def test_the_previous_method_answers_while_the_index_loads(
