@@ -3,8 +3,11 @@
 One database per backend grows from the smallest size to the largest (the generator's rows are the
 same whatever the size). At each size, with a fresh engine, so a fresh in-process index:
 
-- ``index``: :func:`bot.conflicts.find_conflicts`, the product's check, in a transaction that is rolled
-  back (only the check is timed; the index is loaded first and that time is reported apart);
+- ``index``: :func:`bot.conflicts.find_conflicts`, the product's check, as a registration runs it: in
+  a transaction that has begun, rolled back after (only the check is timed; the index is loaded
+  first and that time is reported apart). Each query is also checked in a transaction of its own,
+  all of it timed - session, connection, BEGIN, rollback - (``p50/p99_own_transaction_ms``: how
+  this line was measured until 2026-11-27);
 - ``prefix``: the method it replaced - candidates whose name key starts with the same three letters
   (or share the domain), from SQL, scored with ``company_similarity``;
 - ``naive``: :func:`rapidfuzz.process.extractOne` over every name, in memory (the baseline: its
@@ -56,13 +59,28 @@ def queries_for(spec: Spec, count: int) -> list[Query]:
 
 
 async def _index_check(db: Database, query: Query) -> list[int]:
+    """The check in a transaction of its own, all of it timed (how this line was measured until
+    2026-11-27): opening the session, checking out and pinging the connection, BEGIN, the rollback."""
     async with db.sessions() as session:
         found = await conflicts.find_conflicts(
             session, partner_id=query.partner_id, name_key=query.name_key, domain=None
         )
-        ids = [deal.customer_id for deal, _, _ in found]
         await session.rollback()
-    return ids
+    return [match.customer_id for match in found]
+
+
+async def _index_check_in_registration(db: Database, query: Query) -> tuple[int, list[int]]:
+    """The check as a registration runs it: in a transaction that has begun (the registration has
+    written its customer and deal by then), so only the check is timed. Returns (ns, found)."""
+    async with db.sessions() as session:
+        await session.execute(select(Customer.id).where(Customer.id == 0))  # BEGIN, connection ready
+        start = time.perf_counter_ns()
+        found = await conflicts.find_conflicts(
+            session, partner_id=query.partner_id, name_key=query.name_key, domain=None
+        )
+        elapsed = time.perf_counter_ns() - start
+        await session.rollback()
+    return elapsed, [match.customer_id for match in found]
 
 
 async def _prefix_check(db: Database, query: Query) -> list[int]:
@@ -103,6 +121,24 @@ async def _measure(
     return samples, found
 
 
+async def _measure_index(db: Database, qs: list[Query]) -> tuple[list[int], list[int], dict[int, list[int]]]:
+    """Each query checked both ways, in turn first (so that neither way has the warmer caches):
+    samples in the registration's transaction, samples in a transaction of its own, what was found."""
+    inside: list[int] = []
+    own: list[int] = []
+    found: dict[int, list[int]] = {}
+    for i, q in enumerate(qs):
+        for way in (0, 1) if i % 2 else (1, 0):
+            if way:
+                start = time.perf_counter_ns()
+                found[i] = await _index_check(db, q)
+                own.append(time.perf_counter_ns() - start)
+            else:
+                elapsed, found[i] = await _index_check_in_registration(db, q)
+                inside.append(elapsed)
+    return inside, own, found
+
+
 async def _names(db: Database) -> tuple[list[str], list[int]]:
     async with db.sessions() as session:
         rows = (await session.execute(select(Customer.id, Customer.name_key).order_by(Customer.id))).all()
@@ -141,13 +177,15 @@ async def run(
                 index = await conflicts.warm(db)
                 load_s = time.perf_counter() - started
                 await _index_check(db, usable[0])  # first refresh after the load
-                samples, found = await _measure(db, usable, _index_check, len(usable))
+                samples, own, found = await _measure_index(db, usable)
                 n_naive = min(naive_limit.get(size, 50), len(usable))
                 index_rows[backend] = report.add(
                     "conflict check",
                     f"{size:,} active, {backend}, index",
                     registrations=size,
                     **latency_summary(samples),
+                    p50_own_transaction_ms=latency_summary(own)["p50_ms"],
+                    p99_own_transaction_ms=latency_summary(own)["p99_ms"],
                     recall=_recall(found, usable),
                     recall_on_naive_subset=_recall(found, usable, range(n_naive)),
                     queries=len(samples),
