@@ -149,30 +149,28 @@ async def claim_slot(
     return result.scalar_one_or_none()
 
 
-SLOT_CHUNK = 200  # rows per multi-row INSERT (5 parameters each, well under SQLite's limit)
-
-
 async def claim_slots(
     session: AsyncSession, *, slots: Sequence[tuple[int, str, list[Any]]], kind: str, now: datetime
 ) -> dict[int, int]:
     """:func:`claim_slot` for many (person id, slot, items) at once: person id -> message id of the
-    rows written; a person whose slot exists already (another replica, an earlier run) is left out."""
-    out: dict[int, int] = {}
-    table = NudgeMessage.__table__  # Core, not ORM-enabled, inserts: the latter cost ~1 ms a row here
-    for chunk in [slots[i : i + SLOT_CHUNK] for i in range(0, len(slots), SLOT_CHUNK)]:
-        result = await session.execute(
-            _insert(session, table)
-            .values(
-                [
-                    {"person_id": p, "slot": s, "kind": kind, "items": items, "sent_at": now}
-                    for p, s, items in chunk
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["person_id", "slot"])
-            .returning(table.c.id, table.c.person_id)
-        )
-        out.update({person_id: message_id for message_id, person_id in result})
-    return out
+    rows written; a person whose slot exists already (another replica, an earlier run) is left out.
+
+    One executemany of a Core insert (not ORM-enabled: those cost ~1 ms a row here) with RETURNING:
+    SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues") from one compiled statement - a
+    ``values([...])`` of many rows was compiled anew for every batch."""
+    if not slots:
+        return {}
+    table = NudgeMessage.__table__
+    stmt = (
+        _insert(session, table)
+        .on_conflict_do_nothing(index_elements=["person_id", "slot"])
+        .returning(table.c.id, table.c.person_id)
+    )
+    result = await session.execute(
+        stmt,
+        [{"person_id": p, "slot": s, "kind": kind, "items": items, "sent_at": now} for p, s, items in slots],
+    )
+    return {person_id: message_id for message_id, person_id in result}
 
 
 async def add_items(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
