@@ -17,6 +17,7 @@ from bot.companies import CONFLICT_THRESHOLD, company_similarity
 from bot.core import Core
 from bot.deals import DealDraft
 from bot.messages import Actor
+from store import conflict_queries
 from store.models import Customer
 from tests.conftest import FakeClock, build_core, make_world
 
@@ -159,6 +160,30 @@ async def test_the_checks_one_query_reads_by_index_on_sqlite(core: Core) -> None
         step for step in plan if step.startswith("SCAN customers") or step.startswith("SCAN deals")
     ], plan
     assert any("USING INTEGER PRIMARY KEY" in step for step in plan), plan
+
+
+async def test_the_customers_above_the_watermark_and_the_missing_ones_are_read_by_index(core: Core) -> None:
+    """``refresh`` (the customers above the watermark and the ids still missing below it) looks them
+    up by the primary key on SQLite too, rather than scanning every customer."""
+    world = await make_world(core)
+    for name in ("Globex", "Initech", "Umbrella Health"):
+        await core.deals.register(world.alice, draft(name))
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn: object, cursor: object, statement: str, params: object, *args: object) -> None:
+        seen.append((statement, params))
+
+    event.listen(core.db.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        async with core.db.transaction() as session:
+            rows = await conflict_queries.customers_after(session, after=2, also=[1])
+    finally:
+        event.remove(core.db.engine.sync_engine, "before_cursor_execute", capture)
+    assert [row[0] for row in rows] == [1, 3]
+    statement, params = next((s, p) for s, p in seen if "customers.name_key" in s)
+    async with core.db.engine.connect() as conn:
+        plan = [row[3] for row in await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)]
+    assert not [step for step in plan if step.startswith("SCAN customers")], plan
 
 
 async def test_the_previous_method_answers_while_the_index_loads(
