@@ -209,7 +209,7 @@ class _Segment:
 
     ``postings``: ``hash(key) << 32 | customer id``, sorted, with ``offsets`` of each bucket of hashes
     (their top bits) to start each binary search near, and ``seen``, a bitmap of the hashes (their
-    low bits; one bit per posting or more): most probes are spellings no customer has, and the bitmap
+    low bits; 8 to 16 bits a posting): most probes are spellings no customer has, and the bitmap
     turns nearly all of them away without a search. ``ids`` (sorted), ``partners`` and the UTF-8 name
     keys in ``blob`` (name ``i`` ends at ``ends[i]``): the names the candidates are scored on."""
 
