@@ -19,6 +19,20 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from exc
 
 
+def _flag(env: dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0 (on or off), not {raw!r}")
+
+
+def _names(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of ids (workspaces, tenants, URL prefixes)."""
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable. Names match the environment variables in INTERFACE.md."""
@@ -40,7 +54,36 @@ class Settings:
     public_url: str = "http://localhost:3978"
     default_currency: str = "USD"
     inbox_workers: int = 4
+    # Who may be recognised as vendor staff by e-mail: accounts in these Slack workspaces / Teams tenants
+    # only (PARTNERBOT_SLACK_VENDOR_TEAM, PARTNERBOT_TEAMS_VENDOR_TENANT; the latter defaults to
+    # MICROSOFT_APP_TENANT_ID). A staff address seen from anywhere else is a stranger.
+    slack_vendor_teams: tuple[str, ...] = ()
+    teams_vendor_tenants: tuple[str, ...] = ()
+    # PARTNERBOT_TEAMS_EMULATOR: /api/messages without credentials, for the Bot Framework Emulator, on a
+    # loopback address only.
+    teams_emulator: bool = False
+    # PARTNERBOT_TEAMS_SERVICE_URLS: Bot Connector service URL prefixes accepted besides Microsoft's own
+    # hosts (a sovereign cloud, a local stand-in in tests).
+    teams_service_urls: tuple[str, ...] = ()
+    # PARTNERBOT_TELL_PARTNER_CONFLICTS: tell a partner that their registration needs a closer review
+    # because of another registration. Off: the partner's reply is the same either way.
+    tell_partner_conflicts: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Settings(database={self.database_url.split('://')[0]}, ...)"
+
+    @property
+    def teams_configured(self) -> bool:
+        """Whether ``/api/messages`` is served: with Teams credentials, or in emulator mode."""
+        return bool(self.microsoft_app_id.strip()) or self.teams_emulator
+
+    def vendor_workspaces(self) -> dict[str, frozenset[str]]:
+        """Per platform, the workspaces whose accounts may be linked to vendor staff by e-mail."""
+        return {
+            "slack": frozenset(self.slack_vendor_teams),
+            "teams": frozenset(self.teams_vendor_tenants),
+        }
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, dotenv: Path | None = None) -> Settings:
@@ -66,5 +109,11 @@ class Settings:
             public_url=(env.get("PARTNERBOT_PUBLIC_URL") or "http://localhost:3978").rstrip("/"),
             default_currency=(env.get("PARTNERBOT_CURRENCY") or "USD").upper(),
             inbox_workers=max(1, _int(env, "PARTNERBOT_INBOX_WORKERS", 4)),
+            slack_vendor_teams=_names(env, "PARTNERBOT_SLACK_VENDOR_TEAM"),
+            teams_vendor_tenants=_names(env, "PARTNERBOT_TEAMS_VENDOR_TENANT")
+            or _names(env, "MICROSOFT_APP_TENANT_ID"),
+            teams_emulator=_flag(env, "PARTNERBOT_TEAMS_EMULATOR"),
+            teams_service_urls=_names(env, "PARTNERBOT_TEAMS_SERVICE_URLS"),
+            tell_partner_conflicts=_flag(env, "PARTNERBOT_TELL_PARTNER_CONFLICTS"),
             extra={k: v for k, v in env.items() if k.startswith("PARTNERBOT_")},
         )

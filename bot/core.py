@@ -63,13 +63,19 @@ class Core:
         db = db or Database.from_url(settings.database_url)
         if vendor_channel_platform is None and settings.slack_vendor_channel:
             vendor_channel_platform = "slack"
-        people = People(db=db, default_tz=settings.timezone, clock=clock)
+        people = People(
+            db=db,
+            default_tz=settings.timezone,
+            clock=clock,
+            vendor_workspaces=settings.vendor_workspaces(),
+        )
         deals = Deals(
             db=db,
             clock=clock,
             protection_days=settings.protection_days,
             vendor_channel=bool(vendor_channel_platform),
             default_tz=settings.timezone,
+            tell_partner_conflicts=settings.tell_partner_conflicts,
         )
         conversation = Conversation(
             db=db, deals=deals, clock=clock, default_currency=settings.default_currency

@@ -145,12 +145,16 @@ class Deals:
         protection_days: int = 90,
         vendor_channel: bool = False,
         default_tz: str = "UTC",
+        tell_partner_conflicts: bool = False,
     ) -> None:
         self.db = db
         self.clock = clock
         self.protection_days = protection_days
         self.vendor_channel = vendor_channel
         self.default_tz = default_tz
+        # Off (the default), a partner can't tell from any answer whether another partner holds the
+        # customer: the conflict flag is for staff only.
+        self.tell_partner_conflicts = tell_partner_conflicts
         self._products: tuple[float, list[str]] | None = None
 
     # -- helpers --------------------------------------------------------------------------------
@@ -166,6 +170,11 @@ class Deals:
         if deal is None or (not actor.is_staff and deal.partner_id != actor.partner_id):
             raise NotFound(f"I can't find {deal_ref(number)} among your deals.")
         return deal
+
+    def _may_see_conflicts(self, viewer: Actor | None) -> bool:
+        """Whether ``viewer`` learns that a deal conflicts with another registration: staff and the
+        system (``None``) do; a partner only when the deployment opts in."""
+        return viewer is None or viewer.is_staff or self.tell_partner_conflicts
 
     async def _view(
         self, session: AsyncSession, deal: Deal, viewer: Actor | None, *, history: bool = False
@@ -214,7 +223,7 @@ class Deals:
             close_date=deal.close_date,
             stage=deal.stage,
             status=deal.status,
-            in_conflict=deal.in_conflict,
+            in_conflict=deal.in_conflict and self._may_see_conflicts(viewer),
             notes=deal.notes,
             next_step=deal.next_step,
             protection_until=deal.protection_until,
@@ -292,7 +301,7 @@ class Deals:
         self, session: AsyncSession, deal: Deal, *, event: str, headline: str, exclude: int | None = None
     ) -> None:
         view = await self._view(session, deal, None)
-        view = replace(view, conflicts=())
+        view = replace(view, conflicts=(), in_conflict=view.in_conflict and self.tell_partner_conflicts)
         registrant = await queries.person_by_id(session, deal.registered_by_id)
         recipients = [registrant] if registrant is not None and registrant.active else []
         if not recipients:

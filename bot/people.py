@@ -8,8 +8,9 @@ must answer with :data:`UNKNOWN_PERSON_TEXT` and no data.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from bot.messages import Actor, ConversationRef
 from store import queries
 from store.db import Database
 from store.models import ChatIdentity, Partner, Person
+
+log = logging.getLogger(__name__)
 
 UNKNOWN_PERSON_TEXT = (
     "Hi! I'm partnerbot, the partner assistant of our channel team. I don't know you yet: ask your "
@@ -68,10 +71,19 @@ def validate_tz(tz: str) -> str:
 class People:
     """Partner organisations, people and identities."""
 
-    def __init__(self, *, db: Database, default_tz: str, clock: Any) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        default_tz: str,
+        clock: Any,
+        vendor_workspaces: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self.db = db
         self.default_tz = default_tz
         self.clock = clock
+        # Per platform, the vendor's own workspaces / tenants: the only places a staff e-mail links from.
+        self.vendor_workspaces = dict(vendor_workspaces or {})
 
     # -- identify -------------------------------------------------------------------------------
 
@@ -139,11 +151,19 @@ class People:
         person = await queries.person_by_email(session, profile.email)
         partner = await queries.partner_by_workspace(session, platform=platform, workspace=workspace)
         if person is not None:
-            # A known e-mail links only from its own organisation's workspace (or for staff, any
-            # workspace that is not a partner's): an address typed into a foreign workspace's profile
+            # A known e-mail links only from its own organisation's workspace (for staff, one of the
+            # vendor's own, named in the settings): an address typed into a foreign workspace's profile
             # must not open someone else's account.
             if person.kind == "staff":
-                return person if partner is None else None
+                if partner is None and workspace in self.vendor_workspaces.get(platform, ()):
+                    return person
+                log.warning(
+                    "identify: a %s account in workspace %s gives a staff e-mail; not the vendor's "
+                    "workspace, so it is treated as a stranger",
+                    platform,
+                    workspace,
+                )
+                return None
             return person if partner is not None and person.partner_id == partner.id else None
         if partner is None or partner.status != "active":
             return None

@@ -140,8 +140,17 @@ def any_database_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_
     return url
 
 
+# The test world's vendor workspaces (make_world's staff write from these), and the Teams endpoint in
+# emulator mode (the stand-in Bot Connector is on 127.0.0.1); tests/security/ builds apps without them.
+TEST_DEFAULTS = {
+    "PARTNERBOT_SLACK_VENDOR_TEAM": "TVENDOR",
+    "PARTNERBOT_TEAMS_VENDOR_TENANT": "tenant-vendor",
+    "PARTNERBOT_TEAMS_EMULATOR": "1",
+}
+
+
 def make_settings(database_url: str, **overrides: str) -> Settings:
-    env = {"DATABASE_URL": database_url, **overrides}
+    env = {"DATABASE_URL": database_url, **TEST_DEFAULTS, **overrides}
     return Settings.from_env(env)
 
 

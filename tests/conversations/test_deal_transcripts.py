@@ -114,7 +114,8 @@ async def test_conflict_goes_to_review_and_partner_b_learns_nothing_about_partne
     bob = Chat(core, world.bob)
     await bob.say("register a deal for Globex Corp., globex.com, 90k USD of Cloud Suite, closing end of May")
     out = await bob.say("yes")
-    assert "D-2 is registered" in out and "needs a closer review" in out
+    # The same words as for a registration nobody else holds (tests/security/test_no_oracles.py).
+    assert "D-2 is registered and waiting for review" in out and "closer review" not in out
     for secret in ("Northwind", "Alice", "D-1"):
         assert secret not in out
     view = await core.deals.get(world.dana, "D-2")

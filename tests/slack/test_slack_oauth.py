@@ -38,6 +38,7 @@ async def oauth_core(sqlite_url: str, clock: FakeClock, standin: SlackStandIn) -
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=f"{standin.url}/api/",
         SLACK_VENDOR_CHANNEL="CVENDOR",
+        PARTNERBOT_SLACK_VENDOR_TEAM="",
     )
     await make_world(core)
     yield core
