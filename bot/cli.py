@@ -14,6 +14,10 @@ from pathlib import Path
 from bot.config import Settings
 from bot.errors import PartnerbotError
 
+MIN_AT = datetime(2000, 1, 1)
+MAX_AT = datetime(2199, 12, 31, 23, 59, 59)
+AT_RANGE = "2000-01-01 and 2199-12-31"
+
 
 def _at(value: str) -> datetime:
     try:
@@ -23,7 +27,15 @@ def _at(value: str) -> datetime:
             f"--at must be ISO-8601, e.g. 2027-01-15T09:00:00Z, not {value!r}"
         ) from exc
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError as exc:
+            raise argparse.ArgumentTypeError(
+                f"--at must be a time between {AT_RANGE}, not {value!r}"
+            ) from exc
+    # The jobs add weeks and subtract years from this clock: keep it where that stays a date.
+    if not MIN_AT <= parsed <= MAX_AT:
+        raise argparse.ArgumentTypeError(f"--at must be a time between {AT_RANGE}, not {value!r}")
     return parsed
 
 

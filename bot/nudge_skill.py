@@ -8,6 +8,7 @@ from bot.errors import InputError
 from bot.leads import Leads
 from bot.messages import Actor, FormResult, Reply
 from bot.nudges import Nudges
+from bot.numbers import carried_number
 from bot.skills import Dialog
 
 PUSH_DAYS = 30
@@ -40,9 +41,9 @@ class NudgeSkill:
 
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
         ref = data.get("ref")
-        message_id = int(data["msg"]) if data.get("msg", "").isdigit() else None
+        message_id = carried_number(data.get("msg"), default=None)
         if action == "nudge.snooze":
-            days = int(data.get("days", "7")) if data.get("days", "7").isdigit() else 7
+            days = carried_number(data.get("days"), default=7) or 0
             until = await self.nudges.snooze(actor, ref=ref, days=days)
             outcome = f"snoozed until {until:%d %b}"
         elif action == "nudge.on_track" and ref:

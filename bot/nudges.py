@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dates import format_date, to_local
 from bot.deals import OPEN_STATUSES, Deals, deal_ref
-from bot.errors import NotFound
+from bot.errors import InputError, NotFound
 from bot.messages import Actor, Button, Fact, Reply
 from store import nudge_queries, queries
 from store.db import Database
@@ -38,6 +38,7 @@ from store.nudge_models import NudgeItem
 log = logging.getLogger(__name__)
 
 PERSON_BATCH = 200
+MAX_SNOOZE_DAYS = 90  # "remind me next week" is 7; a button or a person asking for more gets a clear no
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,6 +516,9 @@ class Nudges:
             return render_message(person.name if person else actor.name, items, message_id=message_id)
 
     async def snooze(self, actor: Actor, *, ref: str | None, days: int) -> datetime:
+        """Hold reminders about ``ref`` (None: all of them) for ``days``, 1 to :data:`MAX_SNOOZE_DAYS`."""
+        if not 1 <= days <= MAX_SNOOZE_DAYS:
+            raise InputError("days", f"A reminder can be snoozed for 1 to {MAX_SNOOZE_DAYS} days.")
         until = self.clock() + timedelta(days=days)
         async with self.db.transaction() as session:
             await nudge_queries.set_snooze(session, person_id=actor.person_id, ref=ref or "*", until=until)

@@ -20,6 +20,7 @@ from bot.amounts import Money, format_money
 from bot.dates import format_date
 from bot.errors import InputError
 from bot.messages import Actor, Button, Fact, FormResult, Reply
+from bot.numbers import carried_number
 from bot.performance import (
     DEFAULT_DAYS,
     AmbiguousPartner,
@@ -255,8 +256,7 @@ class PerformanceSkill:
         return None
 
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
-        raw_days = data.get("days", "")
-        days = int(raw_days) if raw_days.isdigit() else DEFAULT_DAYS
+        days = carried_number(data.get("days"), default=DEFAULT_DAYS) or 0
         if action == "performance.show":
             return await self._scorecard(actor, data.get("partner") or None, days)
         if action == "performance.laggards":
