@@ -58,10 +58,13 @@ from bot import views
 from bot.app import build_core, build_web_app
 from bot.config import Settings
 from handlers import slack_blocks as blocks
+from handlers.slack import metadata_key
 from handlers.teams import build_adapter
 from store.db import sync_url
 
 SIGNING_SECRET = "bench-signing-secret"
+# Modal metadata sealed the way partnerbot seals it for the submitter (handlers.slack.metadata_key).
+METADATA_KEY = metadata_key(Settings(slack_signing_secret=SIGNING_SECRET))
 BOT_TOKEN = "xoxb-bench"
 VENDOR_CHANNEL = "CVENDOR"
 PRODUCT = "Cloud Suite"
@@ -161,6 +164,8 @@ def bench_env(database_url: str, standins: StandIns) -> dict[str, str]:
         "SLACK_API_URL": standins.slack_url + "/api/",
         "SLACK_VENDOR_CHANNEL": VENDOR_CHANNEL,
         "PARTNERBOT_TIMEZONE": "Europe/Berlin",
+        # The Teams stand-in is a local Bot Connector, spoken to without credentials.
+        "PARTNERBOT_TEAMS_EMULATOR": "1",
     }
 
 
@@ -355,7 +360,9 @@ class Traffic:
         form = views.registration_form([PRODUCT])
         view = blocks.render_modal(
             form,
-            private_metadata=blocks.modal_metadata(form_id=form.form_id, data={}, channel=f"D{user}"),
+            private_metadata=blocks.modal_metadata(
+                form_id=form.form_id, data={}, key=METADATA_KEY, submitter=f"{team}:{user}"
+            ),
         )
         values = {
             "customer": customer,

@@ -100,7 +100,8 @@ def build_web_app(
 
 
 def attach_channels(app: web.Application, core: Core) -> None:
-    """Slack routes when Slack is configured; the Teams endpoint always (local mode without an app id)."""
+    """Slack routes when Slack is configured; the Teams endpoint with Teams credentials or in emulator
+    mode; the lead API and content links always (the lead API says it is off without its token)."""
     from handlers.content_links import attach_content_links
     from handlers.lead_api import attach_lead_api
     from handlers.slack import attach_slack
@@ -125,6 +126,9 @@ def build_core(settings: Settings) -> Core:
 
 
 def serve(settings: Settings, *, host: str, port: int, scheduler: bool) -> None:
+    from handlers.teams import check_serving
+
+    check_serving(settings, host=host)
     store_db.upgrade(settings.database_url)
     core = build_core(settings)
     app = build_web_app(core, with_scheduler=scheduler, warm_conflicts=True)

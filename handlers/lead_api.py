@@ -12,7 +12,6 @@ with nothing written; ``401`` for a missing or wrong token; ``404`` when no toke
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from aiohttp import web
@@ -20,6 +19,7 @@ from aiohttp import web
 from bot.core import Core
 from bot.errors import InputError, PartnerbotError
 from bot.leads import LeadRowError, receive_leads
+from handlers.http_input import BadInput, decode, parse_json, read_body
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +46,14 @@ def attach_lead_api(app: web.Application, core: Core) -> None:
                 status=401,
                 headers={"WWW-Authenticate": 'Bearer realm="partnerbot leads"'},
             )
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return _error(413, f"The body is larger than {MAX_BODY:,} bytes; send fewer leads per request.")
         try:
-            raw = await request.read()
-            body = json.loads(raw.decode("utf-8"))
-        except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"The body is larger than {MAX_BODY:,} bytes; send fewer leads per request.")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(400, f"The body must be JSON (UTF-8): {exc}.", field="body")
+            body = parse_json(decode(await read_body(request, limit=MAX_BODY)))
+        except BadInput as exc:
+            if exc.status == 413:
+                return _error(
+                    413, f"The body is larger than {MAX_BODY:,} bytes; send fewer leads per request."
+                )
+            return _error(400, f"The body must be JSON (UTF-8): {exc.reason}.", field="body")
         if not isinstance(body, dict | list):
             return _error(400, "Send one lead object or a list of them.", field="body")
         try:

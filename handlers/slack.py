@@ -32,19 +32,26 @@ a retried delivery or a double click once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -53,6 +60,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -61,6 +72,13 @@ from bot.messages import Actor, ConversationRef, Reply
 from bot.outbox import DeliveryError
 from bot.people import UNKNOWN_PERSON_TEXT, Profile
 from handlers import slack_blocks as blocks
+from handlers.http_input import (
+    BadInput,
+    check_object_depth,
+    decode,
+    parse_json_object,
+    read_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +359,7 @@ def slack_notifier(core: Core) -> SlackNotifier | None:
         store = installation_store_for(core)
     if not settings.slack_bot_token and store is None:
         return None
-    vendor_team = settings.extra.get("PARTNERBOT_SLACK_VENDOR_TEAM") or None
+    vendor_team = next(iter(settings.slack_vendor_teams), None)
     return SlackNotifier(
         settings=settings,
         tokens=SlackTokens(
@@ -443,6 +461,89 @@ def shared_files(event: dict[str, Any]) -> str:
     return "".join(f" file:{ref}" for ref in refs if ref)
 
 
+def metadata_key(settings: Settings) -> bytes:
+    """The key that seals a modal's ``private_metadata`` (:func:`handlers.slack_blocks.modal_metadata`):
+    derived from the app's secrets, so every replica has the same one and no client can make it."""
+    secret = (
+        settings.slack_signing_secret
+        or settings.slack_client_secret
+        or settings.slack_app_token
+        or settings.slack_bot_token
+    )
+    return hashlib.sha256(b"partnerbot modal metadata\0" + secret.encode()).digest()
+
+
+def check_signed_request(headers: Mapping[str, str], body: str, *, signing_secret: str) -> None:
+    """Slack's request signature, checked before the body is parsed (401 when it is missing, malformed
+    or wrong, or the timestamp is not a number of seconds within five minutes)."""
+    timestamp = (headers.get("X-Slack-Request-Timestamp") or "").strip()
+    signature = (headers.get("X-Slack-Signature") or "").strip()
+    if not timestamp.isdigit() or len(timestamp) > 12 or not signature:
+        raise BadInput("a valid Slack request signature is required", status=401)
+    if not SignatureVerifier(signing_secret).is_valid(body=body, timestamp=timestamp, signature=signature):
+        raise BadInput("a valid Slack request signature is required", status=401)
+
+
+def check_request_shape(headers: Mapping[str, str], body: str) -> None:
+    """What bolt will parse, checked first: a JSON body must be one object of bounded depth; a form's
+    ``payload`` too (bolt parses a body that starts with ``{`` as JSON whatever its content type)."""
+    content_type = (headers.get("Content-Type") or "").lower()
+    if content_type.startswith("application/json") or body.startswith("{"):
+        parse_json_object(body, what="the request body")
+        return
+    form = parse_qs(body, keep_blank_values=True)
+    if "payload" in form:
+        parse_json_object(form["payload"][0], what="the payload")
+
+
+async def _unsigned_bolt_request(request: web.Request) -> AsyncBoltRequest:
+    """The install pages' requests (browser GETs, no signature), with the body bounded and decoded."""
+    body = decode(await read_body(request))
+    return AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+
+
+class CheckedSocketModeHandler(AsyncSocketModeHandler):
+    """bolt's Socket Mode handler, with each envelope checked the way ``/slack/events`` checks a body.
+    An envelope whose payload is not a bounded JSON object, or that bolt refuses (400 from
+    :func:`on_bolt_error`, 404 for a request no listener takes), is acknowledged - so that Slack does
+    not send it again and again - and dropped with a log line."""
+
+    def __init__(self, app: AsyncApp, app_token: str) -> None:
+        super().__init__(app, app_token)
+        # The SDK turns an envelope into a request only when its payload is an object or a string.
+        self.client.message_listeners.append(self._drop_unreadable)  # type: ignore[arg-type]
+
+    async def _drop_unreadable(
+        self, client: SocketModeClient, message: dict[str, Any], raw: str | None
+    ) -> None:
+        if (
+            message.get("envelope_id")
+            and "payload" in message
+            and not isinstance(message["payload"], dict | str)
+        ):
+            await self._drop(
+                client, str(message["envelope_id"]), "the envelope's payload must be a JSON object"
+            )
+
+    @staticmethod
+    async def _drop(client: SocketModeClient, envelope_id: str, reason: str) -> None:
+        log.warning("socket mode: dropped envelope %s: %s", envelope_id, reason)
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        start = time.time()
+        try:
+            check_object_depth(req.payload, what="the envelope's payload")
+        except BadInput as exc:
+            await self._drop(client, req.envelope_id, exc.reason)
+            return
+        response = await run_async_bolt_app(self.app, req)
+        if response.status in (400, 404):
+            await self._drop(client, req.envelope_id, f"{response.status} {response.body[:200]}")
+            return
+        await send_async_response(client, req, response, start)
+
+
 class SlackChannel:
     """The bolt listeners' implementation, bound to one :class:`Core`."""
 
@@ -460,6 +561,7 @@ class SlackChannel:
         self.installation_store = installation_store
         self._dm: dict[tuple[str, str], str] = {}
         self.sessions = HttpSessions()
+        self.metadata_key = metadata_key(core.settings)
         self._register_work()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -495,21 +597,47 @@ class SlackChannel:
         await self.core.inbox.drain()
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """``POST /slack/events``: events, commands, interactivity and options, verified by bolt."""
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        """``POST /slack/events``: events, commands, interactivity and options. The size, the encoding
+        and the signature are checked before anything parses the body, then its shape; bolt verifies
+        the signature again and dispatches. Malformed input gets 400 (401 before authentication)."""
+        try:
+            body = decode(await read_body(request))
+            check_signed_request(
+                request.headers, body, signing_secret=self.core.settings.slack_signing_secret
+            )
+            check_request_shape(request.headers, body)
+        except BadInput as exc:
+            return exc.response()
+        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+        try:
+            response = await self.bolt.async_dispatch(bolt_request)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a signed body of an unknown shape
+            log.warning("slack: could not read a signed request: %r", exc)
+            return BadInput("the request is not one Slack sends").response()
         return await to_aiohttp_response(response)
+
+    def _seal_for(self, who: SlackUser) -> str:
+        return f"{who.team}:{who.user}"
 
     async def handle_install(self, request: web.Request) -> web.Response:
         flow = self.bolt.oauth_flow
         if flow is None:
             return web.Response(status=404)
-        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
+        try:
+            bolt_request = await _unsigned_bolt_request(request)
+        except BadInput as exc:
+            return exc.response()
+        return await to_aiohttp_response(await flow.handle_installation(bolt_request))
 
     async def handle_oauth_redirect(self, request: web.Request) -> web.Response:
         flow = self.bolt.oauth_flow
         if flow is None:
             return web.Response(status=404)
-        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+        try:
+            bolt_request = await _unsigned_bolt_request(request)
+        except BadInput as exc:
+            return exc.response()
+        return await to_aiohttp_response(await flow.handle_callback(bolt_request))
 
     # -- identity and destinations ----------------------------------------------------------
 
@@ -603,8 +731,9 @@ class SlackChannel:
         metadata = blocks.modal_metadata(
             form_id=reply.form.form_id,
             data=dict(reply.form.data),
-            channel=self._dm.get((who.team, who.user)),
             origin=origin,
+            key=self.metadata_key,
+            submitter=self._seal_for(who),
         )
         view = blocks.render_modal(reply.form, intro=reply.text, private_metadata=metadata)
         try:
@@ -929,9 +1058,11 @@ class SlackChannel:
         view = payload.get("view") or {}
         values = dict(payload.get("values") or {})
         trigger_id = payload.get("trigger_id")
-        meta = blocks.read_metadata(view.get("private_metadata"))
-        channel = meta.get("channel")
-        post = self._post_to(client, str(channel)) if channel else self.to_dm(client, who)
+        # Believed only as sealed for this submitter; the answer goes to the submitter's own DM.
+        meta = blocks.read_metadata(
+            view.get("private_metadata"), key=self.metadata_key, submitter=self._seal_for(who)
+        )
+        post = self.to_dm(client, who)
         actor = await self.actor_for(client, who)
         if actor is None:
             await self.unknown(post)
@@ -945,7 +1076,7 @@ class SlackChannel:
             request_key=f"slack:view:{who.team}:{who.user}:{trigger_id}",
         )
         if result.errors:
-            form = blocks.form_from_view(view, values)
+            form = blocks.form_from_view(view, values, meta=meta)
             again = Reply(text=blocks.errors_text(result.errors, form), form=form)
             await self.deliver(client, who, [again], post=post, trigger_id=trigger_id)
             return
@@ -965,6 +1096,24 @@ class SlackChannel:
 
 
 # -- wiring ----------------------------------------------------------------------------------------
+
+
+SHAPE_ERRORS = (AttributeError, IndexError, KeyError, TypeError, ValueError)
+
+
+async def on_bolt_error(error: Exception, logger: Any) -> BoltResponse | None:
+    """bolt's error handler for middleware and listeners: a signed request whose fields are of an
+    unexpected shape (bolt's context extraction or a listener reading it raised) is answered 400, not
+    500; any other failure (the database, say) stays a 500, so that Slack retries it."""
+    if isinstance(error, SHAPE_ERRORS):
+        logger.warning("slack: a request of an unexpected shape: %r", error)
+        return BoltResponse(
+            status=400,
+            body='{"error": "the request is not one Slack sends"}',
+            headers={"content-type": "application/json"},
+        )
+    logger.error("slack: handling a request failed: %r", error)
+    return None
 
 
 def register_listeners(bolt: Any, channel: SlackChannel) -> None:
@@ -1003,8 +1152,11 @@ def build_bolt_app(core: Core, *, installation_store: AsyncInstallationStore | N
             redirect_uri_path=OAUTH_REDIRECT_PATH,
             redirect_uri=f"{settings.public_url}{OAUTH_REDIRECT_PATH}",
         )
-        return AsyncApp(client=web_client(settings), oauth_settings=oauth, **common)
-    return AsyncApp(client=web_client(settings, token=settings.slack_bot_token), **common)
+        bolt = AsyncApp(client=web_client(settings), oauth_settings=oauth, **common)
+    else:
+        bolt = AsyncApp(client=web_client(settings, token=settings.slack_bot_token), **common)
+    bolt.error(on_bolt_error)
+    return bolt
 
 
 def attach_slack(app: web.Application, core: Core) -> None:
@@ -1027,7 +1179,7 @@ def attach_slack(app: web.Application, core: Core) -> None:
         else SlackTokens(
             bot_token=settings.slack_bot_token,
             installation_store=store,
-            vendor_team=settings.extra.get("PARTNERBOT_SLACK_VENDOR_TEAM") or None,
+            vendor_team=next(iter(settings.slack_vendor_teams), None),
         )
     )
     channel = SlackChannel(
@@ -1050,10 +1202,9 @@ def attach_slack(app: web.Application, core: Core) -> None:
         app.router.add_get(OAUTH_REDIRECT_PATH, channel.handle_oauth_redirect)
 
     if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         async def socket_mode(_app: web.Application) -> AsyncIterator[None]:
-            handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+            handler = CheckedSocketModeHandler(bolt, settings.slack_app_token)
             await handler.connect_async()
             yield
             await handler.close_async()

@@ -21,6 +21,8 @@ automatic links to channels or URLs).
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 import zlib
@@ -409,28 +411,53 @@ def input_block(field: FormField) -> dict[str, Any]:
     return block
 
 
+METADATA_SEAL_CHARS = 100  # what "by" and "sig" add to the metadata
+
+
+def _seal(key: bytes, meta: dict[str, Any]) -> str:
+    body = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def modal_metadata(
-    *, form_id: str, data: dict[str, str], channel: str | None = None, origin: dict[str, str] | None = None
+    *,
+    form_id: str,
+    data: dict[str, str],
+    origin: dict[str, str] | None = None,
+    key: bytes,
+    submitter: str,
 ) -> str:
-    """``private_metadata``: the form, its data, where to post the result and the message it came from."""
-    meta: dict[str, Any] = {"form_id": form_id, "data": data, "channel": channel}
+    """``private_metadata``: the form, its data and the message it came from, sealed for ``submitter``
+    (``team:user``) with ``key``. Slack hands the metadata back as the client sent it, so
+    :func:`read_metadata` only believes it when the seal and the submitter match."""
+    meta: dict[str, Any] = {"form_id": form_id, "data": data, "by": submitter}
     if origin:
         meta["origin"] = origin
-    text = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
-    if len(text) > MAX_PRIVATE_METADATA:
+    limit = MAX_PRIVATE_METADATA - METADATA_SEAL_CHARS
+    if len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False)) > limit:
         meta.pop("origin", None)
-        text = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
-    if len(text) > MAX_PRIVATE_METADATA:
+    if len(json.dumps(meta, separators=(",", ":"), ensure_ascii=False)) > limit:
         raise ValueError(f"form {form_id} carries too much data for a Slack modal")
-    return text
+    return json.dumps({**meta, "sig": _seal(key, meta)}, separators=(",", ":"), ensure_ascii=False)
 
 
-def read_metadata(text: str | None) -> dict[str, Any]:
+def read_metadata(text: str | None, *, key: bytes, submitter: str) -> dict[str, Any]:
+    """The metadata :func:`modal_metadata` sealed for ``submitter``; ``{}`` for anything else (not
+    JSON, no or a wrong seal, sealed for someone else)."""
     try:
         meta = json.loads(text or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
-    return meta if isinstance(meta, dict) else {}
+    if not isinstance(meta, dict):
+        return {}
+    sig = meta.pop("sig", None)
+    if not isinstance(sig, str) or meta.get("by") != submitter:
+        return {}
+    try:
+        expected = _seal(key, meta)
+    except (TypeError, ValueError):
+        return {}
+    return meta if hmac.compare_digest(sig, expected) else {}
 
 
 def render_modal(form: Form, *, intro: str | None = None, private_metadata: str) -> dict[str, Any]:
@@ -473,10 +500,12 @@ def form_values(view: dict[str, Any]) -> dict[str, str | None]:
     return values
 
 
-def form_from_view(view: dict[str, Any], values: dict[str, str | None]) -> Form | None:
+def form_from_view(
+    view: dict[str, Any], values: dict[str, str | None], *, meta: dict[str, Any]
+) -> Form | None:
     """The form a submitted modal showed (the inverse of :func:`render_modal`), filled in with
-    ``values``: to show it again when the core refuses what was submitted."""
-    meta = read_metadata(view.get("private_metadata"))
+    ``values``: to show it again when the core refuses what was submitted. ``meta`` is the view's
+    metadata as :func:`read_metadata` verified it."""
     if not meta.get("form_id"):
         return None
     fields: list[FormField] = []

@@ -7,9 +7,12 @@ core from the Actor, never here.
 
 Platform notes:
 
-- With an empty ``MICROSOFT_APP_ID`` the endpoint runs unauthenticated (Bot Framework Emulator, local
-  tests). With an app id every request must carry a valid Bearer token from the Bot Connector; the
-  token is checked before anything else happens, and a request without one gets 401.
+- With ``MICROSOFT_APP_ID`` every request must carry a valid Bearer token from the Bot Connector; the
+  token is checked from the header before the body is read, and a request without one gets 401.
+  Without it the endpoint is not served at all, unless ``PARTNERBOT_TEAMS_EMULATOR=1`` (Bot Framework
+  Emulator, local tests), and then to loopback peers only (``serve`` refuses another bind address).
+- Answers only go to Bot Connector hosts (:func:`service_url_allowed`): an activity naming another
+  ``serviceUrl`` is refused with 400, and a stored reference naming one is never used.
 - A person's proactive address is a serialised botbuilder ``ConversationReference`` stored by the core
   (``ConversationRef.extras["reference"]``). References from group chats and channels are marked
   ``personal: False``; the notifier then opens (or finds) the person's 1:1 chat first, so a private
@@ -24,6 +27,7 @@ Platform notes:
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import re
 import uuid
@@ -45,7 +49,12 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
-from botframework.connector.auth import AuthenticationConstants, ConnectorFactory
+from botframework.connector.auth import (
+    AuthenticationConstants,
+    ConnectorFactory,
+    JwtTokenValidation,
+    SimpleCredentialProvider,
+)
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.core import Core
@@ -53,6 +62,7 @@ from bot.messages import Actor, ConversationRef, Reply
 from bot.outbox import DeliveryError
 from bot.people import UNKNOWN_PERSON_TEXT, Profile
 from handlers import teams_cards as cards
+from handlers.http_input import BadInput, decode, parse_json_object, read_body, refuse
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,12 @@ GROUP_WELCOME_TEXT = (
 INVOKE_CARD = "application/vnd.microsoft.card.adaptive"
 INVOKE_MESSAGE = "application/vnd.microsoft.activity.message"
 _JWT_SHAPE = re.compile(r"^Bearer\s+[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*$")
+# The Bot Connector's hosts (public cloud, GCC, GCC High, DoD; other Bot Framework channels): answers
+# and proactive messages go nowhere else, whatever an activity's serviceUrl says.
+_CONNECTOR_HOSTS = re.compile(
+    r"^(smba\.trafficmanager\.net|smba\.infra\.(gcc|gov|dod)\.teams\.microsoft\.(com|us)"
+    r"|([a-z0-9-]+\.)*botframework\.(com|us|azure\.us))$"
+)
 
 
 # -- adapter ------------------------------------------------------------------------------------
@@ -218,6 +234,41 @@ def delivery_error(exc: BaseException) -> DeliveryError:
     return DeliveryError(f"Teams delivery failed: {exc!r}")
 
 
+def service_url_allowed(url: str | None, settings: Any) -> bool:
+    """Whether ``url`` is a Bot Connector the bot may answer through: Microsoft's own hosts over HTTPS,
+    a prefix named in ``PARTNERBOT_TEAMS_SERVICE_URLS``, or anything in emulator mode."""
+    if not url or not isinstance(url, str):
+        return False
+    if settings.teams_emulator:
+        return True
+    if any(url.startswith(prefix) for prefix in settings.teams_service_urls):
+        return True
+    match = re.match(r"^https://([^/:?#]+)(:443)?(/|$)", url.strip().lower())
+    return bool(match and _CONNECTOR_HOSTS.match(match.group(1)))
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (a bind address or a peer's address) is on this machine only."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_serving(settings: Any, *, host: str) -> None:
+    """Refuse to serve the unauthenticated emulator endpoint on an address others can reach."""
+    if settings.teams_emulator and not settings.microsoft_app_id.strip() and not is_loopback(host):
+        raise SystemExit(
+            f"PARTNERBOT_TEAMS_EMULATOR serves {ROUTE} without authentication, so it only binds to a "
+            f"loopback address: run with --host 127.0.0.1 (not {host}), or set MICROSOFT_APP_ID and "
+            "MICROSOFT_APP_PASSWORD."
+        )
+
+
 # -- replies as activities ----------------------------------------------------------------------
 
 
@@ -320,9 +371,10 @@ class TeamsNotifier:
 
     platform = PLATFORM
 
-    def __init__(self, *, adapter: CloudAdapter, app_id: str) -> None:
+    def __init__(self, *, adapter: CloudAdapter, app_id: str, settings: Any) -> None:
         self.adapter = adapter
         self.app_id = app_id
+        self.settings = settings
 
     async def _run(
         self,
@@ -368,14 +420,15 @@ class TeamsNotifier:
         if failure:
             raise delivery_error(failure[0]) from failure[0]
 
-    @staticmethod
-    def _reference(data: Any) -> ConversationReference:
+    def _reference(self, data: Any) -> ConversationReference:
         if (
             not isinstance(data, Mapping)
             or not data.get("serviceUrl")
             or not (data.get("conversation") or {}).get("id")
         ):
             raise DeliveryError("no Teams conversation reference stored for this person", permanent=True)
+        if not service_url_allowed(data.get("serviceUrl"), self.settings):
+            raise DeliveryError("the stored Teams address is not a Bot Connector host", permanent=True)
         return ConversationReference().deserialize(dict(data))
 
     async def send(self, *, target: Mapping[str, Any], reply: Reply, idempotency_key: str) -> dict[str, Any]:
@@ -428,8 +481,15 @@ class TeamsNotifier:
             raise
 
 
-def teams_notifier(core: Core) -> TeamsNotifier:
-    return TeamsNotifier(adapter=build_adapter(core.settings), app_id=core.settings.microsoft_app_id.strip())
+def teams_notifier(core: Core) -> TeamsNotifier | None:
+    """The Teams notifier, when Teams is configured (credentials, or emulator mode)."""
+    if not core.settings.teams_configured:
+        return None
+    return TeamsNotifier(
+        adapter=build_adapter(core.settings),
+        app_id=core.settings.microsoft_app_id.strip(),
+        settings=core.settings,
+    )
 
 
 # -- the bot --------------------------------------------------------------------------------------
@@ -712,46 +772,64 @@ async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
 
 
 def attach_teams(app: web.Application, core: Core) -> None:
-    """Add ``POST /api/messages`` (and register the Teams notifier if none is). The endpoint has its own
-    adapter: a reply gets one quick SDK retry, the outbox's proactive messages none."""
+    """Add ``POST /api/messages`` (and register the Teams notifier if none is) when Teams is configured:
+    with ``MICROSOFT_APP_ID`` every request needs a Bot Connector token, checked before the body is
+    read; without it only ``PARTNERBOT_TEAMS_EMULATOR=1`` serves the route, unauthenticated, to loopback
+    peers. The endpoint has its own adapter: a reply gets one quick SDK retry, the outbox's none."""
+    settings = core.settings
+    if not settings.teams_configured:
+        log.info("teams: no MICROSOFT_APP_ID and no PARTNERBOT_TEAMS_EMULATOR - %s is not served", ROUTE)
+        return
     if core.notifiers.get(PLATFORM) is None:
-        core.add_notifier(teams_notifier(core))
-    adapter = build_adapter(core.settings, retries=1)
+        notifier = teams_notifier(core)
+        if notifier is not None:
+            core.add_notifier(notifier)
+    adapter = build_adapter(settings, retries=1)
     adapter.on_turn_error = _on_turn_error
     bot = PartnerbotTeams(core)
     auth = adapter.bot_framework_authentication
-    auth_required = bool(core.settings.microsoft_app_id.strip())
+    app_id = settings.microsoft_app_id.strip()
+    auth_required = bool(app_id)
+    credentials = SimpleCredentialProvider(app_id, settings.microsoft_app_password)
     if not auth_required:
         log.warning(
-            "teams: MICROSOFT_APP_ID is empty - %s accepts unauthenticated requests (Bot Framework "
-            "Emulator mode); never expose it like this",
-            ROUTE,
+            "teams: emulator mode - %s accepts unauthenticated requests from this machine only", ROUTE
         )
 
     async def messages(request: web.Request) -> web.StreamResponse:
+        if not auth_required and not is_loopback(request.remote):
+            return refuse("the emulator endpoint answers this machine only", status=403)
         if "application/json" not in request.headers.get("Content-Type", ""):
-            return web.json_response({"error": "expected application/json"}, status=415)
+            return refuse("expected application/json", status=415)
         header = request.headers.get("Authorization", "")
-        if auth_required and not _JWT_SHAPE.match(header):
-            return web.json_response({"error": "unauthorized"}, status=401)
+        if auth_required:
+            # The token first, from the header alone: a request without a valid one is not even read.
+            if not _JWT_SHAPE.match(header):
+                return refuse("unauthorized", status=401)
+            try:
+                await JwtTokenValidation.validate_auth_header(header, credentials, "", "")
+            except Exception as exc:
+                log.info("teams: rejected an unauthenticated request: %s", exc)
+                return refuse("unauthorized", status=401)
         try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "invalid JSON"}, status=400)
-        if not isinstance(body, dict):
-            return web.json_response({"error": "expected an activity"}, status=400)
+            body = parse_json_object(decode(await read_body(request)), what="the activity")
+        except BadInput as exc:
+            return exc.response()
         try:
             activity = Activity().deserialize(body)
         except Exception:
-            return web.json_response({"error": "not a Bot Framework activity"}, status=400)
-        if not activity.type:
-            return web.json_response({"error": "expected an activity"}, status=400)
+            return refuse("not a Bot Framework activity")
+        if not activity.type or not isinstance(activity.type, str):
+            return refuse("expected an activity")
+        if not service_url_allowed(activity.service_url, settings):
+            log.info("teams: refused an activity with serviceUrl %r", activity.service_url)
+            return refuse("serviceUrl is not a Bot Connector address")
         try:
-            # Authenticate before anything else happens: a request without a valid token touches nothing.
+            # Then the SDK's own checks with the activity (the token's serviceurl claim must match it).
             authenticated = await auth.authenticate_request(activity, header)
         except Exception as exc:
             log.info("teams: rejected an unauthenticated request: %s", exc)
-            return web.json_response({"error": "unauthorized"}, status=401)
+            return refuse("unauthorized", status=401)
         if activity.type != ActivityTypes.invoke:
             # Answer the turn as soon as the activity is stored; the work runs from the inbox and the
             # answers go out through the Bot Connector, as they would within the turn.
@@ -763,15 +841,17 @@ def attach_teams(app: web.Application, core: Core) -> None:
             )
             return web.Response(status=201)
         # An invoke's answer is the HTTP response itself (e.g. a card refresh): it runs in the turn.
-        invoke = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        try:
+            invoke = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:  # an invoke of an unexpected shape
+            log.info("teams: could not handle an invoke: %r", exc)
+            return refuse("this invoke could not be handled")
         if invoke is not None:
             body_out = (
                 invoke.body if isinstance(invoke.body, dict | list | str) else serializer_helper(invoke.body)
             )
             return web.json_response(body_out, status=invoke.status)
         return web.Response(status=201)
-
-    app_id = core.settings.microsoft_app_id.strip()
 
     async def turn(payload: dict[str, Any]) -> None:
         """A stored activity's turn, run as a proactive turn on the original activity."""

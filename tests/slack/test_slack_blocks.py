@@ -11,6 +11,8 @@ from handlers import slack_blocks as sb
 from handlers.slack import from_slack_text
 from tests.slack.conftest import validate_blocks
 
+KEY = b"test-metadata-key"
+
 
 def deal_section(i: int) -> Reply:
     return Reply(
@@ -138,19 +140,30 @@ def test_a_form_becomes_a_valid_modal() -> None:
     meta = sb.modal_metadata(
         form_id=form.form_id,
         data=dict(form.data),
-        channel="DUALICE",
         origin={"channel": "CVENDOR", "ts": "1.2"},
+        key=KEY,
+        submitter="TNORTH:UALICE",
     )
     view = sb.render_modal(form, intro="Fill in the form, or tell me in a sentence.", private_metadata=meta)
     View(**view).to_dict()
     validate_blocks(view["blocks"], limit=100)
     assert view["callback_id"] == "pb_form" and len(view["title"]["text"]) <= 24
-    assert json.loads(view["private_metadata"]) == {
+    sealed = json.loads(view["private_metadata"])
+    assert sealed.pop("sig") and sealed == {
         "form_id": "deal.register",
         "data": {"ref": "D-3"},
-        "channel": "DUALICE",
+        "by": "TNORTH:UALICE",
         "origin": {"channel": "CVENDOR", "ts": "1.2"},
     }
+    assert sb.read_metadata(view["private_metadata"], key=KEY, submitter="TNORTH:UALICE")["origin"] == {
+        "channel": "CVENDOR",
+        "ts": "1.2",
+    }
+    # Sealed for Alice: not believed from anyone else, nor with another key, nor changed.
+    assert sb.read_metadata(view["private_metadata"], key=KEY, submitter="TCONTOSO:UBOB") == {}
+    assert sb.read_metadata(view["private_metadata"], key=b"other", submitter="TNORTH:UALICE") == {}
+    forged = view["private_metadata"].replace("CVENDOR", "DUBOB")
+    assert sb.read_metadata(forged, key=KEY, submitter="TNORTH:UALICE") == {}
     inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
     assert inputs["customer"]["element"] == {
         "type": "plain_text_input",
@@ -221,9 +234,10 @@ def test_a_submitted_modal_gives_back_its_form_with_what_was_typed() -> None:
         submit_label="Check",
         data={"ref": "L-3"},
     )
-    view = sb.render_modal(form, private_metadata=sb.modal_metadata(form_id=form.form_id, data=form.data))
+    metadata = sb.modal_metadata(form_id=form.form_id, data=form.data, key=KEY, submitter="T:U")
+    view = sb.render_modal(form, private_metadata=metadata)
     typed = {"customer": "Initech", "domain": None, "product": "b", "notes": "call Bob"}
-    again = sb.form_from_view(view, typed)
+    again = sb.form_from_view(view, typed, meta=sb.read_metadata(metadata, key=KEY, submitter="T:U"))
     assert again is not None
     assert (again.form_id, again.title, again.submit_label, again.data) == (
         "deal.register",
@@ -247,4 +261,4 @@ def test_a_submitted_modal_gives_back_its_form_with_what_was_typed() -> None:
     inputs = {b["block_id"]: b["element"] for b in rendered["blocks"] if b["type"] == "input"}
     assert inputs["customer"]["initial_value"] == "Initech"
     assert inputs["product"]["initial_option"]["value"] == "b"
-    assert sb.form_from_view({"blocks": view["blocks"]}, typed) is None  # no metadata: not ours
+    assert sb.form_from_view({"blocks": view["blocks"]}, typed, meta={}) is None  # no metadata: not ours

@@ -77,7 +77,7 @@ async def test_a_partner_registers_through_the_modal(slack: Slack) -> None:
     assert fields["domain"]["optional"] is True and fields["customer"]["optional"] is False
     assert "end of March" in json.dumps(fields["close_date"])  # free text with a hint, not a datepicker
     meta = json.loads(view["private_metadata"])
-    assert meta["form_id"] == "deal.register" and meta["channel"] == "DUALICE"
+    assert meta["form_id"] == "deal.register" and meta["by"] == "TNORTH:UALICE" and meta["sig"]
 
     # A bad amount comes back as a field error; nothing is posted, nothing registered.
     posts_before = len(slack.standin.of("chat.postMessage"))
