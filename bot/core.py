@@ -127,6 +127,7 @@ class Core:
             notifiers=notifiers if notifiers is not None else self.notifiers,
             vendor_channel_platform=self.vendor_channel_platform,
             clock=self.clock,
+            vendor_workspaces=self.settings.vendor_workspaces(),
         )
 
     def kick_outbox(self) -> None:

@@ -59,6 +59,19 @@ class Notifier(Protocol):
         ...
 
 
+class StartsConversations(Protocol):
+    """A notifier that can reach an account it holds no conversation with (Slack: ``conversations.open``
+    with the installation of the account's workspace), and find an account by e-mail in a workspace
+    (``users.lookupByEmail``). The outbox uses both for people who never wrote to the bot."""
+
+    platform: str
+
+    async def find_account(self, *, workspace: str, email: str) -> str | None:
+        """The id of the account with ``email`` in ``workspace``; None when there is none (a
+        :class:`DeliveryError` when the platform could not say)."""
+        ...
+
+
 _queued = 0
 
 
@@ -146,6 +159,21 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
 
+def _starts_conversations(notifier: Notifier) -> bool:
+    return callable(getattr(notifier, "find_account", None))
+
+
+def _fresh_target(platform: str, workspace: str, external_id: str, person_id: int) -> dict[str, Any]:
+    """The target of someone the bot has no conversation with yet (the notifier opens one)."""
+    return {
+        "platform": platform,
+        "workspace": workspace,
+        "external_id": external_id,
+        "extras": {},
+        "person_id": person_id,
+    }
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -154,11 +182,14 @@ class OutboxDispatcher:
         notifiers: Mapping[str, Notifier],
         vendor_channel_platform: str | None,
         clock: Callable[[], datetime],
+        vendor_workspaces: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.db = db
         self.notifiers = dict(notifiers)
         self.vendor_channel_platform = vendor_channel_platform
         self.clock = clock
+        # Where vendor staff are looked up by e-mail, per platform (partners: their partner's workspace).
+        self.vendor_workspaces = dict(vendor_workspaces or {})
 
     async def deliver_due(self, *, now: datetime | None = None, limit: int = 100) -> DeliveryReport:
         """Deliver what is due at ``now``. Safe to run in several processes at once."""
@@ -284,14 +315,60 @@ class OutboxDispatcher:
             candidates = await queries.addresses_of(session, recipient_id)
         if prefer:
             candidates.sort(key=lambda c: c[0] != prefer)  # stable: most recent first within each group
-        for platform, ref, external_id in candidates:
-            if platform in self.notifiers and (ref or platform == "console"):
+        for platform, ref, external_id, workspace in candidates:
+            notifier = self.notifiers.get(platform)
+            if notifier is None:
+                continue
+            if ref or platform == "console":
                 return platform, {
                     **ref,
                     "person_id": recipient_id,
                     "external_id": ref.get("external_id", external_id),
                 }
+            if _starts_conversations(notifier):
+                # Linked (say by `partnerbot user add --slack-id`) but never written: open the chat.
+                return platform, _fresh_target(platform, workspace, external_id, recipient_id)
+        found = await self._find_by_email(recipient_id, prefer=prefer)
+        if found is not None:
+            return found
         raise NotReachableNow(f"person {recipient_id} has no chat identity that can be reached now")
+
+    async def _find_by_email(
+        self, recipient_id: int, *, prefer: str | None
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Look the person up by e-mail in their organisation's workspace on each platform that can, and
+        keep the link: the first message to someone known only by e-mail finds them."""
+        async with self.db.transaction() as session:
+            known = await queries.where_to_look_up(session, recipient_id)
+        if known is None:
+            return None
+        email, kind, places = known
+        platforms = sorted(self.notifiers, key=lambda p: p != prefer)
+        for platform in platforms:
+            notifier = self.notifiers[platform]
+            if not _starts_conversations(notifier):
+                continue
+            workspaces = sorted(self.vendor_workspaces.get(platform, ())) if kind == "staff" else []
+            if kind != "staff" and places.get(platform):
+                workspaces = [places[platform]]
+            for workspace in workspaces:
+                account = await notifier.find_account(workspace=workspace, email=email)  # type: ignore[attr-defined]
+                if not account:
+                    continue
+                async with self.db.transaction() as session:
+                    linked = await queries.link_identity(
+                        session,
+                        person_id=recipient_id,
+                        platform=platform,
+                        workspace=workspace,
+                        external_id=account,
+                    )
+                if linked:
+                    log.info(
+                        "outbox: found person %s on %s by e-mail and linked them", recipient_id, platform
+                    )
+                    return platform, _fresh_target(platform, workspace, account, recipient_id)
+        return None
 
     async def _record(
         self,

@@ -256,7 +256,10 @@ class SlackNotifier:
 
     ``target`` is ``{"vendor_channel": True}`` or a person's stored :class:`ConversationRef` (as a dict)
     whose ``extras`` hold ``team`` (the installation to use), ``user`` and, when known, the DM
-    ``channel``. Returns ``{"channel", "ts", "team"}``, which :meth:`update` accepts."""
+    ``channel``; for someone who never wrote, just ``workspace`` and ``external_id`` - the DM is opened
+    with ``conversations.open`` (scope ``im:write``). :meth:`find_account` finds a person known only
+    by e-mail (``users.lookupByEmail``, scope ``users:read.email``). Returns ``{"channel", "ts",
+    "team"}``, which :meth:`update` accepts."""
 
     platform = "slack"
 
@@ -308,6 +311,26 @@ class SlackNotifier:
         # The message is out: a chart that fails now is logged, not retried (that would repeat the text).
         await upload_chart(client, channel=posted_in, reply=reply)
         return {"channel": posted_in, "ts": answer["ts"], "team": team}
+
+    async def find_account(self, *, workspace: str, email: str) -> str | None:
+        """``users.lookupByEmail`` with the installation of ``workspace`` (scope ``users:read.email``):
+        the id of a person who never wrote to the bot, or None when the workspace has no such member
+        (or the app is not installed there)."""
+        token = await self.tokens.for_team(workspace)
+        if not token:
+            return None
+        try:
+            answer = await self._client(token).users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("users_not_found", "user_not_found", "account_inactive"):
+                return None
+            raise delivery_error(exc) from exc
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        user = answer.get("user") or {}
+        if user.get("deleted") or user.get("is_bot") or not user.get("id"):
+            return None
+        return str(user["id"])
 
     async def update(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
         try:

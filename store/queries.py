@@ -151,7 +151,7 @@ async def identity(
 
 _IDENTITY = ChatIdentity.__table__.c
 _ADDRESSES = (
-    select(_IDENTITY.platform, _IDENTITY.conversation_ref, _IDENTITY.external_id)
+    select(_IDENTITY.platform, _IDENTITY.conversation_ref, _IDENTITY.external_id, _IDENTITY.workspace)
     .where(_IDENTITY.person_id == bindparam("person_id"))
     .order_by(_IDENTITY.last_seen_at.desc().nulls_last(), _IDENTITY.id.desc())
 )
@@ -172,11 +172,47 @@ async def identities_of(session: AsyncSession, person_id: int) -> Sequence[ChatI
     )
 
 
-async def addresses_of(session: AsyncSession, person_id: int) -> list[tuple[str, dict[str, Any], str]]:
-    """A person's chat identities as (platform, conversation reference, external id), the one they
-    used most recently first (a statement built once: the outbox asks for every message)."""
+async def addresses_of(session: AsyncSession, person_id: int) -> list[tuple[str, dict[str, Any], str, str]]:
+    """A person's chat identities as (platform, conversation reference, external id, workspace), the
+    one they used most recently first (a statement built once: the outbox asks for every message)."""
     rows = await session.execute(_ADDRESSES, {"person_id": person_id})
-    return [(platform, dict(ref or {}), external_id) for platform, ref, external_id in rows]
+    return [
+        (platform, dict(ref or {}), external_id, workspace) for platform, ref, external_id, workspace in rows
+    ]
+
+
+async def where_to_look_up(session: AsyncSession, person_id: int) -> tuple[str, str, dict[str, str]] | None:
+    """For a person the bot may look up by e-mail: (e-mail, kind, {platform: their organisation's
+    workspace}) - a partner user's partner's Slack workspace / Teams tenant; none for staff (the
+    caller knows the vendor's own). None for someone inactive or unknown."""
+    person = await session.get(Person, person_id)
+    if person is None or not person.active:
+        return None
+    places: dict[str, str] = {}
+    if person.partner_id is not None:
+        partner = await session.get(Partner, person.partner_id)
+        if partner is None or partner.status != "active":
+            return None
+        if partner.slack_team_id:
+            places["slack"] = partner.slack_team_id
+        if partner.teams_tenant_id:
+            places["teams"] = partner.teams_tenant_id
+    return person.email, person.kind, places
+
+
+async def link_identity(
+    session: AsyncSession, *, person_id: int, platform: str, workspace: str, external_id: str
+) -> bool:
+    """Record that ``external_id`` in ``workspace`` is this person (found by e-mail); False when that
+    account is already linked to someone else, and nothing is written."""
+    existing = await identity(session, platform=platform, workspace=workspace, external_id=external_id)
+    if existing is not None:
+        return existing.person_id == person_id
+    session.add(
+        ChatIdentity(person_id=person_id, platform=platform, workspace=workspace, external_id=external_id)
+    )
+    await session.flush()
+    return True
 
 
 async def staff_with_role(session: AsyncSession, role: str) -> Sequence[Person]:

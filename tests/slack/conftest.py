@@ -179,7 +179,7 @@ class SlackStandIn:
                     {"ok": False, "error": failure.error}, status=failure.status, headers=headers
                 )
         answer = getattr(self, "_" + method.replace(".", "_"), None)
-        data = answer(body) if answer else {}
+        data = answer({**body, "_token": call.token}) if answer else {}
         call.answer = data
         return web.json_response({"ok": True, **data} if "ok" not in data else data)
 
@@ -228,6 +228,20 @@ class SlackStandIn:
                 "profile": {"email": email, "real_name": name, "display_name": name.split()[0]},
             }
         }
+
+    def _users_lookupByEmail(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Members are found by e-mail in their own workspace only (the installation's token names it)."""
+        email = str(body.get("email") or "").lower()
+        for user, (team, known, name, tz) in USERS.items():
+            if known == email and self.team_of_token(body.get("_token")) in (None, team):
+                return {"user": {"id": user, "team_id": team, "real_name": name, "tz": tz, "deleted": False}}
+        return {"ok": False, "error": "users_not_found"}
+
+    @staticmethod
+    def team_of_token(token: str | None) -> str | None:
+        """Which workspace a bot token belongs to (``xoxb-north`` is Northwind's installation); the
+        single-workspace token of the harness answers for every workspace."""
+        return {"xoxb-north": "TNORTH", "xoxb-contoso": "TCONTOSO", "xoxb-vendor": "TVENDOR"}.get(token or "")
 
     def _conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"channel": {"id": f"D{body.get('users')}"}}

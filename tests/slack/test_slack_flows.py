@@ -160,7 +160,9 @@ async def test_b_partner_registers_in_a_dm_conversation(slack: Slack) -> None:
     # The identity now remembers the DM channel for notifications.
     async with slack.core.db.transaction() as session:
         identity = (
-            await session.execute(select(ChatIdentity).where(ChatIdentity.platform == "slack"))
+            await session.execute(
+                select(ChatIdentity).where(ChatIdentity.platform == "slack", ChatIdentity.external_id == "UALICE")
+            )
         ).scalar_one()
     assert identity.workspace == "TNORTH" and identity.external_id == "UALICE"
     assert identity.conversation_ref["extras"] == {"team": "TNORTH", "user": "UALICE", "channel": "DUALICE"}
@@ -180,6 +182,7 @@ async def test_c_d_approver_approves_in_the_vendor_channel(slack: Slack) -> None
     await register_by_dm(slack, "UALICE")
     review = vendor_review(slack, "D-1")
     review_ts = review.answer["ts"]
+    dana_before = len(slack.standin.posts("DUDANA"))  # her own copy of the review, as channel manager
 
     await slack.click("UDANA", review, "Approve")
     updates = slack.standin.of("chat.update", channel=VENDOR_CHANNEL, ts=review_ts)
@@ -188,7 +191,7 @@ async def test_c_d_approver_approves_in_the_vendor_channel(slack: Slack) -> None
     assert 'Approve"' not in json.dumps(updates[-1].body["blocks"])  # the decision buttons are gone
     # Nothing new in the vendor channel, nothing in Dana's DM: the card itself shows the outcome.
     assert len(slack.standin.posts(VENDOR_CHANNEL)) == 1
-    assert not slack.standin.posts("DUDANA")
+    assert len(slack.standin.posts("DUDANA")) == dana_before
 
     # (d) Alice hears about it in her DM, through the outbox.
     notice = last(slack.standin.posts("DUALICE"))
@@ -343,7 +346,11 @@ async def test_h_an_unknown_person_gets_the_polite_text_and_no_data(slack: Slack
         "response_url",
         "views.publish",
     }
-    assert await rows(slack, ChatIdentity) == 1  # only Alice's
+    async with slack.core.db.transaction() as session:
+        strangers = (
+            await session.execute(select(ChatIdentity).where(ChatIdentity.external_id == "USTRANGER"))
+        ).all()
+    assert strangers == []  # the stranger is linked to nobody
 
 
 # -- (i) App Home ----------------------------------------------------------------------------------

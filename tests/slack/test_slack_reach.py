@@ -1,0 +1,153 @@
+"""Reaching people who never wrote to the bot (issue #15, Slack): someone linked by
+``partnerbot user add --slack-id`` gets a DM opened with ``conversations.open``; someone known only by
+e-mail is found with ``users.lookupByEmail`` in their organisation's workspace (staff: the vendor's),
+and the link is kept. Through the real aiohttp app, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.app import build_web_app
+from bot.cli import main
+from handlers.slack import SLACK_KEY
+from store.models import ChatIdentity, Person
+from tests.conftest import FakeClock, build_core, make_world
+from tests.slack import conftest as harness
+from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, VENDOR_CHANNEL, Call, Slack, SlackStandIn
+
+
+@pytest.fixture
+async def anyslack(any_database_url: str, clock: FakeClock, standin: SlackStandIn) -> AsyncIterator[Slack]:
+    """The Slack harness of tests/slack, on either database."""
+    core = await build_core(
+        any_database_url,
+        clock,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=f"{standin.url}/api/",
+        SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL,
+    )
+    world = await make_world(core)
+    app = build_web_app(core)
+    http = TestClient(TestServer(app, host="127.0.0.1"))
+    await http.start_server()
+    harness_ = Slack(http=http, standin=standin, core=core, world=world, clock=clock, channel=app[SLACK_KEY])
+    try:
+        yield harness_
+        await harness_.settle()
+    finally:
+        await http.close()
+        await core.db.dispose()
+
+
+def known_to_slack(
+    monkeypatch: pytest.MonkeyPatch, slack: Slack, user: str, entry: tuple[str, str, str, str]
+) -> None:
+    """Add a member to the stand-in's workspaces: the USERS its methods read (pytest may have imported
+    tests/slack/conftest.py under another module name than ``tests.slack.conftest``)."""
+    monkeypatch.setitem(type(slack.standin)._users_lookupByEmail.__globals__["USERS"], user, entry)
+    monkeypatch.setitem(harness.USERS, user, entry)
+
+
+def dm_with(slack: Slack, user: str, text: str) -> Call:
+    found = [c for c in slack.standin.posts(f"D{user}") if text in c.dump]
+    assert found, f"nothing with {text!r} was posted to {user}"
+    return found[-1]
+
+
+async def linked(slack: Slack, email: str) -> set[tuple[str, str, str]]:
+    async with slack.core.db.transaction() as session:
+        rows = await session.execute(
+            select(ChatIdentity.platform, ChatIdentity.workspace, ChatIdentity.external_id)
+            .join(Person, Person.id == ChatIdentity.person_id)
+            .where(Person.email == email)
+        )
+        return {tuple(r) for r in rows}  # type: ignore[misc]
+
+
+async def new_lead(slack: Slack) -> None:
+    await slack.dm("UDANA", "new lead Initech GmbH, contact Jane Doe jane@initech.example, DE, Cloud Suite")
+    (confirm,) = [c for c in slack.standin.posts("DUDANA") if "Confirm" in c.dump][-1:]
+    await slack.click("UDANA", confirm, "Confirm")
+    await slack.settle()
+
+
+async def test_a_partner_added_by_cli_who_never_wrote_gets_a_lead_offer_and_accepts_it(
+    anyslack: Slack, any_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack = anyslack
+    known_to_slack(monkeypatch, slack, "UPAULA", ("TNORTH", "paula@northwind.example", "Paula Weiss", "UTC"))
+    monkeypatch.setenv("DATABASE_URL", any_database_url)
+    cli = [
+        "user",
+        "add",
+        "paula@northwind.example",
+        "--name",
+        "Paula Weiss",
+        "--partner",
+        "Northwind Partners",
+    ]
+    with pytest.raises(SystemExit) as done:  # the real CLI, in a thread: it runs its own event loop
+        await asyncio.to_thread(main, [*cli, "--slack-id", "UPAULA", "--slack-team", "TNORTH"])
+    assert done.value.code == 0
+    await new_lead(slack)
+
+    offer = dm_with(slack, "UPAULA", "L-1")
+    assert "Accept" in offer.dump
+    opened = slack.standin.of("conversations.open", users="UPAULA")
+    assert opened, "the DM was opened for someone who never wrote"
+    assert not slack.standin.of("users.lookupByEmail", email="paula@northwind.example"), (
+        "she was linked already"
+    )
+    await slack.click("UPAULA", offer, "Accept")
+    updates = [c for c in slack.standin.of("chat.update") if c.body.get("ts") == offer.answer["ts"]]
+    assert updates and "jane@initech.example" in updates[-1].dump
+    lead = await slack.core.leads.get(slack.world.dana, "L-1")  # type: ignore[union-attr]
+    assert lead.status == "accepted"
+
+
+async def test_a_partner_known_only_by_email_is_found_in_their_workspace_and_linked(anyslack: Slack) -> None:
+    slack = anyslack
+    # Alice and Alex were added with an e-mail only; Northwind's workspace is TNORTH.
+    assert await linked(slack, "alice@northwind.example") == set()
+    await new_lead(slack)
+    looked_up = slack.standin.of("users.lookupByEmail", email="alice@northwind.example")
+    assert len(looked_up) == 1
+    offer = dm_with(slack, "UALICE", "L-1")
+    assert await linked(slack, "alice@northwind.example") == {("slack", "TNORTH", "UALICE")}
+    await slack.click("UALICE", offer, "Accept")
+    assert (await slack.core.leads.get(slack.world.dana, "L-1")).status == "accepted"  # type: ignore[union-attr]
+    # The next message needs no look-up: the link is kept.
+    await slack.core.conversation.handle_text(slack.world.dana, "L-1")
+    assert len(slack.standin.of("users.lookupByEmail", email="alice@northwind.example")) == 1
+
+
+async def test_an_expert_who_never_wrote_gets_a_routed_question_and_answers_it(
+    anyslack: Slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack = anyslack
+    known_to_slack(monkeypatch, slack, "UED", ("TVENDOR", "ed@vendor.example", "Ed Expert", "UTC"))
+    await slack.dm("UALICE", "how do I get marketing funds for a webinar with 40 attendees?")
+    await slack.settle()
+    asked = dm_with(slack, "UED", "Q-1")
+    assert slack.standin.of("users.lookupByEmail", email="ed@vendor.example"), "staff are found in TVENDOR"
+    assert await linked(slack, "ed@vendor.example") == {("slack", "TVENDOR", "UED")}
+    assert "Answer" in asked.dump
+    await slack.dm("UED", "answer Q-1: Request MDF in chat with the activity, amount and dates.")
+    await slack.settle()
+    assert dm_with(slack, "UALICE", "Request MDF in chat")
+
+
+async def test_nobody_is_found_in_a_workspace_they_are_not_in(
+    anyslack: Slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack = anyslack
+    # Bob is Contoso's; a Northwind lead is not his, and his address is never looked up in TNORTH.
+    await new_lead(slack)
+    assert not slack.standin.of("users.lookupByEmail", email="bob@contoso.example")
+    assert not slack.standin.posts("DUBOB")
