@@ -3,7 +3,6 @@ past the size limit), never a traceback, and nothing stored. Each case here answ
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
@@ -17,8 +16,8 @@ from bot.app import build_web_app
 from bot.core import Core
 from store.inbox_models import InboxRequest
 from tests.conftest import FakeClock, build_core, make_world
-from tests.slack.conftest import BOT_TOKEN, Slack
-from tests.slack.test_socket_mode import APP_TOKEN, SocketSlack, wait_for
+from tests.slack.conftest import Slack
+from tests.slack.test_socket_mode import SocketSlack, alice_command, socket_mode_app, wait_for
 from tests.teams.teams_harness import USERS, StandInConnector, Teams, start_teams
 
 DEEP_LIST = "[" * 50_000 + "]" * 50_000
@@ -221,18 +220,7 @@ async def test_content_links_with_odd_tokens_are_404(lead_api: TestClient, token
 async def test_socket_mode_envelopes_of_a_wrong_shape_are_acknowledged_and_dropped(
     sqlite_url: str, socket_slack: SocketSlack
 ) -> None:
-    core = await build_core(
-        sqlite_url,
-        FakeClock(),
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_APP_TOKEN=APP_TOKEN,
-        SLACK_API_URL=f"{socket_slack.url}/api/",
-    )
-    await make_world(core)
-    server = TestServer(build_web_app(core), host="127.0.0.1")
-    await server.start_server()
-    try:
-        await asyncio.wait_for(socket_slack.connected.wait(), timeout=10)
+    async with socket_mode_app(sqlite_url, socket_slack) as core:
         nested: object = 1
         for _ in range(100):
             nested = {"a": nested}
@@ -251,25 +239,8 @@ async def test_socket_mode_envelopes_of_a_wrong_shape_are_acknowledged_and_dropp
             )
         assert await stored_requests(core) == 0
         # The connection still serves: a real command after them is answered.
-        command = {
-            "envelope_id": "good-1",
-            "type": "slash_commands",
-            "accepts_response_payload": True,
-            "payload": {
-                "team_id": "TNORTH",
-                "channel_id": "DUALICE",
-                "user_id": "UALICE",
-                "command": "/partner",
-                "text": "help",
-                "api_app_id": "A1",
-                "response_url": f"{socket_slack.url}/respond/1",
-                "trigger_id": "trig-socket-good",
-            },
-        }
+        command = alice_command(socket_slack, "good-1", "help", trigger_id="trig-socket-good")
         await socket_slack.push(command)
         await wait_for(lambda: any(a.get("envelope_id") == "good-1" for a in socket_slack.acks))
         await core.inbox.drain()
         assert socket_slack.posts("DUALICE")
-    finally:
-        await server.close()
-        await core.db.dispose()

@@ -659,10 +659,12 @@ async def standin() -> AsyncIterator[SlackStandIn]:
         yield fake
 
 
-@pytest.fixture
-async def slack(sqlite_url: str, clock: FakeClock, standin: SlackStandIn) -> AsyncIterator[Slack]:
+@contextlib.asynccontextmanager
+async def slack_app(database_url: str, clock: FakeClock, standin: SlackStandIn) -> AsyncIterator[Slack]:
+    """The real app with Slack configured against ``standin``, on ``database_url``, and its harness;
+    every Web API call it made is validated when the block ends."""
     core = await build_core(
-        sqlite_url,
+        database_url,
         clock,
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
@@ -679,5 +681,12 @@ async def slack(sqlite_url: str, clock: FakeClock, standin: SlackStandIn) -> Asy
         await harness.settle()
     finally:
         await http.close()
+        await core.db.dispose()
     for call in standin.calls:
         validate_call(call)
+
+
+@pytest.fixture
+async def slack(sqlite_url: str, clock: FakeClock, standin: SlackStandIn) -> AsyncIterator[Slack]:
+    async with slack_app(sqlite_url, clock, standin) as harness:
+        yield harness

@@ -161,7 +161,9 @@ async def test_b_partner_registers_in_a_dm_conversation(slack: Slack) -> None:
     async with slack.core.db.transaction() as session:
         identity = (
             await session.execute(
-                select(ChatIdentity).where(ChatIdentity.platform == "slack", ChatIdentity.external_id == "UALICE")
+                select(ChatIdentity).where(
+                    ChatIdentity.platform == "slack", ChatIdentity.external_id == "UALICE"
+                )
             )
         ).scalar_one()
     assert identity.workspace == "TNORTH" and identity.external_id == "UALICE"

@@ -9,40 +9,20 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.app import build_web_app
 from bot.cli import main
-from handlers.slack import SLACK_KEY
 from store.models import ChatIdentity, Person
-from tests.conftest import FakeClock, build_core, make_world
+from tests.conftest import FakeClock
 from tests.slack import conftest as harness
-from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, VENDOR_CHANNEL, Call, Slack, SlackStandIn
+from tests.slack.conftest import Call, Slack, SlackStandIn, slack_app
 
 
 @pytest.fixture
 async def anyslack(any_database_url: str, clock: FakeClock, standin: SlackStandIn) -> AsyncIterator[Slack]:
     """The Slack harness of tests/slack, on either database."""
-    core = await build_core(
-        any_database_url,
-        clock,
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=f"{standin.url}/api/",
-        SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL,
-    )
-    world = await make_world(core)
-    app = build_web_app(core)
-    http = TestClient(TestServer(app, host="127.0.0.1"))
-    await http.start_server()
-    harness_ = Slack(http=http, standin=standin, core=core, world=world, clock=clock, channel=app[SLACK_KEY])
-    try:
+    async with slack_app(any_database_url, clock, standin) as harness_:
         yield harness_
-        await harness_.settle()
-    finally:
-        await http.close()
-        await core.db.dispose()
 
 
 def known_to_slack(

@@ -8,6 +8,7 @@ bot under test is the real aiohttp app; its Socket Mode client connects when the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.app import build_web_app
+from bot.core import Core
 from tests.conftest import FakeClock, build_core, make_world
 from tests.slack.conftest import BOT_TOKEN, USERS, SlackStandIn, serving
 
@@ -74,11 +76,38 @@ async def wait_for(condition: Any, *, seconds: float = 10.0) -> None:
     raise AssertionError("timed out waiting")
 
 
-async def test_a_slash_command_over_socket_mode_is_acknowledged_then_answered(
-    sqlite_url: str, socket_slack: SocketSlack
-) -> None:
+def alice_command(
+    socket_slack: SocketSlack, envelope_id: str, text: str, *, trigger_id: str
+) -> dict[str, Any]:
+    """A ``/partner`` slash command from Alice in her DM, as a Socket Mode envelope."""
+    team = USERS["UALICE"][0]
+    return {
+        "envelope_id": envelope_id,
+        "type": "slash_commands",
+        "accepts_response_payload": True,
+        "payload": {
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": team.lower(),
+            "channel_id": "DUALICE",
+            "channel_name": "directmessage",
+            "user_id": "UALICE",
+            "user_name": "alice",
+            "command": "/partner",
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": f"{socket_slack.url}/respond/1",
+            "trigger_id": trigger_id,
+        },
+    }
+
+
+@contextlib.asynccontextmanager
+async def socket_mode_app(database_url: str, socket_slack: SocketSlack) -> AsyncIterator[Core]:
+    """The real app in Socket Mode against ``socket_slack``, connected (the client connects as the app
+    starts); its core."""
     core = await build_core(
-        sqlite_url,
+        database_url,
         FakeClock(),
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_APP_TOKEN=APP_TOKEN,
@@ -86,31 +115,22 @@ async def test_a_slash_command_over_socket_mode_is_acknowledged_then_answered(
     )
     await make_world(core)
     server = TestServer(build_web_app(core), host="127.0.0.1")
-    await server.start_server()  # the Socket Mode client connects as the app starts
+    await server.start_server()
     try:
         await asyncio.wait_for(socket_slack.connected.wait(), timeout=10)
+        yield core
+    finally:
+        await server.close()
+        await core.db.dispose()
+
+
+async def test_a_slash_command_over_socket_mode_is_acknowledged_then_answered(
+    sqlite_url: str, socket_slack: SocketSlack
+) -> None:
+    async with socket_mode_app(sqlite_url, socket_slack) as core:
         (opened,) = socket_slack.of("apps.connections.open")
         assert opened.token == APP_TOKEN  # asked for with the app-level token, not the bot's
-        team = USERS["UALICE"][0]
-        command = {
-            "envelope_id": "env-1",
-            "type": "slash_commands",
-            "accepts_response_payload": True,
-            "payload": {
-                "token": "legacy",
-                "team_id": team,
-                "team_domain": team.lower(),
-                "channel_id": "DUALICE",
-                "channel_name": "directmessage",
-                "user_id": "UALICE",
-                "user_name": "alice",
-                "command": "/partner",
-                "text": "show my deals",
-                "api_app_id": "A1",
-                "response_url": f"{socket_slack.url}/respond/1",
-                "trigger_id": "trig-socket-1",
-            },
-        }
+        command = alice_command(socket_slack, "env-1", "show my deals", trigger_id="trig-socket-1")
         await socket_slack.push(command)
         await wait_for(lambda: any(a.get("envelope_id") == "env-1" for a in socket_slack.acks))
         # Slack sends it again (it thinks the ack was lost): acknowledged again, handled once.
@@ -121,6 +141,3 @@ async def test_a_slash_command_over_socket_mode_is_acknowledged_then_answered(
         await core.inbox.drain()
         (post,) = socket_slack.posts("DUALICE")
         assert "deal" in post.dump.lower() and post.token == BOT_TOKEN
-    finally:
-        await server.close()
-        await core.db.dispose()
