@@ -23,7 +23,7 @@ from bot.amounts import Money, format_money, parse_money
 from bot.companies import normalize_company, normalize_domain, validate_company_name
 from bot.dates import format_date, parse_close_date, validate_close_date
 from bot.deals import STAGES, DealChanges, DealDraft, Deals, DealView
-from bot.errors import InputError, PartnerbotError
+from bot.errors import InputError, PartnerbotError, RequestFailed
 from bot.intents import (
     EDIT_RE,
     NO_RE,
@@ -39,6 +39,8 @@ from store import queries
 from store.db import Database
 
 log = logging.getLogger(__name__)
+
+RETRYING_TEXT = "That didn't go through on my side, and nothing was changed. I'm trying it again now."
 
 MAX_MESSAGE = 2000
 REQUIRED = ("customer", "product", "amount", "close_date")
@@ -155,6 +157,40 @@ class Conversation:
         async with self.db.transaction() as session:
             return await queries.claim_request(session, request_key, self.clock())
 
+    async def _once(self, request_key: str | None, work: Callable[[], Awaitable[list[Reply]]]) -> list[Reply]:
+        """Do a request's ``work`` once, whatever the platform redelivers, and keep its answer with the
+        request key, so that an attempt whose answer could not be posted is answered by the next one:
+        a retry gets the replies not yet posted (:meth:`answer_posted` counts them), or none.
+
+        If the work raises (a bug, the database), the key stays free for the inbox's next attempt and
+        :class:`RequestFailed` carries what to tell the person now - once, on the first failure."""
+        if not request_key:
+            return await self._guard(work)
+        async with self.db.transaction() as session:
+            if not await queries.claim_request(session, request_key, self.clock()):
+                state = await queries.request_answer(session, request_key)
+                if state is None or state[2] == 0:
+                    # Done (answer kept below), or claimed by an attempt that died mid-work.
+                    kept, posted = (state[0], state[1]) if state else (None, 0)
+                    return [Reply.from_dict(r) for r in (kept or [])[posted:]]
+                # An attempt whose work raised: this one does the work again.
+        try:
+            replies = await self._guard(work)
+        except Exception as exc:
+            async with self.db.transaction() as session:
+                failures = await queries.note_failed(session, request_key)
+            log.exception("request %s failed (%s time)", request_key, failures)
+            raise RequestFailed([Reply(text=RETRYING_TEXT)] if failures == 1 else []) from exc
+        async with self.db.transaction() as session:
+            await queries.keep_answer(session, request_key, [r.to_dict() for r in replies])
+        return replies
+
+    async def answer_posted(self, request_key: str | None) -> None:
+        """A platform posted one more reply of the answer :meth:`_once` kept for ``request_key``."""
+        if request_key:
+            async with self.db.transaction() as session:
+                await queries.note_posted(session, request_key)
+
     # -- entry points ---------------------------------------------------------------------------
 
     async def handle_text(self, actor: Actor, text: str, *, request_key: str | None = None) -> list[Reply]:
@@ -163,16 +199,12 @@ class Conversation:
             return [Reply(text=problem)]
         if not text.strip():
             return [self._help(actor)]
-        if not await self._first_delivery(request_key):
-            return []
-        return await self._guard(lambda: self._text(actor, text.strip()))
+        return await self._once(request_key, lambda: self._text(actor, text.strip()))
 
     async def handle_action(
         self, actor: Actor, action: str, data: dict[str, str] | None = None, *, request_key: str | None = None
     ) -> list[Reply]:
-        if not await self._first_delivery(request_key):
-            return []
-        return await self._guard(lambda: self._action(actor, action, dict(data or {})))
+        return await self._once(request_key, lambda: self._action(actor, action, dict(data or {})))
 
     def precheck_form(self, values: Mapping[str, str | None]) -> dict[str, str]:
         """Field errors that the values alone show - no database, no person - for a platform that must
@@ -216,13 +248,21 @@ class Conversation:
             problem = check_message(value or "")
             if problem:
                 return FormResult(errors={name: problem})
-        if not await self._first_delivery(request_key):
-            return FormResult()
-        result = await self._form_result(actor, form_id, values, data)
-        if request_key and not result.ok:
+        answered: FormResult | None = None
+
+        async def work() -> list[Reply]:
+            nonlocal answered
+            answered = await self._form_result(actor, form_id, values, data)
+            return list(answered.replies)
+
+        replies = await self._once(request_key, work)
+        if answered is None:  # a retry: what is left of the answer the first attempt kept
+            return FormResult(replies=replies)
+        if request_key and not answered.ok:
+            # Field errors changed nothing: a corrected resubmission must go through.
             async with self.db.transaction() as session:
                 await queries.release_request(session, request_key)
-        return result
+        return answered
 
     async def _form_result(
         self, actor: Actor, form_id: str, values: dict[str, str | None], data: dict[str, str] | None

@@ -38,7 +38,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -68,6 +68,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.core import Core
+from bot.errors import RequestFailed
 from bot.messages import Actor, ConversationRef, Reply
 from bot.outbox import DeliveryError
 from bot.people import UNKNOWN_PERSON_TEXT, Profile
@@ -81,6 +82,8 @@ from handlers.http_input import (
 )
 
 log = logging.getLogger(__name__)
+
+Answer = TypeVar("Answer")
 
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
@@ -775,19 +778,37 @@ class SlackChannel:
         post: Post,
         trigger_id: str | None = None,
         origin: dict[str, str] | None = None,
+        request_key: str | None = None,
+        replace: Callable[[Reply], Awaitable[bool]] | None = None,
     ) -> None:
-        """Forms first (a trigger_id lives 3 seconds), then every other reply through ``post``."""
-        opened: set[int] = set()
-        if trigger_id:
-            for index, reply in enumerate(replies):
-                if reply.form is not None:
-                    if await self.open_form(client, who, reply, trigger_id, origin=origin):
-                        opened.add(index)
-                    break  # one trigger opens one modal
+        """Every reply in order: the first form as a modal while ``trigger_id`` lives, the first reply
+        in place of the clicked message when ``replace`` takes it, the rest through ``post``. Each is
+        counted as out for ``request_key`` as soon as it is (the core keeps the answer), so when a
+        post fails, the inbox's next attempt posts only what is left."""
+        form_tried = False
         for index, reply in enumerate(replies):
-            if index not in opened:
+            shown = False
+            if reply.form is not None and trigger_id and not form_tried:
+                form_tried = True  # one trigger opens one modal
+                shown = await self.open_form(client, who, reply, trigger_id, origin=origin)
+            elif index == 0 and replace is not None and reply.replace_key and reply.form is None:
+                shown = await replace(reply)
+                if shown:
+                    await self.send_chart(client, who, reply)
+            if not shown:
                 await post(blocks.render_message(reply))
                 await self.send_chart(client, who, reply)
+            await self.core.conversation.answer_posted(request_key)
+
+    async def answer(self, work: Awaitable[Answer], *, post: Post) -> Answer:
+        """The core's replies to a request; when its work failed, the person hears so (once) and the
+        failure goes on to the inbox, which tries the request again."""
+        try:
+            return await work
+        except RequestFailed as failed:
+            for reply in failed.replies:
+                await post(blocks.render_message(reply))
+            raise
 
     async def send_chart(self, client: AsyncWebClient, who: SlackUser, reply: Reply) -> None:
         """The reply's chart, if any, into the person's DM (never a channel others can read)."""
@@ -838,10 +859,11 @@ class SlackChannel:
         if actor is None:
             await self.unknown(post)
             return
-        replies = await self.core.conversation.handle_text(
-            actor, str(payload["text"]), request_key=f"slack:event:{payload['event_id']}"
+        key = f"slack:event:{payload['event_id']}"
+        replies = await self.answer(
+            self.core.conversation.handle_text(actor, str(payload["text"]), request_key=key), post=post
         )
-        await self.deliver(client, who, replies, post=post)
+        await self.deliver(client, who, replies, post=post, request_key=key)
         self.core.kick_outbox()
 
     @staticmethod
@@ -881,10 +903,11 @@ class SlackChannel:
         if actor is None:
             await self.unknown(post)
             return
-        replies = await self.core.conversation.handle_text(
-            actor, str(payload["text"]), request_key=f"slack:event:{payload['event_id']}"
+        key = f"slack:event:{payload['event_id']}"
+        replies = await self.answer(
+            self.core.conversation.handle_text(actor, str(payload["text"]), request_key=key), post=post
         )
-        await self.deliver(client, who, replies, post=post)
+        await self.deliver(client, who, replies, post=post, request_key=key)
         self.core.kick_outbox()
 
     async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -962,10 +985,14 @@ class SlackChannel:
         if words in HELP_WORDS:
             replies = await conversation.handle_text(actor, "help")
         elif words in REGISTER_WORDS:
-            replies = await conversation.handle_action(actor, "deal.register.start", {}, request_key=key)
+            replies = await self.answer(
+                conversation.handle_action(actor, "deal.register.start", {}, request_key=key), post=post
+            )
         else:
-            replies = await conversation.handle_text(actor, text, request_key=key)
-        await self.deliver(client, who, replies, post=post, trigger_id=payload.get("trigger_id"))
+            replies = await self.answer(conversation.handle_text(actor, text, request_key=key), post=post)
+        await self.deliver(
+            client, who, replies, post=post, trigger_id=payload.get("trigger_id"), request_key=key
+        )
         self.core.kick_outbox()
 
     # -- buttons -----------------------------------------------------------------------------
@@ -1016,15 +1043,23 @@ class SlackChannel:
             await self.unknown(dm_post)
             return
         request_key = f"slack:{who.team}:{who.user}:{payload.get('action_ts') or trigger_id}"
-        replies = await self.core.conversation.handle_action(actor, name, data, request_key=request_key)
-        forms = [r for r in replies if r.form is not None][:1]
-        if forms and trigger_id and await self.open_form(client, who, forms[0], trigger_id, origin=origin):
-            replies = [r for r in replies if r is not forms[0]]
-        if replies and replies[0].replace_key and replies[0].form is None:
-            if await self._replace_clicked(client, container, respond, replies[0]):
-                await self.send_chart(client, who, replies[0])
-                replies = replies[1:]
-        await self.deliver(client, who, replies, post=dm_post)
+        replies = await self.answer(
+            self.core.conversation.handle_action(actor, name, data, request_key=request_key), post=dm_post
+        )
+
+        async def replace(reply: Reply) -> bool:
+            return await self._replace_clicked(client, container, respond, reply)
+
+        await self.deliver(
+            client,
+            who,
+            replies,
+            post=dm_post,
+            trigger_id=trigger_id,
+            origin=origin,
+            request_key=request_key,
+            replace=replace,
+        )
         self.core.kick_outbox()
         if container.get("type") == "view" and payload.get("in_home"):
             await self.publish_home(client, who)
@@ -1091,30 +1126,38 @@ class SlackChannel:
             await self.unknown(post)
             return
         data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
-        result = await self.core.conversation.submit_form(
-            actor,
-            str(meta.get("form_id") or ""),
-            values,
-            data=data,
-            request_key=f"slack:view:{who.team}:{who.user}:{trigger_id}",
+        key = f"slack:view:{who.team}:{who.user}:{trigger_id}"
+        result = await self.answer(
+            self.core.conversation.submit_form(
+                actor, str(meta.get("form_id") or ""), values, data=data, request_key=key
+            ),
+            post=post,
         )
         if result.errors:
             form = blocks.form_from_view(view, values, meta=meta)
             again = Reply(text=blocks.errors_text(result.errors, form), form=form)
             await self.deliver(client, who, [again], post=post, trigger_id=trigger_id)
             return
-        replies = list(result.replies)
         origin = meta.get("origin") if isinstance(meta.get("origin"), dict) else None
-        if replies and replies[0].replace_key and replies[0].form is None and origin:
-            container = {
-                "type": "message",
-                "channel_id": origin.get("channel"),
-                "message_ts": origin.get("ts"),
-            }
-            if await self._replace_clicked(client, container, None, replies[0]):
-                await self.send_chart(client, who, replies[0])
-                replies = replies[1:]
-        await self.deliver(client, who, replies, post=post, trigger_id=trigger_id, origin=origin)
+        container = (
+            {"type": "message", "channel_id": origin.get("channel"), "message_ts": origin.get("ts")}
+            if origin
+            else {}
+        )
+
+        async def replace(reply: Reply) -> bool:
+            return await self._replace_clicked(client, container, None, reply)
+
+        await self.deliver(
+            client,
+            who,
+            list(result.replies),
+            post=post,
+            trigger_id=trigger_id,
+            origin=origin,
+            request_key=key,
+            replace=replace,
+        )
         self.core.kick_outbox()
 
 

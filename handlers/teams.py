@@ -58,6 +58,7 @@ from botframework.connector.auth import (
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.core import Core
+from bot.errors import RequestFailed
 from bot.messages import Actor, ConversationRef, Reply
 from bot.outbox import DeliveryError
 from bot.people import UNKNOWN_PERSON_TEXT, Profile
@@ -73,7 +74,6 @@ GONE = frozenset({403, 404})
 TURN_WORK = "teams.turn"  # stored activities (bot.inbox)
 MAX_CONNECTORS = 64
 MAX_REFERENCES = 10_000  # serialized conversation references kept (one per person and chat)  # connector clients kept per bot (one per Bot Connector service URL in practice)
-SORRY_TEXT = "Sorry, something went wrong on my side. Please try again in a moment."
 GROUP_WELCOME_TEXT = (
     "Hi! I'm partnerbot, the partner assistant of our channel team. Mention me here (@partnerbot help), "
     "or write to me in a personal chat - that's where I keep your deals and notifications."
@@ -502,6 +502,7 @@ class _Outcome:
     replacement: Reply | None = None
     replacement_card: dict[str, Any] | None = None
     replies: list[Reply] | None = None
+    request_key: str | None = None
 
 
 class PartnerbotTeams(ActivityHandler):
@@ -587,9 +588,14 @@ class PartnerbotTeams(ActivityHandler):
 
     # -- sending -------------------------------------------------------------------------------
 
-    async def _send(self, turn_context: TurnContext, replies: list[Reply]) -> None:
+    async def _send(
+        self, turn_context: TurnContext, replies: list[Reply], request_key: str | None = None
+    ) -> None:
+        """Each reply in order, counted as out for ``request_key`` as it goes (the core keeps the
+        answer): a turn the inbox runs again after a failed send sends only what is left."""
         for reply in replies:
             await turn_context.send_activity(message_activity(reply))
+            await self.core.conversation.answer_posted(request_key)
 
     async def _replace(self, turn_context: TurnContext, card: dict[str, Any], summary: str) -> bool:
         """Update the clicked card in place; False when Teams won't (too old, deleted)."""
@@ -620,15 +626,17 @@ class PartnerbotTeams(ActivityHandler):
                 summary = cards.summary(outcome.replacement) if outcome.replacement else "partnerbot"
                 if not await self._replace(turn_context, outcome.replacement_card, summary):
                     await turn_context.send_activity(card_activity(outcome.replacement_card, summary=summary))
-            await self._send(turn_context, outcome.replies or [])
+                await self.core.conversation.answer_posted(outcome.request_key)
+            await self._send(turn_context, outcome.replies or [], outcome.request_key)
             return
         text = activity.text or ""
         if not _is_personal(activity):
             text = TurnContext.remove_recipient_mention(activity) or ""
+        key = request_key(activity)
         replies = await self.core.conversation.handle_text(
-            actor, text.strip() + shared_files(activity), request_key=request_key(activity)
+            actor, text.strip() + shared_files(activity), request_key=key
         )
-        await self._send(turn_context, replies)
+        await self._send(turn_context, replies, key)
 
     async def _click(self, actor: Actor, activity: Activity, submission: cards.Submission) -> _Outcome:
         """Run a button or form submit through the core and decide what replaces the clicked card."""
@@ -653,9 +661,12 @@ class PartnerbotTeams(ActivityHandler):
             replies = list(result.replies)
             if replies and cards.is_card_like(replies[0]) and not replies[0].image_png_b64:
                 return _Outcome(
-                    replacement=replies[0], replacement_card=cards.reply_card(replies[0]), replies=replies[1:]
+                    replacement=replies[0],
+                    replacement_card=cards.reply_card(replies[0]),
+                    replies=replies[1:],
+                    request_key=key,
                 )
-            return _Outcome(replies=replies)
+            return _Outcome(replies=replies, request_key=key)
         assert submission.action is not None
         replies = await conversation.handle_action(actor, submission.action, submission.data, request_key=key)
         first = replies[0] if replies else None
@@ -670,8 +681,13 @@ class PartnerbotTeams(ActivityHandler):
             and not first.image_png_b64
             and (first.replace_key or cards.is_card_like(first))
         ):
-            return _Outcome(replacement=first, replacement_card=cards.reply_card(first), replies=replies[1:])
-        return _Outcome(replies=replies)
+            return _Outcome(
+                replacement=first,
+                replacement_card=cards.reply_card(first),
+                replies=replies[1:],
+                request_key=key,
+            )
+        return _Outcome(replies=replies, request_key=key)
 
     # -- Action.Execute ------------------------------------------------------------------------
 
@@ -758,14 +774,19 @@ class PartnerbotTeams(ActivityHandler):
 
 
 async def _on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+    """The adapter's turn-error handler. A stored activity's turn (run by the inbox) raises on, so that
+    the inbox tries it again - the core kept whatever answer it had, and the next attempt sends what is
+    left; the person hears once that it is being retried. An invoke answers in its HTTP response."""
     log.error("teams: turn failed", exc_info=(type(error), error, error.__traceback__))
-    if turn_context.activity.type in (ActivityTypes.message, ActivityTypes.conversation_update):
+    activity = turn_context.activity
+    replies = error.replies if isinstance(error, RequestFailed) else []
+    for message in [Activity(type=ActivityTypes.message, text=r.text, text_format="plain") for r in replies]:
         try:
-            await turn_context.send_activity(
-                Activity(type=ActivityTypes.message, text=SORRY_TEXT, text_format="plain")
-            )
+            await turn_context.send_activity(message)
         except Exception:
             log.exception("teams: could not tell the person about the failure")
+    if activity.type != ActivityTypes.invoke:
+        raise error
 
 
 # -- aiohttp ------------------------------------------------------------------------------------

@@ -264,12 +264,16 @@ class Counter(Base):
 
 class ProcessedRequest(Base):
     """Platform deliveries already applied (Slack event ids, Teams activity ids, button clicks), so a
-    retried request changes nothing twice."""
+    retried request changes nothing twice - and the answer it got, so that a retry after the answer
+    failed to post posts what is left of it (``posted`` replies of ``answer`` are out)."""
 
     __tablename__ = "processed_requests"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    answer: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    posted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # Later capabilities keep their models in their own modules; importing them here puts their tables on

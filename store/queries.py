@@ -76,6 +76,41 @@ async def release_request(session: AsyncSession, key: str) -> None:
     await session.execute(delete(ProcessedRequest).where(ProcessedRequest.key == key[:200]))
 
 
+async def request_answer(
+    session: AsyncSession, key: str
+) -> tuple[list[dict[str, Any]] | None, int, int] | None:
+    """(answer, replies posted, failed attempts) of a claimed request key; None when it is unknown."""
+    row = await session.get(ProcessedRequest, key[:200])
+    return None if row is None else (row.answer, row.posted or 0, row.failures or 0)
+
+
+async def keep_answer(session: AsyncSession, key: str, answer: list[dict[str, Any]]) -> None:
+    """The answer the request's work produced, none of it posted yet."""
+    await session.execute(
+        update(ProcessedRequest).where(ProcessedRequest.key == key[:200]).values(answer=answer, posted=0)
+    )
+
+
+async def note_posted(session: AsyncSession, key: str) -> None:
+    """One more reply of the kept answer is out."""
+    await session.execute(
+        update(ProcessedRequest)
+        .where(ProcessedRequest.key == key[:200])
+        .values(posted=ProcessedRequest.posted + 1)
+    )
+
+
+async def note_failed(session: AsyncSession, key: str) -> int:
+    """The request's work raised: count it (the next attempt does the work again); how many times."""
+    await session.execute(
+        update(ProcessedRequest)
+        .where(ProcessedRequest.key == key[:200])
+        .values(failures=ProcessedRequest.failures + 1, answer=None)
+    )
+    row = await session.get(ProcessedRequest, key[:200], populate_existing=True)
+    return row.failures if row is not None else 1
+
+
 async def forget_requests(session: AsyncSession, *, before: datetime) -> int:
     """Forget request keys claimed before ``before``: no platform retries a request that old."""
     result = await session.execute(delete(ProcessedRequest).where(ProcessedRequest.at < before))

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -310,3 +311,19 @@ class RecordingNotifier:
         from handlers.console import render
 
         return "\n".join(render(r, []) for w, r in self.sent if w == who)
+
+
+def fail_first_call(monkeypatch: pytest.MonkeyPatch, target: Any, name: str) -> dict[str, int]:
+    """Make the async method ``target.name`` raise on its first call only (the database going away
+    mid-request); the returned dict counts the calls in ``"n"``."""
+    real = getattr(target, name)
+    calls = {"n": 0}
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("the database went away")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, flaky)
+    return calls

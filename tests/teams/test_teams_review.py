@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -11,6 +13,7 @@ from bot.outbox import DeliveryError
 from handlers.teams import TeamsNotifier
 from store import queries
 from store.models import Deal, DealHistory, OutboxMessage
+from tests.conftest import fail_first_call
 from tests.teams.teams_harness import USERS, Call, Teams, card_actions
 
 ALICE, DANA = USERS["alice"], USERS["dana"]
@@ -249,12 +252,30 @@ async def test_same_activity_id_in_two_chats_is_two_requests(teams: Teams) -> No
     assert len(teams.connector.to(ALICE)) == 1 and len(teams.connector.to(alex)) == 1
 
 
-async def test_a_failed_reply_ends_with_an_apology(teams: Teams) -> None:
-    """The connector refuses the answer: the turn fails, the person gets a short apology, and the
-    request is still answered so Teams doesn't redeliver it."""
+async def test_a_failed_reply_is_sent_again_by_the_next_attempt(teams: Teams) -> None:
+    """The connector refuses the answer: the turn fails, the inbox tries it again after its backoff,
+    and the answer - kept by the core, not worked out again - arrives once (issue #15)."""
     teams.connector.fail("reply", 502)
     response = await teams.post(teams.activity(ALICE, text="show my deals"))
     assert response.status in (200, 201)
+    assert [c.status for c in teams.connector.calls if c.kind == "reply"] == [502]
+    teams.clock.advance(minutes=1)
+    await teams.core.inbox.drain()
     replies = [c for c in teams.connector.calls if c.kind == "reply"]
     assert [c.status for c in replies] == [502, 200]
-    assert replies[1].body["text"] == "Sorry, something went wrong on my side. Please try again in a moment."
+    assert "Sorry" not in json.dumps(replies[1].body) and "deal" in json.dumps(replies[1].body).lower()
+
+
+async def test_a_failure_in_the_core_is_retried_and_answered_once(teams: Teams, monkeypatch: Any) -> None:
+    """The work raises once: the person hears it is being retried, the inbox's next attempt registers
+    the deal once and answers once."""
+    attempts = fail_first_call(monkeypatch, teams.core.deals, "register")
+    await teams.say(ALICE, "register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    await teams.say(ALICE, "yes")
+    texts = lambda: [json.dumps(c.body) for c in teams.connector.to(ALICE)]  # noqa: E731
+    assert sum("trying it again" in t for t in texts()) == 1
+    teams.clock.advance(minutes=1)
+    await teams.core.inbox.drain()
+    assert attempts["n"] == 2
+    assert sum("D-1 is registered" in t for t in texts()) == 1
+    assert sum("trying it again" in t for t in texts()) == 1
