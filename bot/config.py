@@ -54,6 +54,9 @@ class Settings:
     public_url: str = "http://localhost:3978"
     default_currency: str = "USD"
     inbox_workers: int = 4
+    # PARTNERBOT_INBOX_LEASE_SECONDS: how long a replica's claim on a stored request lasts; when its
+    # process dies, another replica (or the restarted one) takes the request over after this long.
+    inbox_lease_seconds: int = 60
     # Who may be recognised as vendor staff by e-mail: accounts in these Slack workspaces / Teams tenants
     # only (PARTNERBOT_SLACK_VENDOR_TEAM, PARTNERBOT_TEAMS_VENDOR_TENANT; the latter defaults to
     # MICROSOFT_APP_TENANT_ID). A staff address seen from anywhere else is a stranger.
@@ -109,6 +112,7 @@ class Settings:
             public_url=(env.get("PARTNERBOT_PUBLIC_URL") or "http://localhost:3978").rstrip("/"),
             default_currency=(env.get("PARTNERBOT_CURRENCY") or "USD").upper(),
             inbox_workers=max(1, _int(env, "PARTNERBOT_INBOX_WORKERS", 4)),
+            inbox_lease_seconds=max(1, _int(env, "PARTNERBOT_INBOX_LEASE_SECONDS", 60)),
             slack_vendor_teams=_names(env, "PARTNERBOT_SLACK_VENDOR_TEAM"),
             teams_vendor_tenants=_names(env, "PARTNERBOT_TEAMS_VENDOR_TENANT")
             or _names(env, "MICROSOFT_APP_TENANT_ID"),

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import outbox
@@ -97,7 +97,12 @@ class Core:
             deals=deals,
             conversation=conversation,
             nudges=nudges,
-            inbox=Inbox(db=db, clock=clock, workers=settings.inbox_workers),
+            inbox=Inbox(
+                db=db,
+                clock=clock,
+                workers=settings.inbox_workers,
+                lease=timedelta(seconds=settings.inbox_lease_seconds),
+            ),
             vendor_channel_platform=vendor_channel_platform,
         )
         # Skills that need the whole core; the question skill claims the least, so it goes last.
