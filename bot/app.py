@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.core import Core
+from bot.outbox import unreachable_people
 from store import db as store_db
 
 log = logging.getLogger(__name__)
@@ -23,13 +24,16 @@ CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
 
 async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers, 503 otherwise; with the inbox's backlog (requests acknowledged
-    and not yet handled), which is for operators to watch, not for a load balancer to act on."""
+    and not yet handled) and how many people have messages waiting because they can't be reached
+    (``partnerbot people unreachable`` lists them) - for operators to watch, not for a load balancer
+    to act on."""
     core = request.app[CORE_KEY]
     ok = await core.db.ping()
     body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "database": core.db.dialect}
     if ok:
         try:
             body["inbox"] = await core.inbox.backlog()
+            body["unreachable"] = len(await unreachable_people(core.db))
         except Exception:  # e.g. not migrated yet: the answer stays about the database
             log.exception("healthz: could not read the inbox backlog")
     return web.json_response(body, status=200 if ok else 503)

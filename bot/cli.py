@@ -84,6 +84,10 @@ def parser() -> argparse.ArgumentParser:
     uadd.add_argument("--teams-tenant")
     uadd.add_argument("--tz")
 
+    people = sub.add_parser("people", help="who can be reached")
+    pesub = people.add_subparsers(dest="action", required=True)
+    pesub.add_parser("unreachable", help="people with messages waiting because they can't be reached")
+
     lead = sub.add_parser("lead", help="leads")
     lsub = lead.add_subparsers(dest="action", required=True)
     limport = lsub.add_parser("import", help="import leads from a CSV file, then distribute them")
@@ -185,6 +189,19 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
         created = await seed(core)
         print("\n".join(created) if created else "demo data already present")
+        return 0
+    if args.command == "people":
+        from bot.outbox import unreachable_people
+
+        stuck = await unreachable_people(core.db)
+        if not stuck:
+            print("Everyone with a message waiting could be reached.")
+        for one in stuck:
+            org = f", {one.partner}" if one.partner else ", staff"
+            print(
+                f"{one.email} ({one.name}{org}): {one.waiting} message(s) waiting since "
+                f"{one.since:%Y-%m-%d %H:%M} UTC\n  why: {one.reason}\n  remedy: {one.remedy}"
+            )
         return 0
     if args.command == "chat":
         from handlers.console import ConsoleSession

@@ -39,9 +39,16 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+UNREACHABLE = "unreachable: "  # how a waiting row's last_error starts (``partnerbot people unreachable``)
+
+
 class NotReachableNow(Exception):
     """The person has no way to be reached at the moment (e.g. a terminal-only user who is not
-    chatting). The message waits without using up an attempt."""
+    chatting, or someone found in no workspace). The message waits without using up an attempt; the
+    text says why, after :data:`UNREACHABLE`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(UNREACHABLE + reason)
 
 
 class Notifier(Protocol):
@@ -172,6 +179,52 @@ def _fresh_target(platform: str, workspace: str, external_id: str, person_id: in
         "extras": {},
         "person_id": person_id,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """Someone messages are waiting for, because the bot could not reach them."""
+
+    email: str
+    name: str
+    partner: str | None
+    waiting: int
+    since: datetime
+    reason: str
+    remedy: str
+
+
+async def unreachable_people(db: Database) -> list[Unreachable]:
+    """Everyone the outbox holds messages for as unreachable, with why and what would fix it; the
+    messages go out as soon as they become reachable (the dispatcher tries again every 15 minutes)."""
+    async with db.transaction() as session:
+        rows = await queries.unreachable_recipients(session, marker=UNREACHABLE)
+    found = []
+    for person, partner, waiting, since, reason in rows:
+        if person.kind == "staff":
+            remedy = (
+                f"link their account: partnerbot user add {person.email} --name ... --staff --slack-id U... "
+                "--slack-team T... (or --teams-id/--teams-tenant), or name the vendor's Slack workspace in "
+                "PARTNERBOT_SLACK_VENDOR_TEAM so they are found by e-mail"
+            )
+        else:
+            remedy = (
+                f'link their account: partnerbot user add {person.email} --name ... --partner "{partner}" '
+                "--slack-id U... --slack-team T... (or --teams-id/--teams-tenant), or give the partner its "
+                "workspace (partnerbot partner add ... --slack-team T...) with partnerbot installed there"
+            )
+        found.append(
+            Unreachable(
+                email=person.email,
+                name=person.name,
+                partner=partner,
+                waiting=waiting,
+                since=since,
+                reason=str(reason or "").removeprefix(UNREACHABLE),
+                remedy=remedy + "; or they write to the bot once",
+            )
+        )
+    return found
 
 
 class OutboxDispatcher:
@@ -315,9 +368,12 @@ class OutboxDispatcher:
             candidates = await queries.addresses_of(session, recipient_id)
         if prefer:
             candidates.sort(key=lambda c: c[0] != prefer)  # stable: most recent first within each group
+        skipped: list[str] = []
         for platform, ref, external_id, workspace in candidates:
             notifier = self.notifiers.get(platform)
             if notifier is None:
+                if platform != "console":
+                    skipped.append(f"linked on {platform}, which is not configured here")
                 continue
             if ref or platform == "console":
                 return platform, {
@@ -328,22 +384,25 @@ class OutboxDispatcher:
             if _starts_conversations(notifier):
                 # Linked (say by `partnerbot user add --slack-id`) but never written: open the chat.
                 return platform, _fresh_target(platform, workspace, external_id, recipient_id)
+            skipped.append(f"linked on {platform} but has no conversation with the bot yet")
         found = await self._find_by_email(recipient_id, prefer=prefer)
-        if found is not None:
+        if not isinstance(found, str):
             return found
-        raise NotReachableNow(f"person {recipient_id} has no chat identity that can be reached now")
+        raise NotReachableNow("; ".join([*skipped, found]))
 
     async def _find_by_email(
         self, recipient_id: int, *, prefer: str | None
-    ) -> tuple[str, dict[str, Any]] | None:
+    ) -> tuple[str, dict[str, Any]] | str:
         """Look the person up by e-mail in their organisation's workspace on each platform that can, and
-        keep the link: the first message to someone known only by e-mail finds them."""
+        keep the link: the first message to someone known only by e-mail finds them. When nobody is
+        found: why, in words for ``partnerbot people unreachable``."""
         async with self.db.transaction() as session:
             known = await queries.where_to_look_up(session, recipient_id)
         if known is None:
-            return None
+            return "the person is inactive, or their partner is"
         email, kind, places = known
         platforms = sorted(self.notifiers, key=lambda p: p != prefer)
+        tried: list[str] = []
         for platform in platforms:
             notifier = self.notifiers[platform]
             if not _starts_conversations(notifier):
@@ -352,6 +411,7 @@ class OutboxDispatcher:
             if kind != "staff" and places.get(platform):
                 workspaces = [places[platform]]
             for workspace in workspaces:
+                tried.append(f"{platform} workspace {workspace}")
                 account = await notifier.find_account(workspace=workspace, email=email)  # type: ignore[attr-defined]
                 if not account:
                     continue
@@ -368,7 +428,16 @@ class OutboxDispatcher:
                         "outbox: found person %s on %s by e-mail and linked them", recipient_id, platform
                     )
                     return platform, _fresh_target(platform, workspace, account, recipient_id)
-        return None
+        if tried:
+            return f"{email} was not found in " + ", ".join(tried)
+        if not any(_starts_conversations(n) for n in self.notifiers.values()):
+            return "no chat account is linked, and no platform configured here can look people up by e-mail"
+        where = (
+            "no vendor workspace is named (PARTNERBOT_SLACK_VENDOR_TEAM)"
+            if kind == "staff"
+            else "their partner has no Slack workspace (partnerbot partner add ... --slack-team)"
+        )
+        return f"no chat account is linked, and {where} to look {email} up in"
 
     async def _record(
         self,

@@ -216,6 +216,29 @@ async def addresses_of(session: AsyncSession, person_id: int) -> list[tuple[str,
     ]
 
 
+async def unreachable_recipients(session: AsyncSession, *, marker: str) -> list[tuple[Any, ...]]:
+    """People with messages waiting because they could not be reached: (person, partner name or None,
+    messages waiting, the oldest one's time, the latest reason), by e-mail."""
+    rows = await session.execute(
+        select(
+            OutboxMessage.recipient_id,
+            func.count(),
+            func.min(OutboxMessage.created_at),
+            func.max(OutboxMessage.last_error),
+        )
+        .where(OutboxMessage.status == "pending", OutboxMessage.last_error.like(marker + "%"))
+        .group_by(OutboxMessage.recipient_id)
+    )
+    found = []
+    for person_id, waiting, oldest, reason in rows:
+        person = await session.get(Person, person_id)
+        if person is None:
+            continue
+        partner = await session.get(Partner, person.partner_id) if person.partner_id else None
+        found.append((person, partner.name if partner else None, int(waiting), oldest, reason))
+    return sorted(found, key=lambda row: row[0].email)
+
+
 async def where_to_look_up(session: AsyncSession, person_id: int) -> tuple[str, str, dict[str, str]] | None:
     """For a person the bot may look up by e-mail: (e-mail, kind, {platform: their organisation's
     workspace}) - a partner user's partner's Slack workspace / Teams tenant; none for staff (the

@@ -6,7 +6,10 @@ and the link is kept. Through the real aiohttp app, on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +18,7 @@ from bot.cli import main
 from store.models import ChatIdentity, Person
 from tests.conftest import FakeClock
 from tests.slack import conftest as harness
-from tests.slack.conftest import Call, Slack, SlackStandIn, slack_app
+from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, Call, Slack, SlackStandIn, slack_app
 
 
 @pytest.fixture
@@ -131,3 +134,59 @@ async def test_nobody_is_found_in_a_workspace_they_are_not_in(
     await new_lead(slack)
     assert not slack.standin.of("users.lookupByEmail", email="bob@contoso.example")
     assert not slack.standin.posts("DUBOB")
+
+
+async def test_someone_found_nowhere_is_listed_with_why_and_the_remedy_then_reached_once_linked(
+    anyslack: Slack, any_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nora is added with an e-mail that is in no Slack workspace: the lead offer waits for her, she is
+    listed by ``partnerbot people unreachable`` and counted by /healthz; once linked by the CLI, the
+    CLI's own delivery (the same notifier as serve's) reaches her."""
+    slack = anyslack
+    await slack.core.people.add_user(
+        email="nora@northwind.example", name="Nora Vale", partner="Northwind Partners"
+    )
+    await new_lead(slack)
+    assert not slack.standin.posts("DUNORA")
+    health = await (await slack.http.get("/healthz")).json()
+    assert health["unreachable"] == 1
+
+    env = {
+        "DATABASE_URL": any_database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": f"{slack.standin.url}/api/",
+        "PARTNERBOT_SLACK_VENDOR_TEAM": "TVENDOR",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    listing = await run_cli(["people", "unreachable"])
+    assert "nora@northwind.example (Nora Vale, Northwind Partners): 1 message(s) waiting" in listing
+    assert "nora@northwind.example was not found in slack workspace TNORTH" in listing
+    assert "remedy: link their account: partnerbot user add nora@northwind.example" in listing
+    assert "alice@northwind.example" not in listing
+
+    known_to_slack(monkeypatch, slack, "UNORA", ("TNORTH", "nora@northwind.example", "Nora Vale", "UTC"))
+    cli = ["user", "add", "nora@northwind.example", "--name", "Nora Vale", "--partner", "Northwind Partners"]
+    await run_cli([*cli, "--slack-id", "UNORA", "--slack-team", "TNORTH"])
+    later = (slack.clock() + timedelta(minutes=20)).isoformat()
+    await run_cli(["jobs", "run", "deliver_outbox", "--at", later])
+    assert len(dm_with_all(slack, "UNORA", "L-1")) == 1
+    assert "Everyone with a message waiting could be reached." in await run_cli(["people", "unreachable"])
+
+
+async def run_cli(argv: list[str]) -> str:
+    """``partnerbot ARGV`` in a thread (it runs its own event loop); what it printed. Exit 0 expected."""
+    out = io.StringIO()
+
+    def run() -> None:
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as done:
+            main(argv)
+        assert done.value.code == 0, out.getvalue()
+
+    await asyncio.to_thread(run)
+    return out.getvalue()
+
+
+def dm_with_all(slack: Slack, user: str, text: str) -> list[Call]:
+    return [c for c in slack.standin.posts(f"D{user}") if c.answer and text in c.dump]
