@@ -51,6 +51,10 @@ class Settings:
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "MultiTenant"
+    # Microsoft Graph and the Entra token endpoint (tests point them at stand-ins): installing the app for
+    # Teams people who have no conversation with the bot yet.
+    microsoft_graph_url: str = ""
+    microsoft_login_url: str = ""
     public_url: str = "http://localhost:3978"
     default_currency: str = "USD"
     inbox_workers: int = 4
@@ -109,6 +113,8 @@ class Settings:
             microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD", ""),
             microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID", ""),
             microsoft_app_type=env.get("MICROSOFT_APP_TYPE") or "MultiTenant",
+            microsoft_graph_url=env.get("MICROSOFT_GRAPH_URL", "").strip(),
+            microsoft_login_url=env.get("MICROSOFT_LOGIN_URL", "").strip(),
             public_url=(env.get("PARTNERBOT_PUBLIC_URL") or "http://localhost:3978").rstrip("/"),
             default_currency=(env.get("PARTNERBOT_CURRENCY") or "USD").upper(),
             inbox_workers=max(1, _int(env, "PARTNERBOT_INBOX_WORKERS", 4)),

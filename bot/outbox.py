@@ -68,10 +68,13 @@ class Notifier(Protocol):
 
 class StartsConversations(Protocol):
     """A notifier that can reach an account it holds no conversation with (Slack: ``conversations.open``
-    with the installation of the account's workspace), and find an account by e-mail in a workspace
-    (``users.lookupByEmail``). The outbox uses both for people who never wrote to the bot."""
+    with the installation of the account's workspace; Teams: the app installed for the person through
+    Microsoft Graph), and find an account by e-mail in a workspace (``users.lookupByEmail``, Graph
+    ``/users``). The outbox uses both for people who never wrote to the bot; ``starts_conversations``
+    says whether this notifier can, as configured."""
 
     platform: str
+    starts_conversations: bool
 
     async def find_account(self, *, workspace: str, email: str) -> str | None:
         """The id of the account with ``email`` in ``workspace``; None when there is none (a
@@ -167,7 +170,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _starts_conversations(notifier: Notifier) -> bool:
-    return callable(getattr(notifier, "find_account", None))
+    return bool(getattr(notifier, "starts_conversations", False))
 
 
 def _fresh_target(platform: str, workspace: str, external_id: str, person_id: int) -> dict[str, Any]:

@@ -265,6 +265,7 @@ class SlackNotifier:
     "team"}``, which :meth:`update` accepts."""
 
     platform = "slack"
+    starts_conversations = True
 
     def __init__(self, *, settings: Settings, tokens: SlackTokens) -> None:
         self.settings = settings

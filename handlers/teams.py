@@ -64,6 +64,7 @@ from bot.outbox import DeliveryError
 from bot.people import UNKNOWN_PERSON_TEXT, Profile
 from handlers import teams_cards as cards
 from handlers.http_input import BadInput, decode, parse_json_object, read_body, refuse
+from handlers.teams_graph import GraphInstaller
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ ROUTE = "/api/messages"
 RETRYABLE = frozenset({408, 412, 429, 500, 502, 503, 504})
 GONE = frozenset({403, 404})
 TURN_WORK = "teams.turn"  # stored activities (bot.inbox)
+DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams/"  # public cloud, for a chat Graph opened
 MAX_CONNECTORS = 64
 MAX_REFERENCES = 10_000  # serialized conversation references kept (one per person and chat)  # connector clients kept per bot (one per Bot Connector service URL in practice)
 GROUP_WELCOME_TEXT = (
@@ -371,10 +373,38 @@ class TeamsNotifier:
 
     platform = PLATFORM
 
-    def __init__(self, *, adapter: CloudAdapter, app_id: str, settings: Any) -> None:
+    def __init__(
+        self, *, adapter: CloudAdapter, app_id: str, settings: Any, graph: GraphInstaller | None = None
+    ) -> None:
         self.adapter = adapter
         self.app_id = app_id
         self.settings = settings
+        # With Graph, people without a conversation are reached by installing the app for them.
+        self.graph = graph
+        self.service_url = (settings.extra.get("PARTNERBOT_TEAMS_SERVICE_URL") or DEFAULT_SERVICE_URL).strip()
+
+    @property
+    def starts_conversations(self) -> bool:
+        return self.graph is not None
+
+    async def find_account(self, *, workspace: str, email: str) -> str | None:
+        """The AAD object id of ``email`` in tenant ``workspace`` (Graph ``/users``)."""
+        return await self.graph.find_user(tenant=workspace, email=email) if self.graph else None
+
+    async def _installed_reference(self, target: Mapping[str, Any]) -> dict[str, Any]:
+        """A conversation reference for someone the bot has no chat with: the app installed for them
+        through Graph, and the chat of that installation."""
+        tenant, aad = str(target.get("workspace") or ""), str(target.get("external_id") or "")
+        if self.graph is None or not tenant or not aad:
+            raise DeliveryError("no Teams conversation reference stored for this person", permanent=True)
+        chat = await self.graph.personal_chat(tenant=tenant, aad=aad)
+        return {
+            "serviceUrl": self.service_url,
+            "channelId": "msteams",
+            "conversation": {"id": chat, "tenantId": tenant, "conversationType": "personal"},
+            "bot": {"id": f"28:{self.app_id}" if self.app_id else "28:partnerbot"},
+            "user": {"id": aad, "aadObjectId": aad},
+        }
 
     async def _run(
         self,
@@ -435,7 +465,8 @@ class TeamsNotifier:
         if target.get("vendor_channel"):
             raise DeliveryError("Teams has no vendor channel; the vendor channel is Slack's", permanent=True)
         extras = target.get("extras") or {}
-        reference = self._reference(extras.get("reference"))
+        stored = extras.get("reference") or await self._installed_reference(target)
+        reference = self._reference(stored)
         personal = extras.get("personal", True) is not False
         activity = message_activity(reply)
         posted: dict[str, Any] = {}
@@ -489,6 +520,7 @@ def teams_notifier(core: Core) -> TeamsNotifier | None:
         adapter=build_adapter(core.settings),
         app_id=core.settings.microsoft_app_id.strip(),
         settings=core.settings,
+        graph=GraphInstaller(settings=core.settings) if GraphInstaller.configured(core.settings) else None,
     )
 
 
