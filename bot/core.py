@@ -133,7 +133,13 @@ class Core:
             vendor_channel_platform=self.vendor_channel_platform,
             clock=self.clock,
             vendor_workspaces=self.settings.vendor_workspaces(),
+            on_unreachable=self._unreachable,
         )
+
+    async def _unreachable(self, kind: str, key: str, reason: str) -> None:
+        """A message found nobody: a lead offer that reaches no one of the partner moves on at once."""
+        if kind == "lead" and self.leads is not None:
+            await self.leads.offer_unreachable(key, reason=reason)
 
     def kick_outbox(self) -> None:
         """Deliver what the last request queued now, in the background, instead of waiting for the next

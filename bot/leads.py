@@ -66,6 +66,9 @@ from store.lead_models import (
 )
 from store.models import AuditEntry, Partner, Person
 
+# The key of an offer's message to one user of the partner (see _offer / _notify_partner).
+OFFER_MESSAGE_RE = re.compile(r"^(?P<ref>L-\d+):offer:o(?P<offer>\d+):p\d+$")
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.core import Core
@@ -1132,17 +1135,12 @@ class Leads:
                 await self._close_offer_cards(
                     session, lead, offer, text=f"Declined by {actor.name}: {text}", now=now
                 )
-            partner_name = await self._partner_name(session, partner_id)
-            nxt, why = await self._distribute(
-                session, lead, actor=None, now=now, last_partner_id=partner_id, notify_review=False
-            )
-            where = f"Offered next to {nxt} ({why})." if nxt else f"It waits for review: {why}."
-            await self._notify_staff(
+            await self._move_on(
                 session,
                 lead,
                 partner_id=partner_id,
                 event=f"declined:o{offer.id if offer else 0}",
-                headline=f"{partner_name} declined {lead_ref(lead.number)} · {lead.company}: {text}. {where}",
+                told=lambda name: f"{name} declined {lead_ref(lead.number)} · {lead.company}: {text}.",
                 now=now,
             )
             return declined_view
@@ -1181,6 +1179,87 @@ class Leads:
             now=now,
         )
         return await self._distribute(session, lead, actor=None, now=now, last_partner_id=partner_id)
+
+    async def offer_unreachable(
+        self, message_key: str, *, reason: str, now: datetime | None = None
+    ) -> str | None:
+        """An offer message (``L-n:offer:o<offer>:p<person>``) found its recipient unreachable. When
+        nobody of that partner can be reached, the offer ends at once (outcome ``unreachable``, the
+        reason in the audit), its waiting messages are dropped, the lead goes to the next candidate
+        instead of eating its acceptance window, and the staff who watch leads are told once who could
+        not be reached and why. Returns where the lead went; None when nothing changed (someone of the
+        partner got or may still get the offer, or the offer is over)."""
+        match = OFFER_MESSAGE_RE.match(message_key)
+        if match is None:
+            return None
+        now = now or self.clock()
+        prefix = f"{match.group('ref')}:offer:o{match.group('offer')}:p"
+        async with self.db.transaction() as session:
+            offer = await lead_queries.offer_by_id(session, int(match.group("offer")), for_update=True)
+            if offer is None or offer.outcome != "offered":
+                return None
+            messages = await lead_queries.offer_messages(session, prefix)
+            if not messages or any(
+                status != "pending" or not (error or "").startswith(outbox.UNREACHABLE)
+                for status, error in messages
+            ):
+                return None
+            lead = await lead_queries.lead_by_id(session, offer.lead_id, for_update=True)
+            if lead is None or lead.status != "offered" or lead.partner_id != offer.partner_id:
+                return None
+            partner_id = offer.partner_id
+            before = _snapshot(lead)
+            offer.outcome = "unreachable"
+            offer.decided_at = now
+            why_not = reason.removeprefix(outbox.UNREACHABLE)[:500]
+            self._history(session, None, lead, "status", "offered", "unreachable", now=now)
+            lead.updated_at = now
+            await self._audit(
+                session, None, "lead.unreachable", lead, before, now=now, extra={"reason": why_not}
+            )
+            await session.flush()
+            await lead_queries.drop_offer_messages(
+                session, prefix, why="the lead moved on: nobody could be reached"
+            )
+            nxt = await self._move_on(
+                session,
+                lead,
+                partner_id=partner_id,
+                event=f"unreachable:o{offer.id}",
+                told=lambda name: (
+                    f"Nobody at {name} could be reached for {lead_ref(lead.number)} · {lead.company} ({why_not})."
+                ),
+                now=now,
+            )
+            return nxt or "staff review"
+
+    async def _move_on(
+        self,
+        session: AsyncSession,
+        lead: Lead,
+        *,
+        partner_id: int,
+        event: str,
+        told: Callable[[str], str],
+        now: datetime,
+    ) -> str | None:
+        """A partner let ``lead`` go (declined it, or nobody there can be reached): it goes to the next
+        candidate or the review queue, and the staff who watch leads hear ``told(partner name)`` and
+        where it went. The next partner's name, or None."""
+        partner_name = await self._partner_name(session, partner_id)
+        nxt, why = await self._distribute(
+            session, lead, actor=None, now=now, last_partner_id=partner_id, notify_review=False
+        )
+        where = f"Offered next to {nxt} ({why})." if nxt else f"It waits for review: {why}."
+        await self._notify_staff(
+            session,
+            lead,
+            partner_id=partner_id,
+            event=event,
+            headline=f"{told(partner_name or 'the partner')} {where}",
+            now=now,
+        )
+        return nxt
 
     async def expire_due(self, *, now: datetime) -> list[str]:
         """Expire every offer whose acceptance window ended before ``now`` and offer each lead to the

@@ -10,7 +10,7 @@ exponential backoff (``Retry-After`` honoured) up to :data:`MAX_ATTEMPTS`, then 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -239,8 +239,12 @@ class OutboxDispatcher:
         vendor_channel_platform: str | None,
         clock: Callable[[], datetime],
         vendor_workspaces: Mapping[str, frozenset[str]] | None = None,
+        on_unreachable: Callable[[str, str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
+        # (kind, idempotency key, reason) of a message whose recipient could not be reached: the feature
+        # that wrote it decides what that means (a lead offer moves on at once).
+        self.on_unreachable = on_unreachable
         self.notifiers = dict(notifiers)
         self.vendor_channel_platform = vendor_channel_platform
         self.clock = clock
@@ -320,6 +324,11 @@ class OutboxDispatcher:
                 attempts=attempts,
             )
             report.waiting += 1
+            if self.on_unreachable is not None:
+                try:
+                    await self.on_unreachable(kind, idempotency_key, str(exc))
+                except Exception:
+                    log.exception("outbox: handling the unreachable recipient of %s failed", idempotency_key)
             return
         except DeliveryError as exc:
             attempts += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.lead_models import (
@@ -16,9 +16,9 @@ from store.lead_models import (
     LeadOffer,
     PartnerLeadProfile,
 )
-from store.models import Deal, Partner, Person
+from store.models import Deal, OutboxMessage, Partner, Person
 
-EXCLUDING_OUTCOMES = ("declined", "expired")
+EXCLUDING_OUTCOMES = ("declined", "expired", "unreachable")
 
 
 # -- leads ------------------------------------------------------------------------------------
@@ -212,3 +212,36 @@ async def deal_numbers(session: AsyncSession, deal_ids: Collection[int]) -> dict
         return {}
     rows = await session.execute(select(Deal.id, Deal.number).where(Deal.id.in_(list(deal_ids))))
     return {int(i): int(n) for i, n in rows}
+
+
+async def offer_messages(session: AsyncSession, key_prefix: str) -> Sequence[tuple[str, str | None]]:
+    """(status, last error) of the outbox messages an offer sent, one per user of the partner."""
+    rows = await session.execute(
+        select(OutboxMessage.status, OutboxMessage.last_error).where(
+            OutboxMessage.idempotency_key.like(key_prefix + "%")
+        )
+    )
+    return [(status, error) for status, error in rows]
+
+
+async def drop_offer_messages(session: AsyncSession, key_prefix: str, *, why: str) -> None:
+    """The offer is over: its messages still waiting are not to be delivered any more."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.idempotency_key.like(key_prefix + "%"), OutboxMessage.status == "pending")
+        .values(status="failed", last_error=why[:500])
+    )
+
+
+async def offer_by_id(session: AsyncSession, offer_id: int, *, for_update: bool = False) -> LeadOffer | None:
+    stmt = select(LeadOffer).where(LeadOffer.id == offer_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).unique().scalar_one_or_none()
+
+
+async def lead_by_id(session: AsyncSession, lead_id: int, *, for_update: bool = False) -> Lead | None:
+    stmt = select(Lead).where(Lead.id == lead_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).unique().scalar_one_or_none()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -14,7 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.outbox import unreachable_people
 from tests.conftest import Chat, FakeClock
-from tests.teams.teams_harness import StandInConnector, Teams, start_teams
+from tests.teams.teams_harness import USERS, StandInConnector, Teams, start_teams
 
 NINA_AAD = "aad-nina"
 
@@ -153,6 +152,7 @@ async def test_without_the_graph_permission_the_person_is_unreachable_with_that_
 ) -> None:
     teams = teams_graph
     graph.deny = True
+    await teams.say(USERS["dana"], "help")  # the channel manager has a chat with the bot
     await teams.core.people.add_user(
         email="nina@northwind.example",
         name="Nina Berg",
@@ -161,8 +161,14 @@ async def test_without_the_graph_permission_the_person_is_unreachable_with_that_
     )
     await offer_a_lead(teams)
     assert not [c for c in teams.connector.calls if c.conversation.startswith("19:")]
-    stuck: list[Any] = [
-        p for p in await unreachable_people(teams.core.db) if p.email == "nina@northwind.example"
-    ]
-    assert stuck and "TeamsAppInstallation.ReadWriteSelfForUser.All" in stuck[0].reason
-    assert "tenant-northwind" in stuck[0].reason
+    # Nobody at Northwind can be reached: the offer ends at once instead of eating its 48 hours, the
+    # waiting offer messages are dropped, and the channel manager is told who and why.
+    lead = await teams.core.leads.get(teams.world.dana, "L-1")  # type: ignore[union-attr]
+    assert lead.status != "offered" or lead.partner != "Northwind Partners"
+    await teams.settle()  # the next delivery round takes the notice the move wrote
+    told = [c.text for c in teams.connector.to(USERS["dana"]) if "could be reached" in c.text]
+    assert len(told) == 1 and "Nobody at Northwind Partners could be reached for L-1" in told[0]
+    assert "TeamsAppInstallation.ReadWriteSelfForUser.All" in told[0]
+    assert all(p.email != "nina@northwind.example" for p in await unreachable_people(teams.core.db))
+    await teams.settle()
+    assert len([c for c in teams.connector.to(USERS["dana"]) if "could be reached" in c.text]) == 1, "once"
