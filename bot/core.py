@@ -24,6 +24,7 @@ from bot.people import People
 
 if TYPE_CHECKING:
     from bot.leads import Leads
+    from bot.questions import Questions
 from store.db import Database
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Core:
     nudges: Nudges
     inbox: Inbox
     leads: Leads | None = None
+    questions: Questions | None = None
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     vendor_channel_platform: str | None = None
     _delivery: asyncio.Task[None] | None = None
@@ -120,7 +122,9 @@ class Core:
         core.conversation.add_skill(build_mdf_skill(core))
         core.conversation.add_skill(build_lead_skill(core))
         core.conversation.add_skill(build_performance_skill(core))
-        core.conversation.add_skill(build_question_skill(core))
+        question_skill = build_question_skill(core)
+        core.questions = question_skill.questions
+        core.conversation.add_skill(question_skill)
         return core
 
     def add_notifier(self, notifier: Notifier) -> None:
@@ -137,9 +141,12 @@ class Core:
         )
 
     async def _unreachable(self, kind: str, key: str, reason: str) -> None:
-        """A message found nobody: a lead offer that reaches no one of the partner moves on at once."""
+        """A message found nobody: a lead offer that reaches no one of the partner moves on at once; a
+        routed question goes to the next expert."""
         if kind == "lead" and self.leads is not None:
             await self.leads.offer_unreachable(key, reason=reason)
+        elif kind == "question" and self.questions is not None:
+            await self.questions.assignee_unreachable(key, reason=reason)
 
     def kick_outbox(self) -> None:
         """Deliver what the last request queued now, in the background, instead of waiting for the next

@@ -162,6 +162,7 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     waiting: int = 0
+    handed_on: int = 0  # unreachable recipients whose feature was told (it may have moved the work on)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -273,9 +274,11 @@ class OutboxDispatcher:
                 ]
             if not claimed:
                 return report
+            handed_on = report.handed_on
             for row in claimed:
                 await self._deliver_one(*row, now=now, report=report)
-            if len(claimed) < limit:
+            # Moving work on from an unreachable recipient writes new messages: take them this round.
+            if len(claimed) < limit and report.handed_on == handed_on:
                 return report
 
     async def _deliver_one(
@@ -324,9 +327,14 @@ class OutboxDispatcher:
                 attempts=attempts,
             )
             report.waiting += 1
-            if self.on_unreachable is not None:
+            # Only where people can be reached at all: with no chat platform configured (the terminal
+            # alone), nobody can, and moving work from one person to the next would change nothing.
+            if self.on_unreachable is not None and any(
+                _starts_conversations(n) for n in self.notifiers.values()
+            ):
                 try:
                     await self.on_unreachable(kind, idempotency_key, str(exc))
+                    report.handed_on += 1
                 except Exception:
                     log.exception("outbox: handling the unreachable recipient of %s failed", idempotency_key)
             return

@@ -122,6 +122,8 @@ TOKEN_RE = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
 
 question_ref = QUESTION.format
+# The key of a staff card given to one person (see _send_to): Q-<n>:<event>:p<person id>.
+ROUTED_MESSAGE_RE = re.compile(r"^Q-(?P<number>\d+):[a-z0-9-]+:p(?P<person>\d+)$")
 kb_ref = KB_ENTRY.format
 parse_question_ref = QUESTION.parse
 parse_kb_ref = KB_ENTRY.parse
@@ -478,11 +480,18 @@ class Questions:
         return manager
 
     async def _pick_expert(
-        self, session: AsyncSession, *, topic: str, region: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        *,
+        topic: str,
+        region: str | None,
+        now: datetime,
+        exclude: frozenset[int] = frozenset(),
     ) -> Person | None:
         """An expert for ``topic``: people of the partner's region first, then people with no region
-        (they serve every region); among equals the one least recently given a question."""
-        experts = await qq.experts_for_topic(session, topic)
+        (they serve every region); among equals the one least recently given a question. ``exclude``:
+        people who can't take it (they could not be reached)."""
+        experts = [p for p in await qq.experts_for_topic(session, topic) if p.id not in exclude]
         wanted = (region or "").upper()
         same = [p for p in experts if p.region and wanted and p.region.upper() == wanted]
         pool = same or [p for p in experts if not p.region]
@@ -929,6 +938,66 @@ class Questions:
                 event=f"reassigned-m{note.id}",
             )
             return await self._view(session, question, actor)
+
+    async def assignee_unreachable(self, message_key: str, *, reason: str) -> str | None:
+        """The card of a routed question (``Q-n:routed-…:p<person>`` and the like) could not reach the
+        person it was given to: the question goes at once to the next expert for its topic, else the
+        partner's channel manager, else the vendor channel - never back to the same person - with a
+        note in its thread saying who could not be reached and why. Returns who has it now; None when
+        nothing changed (it was answered or given to someone else meanwhile)."""
+        match = ROUTED_MESSAGE_RE.match(message_key)
+        if match is None:
+            return None
+        unreachable_id = int(match.group("person"))
+        why = reason.removeprefix(outbox.UNREACHABLE)
+        now = self.clock()
+        async with self.db.transaction() as session:
+            question = await qq.question_by_number(session, int(match.group("number")), for_update=True)
+            if question is None or question.status not in WAITING_STATUSES:
+                return None
+            if question.assignee_id != unreachable_id:
+                return None
+            rref = question_ref(question.number)
+            before = _snapshot(question)
+            partner = await queries.partner_by_id(session, question.partner_id)
+            manager = await self._channel_manager(session, partner)
+            gone = await queries.person_by_id(session, unreachable_id)
+            person: Person | None = None
+            if question.topic:
+                person = await self._pick_expert(
+                    session,
+                    topic=question.topic,
+                    region=partner.region if partner else None,
+                    now=now,
+                    exclude=frozenset({unreachable_id}),
+                )
+            if person is None and manager is not None and manager.id != unreachable_id:
+                person = manager
+            question.assignee_id = person.id if person else None
+            question.status = "assigned" if person else "open"
+            question.escalation_level = self._level_for(person, manager)
+            question.due_at = self._due(person, now) if person else None
+            question.updated_at = now
+            where = person.name if person else ("the vendor channel" if self.vendor_channel else "the admins")
+            note = await qq.add_message(
+                session,
+                question_id=question.id,
+                kind="note",
+                author_id=None,
+                body=f"{gone.name if gone else 'The assignee'} could not be reached ({why}); passed to {where}.",
+                channel="job",
+                at=now,
+            )
+            self._audit(session, None, "question.unreachable", rref, before, _snapshot(question))
+            await session.flush()
+            await self._send_to(
+                session,
+                question,
+                person=person,
+                headline=f"{rref} is yours: {gone.name if gone else 'the expert'} could not be reached",
+                event=f"unreachable-m{note.id}",
+            )
+            return where
 
     # -- reading ----------------------------------------------------------------------------------
 

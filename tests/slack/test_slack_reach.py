@@ -190,3 +190,19 @@ async def run_cli(argv: list[str]) -> str:
 
 def dm_with_all(slack: Slack, user: str, text: str) -> list[Call]:
     return [c for c in slack.standin.posts(f"D{user}") if c.answer and text in c.dump]
+
+
+async def test_a_question_routed_to_an_expert_who_cannot_be_reached_goes_on_at_once(anyslack: Slack) -> None:
+    """Ed, the MDF expert, is in no Slack workspace the bot knows: the question goes straight to the
+    next one who can take it - here Northwind's channel manager - instead of waiting for the SLA."""
+    slack = anyslack
+    await slack.dm("UALICE", "how do I get marketing funds for a webinar with 40 attendees?")
+    await slack.settle()
+    assert not slack.standin.posts("DUED")
+    card = dm_with(slack, "UDANA", "Q-1")
+    assert "Ed Expert could not be reached" in card.dump and "Answer" in card.dump
+    view = await slack.core.questions.get(slack.world.dana, "Q-1")  # type: ignore[union-attr]
+    assert view.assignee == "Dana Reyes"
+    await slack.dm("UDANA", "answer Q-1: Request MDF in chat with the activity, amount and dates.")
+    await slack.settle()
+    assert dm_with(slack, "UALICE", "Request MDF in chat")
