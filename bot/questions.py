@@ -558,6 +558,17 @@ class Questions:
         card = await self._card_for_staff(session, question, headline=outcome)
         await outbox.queue_replacement(session, key=f"{ref}:card:{event}", reply=card, now=now)
 
+    def _give(
+        self, question: Question, person: Person | None, *, manager: Person | None, now: datetime
+    ) -> None:
+        """``question`` is ``person``'s now (None: nobody in particular): status, escalation level and
+        the due time of its SLA."""
+        question.assignee_id = person.id if person else None
+        question.status = "assigned" if person else "open"
+        question.escalation_level = self._level_for(person, manager)
+        question.due_at = self._due(person, now) if person else None
+        question.updated_at = now
+
     async def _route(
         self, session: AsyncSession, question: Question, *, headline: str, event: str
     ) -> Person | None:
@@ -573,11 +584,7 @@ class Questions:
             )
         if person is None:
             person = manager
-        question.assignee_id = person.id if person else None
-        question.status = "assigned" if person else "open"
-        question.escalation_level = self._level_for(person, manager)
-        question.due_at = self._due(person, now) if person else None
-        question.updated_at = now
+        self._give(question, person, manager=manager, now=now)
         await session.flush()
         await self._send_to(session, question, person=person, headline=headline, event=f"routed-{event}")
         return person
@@ -973,11 +980,7 @@ class Questions:
                 )
             if person is None and manager is not None and manager.id != unreachable_id:
                 person = manager
-            question.assignee_id = person.id if person else None
-            question.status = "assigned" if person else "open"
-            question.escalation_level = self._level_for(person, manager)
-            question.due_at = self._due(person, now) if person else None
-            question.updated_at = now
+            self._give(question, person, manager=manager, now=now)
             where = person.name if person else ("the vendor channel" if self.vendor_channel else "the admins")
             note = await qq.add_message(
                 session,
