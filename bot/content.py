@@ -56,6 +56,9 @@ def outbox_key(item_id: int, person_id: int) -> str:
     return f"content:{item_id}:{person_id}"
 
 
+OUTBOX_KEY_RE = re.compile(r"^content:(?P<item>\d+):(?P<person>\d+)$")
+
+
 # -- values -----------------------------------------------------------------------------------
 
 
@@ -673,6 +676,32 @@ class Content:
             delivery, item = found
             await content_queries.record_open(session, delivery_id=delivery.id, now=self.clock())
             return item.url
+
+
+async def delivery_unreachable(
+    db: Database, clock: Callable[[], datetime], message_key: str, *, reason: str
+) -> bool:
+    """A content item's message could not reach someone: its publisher hears it once per item, with
+    the first person who could not be reached (the rest are listed by ``partnerbot people unreachable``)."""
+    match = OUTBOX_KEY_RE.match(message_key)
+    if match is None:
+        return False
+    recipient_id = int(match.group("person"))
+    async with db.transaction() as session:
+        item = await session.get(ContentItem, int(match.group("item")))
+        recipient = await queries.person_by_id(session, recipient_id)
+        if item is None or recipient is None:
+            return False
+        ref = content_ref(item.number)
+        return await outbox.tell_causer(
+            session,
+            key=f"content:{item.id}:unreachable:to{item.published_by_id}",
+            causer_id=item.published_by_id,
+            recipient_id=recipient_id,
+            text=f"{ref} '{item.title}' could not reach {recipient.name} ({recipient.email}) yet: "
+            f"{reason.removeprefix(outbox.UNREACHABLE)}. " + outbox.REACHED_LATER,
+            now=clock(),
+        )
 
 
 def build_content(core: Core) -> Content:

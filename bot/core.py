@@ -142,11 +142,22 @@ class Core:
 
     async def _unreachable(self, kind: str, key: str, reason: str) -> None:
         """A message found nobody: a lead offer that reaches no one of the partner moves on at once; a
-        routed question goes to the next expert."""
+        routed question goes to the next expert; the approver of a deal and the publisher of content
+        hear it once."""
         if kind == "lead" and self.leads is not None:
             await self.leads.offer_unreachable(key, reason=reason)
         elif kind == "question" and self.questions is not None:
             await self.questions.assignee_unreachable(key, reason=reason)
+        elif kind == "deal":
+            await self.deals.notice_unreachable(key, reason=reason)
+        elif kind == "mdf":
+            from bot.mdf import build_mdf
+
+            await build_mdf(self).notice_unreachable(key, reason=reason)
+        elif kind == "content":
+            from bot.content import delivery_unreachable
+
+            await delivery_unreachable(self.db, self.clock, key, reason=reason)
 
     def kick_outbox(self) -> None:
         """Deliver what the last request queued now, in the background, instead of waiting for the next

@@ -31,6 +31,8 @@ from store import nudge_queries, queries
 from store.db import Database
 from store.models import Customer, Deal, DealConflict, DealHistory, Person
 
+# The key of a notice to one person of the partner (see _notify_partner).
+NOTICE_RE = re.compile(r"^(?P<ref>D-\d+):[a-z0-9_.-]+:p(?P<person>\d+):")
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
 OPEN_STATUSES = queries.OPEN_DEAL_STATUSES
@@ -316,6 +318,31 @@ class Deals:
                 person_id=person.id,
                 reply=views.partner_notice(view, headline=headline),
                 kind="deal",
+                now=now,
+            )
+
+    async def notice_unreachable(self, message_key: str, *, reason: str) -> bool:
+        """A deal notice (``D-n:<event>:p<person>:<time>``) could not reach the partner: the staff
+        member who decided the deal hears it once per deal and person."""
+        match = NOTICE_RE.match(message_key)
+        if match is None:
+            return False
+        recipient_id = int(match.group("person"))
+        now = self.clock()
+        async with self.db.transaction() as session:
+            deal = await queries.deal_by_number(session, parse_ref(match.group("ref")))
+            recipient = await queries.person_by_id(session, recipient_id)
+            if deal is None or recipient is None:
+                return False
+            ref = deal_ref(deal.number)
+            why = reason.removeprefix(outbox.UNREACHABLE)
+            return await outbox.tell_causer(
+                session,
+                key=f"{ref}:unreachable:p{recipient_id}:to{deal.decided_by_id}",
+                causer_id=deal.decided_by_id,
+                recipient_id=recipient_id,
+                text=f"{recipient.name} ({deal.partner.name}) could not be reached about {ref} yet: {why}. "
+                + outbox.REACHED_LATER,
                 now=now,
             )
 

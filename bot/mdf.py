@@ -68,6 +68,8 @@ DATES_HINT = "Try 10-20 March, 10 March to 2 April, 2027-03-10 to 2027-03-20, or
 
 mdf_ref = MDF_REQUEST.format
 parse_mdf_ref = MDF_REQUEST.parse
+# The key of a notice to one person (see _notify_partner and _notify_staff).
+NOTICE_RE = re.compile(r"^(?P<ref>M-\d+):[a-z0-9_.:-]+:p(?P<person>\d+)$")
 
 
 # -- quarters and activity dates --------------------------------------------------------------
@@ -512,6 +514,29 @@ class Mdf:
         if requester is not None and requester.active and requester.partner_id == request.partner_id:
             return [requester]
         return list(await queries.people_of_partner(session, request.partner_id))[:1]
+
+    async def notice_unreachable(self, message_key: str, *, reason: str) -> bool:
+        """A notice about an MDF request (``M-n:<event>:p<person>``) could not reach a partner user:
+        the staff member who decided the request hears it once per request and person."""
+        match = NOTICE_RE.match(message_key)
+        if match is None:
+            return False
+        recipient_id = int(match.group("person"))
+        async with self.db.transaction() as session:
+            request = await mdf_queries.request_by_number(session, parse_mdf_ref(match.group("ref")))
+            recipient = await queries.person_by_id(session, recipient_id)
+            if request is None or recipient is None or recipient.kind == "staff":
+                return False
+            ref = mdf_ref(request.number)
+            return await outbox.tell_causer(
+                session,
+                key=f"{ref}:unreachable:p{recipient_id}:to{request.decided_by_id}",
+                causer_id=request.decided_by_id,
+                recipient_id=recipient_id,
+                text=f"{recipient.name} could not be reached about {ref} yet: "
+                f"{reason.removeprefix(outbox.UNREACHABLE)}. " + outbox.REACHED_LATER,
+                now=self.clock(),
+            )
 
     async def _notify_partner(
         self, session: AsyncSession, request: MdfRequest, *, event: str, headline: str

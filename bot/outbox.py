@@ -198,6 +198,25 @@ class Unreachable:
     remedy: str
 
 
+async def tell_causer(
+    session: AsyncSession, *, key: str, causer_id: int | None, recipient_id: int, text: str, now: datetime
+) -> bool:
+    """Tell whoever caused a message (the approver of a deal, the publisher of content) that its
+    recipient could not be reached: once per ``key`` (the outbox writes a key once). Nothing when the
+    cause was nobody in particular, or the recipient themselves."""
+    if causer_id is None or causer_id == recipient_id:
+        return False
+    await queue_for_person(
+        session, key=key, person_id=causer_id, reply=Reply(text=text), kind="note", now=now
+    )
+    return True
+
+
+REACHED_LATER = (
+    "They get it as soon as they can be reached; 'partnerbot people unreachable' lists who is waiting."
+)
+
+
 async def unreachable_people(db: Database) -> list[Unreachable]:
     """Everyone the outbox holds messages for as unreachable, with why and what would fix it; the
     messages go out as soon as they become reachable (the dispatcher tries again every 15 minutes)."""

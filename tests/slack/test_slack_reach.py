@@ -9,14 +9,19 @@ import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
+from bot.amounts import Money
 from bot.cli import main
+from bot.content import ContentDraft, build_content
+from bot.deals import DealDraft
+from bot.mdf import MdfDraft, build_mdf
 from store.models import ChatIdentity, Person
-from tests.conftest import FakeClock
+from tests.conftest import Chat, FakeClock
 from tests.slack import conftest as harness
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, Call, Slack, SlackStandIn, slack_app
 
@@ -206,3 +211,57 @@ async def test_a_question_routed_to_an_expert_who_cannot_be_reached_goes_on_at_o
     await slack.dm("UDANA", "answer Q-1: Request MDF in chat with the activity, amount and dates.")
     await slack.settle()
     assert dm_with(slack, "UALICE", "Request MDF in chat")
+
+
+async def test_the_approver_and_the_publisher_hear_once_that_their_notice_reached_nobody(
+    anyslack: Slack,
+) -> None:
+    """Nora (no Slack account anywhere) registered D-1; Dana approves it and publishes content to
+    Northwind: Dana is told once for each, who could not be reached and why."""
+    slack = anyslack
+    core = slack.core
+    await core.people.add_user(email="nora@northwind.example", name="Nora Vale", partner="Northwind Partners")
+    nora = await core.people.actor_by_email("nora@northwind.example", channel="console")
+    assert nora is not None
+    draft = DealDraft(
+        customer="Initech",
+        product="Cloud Suite",
+        amount=Money(Decimal("40000"), "USD"),
+        close_date=date(2027, 3, 31),
+    )
+    await core.deals.register(nora, draft)
+    await core.deals.approve(slack.world.dana, "D-1")
+    await build_content(core).publish(
+        slack.world.dana,
+        ContentDraft(
+            title="Price list", url="https://partners.example.com/p", partners=("Northwind Partners",)
+        ),
+    )
+    for _ in range(2):  # and again when the outbox tries once more: still one note each
+        await core.dispatcher().deliver_due()
+        slack.clock.advance(minutes=20)
+    notes = [c.dump for c in slack.standin.posts("DUDANA") if "could not be reached about D-1" in c.dump]
+    assert len(notes) == 1 and "Nora Vale (Northwind Partners)" in notes[0]
+    assert "nora@northwind.example was not found in slack workspace TNORTH" in notes[0]
+    content_notes = [c.dump for c in slack.standin.posts("DUDANA") if "could not reach Nora Vale" in c.dump]
+    assert len(content_notes) == 1 and "C-1" in content_notes[0]
+
+    # An MDF decision too: once, to the staff member who decided.
+    await Chat(core, slack.world.dana).say("MDF budget Northwind Partners 2027-Q1 50k EUR")
+    mdf = build_mdf(core)
+    await mdf.request(
+        nora,
+        MdfDraft(
+            activity="webinar",
+            amount=Money(Decimal("5000"), "EUR"),
+            start_date=date(2027, 3, 10),
+            end_date=date(2027, 3, 20),
+            expected_results="40 leads",
+        ),
+    )
+    await mdf.approve(slack.world.dana, "M-1")
+    for _ in range(2):
+        await core.dispatcher().deliver_due()
+        slack.clock.advance(minutes=20)
+    mdf_notes = [c.dump for c in slack.standin.posts("DUDANA") if "could not be reached about M-1" in c.dump]
+    assert len(mdf_notes) == 1 and "Nora Vale" in mdf_notes[0]
