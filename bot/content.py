@@ -686,20 +686,17 @@ async def delivery_unreachable(
     match = OUTBOX_KEY_RE.match(message_key)
     if match is None:
         return False
-    recipient_id = int(match.group("person"))
     async with db.transaction() as session:
         item = await session.get(ContentItem, int(match.group("item")))
-        recipient = await queries.person_by_id(session, recipient_id)
-        if item is None or recipient is None:
+        if item is None:
             return False
-        ref = content_ref(item.number)
         return await outbox.tell_causer(
             session,
             key=f"content:{item.id}:unreachable:to{item.published_by_id}",
             causer_id=item.published_by_id,
-            recipient_id=recipient_id,
-            text=f"{ref} '{item.title}' could not reach {recipient.name} ({recipient.email}) yet: "
-            f"{reason.removeprefix(outbox.UNREACHABLE)}. " + outbox.REACHED_LATER,
+            recipient_id=int(match.group("person")),
+            subject=f"{content_ref(item.number)} '{item.title}' (the first; the others are listed too)",
+            reason=reason,
             now=clock(),
         )
 

@@ -331,18 +331,16 @@ class Deals:
         now = self.clock()
         async with self.db.transaction() as session:
             deal = await queries.deal_by_number(session, parse_ref(match.group("ref")))
-            recipient = await queries.person_by_id(session, recipient_id)
-            if deal is None or recipient is None:
+            if deal is None:
                 return False
             ref = deal_ref(deal.number)
-            why = reason.removeprefix(outbox.UNREACHABLE)
             return await outbox.tell_causer(
                 session,
                 key=f"{ref}:unreachable:p{recipient_id}:to{deal.decided_by_id}",
                 causer_id=deal.decided_by_id,
                 recipient_id=recipient_id,
-                text=f"{recipient.name} ({deal.partner.name}) could not be reached about {ref} yet: {why}. "
-                + outbox.REACHED_LATER,
+                subject=f"{ref} · {deal.customer.name} ({deal.partner.name})",
+                reason=reason,
                 now=now,
             )
 

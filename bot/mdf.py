@@ -533,8 +533,8 @@ class Mdf:
                 key=f"{ref}:unreachable:p{recipient_id}:to{request.decided_by_id}",
                 causer_id=request.decided_by_id,
                 recipient_id=recipient_id,
-                text=f"{recipient.name} could not be reached about {ref} yet: "
-                f"{reason.removeprefix(outbox.UNREACHABLE)}. " + outbox.REACHED_LATER,
+                subject=f"{ref} · {request.activity}",
+                reason=reason,
                 now=self.clock(),
             )
 

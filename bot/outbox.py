@@ -199,13 +199,25 @@ class Unreachable:
 
 
 async def tell_causer(
-    session: AsyncSession, *, key: str, causer_id: int | None, recipient_id: int, text: str, now: datetime
+    session: AsyncSession,
+    *,
+    key: str,
+    causer_id: int | None,
+    recipient_id: int,
+    subject: str,
+    reason: str,
+    now: datetime,
 ) -> bool:
     """Tell whoever caused a message (the approver of a deal, the publisher of content) that its
-    recipient could not be reached: once per ``key`` (the outbox writes a key once). Nothing when the
-    cause was nobody in particular, or the recipient themselves."""
-    if causer_id is None or causer_id == recipient_id:
+    recipient could not be reached about ``subject``, and why: once per ``key`` (the outbox writes a
+    key once). Nothing when the cause was nobody in particular, or the recipient themselves."""
+    recipient = await queries.person_by_id(session, recipient_id)
+    if causer_id is None or causer_id == recipient_id or recipient is None:
         return False
+    text = (
+        f"{recipient.name} ({recipient.email}) could not be reached about {subject} yet: "
+        f"{reason.removeprefix(UNREACHABLE)}. {REACHED_LATER}"
+    )
     await queue_for_person(
         session, key=key, person_id=causer_id, reply=Reply(text=text), kind="note", now=now
     )

@@ -241,10 +241,13 @@ async def test_the_approver_and_the_publisher_hear_once_that_their_notice_reache
         await core.dispatcher().deliver_due()
         slack.clock.advance(minutes=20)
     notes = [c.dump for c in slack.standin.posts("DUDANA") if "could not be reached about D-1" in c.dump]
-    assert len(notes) == 1 and "Nora Vale (Northwind Partners)" in notes[0]
+    assert len(notes) == 1 and "Nora Vale (nora@northwind.example)" in notes[0]
+    assert "D-1 · Initech (Northwind Partners)" in notes[0]
     assert "nora@northwind.example was not found in slack workspace TNORTH" in notes[0]
-    content_notes = [c.dump for c in slack.standin.posts("DUDANA") if "could not reach Nora Vale" in c.dump]
-    assert len(content_notes) == 1 and "C-1" in content_notes[0]
+    content_notes = [
+        c.dump for c in slack.standin.posts("DUDANA") if "could not be reached about C-1" in c.dump
+    ]
+    assert len(content_notes) == 1 and "Price list" in content_notes[0]
 
     # An MDF decision too: once, to the staff member who decided.
     await Chat(core, slack.world.dana).say("MDF budget Northwind Partners 2027-Q1 50k EUR")
