@@ -4,15 +4,21 @@ Bot Connector; without the Graph permission they are listed as unreachable with 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.amounts import Money
+from bot.deals import DealDraft
 from bot.outbox import unreachable_people
-from tests.conftest import Chat, FakeClock
+from scheduler.jobs import JOBS
+from tests.conftest import START, Chat, FakeClock
 from tests.teams.teams_harness import USERS, StandInConnector, Teams, start_teams
 
 NINA_AAD = "aad-nina"
@@ -171,3 +177,39 @@ async def test_without_the_graph_permission_the_person_is_unreachable_with_that_
     assert all(p.email != "nina@northwind.example" for p in await unreachable_people(teams.core.db))
     await teams.settle()
     assert len([c for c in teams.connector.to(USERS["dana"]) if "could be reached" in c.text]) == 1, "once"
+
+
+async def test_a_teams_user_who_never_wrote_gets_the_app_installed_then_the_nudge(
+    teams_graph: Teams, graph: StandInGraph
+) -> None:
+    """The issue's case: Nina's deal goes stale; the nudge sweep's message installs the app for her
+    through Graph and reaches her 1:1 chat through the Bot Connector."""
+    teams = teams_graph
+    core = teams.core
+    await core.people.add_user(
+        email="nina@northwind.example",
+        name="Nina Berg",
+        partner="Northwind Partners",
+        identities=[("teams", "tenant-northwind", NINA_AAD)],
+        tz="Europe/Berlin",
+    )
+    nina = await core.people.actor_by_email("nina@northwind.example", channel="teams")
+    assert nina is not None
+    view = await core.deals.register(
+        nina,
+        DealDraft(
+            customer="Initech",
+            product="Cloud Suite",
+            amount=Money(Decimal("50000"), "EUR"),
+            close_date=date(2027, 3, 31),
+        ),
+    )
+    await core.deals.approve(teams.world.dana, view.ref)
+    at = START + timedelta(days=22)  # a Friday morning; prospecting goes stale after 21 days
+    await JOBS["nudge_sweep"].run(core, at)
+    await core.dispatcher().deliver_due(now=at)
+    assert ("POST", f"/users/{NINA_AAD}/teamwork/installedApps") in graph.calls
+    chat = f"19:{NINA_AAD}_partnerbot@unq.gbl.spaces"
+    sent = [c for c in teams.connector.calls if c.conversation == chat and c.kind == "send" and c.ok]
+    nudges = [c for c in sent if "Remind me next week" in json.dumps(c.body)]
+    assert nudges and view.ref in nudges[0].text
