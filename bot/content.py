@@ -393,6 +393,27 @@ class Content:
 
     # -- publish --------------------------------------------------------------------------------
 
+    async def delivery_unreachable(self, message_key: str, *, reason: str) -> bool:
+        """An item's message (:func:`outbox_key`) could not reach someone: its publisher hears it once
+        per item, with the first person who could not be reached (``partnerbot people unreachable``
+        lists the rest)."""
+        match = OUTBOX_KEY_RE.match(message_key)
+        if match is None:
+            return False
+        async with self.db.transaction() as session:
+            item = await session.get(ContentItem, int(match.group("item")))
+            if item is None:
+                return False
+            return await outbox.tell_causer(
+                session,
+                key=f"content:{item.id}:unreachable:to{item.published_by_id}",
+                causer_id=item.published_by_id,
+                recipient_id=int(match.group("person")),
+                subject=f"{content_ref(item.number)} '{item.title}' (the first; the others are listed too)",
+                reason=reason,
+                now=self.clock(),
+            )
+
     async def publish(self, actor: Actor | None, draft: ContentDraft) -> PublishResult:
         """Publish to the audience: the item, its audience, a delivery (token) and an outbox message per
         person, and the audit entry - one transaction. ``actor`` None is the CLI."""
@@ -676,29 +697,6 @@ class Content:
             delivery, item = found
             await content_queries.record_open(session, delivery_id=delivery.id, now=self.clock())
             return item.url
-
-
-async def delivery_unreachable(
-    db: Database, clock: Callable[[], datetime], message_key: str, *, reason: str
-) -> bool:
-    """A content item's message could not reach someone: its publisher hears it once per item, with
-    the first person who could not be reached (the rest are listed by ``partnerbot people unreachable``)."""
-    match = OUTBOX_KEY_RE.match(message_key)
-    if match is None:
-        return False
-    async with db.transaction() as session:
-        item = await session.get(ContentItem, int(match.group("item")))
-        if item is None:
-            return False
-        return await outbox.tell_causer(
-            session,
-            key=f"content:{item.id}:unreachable:to{item.published_by_id}",
-            causer_id=item.published_by_id,
-            recipient_id=int(match.group("person")),
-            subject=f"{content_ref(item.number)} '{item.title}' (the first; the others are listed too)",
-            reason=reason,
-            now=clock(),
-        )
 
 
 def build_content(core: Core) -> Content:

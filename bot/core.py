@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import outbox
 from bot.config import Settings
@@ -47,6 +47,7 @@ class Core:
     inbox: Inbox
     leads: Leads | None = None
     questions: Questions | None = None
+    unreachable_handlers: dict[str, Callable[..., Awaitable[Any]]] = field(default_factory=dict)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     vendor_channel_platform: str | None = None
     _delivery: asyncio.Task[None] | None = None
@@ -118,13 +119,23 @@ class Core:
         from bot.performance_skill import build_performance_skill
 
         # Content and MDF go before leads: "MDF for a webinar, expecting 1 lead" is not a lead lookup.
-        core.conversation.add_skill(build_content_skill(core))
-        core.conversation.add_skill(build_mdf_skill(core))
+        content_skill, mdf_skill = build_content_skill(core), build_mdf_skill(core)
+        core.conversation.add_skill(content_skill)
+        core.conversation.add_skill(mdf_skill)
         core.conversation.add_skill(build_lead_skill(core))
         core.conversation.add_skill(build_performance_skill(core))
         question_skill = build_question_skill(core)
         core.questions = question_skill.questions
         core.conversation.add_skill(question_skill)
+        # What each feature does when a message it wrote finds nobody (by the outbox row's kind): a lead
+        # offer moves on, a routed question goes to the next expert, the decider or publisher is told.
+        core.unreachable_handlers = {
+            "lead": core.leads.offer_unreachable,
+            "question": question_skill.questions.assignee_unreachable,
+            "deal": deals.notice_unreachable,
+            "mdf": mdf_skill.mdf.notice_unreachable,
+            "content": content_skill.content.delivery_unreachable,
+        }
         return core
 
     def add_notifier(self, notifier: Notifier) -> None:
@@ -141,23 +152,10 @@ class Core:
         )
 
     async def _unreachable(self, kind: str, key: str, reason: str) -> None:
-        """A message found nobody: a lead offer that reaches no one of the partner moves on at once; a
-        routed question goes to the next expert; the approver of a deal and the publisher of content
-        hear it once."""
-        if kind == "lead" and self.leads is not None:
-            await self.leads.offer_unreachable(key, reason=reason)
-        elif kind == "question" and self.questions is not None:
-            await self.questions.assignee_unreachable(key, reason=reason)
-        elif kind == "deal":
-            await self.deals.notice_unreachable(key, reason=reason)
-        elif kind == "mdf":
-            from bot.mdf import build_mdf
-
-            await build_mdf(self).notice_unreachable(key, reason=reason)
-        elif kind == "content":
-            from bot.content import delivery_unreachable
-
-            await delivery_unreachable(self.db, self.clock, key, reason=reason)
+        """A message of ``kind`` found nobody: the feature that wrote it decides what that means."""
+        handler = self.unreachable_handlers.get(kind)
+        if handler is not None:
+            await handler(key, reason=reason)
 
     def kick_outbox(self) -> None:
         """Deliver what the last request queued now, in the background, instead of waiting for the next
