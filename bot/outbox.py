@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -463,7 +463,8 @@ class OutboxDispatcher:
                 workspaces = [places[platform]]
             for workspace in workspaces:
                 tried.append(f"{platform} workspace {workspace}")
-                account = await notifier.find_account(workspace=workspace, email=email)  # type: ignore[attr-defined]
+                finder = cast(StartsConversations, notifier)
+                account = await finder.find_account(workspace=workspace, email=email)
                 if not account:
                     continue
                 async with self.db.transaction() as session:

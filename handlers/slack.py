@@ -635,10 +635,12 @@ class SlackChannel:
             check_request_shape(request.headers, body)
         except BadInput as exc:
             return exc.response()
-        bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
         try:
+            # Building the request parses the body and reads its context (team, user, channel) - a
+            # signed body of an unknown shape can fail there, before bolt's own error handler.
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
             response = await self.bolt.async_dispatch(bolt_request)
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a signed body of an unknown shape
+        except SHAPE_ERRORS as exc:
             log.warning("slack: could not read a signed request: %r", exc)
             return BadInput("the request is not one Slack sends").response()
         return await to_aiohttp_response(response)
