@@ -114,6 +114,17 @@ async def teams_graph(
     await harness.core.db.dispose()
 
 
+async def add_nina(teams: Teams, *, linked: bool = True, tz: str | None = None) -> None:
+    """Nina of Northwind, who never wrote: with her AAD object id and tenant, or known by e-mail only."""
+    await teams.core.people.add_user(
+        email="nina@northwind.example",
+        name="Nina Berg",
+        partner="Northwind Partners",
+        identities=[("teams", "tenant-northwind", NINA_AAD)] if linked else [],
+        tz=tz,
+    )
+
+
 async def offer_a_lead(teams: Teams) -> None:
     dana = Chat(teams.core, teams.world.dana)
     await dana.say("new lead Initech GmbH, contact Jane Doe jane@initech.example, DE, Cloud Suite")
@@ -125,12 +136,7 @@ async def test_a_teams_user_without_a_conversation_gets_the_app_installed_then_t
     teams_graph: Teams, graph: StandInGraph
 ) -> None:
     teams = teams_graph
-    await teams.core.people.add_user(
-        email="nina@northwind.example",
-        name="Nina Berg",
-        partner="Northwind Partners",
-        identities=[("teams", "tenant-northwind", NINA_AAD)],
-    )
+    await add_nina(teams)
     await offer_a_lead(teams)
     assert ("POST", f"/users/{NINA_AAD}/teamwork/installedApps") in graph.calls
     assert ("POST", "/tenant-northwind/oauth2/v2.0/token") in graph.calls, "a token of Nina's tenant"
@@ -144,9 +150,7 @@ async def test_someone_known_by_email_is_found_in_their_tenant(
     teams_graph: Teams, graph: StandInGraph
 ) -> None:
     teams = teams_graph
-    await teams.core.people.add_user(
-        email="nina@northwind.example", name="Nina Berg", partner="Northwind Partners"
-    )
+    await add_nina(teams, linked=False)
     await offer_a_lead(teams)
     assert ("GET", "/users/nina@northwind.example") in graph.calls
     chat = f"19:{NINA_AAD}_partnerbot@unq.gbl.spaces"
@@ -159,12 +163,7 @@ async def test_without_the_graph_permission_the_person_is_unreachable_with_that_
     teams = teams_graph
     graph.deny = True
     await teams.say(USERS["dana"], "help")  # the channel manager has a chat with the bot
-    await teams.core.people.add_user(
-        email="nina@northwind.example",
-        name="Nina Berg",
-        partner="Northwind Partners",
-        identities=[("teams", "tenant-northwind", NINA_AAD)],
-    )
+    await add_nina(teams)
     await offer_a_lead(teams)
     assert not [c for c in teams.connector.calls if c.conversation.startswith("19:")]
     # Nobody at Northwind can be reached: the offer ends at once instead of eating its 48 hours, the
@@ -186,13 +185,7 @@ async def test_a_teams_user_who_never_wrote_gets_the_app_installed_then_the_nudg
     through Graph and reaches her 1:1 chat through the Bot Connector."""
     teams = teams_graph
     core = teams.core
-    await core.people.add_user(
-        email="nina@northwind.example",
-        name="Nina Berg",
-        partner="Northwind Partners",
-        identities=[("teams", "tenant-northwind", NINA_AAD)],
-        tz="Europe/Berlin",
-    )
+    await add_nina(teams, tz="Europe/Berlin")
     nina = await core.people.actor_by_email("nina@northwind.example", channel="teams")
     assert nina is not None
     view = await core.deals.register(
