@@ -3,7 +3,7 @@
 One database per backend grows from the smallest size to the largest (the generator's rows are the
 same whatever the size). At each size, with a fresh engine, so a fresh in-process index:
 
-- ``index``: :func:`bot.conflicts.find_conflicts`, the product's check, as a registration runs it: in
+- ``index``: :func:`bot.features.deals.conflicts.find_conflicts`, the product's check, as a registration runs it: in
   a transaction that has begun, rolled back after (only the check is timed; the index is loaded
   first and that time is reported apart). Each query is also checked in a transaction of its own,
   all of it timed - session, connection, BEGIN, rollback - (``p50/p99_own_transaction_ms``: how
@@ -30,8 +30,8 @@ from sqlalchemy import select
 
 from bench.report import Report, Row, latency_summary
 from bench.synthetic import Planted, Spec, fresh_names, planted, populate
-from bot import conflicts
-from bot.companies import CONFLICT_THRESHOLD, company_similarity, normalize_company
+from bot.features.deals import conflicts
+from bot.kernel.companies import CONFLICT_THRESHOLD, company_similarity, normalize_company
 from store import queries
 from store.db import Database
 from store.models import Customer
@@ -84,7 +84,7 @@ async def _index_check_in_registration(db: Database, query: Query) -> tuple[int,
 
 
 async def _prefix_check(db: Database, query: Query) -> list[int]:
-    """The conflict check as it was before the index (``bot/conflicts.py`` at the start of #9)."""
+    """The conflict check as it was before the index (``bot/features/deals/conflicts.py`` at the start of #9)."""
     async with db.sessions() as session:
         rows = await queries.active_registrations_of_others(
             session, partner_id=query.partner_id, name_keys=[query.name_key[:3]], domain=None

@@ -7,7 +7,7 @@ Slack's Web API (``SLACK_API_URL``, as in ``tests/slack/conftest.py``). The base
 slack-bolt ``AsyncApp`` with the same signing secret whose listeners only ``ack()``, served by aiohttp
 the same way, receiving the same requests. The ack latency is the time to the HTTP answer (what Slack
 waits for); partnerbot then finishes the work in background tasks, so the end-to-end throughput also
-counts the time until that work is done (:meth:`handlers.slack.SlackChannel.drain`).
+counts the time until that work is done (:meth:`handlers.slack.app.SlackChannel.drain`).
 
 Teams. Bot Framework activities - messages, card button clicks, registration forms and their Confirm -
 go to ``POST /api/messages`` with ``serviceUrl`` on a stand-in Bot Connector (as in
@@ -54,16 +54,16 @@ from bench.synthetic import (
     teams_tenant,
     teams_user,
 )
-from bot import views
 from bot.app import build_core, build_web_app
 from bot.config import Settings
-from handlers import slack_blocks as blocks
-from handlers.slack import metadata_key
-from handlers.teams import build_adapter
+from bot.features.deals import views
+from handlers.slack import blocks
+from handlers.slack.app import metadata_key
+from handlers.teams.app import build_adapter
 from store.db import sync_url
 
 SIGNING_SECRET = "bench-signing-secret"
-# Modal metadata sealed the way partnerbot seals it for the submitter (handlers.slack.metadata_key).
+# Modal metadata sealed the way partnerbot seals it for the submitter (handlers.slack.app.metadata_key).
 METADATA_KEY = metadata_key(Settings(slack_signing_secret=SIGNING_SECRET))
 BOT_TOKEN = "xoxb-bench"
 VENDOR_CHANNEL = "CVENDOR"
@@ -494,7 +494,7 @@ class EchoBot(ActivityHandler):
 
 def bare_teams_app() -> web.Application:
     """A botbuilder ActivityHandler that echoes, through the same CloudAdapter configuration and the same
-    request handling as ``handlers.teams.attach_teams`` (local mode: no app id)."""
+    request handling as ``handlers.teams.app.attach_teams`` (local mode: no app id)."""
     adapter = build_adapter(Settings(), reuse_connectors=False)  # botbuilder as it comes
     bot = EchoBot()
     auth = adapter.bot_framework_authentication

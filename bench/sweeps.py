@@ -28,8 +28,8 @@ from sqlalchemy import create_engine, text
 
 from bench.report import Report, peak_rss_mb
 from bench.synthetic import Manifest, Spec, populate
+from bot.bootstrap import Core
 from bot.config import Settings
-from bot.core import Core
 from store.db import sync_url
 
 SPEC = Spec(

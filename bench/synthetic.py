@@ -13,14 +13,14 @@ What it makes:
   index onto three syllables) plus sector words, ``&`` partners and legal suffixes - so the only
   near-duplicates are accidental look-alikes and the ones planted on purpose;
 - deals whose statuses, stages and dates follow :class:`Spec`: ``due_share`` of all deals is due for
-  a nudge at ``Spec.now`` under the default :class:`bot.nudges.NudgePolicy` (stale for its stage, close
+  a nudge at ``Spec.now`` under the default :class:`bot.features.nudges.service.NudgePolicy` (stale for its stage, close
   date passed, protection ending in 14 or 3 days, or waiting for review), every other deal is not;
 - leads in every status, with the offer to their partner (accepted ones name who accepted them);
   ``due_share`` of them is accepted work left idle past ``NudgePolicy.lead_idle``, the rest is not;
 - planted near-duplicates (:func:`planted`): for about one customer in twenty, a new registration by
   another partner whose company name is a typo, a word swap, a longer or shorter form, another legal
   suffix or another spelling of that customer - each one a conflict by
-  :func:`bot.companies.company_similarity`, which the generator checks as it plants.
+  :func:`bot.kernel.companies.company_similarity`, which the generator checks as it plants.
 
 :func:`populate` writes it all fast: ``executemany`` in big transactions with ``synchronous=OFF`` on
 SQLite, ``COPY`` on PostgreSQL, through the synchronous engine of :func:`store.db.sync_url`; the
@@ -42,8 +42,13 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from bot.companies import CONFLICT_THRESHOLD, company_similarity, normalize_company, validate_company_name
-from bot.nudges import NudgePolicy
+from bot.features.nudges.service import NudgePolicy
+from bot.kernel.companies import (
+    CONFLICT_THRESHOLD,
+    company_similarity,
+    normalize_company,
+    validate_company_name,
+)
 from store.db import sync_url, upgrade
 
 BLOCK = 1024

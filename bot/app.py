@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.bootstrap import Core
 from bot.config import Settings
-from bot.core import Core
 from bot.outbox import unreachable_people
 from store import db as store_db
 
@@ -80,7 +80,7 @@ def build_web_app(
     if warm_conflicts:
         # Load the conflict index in the background now rather than on the first registration (which
         # would fall back to a slower query while it loads).
-        from bot import conflicts
+        from bot.features.deals import conflicts
 
         async def warm(_app: web.Application) -> Any:
             task = asyncio.get_running_loop().create_task(conflicts.warm(core.db))
@@ -108,8 +108,8 @@ def attach_channels(app: web.Application, core: Core) -> None:
     mode; the lead API and content links always (the lead API says it is off without its token)."""
     from handlers.content_links import attach_content_links
     from handlers.lead_api import attach_lead_api
-    from handlers.slack import attach_slack
-    from handlers.teams import attach_teams
+    from handlers.slack.app import attach_slack
+    from handlers.teams.app import attach_teams
 
     attach_slack(app, core)
     attach_teams(app, core)
@@ -119,8 +119,8 @@ def attach_channels(app: web.Application, core: Core) -> None:
 
 def build_core(settings: Settings) -> Core:
     """The core with a notifier for every configured platform (also used by CLI jobs)."""
-    from handlers.slack import slack_notifier
-    from handlers.teams import teams_notifier
+    from handlers.slack.app import slack_notifier
+    from handlers.teams.app import teams_notifier
 
     core = Core.build(settings)
     for notifier in (slack_notifier(core), teams_notifier(core)):
@@ -130,7 +130,7 @@ def build_core(settings: Settings) -> Core:
 
 
 def serve(settings: Settings, *, host: str, port: int, scheduler: bool) -> None:
-    from handlers.teams import check_serving
+    from handlers.teams.app import check_serving
 
     check_serving(settings, host=host)
     store_db.upgrade(settings.database_url)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings
-from bot.errors import PartnerbotError
+from bot.kernel.errors import PartnerbotError
 
 MIN_AT = datetime(2000, 1, 1)
 MAX_AT = datetime(2199, 12, 31, 23, 59, 59)
@@ -167,7 +167,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         serve(settings, host=args.host, port=args.port, scheduler=not args.no_scheduler)
         return 0
     if args.command == "teams":
-        from handlers.teams_package import build_teams_package
+        from handlers.teams.package import build_teams_package
 
         out = build_teams_package(
             out=Path(args.out), app_id=settings.microsoft_app_id or None, host=args.host
@@ -255,7 +255,7 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
         )
         return 0
     if args.command == "lead":
-        from bot.leads import import_leads_csv
+        from bot.features.leads.service import import_leads_csv
         from scheduler.jobs import deliver_outbox
 
         result = await import_leads_csv(core, args.file)
@@ -263,13 +263,13 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
         print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
         return 0
     if args.command == "kb":
-        from bot.questions import import_kb_csv
+        from bot.features.questions.service import import_kb_csv
 
         count = await import_kb_csv(core, args.file)
         print(f"imported {count} knowledge-base entr{'y' if count == 1 else 'ies'}")
         return 0
     if args.command == "content":
-        from bot.content import publish_content
+        from bot.features.content.service import publish_content
         from scheduler.jobs import deliver_outbox
 
         published = await publish_content(
@@ -288,7 +288,7 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
         print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
         return 0
     if args.command == "mdf":
-        from bot.mdf import set_mdf_budget
+        from bot.features.mdf.service import set_mdf_budget
 
         print(await set_mdf_budget(core, partner=args.partner, quarter=args.quarter, amount=args.amount))
         return 0

@@ -18,12 +18,8 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot import views
-from bot.amounts import Money, format_money, parse_money
-from bot.companies import normalize_company, normalize_domain, validate_company_name
-from bot.dates import format_date, parse_close_date, validate_close_date
-from bot.deals import STAGES, DealChanges, DealDraft, Deals, DealView
-from bot.errors import InputError, PartnerbotError, RequestFailed
+from bot.features.deals import views
+from bot.features.deals.service import STAGES, DealChanges, DealDraft, Deals, DealView
 from bot.intents import (
     EDIT_RE,
     NO_RE,
@@ -33,8 +29,12 @@ from bot.intents import (
     match_product,
     recognize,
 )
-from bot.messages import Actor, Button, FormResult, Reply
-from bot.skills import Dialog, DialogStore, Skill
+from bot.kernel.amounts import Money, format_money, parse_money
+from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
+from bot.kernel.dates import format_date, parse_close_date, validate_close_date
+from bot.kernel.errors import InputError, PartnerbotError, RequestFailed
+from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.skills import Dialog, DialogStore, Skill
 from store import queries
 from store.db import Database
 

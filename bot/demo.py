@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from bot.amounts import Money
-from bot.core import Core
-from bot.deals import DealDraft
+from bot.bootstrap import Core
+from bot.features.deals.service import DealDraft
+from bot.kernel.amounts import Money
 from store import queries
 from store.models import Product
 
@@ -51,8 +51,8 @@ async def seed(core: Core) -> list[str]:
         _, new = await core.people.add_user(email=email, name=name, partner=partner, tz=tz)
         if new:
             created.append(f"user {email}")
-    from bot.leads import seed_demo_leads
-    from bot.questions import seed_demo_kb
+    from bot.features.leads.service import seed_demo_leads
+    from bot.features.questions.service import seed_demo_kb
 
     created += await seed_demo_kb(core)
     alice = await core.people.actor_by_email(USERS[0][0], channel="cli")
@@ -88,7 +88,7 @@ async def seed(core: Core) -> list[str]:
         )
         created.append(f"deal {view.ref}")
     created += await seed_demo_leads(core)
-    from bot.content import seed_demo_content_and_mdf
+    from bot.features.content.service import seed_demo_content_and_mdf
 
     created += await seed_demo_content_and_mdf(core)
     return created

@@ -13,8 +13,8 @@ from datetime import date
 
 from rapidfuzz import fuzz
 
-from bot.amounts import Money, find_money
-from bot.dates import find_close_date
+from bot.kernel.amounts import Money, find_money
+from bot.kernel.dates import find_close_date
 
 REF = r"D-?(\d{1,9})"
 REF_RE = re.compile(rf"\b{REF}\b", re.IGNORECASE)

@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Reply
+from bot.kernel.messages import Reply
 from store import queries
 from store.db import Database
 
@@ -87,7 +87,7 @@ _queued = 0
 
 def queued_count() -> int:
     """How many messages this process has queued so far (a rolled-back one counts too): lets
-    :meth:`bot.core.Core.kick_outbox` skip a delivery round when a request queued nothing."""
+    :meth:`bot.bootstrap.Core.kick_outbox` skip a delivery round when a request queued nothing."""
     return _queued
 
 

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.dates import to_local
-from bot.errors import InputError
-from bot.messages import Actor, ConversationRef
+from bot.kernel.dates import to_local
+from bot.kernel.errors import InputError
+from bot.kernel.messages import Actor, ConversationRef
 from store import queries
 from store.db import Database
 from store.models import ChatIdentity, Partner, Person

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from bot.core import Core
-from bot.messages import Actor, Button, Form, Reply
+from bot.bootstrap import Core
+from bot.kernel.messages import Actor, Button, Form, Reply
 from bot.outbox import NotReachableNow
 
 

@@ -1,6 +1,6 @@
 """``GET /c/<token>``: the tracked link behind a content item's "Open" button.
 
-Translates only: the token goes to the core (:func:`bot.content.open_content_link`), which records the
+Translates only: the token goes to the core (:func:`bot.features.content.service.open_content_link`), which records the
 open (the first open per person keeps its time) and returns the document's URL; the answer is a 302 to
 it. An unknown token gets a plain 404 page that says nothing about any item. An expired item still
 redirects (and the open is recorded): the link in someone's chat history keeps working.
@@ -12,8 +12,8 @@ import logging
 
 from aiohttp import web
 
-from bot.content import open_content_link
-from bot.core import Core
+from bot.bootstrap import Core
+from bot.features.content.service import open_content_link
 
 log = logging.getLogger(__name__)
 

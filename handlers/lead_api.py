@@ -1,6 +1,6 @@
 """``POST /api/leads``: marketing automation or a CRM pushes leads.
 
-Translates only: bearer token check, JSON in, the core's :func:`bot.leads.receive_leads`, JSON out.
+Translates only: bearer token check, JSON in, the core's :func:`bot.features.leads.service.receive_leads`, JSON out.
 The token is ``PARTNERBOT_LEADS_TOKEN``; without it the endpoint says it is disabled and reads nothing.
 
 Request: one object or a list of objects with ``company``, ``contact_name``, ``contact_email``,
@@ -16,9 +16,9 @@ import logging
 
 from aiohttp import web
 
-from bot.core import Core
-from bot.errors import InputError, PartnerbotError
-from bot.leads import LeadRowError, receive_leads
+from bot.bootstrap import Core
+from bot.features.leads.service import LeadRowError, receive_leads
+from bot.kernel.errors import InputError, PartnerbotError
 from handlers.http_input import BadInput, decode, parse_json, read_body
 
 log = logging.getLogger(__name__)

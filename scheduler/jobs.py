@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core import Core
+from bot.bootstrap import Core
 from scheduler.lead_jobs import expire_lead_offers
 from scheduler.mdf_jobs import remind_mdf
 from scheduler.question_jobs import escalate_questions
@@ -47,7 +47,7 @@ async def purge_inbox(core: Core, now: datetime) -> str:
 
 
 async def weekly_digest(core: Core, now: datetime) -> str:
-    from bot.digest import Digests
+    from bot.features.performance.digest import Digests
 
     queued = await Digests(db=core.db, clock=core.clock, policy=core.nudges.policy).weekly(now=now)
     return f"queued {queued} digest(s)"

@@ -1,15 +1,15 @@
 """The lead sweep: offers whose acceptance window ended go to the next candidate.
 
 What is due lives in the database (``leads.accept_by`` of offered leads), so a second run, a late run or
-a second replica changes nothing twice (see :meth:`bot.leads.Leads.expire_due`).
+a second replica changes nothing twice (see :meth:`bot.features.leads.service.Leads.expire_due`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from bot.core import Core
-from bot.leads import leads_for
+from bot.bootstrap import Core
+from bot.features.leads.service import leads_for
 
 
 async def expire_lead_offers(core: Core, now: datetime) -> str:

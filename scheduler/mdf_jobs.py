@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.core import Core
-from bot.mdf import build_mdf
+from bot.bootstrap import Core
+from bot.features.mdf.service import build_mdf
 
 
 async def remind_mdf(core: Core, now: datetime) -> str:

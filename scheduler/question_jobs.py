@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.core import Core
-from bot.questions import build_questions
+from bot.bootstrap import Core
+from bot.features.questions.service import build_questions
 
 
 async def escalate_questions(core: Core, now: datetime) -> str:

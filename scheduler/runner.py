@@ -6,7 +6,7 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.core import Core
+from bot.bootstrap import Core
 from scheduler.jobs import JOBS, Job
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Queries of the registration conflict check (``bot/conflicts.py``).
+"""Queries of the registration conflict check (``bot/features/deals/conflicts.py``).
 
 The check keeps an in-process index of customers' names; these queries feed it (customers added since
 it last looked) and confirm what it finds against the database, which stays the truth: whether a

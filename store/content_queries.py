@@ -1,4 +1,4 @@
-"""The queries the content service needs (bot/content.py). Every function takes the session of the
+"""The queries the content service needs (bot/features/content/service.py). Every function takes the session of the
 caller's unit of work and never commits."""
 
 from __future__ import annotations

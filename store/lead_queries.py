@@ -1,4 +1,4 @@
-"""The queries the lead service needs (bot/leads.py). Every function takes the session of the caller's
+"""The queries the lead service needs (bot/features/leads/service.py). Every function takes the session of the caller's
 unit of work and never commits."""
 
 from __future__ import annotations

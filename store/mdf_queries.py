@@ -1,4 +1,4 @@
-"""The queries the MDF service needs (bot/mdf.py) and the MDF figures other reports read. Every
+"""The queries the MDF service needs (bot/features/mdf/service.py) and the MDF figures other reports read. Every
 function takes the session of the caller's unit of work and never commits."""
 
 from __future__ import annotations

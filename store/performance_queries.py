@@ -1,4 +1,4 @@
-"""Aggregate queries behind partner scorecards, red flags and charts (bot/performance.py).
+"""Aggregate queries behind partner scorecards, red flags and charts (bot/features/performance/service.py).
 
 Every figure is computed in SQL, one ``GROUP BY partner`` per question, over all partners at once (the
 tier medians need everyone's numbers anyway), so a scorecard costs a dozen queries however many deals

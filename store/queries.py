@@ -350,7 +350,7 @@ async def active_registrations_of_others(
 ) -> Sequence[tuple[Deal, Customer]]:
     """Other partners' active registrations whose customer shares a name token prefix or the domain.
 
-    The blocking keeps the fuzzy comparison to a small candidate set; see bot/conflicts.py.
+    The blocking keeps the fuzzy comparison to a small candidate set; see bot/features/deals/conflicts.py.
     """
     conditions: list[Any] = [Customer.name_key.like(f"{key}%") for key in name_keys if key]
     if domain:

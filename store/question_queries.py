@@ -1,4 +1,4 @@
-"""The queries question answering needs (see bot/questions.py). Every function takes the session of the
+"""The queries question answering needs (see bot/features/questions/service.py). Every function takes the session of the
 caller's unit of work and never commits.
 
 Partner-facing lookups take the partner's id and filter by it in SQL, so a foreign question is never

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.bootstrap import Core
 from bot.config import Settings
-from bot.core import Core
-from bot.messages import Actor
+from bot.kernel.messages import Actor
 from store import queries
 from store.db import upgrade
 from store.models import Base, Product

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.content_skill import ContentSkill, build_content_skill
-from bot.core import Core
-from bot.mdf_skill import build_mdf_skill
-from bot.messages import Actor
+from bot.bootstrap import Core
+from bot.features.content.skill import ContentSkill, build_content_skill
+from bot.features.mdf.skill import build_mdf_skill
+from bot.kernel.messages import Actor
 from store import queries
 from tests.conftest import Chat, RecordingNotifier, World, reachable
 
@@ -199,7 +199,8 @@ async def test_how_do_i_claim_mdf_is_left_for_the_question_skill(core: Core, cw:
 def check_renders(replies: list) -> None:  # type: ignore[type-arg]
     """Every reply renders as valid Block Kit (slack_sdk models), its form as a valid modal, and as an
     Adaptive Card 1.5 (official schema, when the shared schemas are present)."""
-    from handlers import slack_blocks, teams_cards
+    from handlers.slack import blocks as slack_blocks
+    from handlers.teams import cards as teams_cards
     from tests.slack.conftest import validate_blocks
     from tests.teams.teams_harness import card_schema_or_none, check_card
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.core import Core
-from bot.deals import Deals
+from bot.bootstrap import Core
+from bot.features.deals.service import Deals
 from store import queries
 from tests.conftest import Chat, FakeClock, RecordingNotifier, World, build_core, reachable
 
@@ -403,7 +403,7 @@ async def test_help_differs_for_partners_and_staff(core: Core, world: World) -> 
 
 
 def test_deals_service_has_no_platform_imports() -> None:
-    import bot.deals as module
+    import bot.features.deals.service as module
 
     assert "slack" not in Deals.__module__ and "botbuilder" not in str(module.__dict__.keys())
 

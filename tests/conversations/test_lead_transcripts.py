@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core import Core
-from bot.lead_skill import LeadSkill, build_lead_skill
-from bot.leads import LeadInput
-from bot.messages import Actor
+from bot.bootstrap import Core
+from bot.features.leads.service import LeadInput
+from bot.features.leads.skill import LeadSkill, build_lead_skill
+from bot.kernel.messages import Actor
 from scheduler.lead_jobs import expire_lead_offers
 from store import lead_queries, queries
 from tests.conftest import Chat, FakeClock, RecordingNotifier, World, reachable

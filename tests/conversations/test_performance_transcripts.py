@@ -8,12 +8,12 @@ import base64
 from datetime import date, datetime
 from decimal import Decimal
 
-from bot.amounts import Money
-from bot.charts import MAX_PNG_BYTES, png_size
-from bot.core import Core
-from bot.deals import DealChanges, DealDraft
-from bot.messages import Actor
-from bot.performance_skill import PerformanceSkill, build_performance_skill, split_period
+from bot.bootstrap import Core
+from bot.features.deals.service import DealChanges, DealDraft
+from bot.features.performance.charts import MAX_PNG_BYTES, png_size
+from bot.features.performance.skill import PerformanceSkill, build_performance_skill, split_period
+from bot.kernel.amounts import Money
+from bot.kernel.messages import Actor
 from scheduler.jobs import JOBS
 from tests.conftest import Chat, FakeClock, RecordingNotifier, World, reachable
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.bootstrap import Core
 from bot.cli import main
-from bot.core import Core
-from bot.messages import Actor
+from bot.kernel.messages import Actor
 from tests.conftest import World
 
 HUGE = ["99999999999", "9" * 40, "9" * 5000, "-1", "0", "1e309", "nan", "9999-12-31", "0001-01-01"]
@@ -21,7 +21,7 @@ DATA_KEYS = ("ref", "msg", "days", "status", "partner", "product", "kb", "scope"
 def every_action() -> list[str]:
     """Each action name a view or skill of the core can put on a button (read from bot/)."""
     names: set[str] = set()
-    for path in Path("bot").glob("*.py"):
+    for path in Path("bot").rglob("*.py"):
         names.update(
             re.findall(
                 r'"((?:deal|deals|lead|mdf|nudge|question|kb|content|performance|dialog)'

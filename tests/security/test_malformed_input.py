@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import build_web_app
-from bot.core import Core
+from bot.bootstrap import Core
 from store.inbox_models import InboxRequest
 from tests.conftest import FakeClock, build_core, make_world
 from tests.slack.conftest import Slack

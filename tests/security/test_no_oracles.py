@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from bot.core import Core
-from bot.messages import Reply
+from bot.bootstrap import Core
+from bot.kernel.messages import Reply
 from tests.conftest import Chat, FakeClock, World, build_core, make_world
 
 

@@ -14,9 +14,9 @@ from aiohttp.test_utils import make_mocked_request
 from bot.app import build_web_app
 from bot.cli import main
 from bot.config import Settings
-from bot.messages import Reply
+from bot.kernel.messages import Reply
 from bot.outbox import DeliveryError
-from handlers.teams import TeamsNotifier, build_adapter, check_serving, service_url_allowed
+from handlers.teams.app import TeamsNotifier, build_adapter, check_serving, service_url_allowed
 from tests.conftest import FakeClock
 from tests.teams.teams_harness import USERS, StandInConnector, Teams, TeamsUser, start_teams
 

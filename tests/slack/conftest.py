@@ -25,8 +25,8 @@ from slack_sdk.models.views import View
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_web_app
-from bot.core import Core
-from handlers.slack import SLACK_KEY, SlackChannel
+from bot.bootstrap import Core
+from handlers.slack.app import SLACK_KEY, SlackChannel
 from tests.conftest import FakeClock, World, build_core, make_world
 
 SIGNING_SECRET = "secret"

@@ -248,7 +248,7 @@ def test_home_and_messages_tabs(manifest: dict[str, Any]) -> None:
 
 
 class ListenerRecorder:
-    """Stands in for the bolt ``AsyncApp`` and records what ``handlers.slack.register_listeners`` asks for."""
+    """Stands in for the bolt ``AsyncApp`` and records what ``handlers.slack.app.register_listeners`` asks for."""
 
     def __init__(self) -> None:
         self.registered: dict[str, list[Any]] = {}
@@ -267,7 +267,7 @@ class ListenerRecorder:
 def registered_listeners() -> dict[str, list[Any]]:
     from unittest.mock import MagicMock
 
-    from handlers.slack import register_listeners
+    from handlers.slack.app import register_listeners
 
     recorder = ListenerRecorder()
     register_listeners(recorder, MagicMock())
@@ -299,6 +299,6 @@ def test_every_registered_listener_is_in_the_manifest(manifest: dict[str, Any]) 
 
 
 def test_the_oauth_install_asks_for_the_manifest_scopes(manifest: dict[str, Any]) -> None:
-    from handlers.slack import BOT_SCOPES
+    from handlers.slack.app import BOT_SCOPES
 
     assert sorted(BOT_SCOPES) == sorted(manifest["oauth_config"]["scopes"]["bot"])

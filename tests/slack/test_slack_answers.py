@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.conversation import RETRYING_TEXT
-from bot.messages import Reply
+from bot.kernel.messages import Reply
 from store.models import Deal
 from tests.conftest import FakeClock, fail_first_call
 from tests.slack.conftest import Slack, SlackStandIn, slack_app

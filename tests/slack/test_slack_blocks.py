@@ -6,9 +6,9 @@ import json
 
 from slack_sdk.models.views import View
 
-from bot.messages import Button, Choice, Fact, Form, FormField, Reply
-from handlers import slack_blocks as sb
-from handlers.slack import from_slack_text
+from bot.kernel.messages import Button, Choice, Fact, Form, FormField, Reply
+from handlers.slack import blocks as sb
+from handlers.slack.app import from_slack_text
 from tests.slack.conftest import validate_blocks
 
 KEY = b"test-metadata-key"

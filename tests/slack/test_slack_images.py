@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from bot.charts import MAX_PNG_BYTES, png_size
-from bot.messages import Reply
-from handlers.slack import SlackNotifier, slack_notifier, upload_chart, web_client
+from bot.features.performance.charts import MAX_PNG_BYTES, png_size
+from bot.kernel.messages import Reply
+from handlers.slack.app import SlackNotifier, slack_notifier, upload_chart, web_client
 from scheduler.jobs import JOBS
 from tests.conversations.test_performance_transcripts import stale_contoso, with_performance
 from tests.slack.conftest import BOT_TOKEN, Slack, SlackStandIn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.mdf import set_mdf_budget
+from bot.features.mdf.service import set_mdf_budget
 from tests.slack.conftest import Slack
 
 

@@ -19,10 +19,10 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_web_app
-from bot.core import Core
-from bot.messages import Reply
+from bot.bootstrap import Core
+from bot.kernel.messages import Reply
 from bot.outbox import DeliveryError
-from handlers.slack import SLACK_KEY, SlackNotifier
+from handlers.slack.app import SLACK_KEY, SlackNotifier
 from store.db import sync_url
 from tests.conftest import FakeClock, build_core, make_world
 from tests.slack.conftest import SIGNING_SECRET, SlackStandIn, validate_call

@@ -15,11 +15,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from bot.amounts import Money
 from bot.cli import main
-from bot.content import ContentDraft, build_content
-from bot.deals import DealDraft
-from bot.mdf import MdfDraft, build_mdf
+from bot.features.content.service import ContentDraft, build_content
+from bot.features.deals.service import DealDraft
+from bot.features.mdf.service import MdfDraft, build_mdf
+from bot.kernel.amounts import Money
 from store.models import ChatIdentity, Person
 from tests.conftest import Chat, FakeClock
 from tests.slack import conftest as harness

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.app import build_web_app
-from bot.core import Core
+from bot.bootstrap import Core
 from tests.conftest import FakeClock, build_core, make_world
 from tests.slack.conftest import BOT_TOKEN, USERS, SlackStandIn, serving
 

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine, text
 from bench import conflicts, ingress, memory, sweeps
 from bench.report import Report
 from bench.synthetic import STAFF, Manifest, Spec, populate
+from bot.bootstrap import Core
 from bot.config import Settings
-from bot.core import Core
 from store.db import sync_url
 
 TINY = Spec(partners=6, people=40, deals=300, leads=120, identities=16, due_share=0.05, later_share=0.1)

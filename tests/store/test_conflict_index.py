@@ -1,4 +1,4 @@
-"""The conflict check's in-process name index (bot/conflicts.py): its blocking keys find what they
+"""The conflict check's in-process name index (bot/features/deals/conflicts.py): its blocking keys find what they
 promise, it answers like a full comparison on what it proposes, and it stays correct across replicas,
 open transactions and a slow first load."""
 
@@ -11,12 +11,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select
 
-from bot import conflicts
-from bot.amounts import Money
-from bot.companies import CONFLICT_THRESHOLD, company_similarity
-from bot.core import Core
-from bot.deals import DealDraft
-from bot.messages import Actor
+from bot.bootstrap import Core
+from bot.features.deals import conflicts
+from bot.features.deals.service import DealDraft
+from bot.kernel.amounts import Money
+from bot.kernel.companies import CONFLICT_THRESHOLD, company_similarity
+from bot.kernel.messages import Actor
 from store import conflict_queries
 from store.models import Customer
 from tests.conftest import FakeClock, build_core, make_world

@@ -9,9 +9,15 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.content import Content, ContentDraft, build_content, publish_content, seed_demo_content_and_mdf
-from bot.core import Core
-from bot.errors import InputError, NotAllowed, NotFound
+from bot.bootstrap import Core
+from bot.features.content.service import (
+    Content,
+    ContentDraft,
+    build_content,
+    publish_content,
+    seed_demo_content_and_mdf,
+)
+from bot.kernel.errors import InputError, NotAllowed, NotFound
 from store import content_queries, queries
 from store.content_models import ContentDelivery, ContentItem
 from tests.conftest import FakeClock, RecordingNotifier, World, make_world, reachable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import build_web_app
-from bot.core import Core
+from bot.bootstrap import Core
 from tests.conftest import FakeClock, build_core, make_settings
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import inbox as inbox_module
-from bot.core import Core
+from bot.bootstrap import Core
 from bot.inbox import MAX_ATTEMPTS, Inbox
 from scheduler.jobs import JOBS
 from store import inbox_queries, queries

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import Core
-from bot.errors import InputError
-from bot.questions import import_kb_csv
+from bot.bootstrap import Core
+from bot.features.questions.service import import_kb_csv
+from bot.kernel.errors import InputError
 from store import queries
 from store import question_queries as qq
 
@@ -59,7 +59,7 @@ async def test_import_then_reimport_updates(any_core: Core, tmp_path: Path) -> N
 
 
 async def test_imported_entries_answer_partners(any_core: Core, tmp_path: Path) -> None:
-    from bot.questions import build_questions
+    from bot.features.questions.service import build_questions
     from tests.conftest import make_world
 
     world = await make_world(any_core)
@@ -125,7 +125,7 @@ async def test_unreadable_files(any_core: Core, tmp_path: Path) -> None:
 
 
 async def test_demo_faq_is_idempotent(any_core: Core) -> None:
-    from bot.questions import DEMO_KB, seed_demo_kb
+    from bot.features.questions.service import DEMO_KB, seed_demo_kb
 
     first = await seed_demo_kb(any_core)
     assert first[0] == "kb KB-1 How do I claim MDF?" and len(first) == len(DEMO_KB)

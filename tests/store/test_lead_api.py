@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.core import Core
+from bot.bootstrap import Core
 from handlers.lead_api import attach_lead_api
 from store import lead_queries
 from tests.conftest import FakeClock, build_core, make_world

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import Core
-from bot.errors import InputError
-from bot.leads import LeadRowError, import_leads_csv, leads_for
+from bot.bootstrap import Core
+from bot.features.leads.service import LeadRowError, import_leads_csv, leads_for
+from bot.kernel.errors import InputError
 from store import lead_queries, queries
 from tests.conftest import RecordingNotifier, World, reachable
 
@@ -169,7 +169,7 @@ async def test_header_case_and_optional_columns_and_encoding(
 async def test_a_failure_while_distributing_writes_nothing(
     core: Core, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.leads import Leads
+    from bot.features.leads.service import Leads
 
     calls = {"n": 0}
     original = Leads._offer
@@ -188,7 +188,7 @@ async def test_a_failure_while_distributing_writes_nothing(
 
 
 async def test_demo_leads_are_added_once(core: Core, world: World) -> None:
-    from bot.leads import seed_demo_leads
+    from bot.features.leads.service import seed_demo_leads
 
     created = await seed_demo_leads(core)
     assert created == ["lead L-1 Initech GmbH", "lead L-2 Hooli Inc", "lead L-3 Umbrella SA"]

@@ -13,11 +13,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from bot import outbox
-from bot.amounts import Money
-from bot.core import Core
-from bot.errors import Conflict
-from bot.lead_assignment import AssignmentEngine
-from bot.leads import LeadInput, Leads, leads_for
+from bot.bootstrap import Core
+from bot.features.leads.assignment import AssignmentEngine
+from bot.features.leads.service import LeadInput, Leads, leads_for
+from bot.kernel.amounts import Money
+from bot.kernel.errors import Conflict
 from store import lead_queries, queries
 from store.db import downgrade, sync_url, upgrade
 from store.lead_models import Lead

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from bot.amounts import Money
-from bot.core import Core
-from bot.errors import Conflict, InputError, NotAllowed, NotFound
-from bot.mdf import Mdf, MdfDraft, build_mdf, set_mdf_budget
+from bot.bootstrap import Core
+from bot.features.mdf.service import Mdf, MdfDraft, build_mdf, set_mdf_budget
+from bot.kernel.amounts import Money
+from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from scheduler.mdf_jobs import remind_mdf
 from store import mdf_queries, queries
 from store.mdf_models import MdfReminder, MdfRequest

@@ -6,9 +6,9 @@ import asyncio
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from bot.amounts import Money
-from bot.core import Core
-from bot.deals import DealDraft
+from bot.bootstrap import Core
+from bot.features.deals.service import DealDraft
+from bot.kernel.amounts import Money
 from bot.outbox import DeliveryError
 from store import queries
 from store.nudge_models import NudgeMessage

@@ -10,13 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from bot.amounts import Money
-from bot.core import Core
-from bot.deals import DealChanges, DealDraft
-from bot.errors import NotAllowed, NotFound
-from bot.leads import LeadInput, Leads, leads_for
-from bot.messages import Actor
-from bot.performance import FlagThresholds, Performance
+from bot.bootstrap import Core
+from bot.features.deals.service import DealChanges, DealDraft
+from bot.features.leads.service import LeadInput, Leads, leads_for
+from bot.features.performance.service import FlagThresholds, Performance
+from bot.kernel.amounts import Money
+from bot.kernel.errors import NotAllowed, NotFound
+from bot.kernel.messages import Actor
 from store import performance_queries as pq
 from store.mdf_models import MdfBudget, MdfRequest
 from tests.conftest import FakeClock, World, make_world

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select
 
-from bot.core import Core
-from bot.errors import InputError
+from bot.bootstrap import Core
+from bot.features.questions.service import Questions, build_questions
+from bot.kernel.errors import InputError
 from bot.outbox import PREFER_PLATFORM
-from bot.questions import Questions, build_questions
 from scheduler.question_jobs import escalate_questions
 from store import queries
 from store import question_queries as qq

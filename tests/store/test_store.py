@@ -12,10 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from bot.amounts import Money
-from bot.core import Core
-from bot.deals import DealChanges, DealDraft
-from bot.errors import NotFound
+from bot.bootstrap import Core
+from bot.features.deals.service import DealChanges, DealDraft
+from bot.kernel.amounts import Money
+from bot.kernel.errors import NotFound
 from bot.outbox import DeliveryError
 from store import queries
 from store.db import downgrade, include_object, sync_url, upgrade
@@ -98,7 +98,7 @@ async def test_notifications_are_written_with_the_change_or_not_at_all(
     any_core: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = await make_world(any_core)
-    from bot import deals as deals_module
+    from bot.features.deals import service as deals_module
 
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("outbox unavailable")

@@ -26,7 +26,7 @@ from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import specification_with
 
 from bot.app import build_web_app
-from bot.core import Core
+from bot.bootstrap import Core
 from tests.conftest import FakeClock, World, build_core, make_world
 
 CARD_SCHEMA_NAME = "adaptive-card-1.5.json"

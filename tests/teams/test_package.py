@@ -1,4 +1,4 @@
-"""The Teams app manifest, its icons, and the package ``handlers.teams_package`` builds from them.
+"""The Teams app manifest, its icons, and the package ``handlers.teams.package`` builds from them.
 
 The official schema is read at test time from the ``shared/schemas`` folder next to the repository
 (or from ``$PARTNERBOT_SHARED_DIR/schemas``); it is never copied into the repository and never fetched.
@@ -23,7 +23,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import specification_with
 
-from handlers.teams_package import PLACEHOLDER_APP_ID, PLACEHOLDER_HOST, build_teams_package
+from handlers.teams.package import PLACEHOLDER_APP_ID, PLACEHOLDER_HOST, build_teams_package
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEAMS_DIR = REPO_ROOT / "teams"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 
-from bot.messages import Button, Choice, Fact, Form, FormField, Reply
-from handlers import teams_cards as cards
+from bot.kernel.messages import Button, Choice, Fact, Form, FormField, Reply
+from handlers.teams import cards
 from tests.teams.teams_harness import (
     BOT,
     USERS,

@@ -8,10 +8,10 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from bot.charts import MAX_PNG_BYTES, png_size
-from bot.messages import Reply
-from handlers import teams_cards as cards
-from handlers.teams import message_activity
+from bot.features.performance.charts import MAX_PNG_BYTES, png_size
+from bot.kernel.messages import Reply
+from handlers.teams import cards
+from handlers.teams.app import message_activity
 from scheduler.jobs import JOBS
 from tests.conversations.test_performance_transcripts import stale_contoso, with_performance
 from tests.teams.teams_harness import CARD_TYPE, USERS, Call, Teams, card_texts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.mdf import set_mdf_budget
+from bot.features.mdf.service import set_mdf_budget
 from tests.teams.teams_harness import USERS, Teams
 
 ALICE, DANA = USERS["alice"], USERS["dana"]

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.amounts import Money
-from bot.deals import DealDraft
+from bot.features.deals.service import DealDraft
+from bot.kernel.amounts import Money
 from bot.outbox import unreachable_people
 from scheduler.jobs import JOBS
 from tests.conftest import START, Chat, FakeClock

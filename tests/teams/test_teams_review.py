@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.messages import Reply
+from bot.kernel.messages import Reply
 from bot.outbox import DeliveryError
-from handlers.teams import TeamsNotifier
+from handlers.teams.app import TeamsNotifier
 from store import queries
 from store.models import Deal, DealHistory, OutboxMessage
 from tests.conftest import fail_first_call

@@ -1,4 +1,4 @@
-"""Unit tests for bot.amounts: reading, finding and formatting deal amounts."""
+"""Unit tests for bot.kernel.amounts: reading, finding and formatting deal amounts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.amounts import MAX_AMOUNT, Money, find_money, format_money, parse_money
-from bot.errors import InputError
+from bot.kernel.amounts import MAX_AMOUNT, Money, find_money, format_money, parse_money
+from bot.kernel.errors import InputError
 
 
 def money(amount: str, currency: str = "USD") -> Money:

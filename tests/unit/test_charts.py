@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 from PIL import Image
 
-from bot import charts
-from bot.charts import ChartData, StageBar, WeekPoint
+from bot.features.performance import charts
+from bot.features.performance.charts import ChartData, StageBar, WeekPoint
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 MONDAY = date(2026, 9, 14)
@@ -111,6 +111,6 @@ async def test_drawing_in_a_thread_and_a_failed_drawing(caplog: pytest.LogCaptur
     def broken() -> bytes:
         raise RuntimeError("no fonts today")
 
-    with caplog.at_level(logging.ERROR, logger="bot.charts"):
+    with caplog.at_level(logging.ERROR, logger="bot.features.performance.charts"):
         assert await charts.png_b64_or_none(broken) is None
     assert "could not draw a chart" in caplog.text

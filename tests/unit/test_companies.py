@@ -1,10 +1,10 @@
-"""Unit tests for bot.companies: company keys, names, domains and similarity."""
+"""Unit tests for bot.kernel.companies: company keys, names, domains and similarity."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.companies import (
+from bot.kernel.companies import (
     CONFLICT_THRESHOLD,
     MAX_NAME_LENGTH,
     company_similarity,
@@ -12,7 +12,7 @@ from bot.companies import (
     normalize_domain,
     validate_company_name,
 )
-from bot.errors import InputError
+from bot.kernel.errors import InputError
 
 
 @pytest.mark.parametrize(

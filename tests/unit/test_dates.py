@@ -1,4 +1,4 @@
-"""Unit tests for bot.dates: reading, finding, validating and formatting expected close dates.
+"""Unit tests for bot.kernel.dates: reading, finding, validating and formatting expected close dates.
 
 ``TODAY`` is fixed: Thursday 26 November 2026.
 """
@@ -9,14 +9,14 @@ from datetime import date
 
 import pytest
 
-from bot.dates import (
+from bot.kernel.dates import (
     MAX_YEARS_AHEAD,
     find_close_date,
     format_date,
     parse_close_date,
     validate_close_date,
 )
-from bot.errors import InputError
+from bot.kernel.errors import InputError
 
 TODAY = date(2026, 11, 26)
 HINT = "Try 2027-03-31, end of March, next Friday, Q2 or in 6 weeks."

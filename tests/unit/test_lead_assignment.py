@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from bot.lead_assignment import (
+from bot.features.leads.assignment import (
     REGION_OF_COUNTRY,
     AssignmentEngine,
     AssignmentWeights,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from bot.messages import Button, Choice, Fact, Form, FormField, Reply
+from bot.kernel.messages import Button, Choice, Fact, Form, FormField, Reply
 
 
 def rich_reply() -> Reply:

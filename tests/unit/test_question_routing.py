@@ -7,8 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.question_skill import looks_like_question
-from bot.questions import (
+from bot.features.questions.service import (
     DEFAULT_SLA_HOURS,
     KB_THRESHOLD,
     business_deadline,
@@ -18,6 +17,7 @@ from bot.questions import (
     strip_identity,
     tokens_match,
 )
+from bot.features.questions.skill import looks_like_question
 
 TOPICS = ["mdf", "pricing", "technical"]
 

@@ -21,7 +21,12 @@ from bench.synthetic import (
     user_of_partner,
     user_rows,
 )
-from bot.companies import CONFLICT_THRESHOLD, company_similarity, normalize_company, validate_company_name
+from bot.kernel.companies import (
+    CONFLICT_THRESHOLD,
+    company_similarity,
+    normalize_company,
+    validate_company_name,
+)
 
 SPEC = Spec(partners=12, people=60, deals=3_000, leads=500, identities=20)
 

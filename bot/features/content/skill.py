@@ -1,0 +1,323 @@
+"""Content in the conversation: "what's new?" for everyone, publishing and statistics for staff.
+
+What it claims, conservatively: "what's new?", "what's new", "news", "content stats", "stats for <an
+item's title or C-3>" (staff, and only when an item matches), a bare ``C-3``, and staff's "publish …".
+Every decision (who may publish, who sees which item) is the content service's (:mod:`bot.features.content.service`);
+this module reads words and builds replies.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.utils import default_process
+
+from bot.features.content import views as content_views
+from bot.features.content.service import Content, ContentDraft, build_content, content_ref
+from bot.intents import NO_RE, YES_RE
+from bot.kernel.dates import parse_close_date
+from bot.kernel.errors import InputError, NotAllowed
+from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.skills import Dialog, DialogStore
+from bot.people import EMAIL_RE
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Core
+
+WHATS_NEW_RE = re.compile(
+    r"^\s*(?:(?:so|hey|hi|ok|okay)[\s,]+)?(?:what'?s|what\s+is|anything)\s+new(?:\s+for\s+(?:me|us))?"
+    r"(?:\s+(?:today|this\s+week))?\s*[?.!]*\s*$"
+    r"|^\s*(?:any\s+)?news\s*[?.!]*\s*$"
+    r"|^\s*(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:latest|new)\s+(?:content|announcements?)\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+CONTENT_STATS_RE = re.compile(r"^\s*(?:show\s+)?content\s+stat(?:istic)?s\s*[?.!]*\s*$", re.IGNORECASE)
+STATS_FOR_RE = re.compile(
+    r"^\s*(?:show\s+)?(?:content\s+)?stat(?:istic)?s\s+(?:for|of|on)\s+(?P<what>.+?)\s*[?.!]*\s*$"
+    r"|^\s*(?P<ref>C-\d{1,9})\s+stat(?:istic)?s\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+CREF_RE = re.compile(r"^\s*(?:show\s+|open\s+)?(?P<ref>C-\d{1,9})\s*[?.!]*\s*$", re.IGNORECASE)
+PUBLISH_RE = re.compile(
+    r"^\s*(?:publish|announce|new\s+(?:content|announcement))\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL
+)
+URL_RE = re.compile(r"https?://[^\s<>]+", re.IGNORECASE)
+SUMMARY_RE = re.compile(r"[\s,;\-–—]*\bsummary\s*[:=]\s*(?P<s>.+)$", re.IGNORECASE | re.DOTALL)
+EXPIRES_RE = re.compile(
+    r"[\s,;]*\b(?:expires?(?:\s+on)?|expiring(?:\s+on)?|valid\s+until|until)\s*[:=]?\s*(?P<d>[^,;]+?)\s*(?=[,;]|$)",
+    re.IGNORECASE,
+)
+PUBLISH_HINT = (
+    'Say it like \'publish "Q1 price list" https://partners.example.com/q1 to Gold, EMEA, Northwind Partners '
+    "until 2027-03-31, summary: new prices from January', or fill in the form."
+)
+
+
+def _titles_match(phrase: str, titles: list[tuple[str, str]]) -> str | None:
+    """The reference of the item whose title best matches ``phrase`` (WRatio >= 85), or None."""
+    if not titles or not phrase.strip():
+        return None
+    choices = {ref: title for ref, title in titles}
+    best = process.extractOne(phrase.strip(" \"'"), choices, scorer=fuzz.WRatio, processor=default_process)
+    return str(best[2]) if best is not None and best[1] >= 85 else None
+
+
+class ContentSkill:
+    """Implements :class:`bot.kernel.skills.Skill` for content (``prefix = "content"``)."""
+
+    prefix = "content"
+
+    def __init__(self, *, content: Content, dialogs: DialogStore) -> None:
+        self.content = content
+        self.dialogs = dialogs
+
+    # -- Skill ------------------------------------------------------------------------------------
+
+    def help_lines(self, actor: Actor) -> list[str]:
+        if actor.is_staff:
+            return [
+                'publish "Q1 price list" https://… to Gold, EMEA, Northwind Partners - send partners an item',
+                "content stats / stats for Q1 price list - delivered, opened and open rate, by tier and partner",
+            ]
+        return ["what's new? - the latest content and announcements for you"]
+
+    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        text = text.strip().replace("\u2019", "'")
+        if WHATS_NEW_RE.match(text):
+            return await self._whats_new(actor)
+        if CONTENT_STATS_RE.match(text):
+            return [content_views.stats_overview(await self.content.recent_stats(actor))]
+        stats_for = STATS_FOR_RE.match(text)
+        if stats_for:
+            return await self._stats_for(actor, stats_for.group("ref") or stats_for.group("what") or "")
+        cref = CREF_RE.match(text)
+        if cref:
+            return [content_views.item_card(await self.content.get(actor, cref.group("ref")), actor)]
+        publish = PUBLISH_RE.match(text)
+        if publish and actor.is_staff:
+            return await self._publish_text(actor, publish.group("rest"))
+        return None
+
+    async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
+        if dialog.flow != "content.publish":
+            return None
+        if YES_RE.match(text):
+            return await self._publish_confirm(actor)
+        if NO_RE.match(text):
+            await self._clear_mine(actor)
+            return [Reply(text="Cancelled. Nothing was published.")]
+        return None
+
+    async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
+        ref = data.get("ref", "")
+        if action == "content.open":
+            return []  # a link button: the platform opened the tracked URL
+        if action == "content.ack":
+            view = await self.content.acknowledge(actor, ref)
+            return [Reply(text=f"Thanks, noted that you've got '{view.title}'.", ref=view.ref)]
+        if action == "content.show":
+            return [content_views.item_card(await self.content.get(actor, ref), actor)]
+        if action == "content.list":
+            return await self._whats_new(actor)
+        if action == "content.stats":
+            return [content_views.stats_reply(await self.content.stats(actor, ref), actor)]
+        if action == "content.publish.start":
+            self._require_publisher(actor)
+            return [
+                Reply(text="Fill in the form, or tell me in a sentence.", form=content_views.publish_form())
+            ]
+        if action == "content.publish.confirm":
+            return await self._publish_confirm(actor)
+        if action == "content.publish.edit":
+            dialog = await self.dialogs.load(actor)
+            values = (
+                dict(dialog.state.get("draft", {})) if dialog and dialog.flow == "content.publish" else {}
+            )
+            return [Reply(text="Change what you need.", form=content_views.publish_form(values))]
+        return [Reply(text="That button is no longer available.")]
+
+    async def on_form(
+        self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult:
+        if form_id != "content.publish":
+            return FormResult(replies=[Reply(text="That form is no longer available.")])
+        self._require_publisher(actor)
+        raw: dict[str, Any] = dict(values)
+        if values.get("expires"):
+            raw["expires"] = self._expiry(values["expires"], actor).isoformat()
+        draft = ContentDraft.from_text(raw)
+        return FormResult(replies=await self._preview(actor, draft))
+
+    async def home(self, actor: Actor) -> list[Reply]:
+        items = await self.content.whats_new(actor, limit=3)
+        if not items:
+            return []
+        section = content_views.whats_new(items, actor)
+        section.title = "Recently published" if actor.is_staff else "What's new"
+        return [section]
+
+    # -- the work ---------------------------------------------------------------------------------
+
+    async def _whats_new(self, actor: Actor) -> list[Reply]:
+        return [content_views.whats_new(await self.content.whats_new(actor), actor)]
+
+    async def _stats_for(self, actor: Actor, what: str) -> list[Reply] | None:
+        if not actor.is_staff:
+            return None
+        what = what.strip()
+        ref = content_ref(int(what[2:])) if re.fullmatch(r"C-\d{1,9}", what, re.I) else None
+        ref = ref or _titles_match(what, await self.content.titles(actor))
+        if ref is None:
+            return None  # not one of ours: another skill may know "stats for <something else>"
+        return [content_views.stats_reply(await self.content.stats(actor, ref), actor)]
+
+    def _expiry(self, text: str, actor: Actor) -> date:
+        """The last day an item is shown, as typed ("2027-03-31", "end of March")."""
+        try:
+            return parse_close_date(text, today=self.content.today_for(actor))
+        except InputError:
+            raise InputError(
+                "expires",
+                f"I couldn't read '{text.strip()[:40]}' as a future date; try 2027-03-31 or end of March.",
+            ) from None
+
+    def _require_publisher(self, actor: Actor) -> None:
+        if not self.content.may_publish(actor):
+            raise NotAllowed("Only channel managers and admins publish content.")
+
+    async def _publish_text(self, actor: Actor, rest: str) -> list[Reply]:
+        self._require_publisher(actor)
+        rest = re.sub(
+            r"^\s*(?:content|an?\s+announcement|announcement|an?\s+item)\b\s*[:\-–—]?\s*",
+            "",
+            rest,
+            flags=re.I,
+        )
+        if not rest.strip(" .!"):
+            return [
+                Reply(text="Fill in the form, or tell me in a sentence.", form=content_views.publish_form())
+            ]
+        try:
+            draft = await self._parse_publish(actor, rest)
+        except InputError as exc:
+            return [Reply(text=f"{exc.message}\n{PUBLISH_HINT}", form=content_views.publish_form())]
+        return await self._preview(actor, draft)
+
+    async def _parse_publish(self, actor: Actor, text: str) -> ContentDraft:
+        summary = None
+        found = SUMMARY_RE.search(text)
+        if found:
+            summary = found.group("s").strip()
+            text = text[: found.start()]
+        expires: date | None = None
+        found_expiry = EXPIRES_RE.search(text)
+        if found_expiry:
+            expires = self._expiry(found_expiry.group("d"), actor)
+            text = text[: found_expiry.start()] + text[found_expiry.end() :]
+        url = URL_RE.search(text)
+        if url is None:
+            raise InputError("url", "I need the link to the content (https://…).")
+        link = url.group(0).rstrip(".,;)")
+        title = text[: url.start()].strip(" \t\"'“”,;:-–—")
+        if not title:
+            raise InputError("title", "What is the title of the item?")
+        audience_text = text[url.start() + len(link) :].strip(" \t,;.")
+        audience = re.sub(r"^(?:to|for)\s+", "", audience_text, flags=re.I)
+        if not audience:
+            raise InputError("audience", "Who should get it? Add 'to Gold, EMEA, Northwind Partners, bob@…'.")
+        tiers, regions, partners, people = await self._audience(actor, audience)
+        return ContentDraft(
+            title=title,
+            url=link,
+            summary=summary,
+            tiers=tuple(tiers),
+            regions=tuple(regions),
+            partners=tuple(partners),
+            people=tuple(people),
+            expires=expires,
+        )
+
+    async def _audience(self, actor: Actor, text: str) -> tuple[list[str], list[str], list[str], list[str]]:
+        known_tiers, known_regions, known_partners = await self.content.audience_choices(actor)
+        tiers: list[str] = []
+        regions: list[str] = []
+        partners: list[str] = []
+        people: list[str] = []
+        for token in (t.strip(" .") for t in re.split(r"\s*(?:,|;|\band\b|&)\s*", text)):
+            if not token:
+                continue
+            if EMAIL_RE.match(token):
+                people.append(token)
+                continue
+            if token.lower() in ("all", "everyone", "all partners", "every partner"):
+                tiers.extend(known_tiers)
+                continue
+            bare = re.sub(
+                r"^(?:the\s+)?(?:tier|region)\s+|\s+(?:tier|region|partners)$", "", token, flags=re.I
+            )
+            tier = next((t for t in known_tiers if t.lower() == bare.lower()), None)
+            region = next((r for r in known_regions if r.lower() == bare.lower()), None)
+            if tier and not re.search(r"\bregion\b", token, re.I):
+                tiers.append(tier)
+                continue
+            if region:
+                regions.append(region)
+                continue
+            named = (
+                process.extractOne(token, known_partners, scorer=fuzz.WRatio, processor=default_process)
+                if known_partners
+                else None
+            )
+            if named is not None and named[1] >= 90:
+                partners.append(str(named[0]))
+                continue
+            raise InputError(
+                "audience",
+                f"I don't know '{token}'. Tiers: {', '.join(known_tiers) or '—'}; regions: "
+                f"{', '.join(known_regions) or '—'}; partners: {', '.join(known_partners) or '—'}; or give e-mail "
+                "addresses.",
+            )
+        return tiers, regions, partners, people
+
+    async def _preview(self, actor: Actor, draft: ContentDraft) -> list[Reply]:
+        resolved = await self.content.resolve(actor, draft)
+        await self.dialogs.save(actor, "content.publish", {"draft": resolved.draft.as_text()})
+        return [content_views.publish_preview(resolved, actor)]
+
+    async def _publish_confirm(self, actor: Actor) -> list[Reply]:
+        dialog = await self.dialogs.load(actor)
+        if dialog is None or dialog.flow != "content.publish":
+            return [
+                Reply(
+                    text="That item was already published or cancelled; say 'publish content' to start again."
+                )
+            ]
+        result = await self.content.publish(
+            actor, ContentDraft.from_text(dict(dialog.state.get("draft", {})))
+        )
+        await self._clear_mine(actor)
+        return [
+            Reply(
+                title=f"Published {result.ref} · {result.title}",
+                text=f"On its way to {result.recipients} {'person' if result.recipients == 1 else 'people'} "
+                f"({result.audience}). Say 'stats for {result.title}' to see who opened it.",
+                buttons=[Button("Stats", "content.stats", {"ref": result.ref})],
+                ref=result.ref,
+            )
+        ]
+
+    async def _clear_mine(self, actor: Actor) -> None:
+        dialog = await self.dialogs.load(actor)
+        if dialog is not None and dialog.flow.startswith(self.prefix + "."):
+            await self.dialogs.clear(actor)
+
+
+def build_content_skill(core: Core) -> ContentSkill:
+    """The content skill for ``core``: ``core.conversation.add_skill(build_content_skill(core))``."""
+    return ContentSkill(content=build_content(core), dialogs=core.conversation.dialogs)
+
+
+__all__ = ["ContentSkill", "build_content_skill"]

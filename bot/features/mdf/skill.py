@@ -1,0 +1,818 @@
+"""MDF in the conversation: plain words, buttons and forms for partners and staff.
+
+What it claims, conservatively: a message naming an MDF request (``M-3``, the hyphen required), the
+balance ("what's my MDF balance?", "MDF balance", "how much MDF is left?"), lists ("my MDF requests"),
+the start of a request ("request MDF …", "I'd like MDF for …") and staff's budget commands ("MDF budget
+Northwind Partners 2027-Q1 50k EUR"). It never claims a how-to question ("how do I claim MDF?"): that
+goes to whoever answers questions. Every decision is the MDF service's (:mod:`bot.features.mdf.service`); this module
+reads words and builds replies.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.utils import default_process
+
+from bot.features.mdf import views as mdf_views
+from bot.features.mdf.service import (
+    PROOF_HINT,
+    PROOF_RE,
+    BalanceView,
+    Mdf,
+    MdfDraft,
+    MdfView,
+    build_mdf,
+    find_activity_dates,
+    mdf_ref,
+    over_balance_text,
+    parse_activity_dates,
+    quarter_of,
+)
+from bot.intents import NO_RE, YES_RE
+from bot.kernel.amounts import Money, find_money, format_money, parse_money
+from bot.kernel.errors import InputError, NotAllowed
+from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
+from bot.kernel.skills import Dialog, DialogStore
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Core
+
+MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
+MREF_RE = re.compile(r"\bM-(\d{1,9})\b", re.IGNORECASE)
+OTHER_REF_RE = re.compile(r"\b(?:[DL]-?\d{1,9}|Q-\d{1,9})\b", re.IGNORECASE)
+HOW_TO_RE = re.compile(
+    r"^\s*(?:how\s+(?:do|can|should|would|does|to)\b|where\s+(?:do|can|is|are)\b|who\s+|why\b"
+    r"|what\s+(?:is|are)\s+the\s+(?:process|rules?|requirements?|policy|deadline)\b)",
+    re.IGNORECASE,
+)
+BALANCE_RE = re.compile(
+    rf"\b{MDF}\b.*\b(?:balance|budget|left|remaining)\b|\bbalance\b.*\b{MDF}\b"
+    rf"|^\s*how\s+much\s+{MDF}\b",
+    re.IGNORECASE,
+)
+LIST_RE = re.compile(
+    rf"^\s*(?:(?:show|list|see|view)\s+(?:me\s+)?)?(?:(?:my|our|all|open|pending|the)\s+)*{MDF}"
+    r"(?:\s+(?:requests?|claims?))?\s*[?.!]*\s*$|^\s*(?:my|our)\s+" + MDF + r"\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+ALL_RE = re.compile(r"\ball\b", re.IGNORECASE)
+REQUEST_RE = re.compile(
+    r"^\s*(?:please\s+)?(?:(?:i|we)(?:'d|\s+would)\s+like(?:\s+to\s+(?:request|apply\s+for|ask\s+for|get))?"
+    r"|(?:i|we)\s+(?:want|need)(?:\s+to\s+(?:request|apply\s+for|ask\s+for|get))?"
+    r"|request(?:ing)?|apply(?:ing)?\s+for|ask(?:ing)?\s+for|new)\s+(?:some\s+|an?\s+)?"
+    rf"{MDF}(?:\s+request)?\b(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+BUDGET_RE = re.compile(
+    rf"^\s*(?:set\s+(?:the\s+)?)?{MDF}\s+budgets?\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL
+)
+BUDGETS_LIST_RE = re.compile(rf"^\s*(?:show\s+)?(?:all\s+)?{MDF}\s+(?:budgets|balances)\s*[?.!]*\s*$", re.I)
+QUARTER_IN_TEXT_RE = re.compile(
+    r"\b(?:(?P<y1>\d{4})\s*[-/ ]?\s*Q(?P<q1>[1-4])|Q(?P<q2>[1-4])\s*[-/ ]?\s*(?P<y2>\d{4}))\b", re.IGNORECASE
+)
+APPROVE_RE = re.compile(r"^\s*(?:approve|accept)\s+M-(\d{1,9})\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+REJECT_RE = re.compile(r"^\s*(?:reject|decline|deny)\s+M-(\d{1,9})\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+CLAIM_RE = re.compile(r"^\s*claim\s+(?:for\s+)?M-(\d{1,9})\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+PAID_RE = re.compile(
+    r"^\s*(?:mark\s+)?M-(\d{1,9})\s+(?:(?:as|is|was)\s+)?paid\b(?P<rest>.*)$"
+    r"|^\s*(?:mark\s+|pay\s+)M-(\d{1,9})\b\s*(?:as\s+)?(?:paid\b)?(?P<rest2>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+HISTORY_RE = re.compile(r"\bhistory\b", re.IGNORECASE)
+BARE_REF_RE = re.compile(
+    r"^\s*(?:show\s+|open\s+|history\s+)?M-\d{1,9}(?:\s+history)?\s*[?.!]*\s*$", re.IGNORECASE
+)
+REASON_LEAD_RE = re.compile(r"^[\s,:;.\-–—]*(?:(?:because|reason|as|since|due\s+to)\b\s*[:\-]?\s*)?", re.I)
+URL_RE = re.compile(r"https?://[^\s<>]+|(?:slack-|teams-)?file:[^\s,;]+", re.IGNORECASE)
+RESULTS_RE = re.compile(
+    r"\b(?:actual\s+)?results?\b\s*(?:[:=\-–]|were|are|was)?\s*(?P<r>.+)$"
+    r"|\b(?:we\s+got|we\s+had|got|achieved|delivered)\s+(?P<r2>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+EXPECT_RE = re.compile(
+    r"[,;.]?\s*\b(?:expecting|we\s+expect|expect(?:ed)?(?:\s+results?)?|targeting|aiming\s+(?:at|for)"
+    r"|goal(?:\s+is)?|results?)\b\s*[:=\-–]?\s*(?P<r>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+ACTIVITY_LEAD_RE = re.compile(r"^\s*(?:for|to\s+run|to\s+do|to\s+hold|on)\s+", re.IGNORECASE)
+NO_CURRENCY = "XXX"
+"""ISO 4217's "no currency": an amount typed without one takes the budget's currency once known."""
+SLOTS = ("activity", "dates", "amount", "expected_results")
+
+
+def _money_slot(money: Money) -> dict[str, str]:
+    return {"amount": str(money.amount), "currency": money.currency}
+
+
+def _money_of(slot: dict[str, str]) -> Money:
+    return Money(Decimal(slot["amount"]), slot["currency"])
+
+
+def _clean_activity(text: str) -> str:
+    text = ACTIVITY_LEAD_RE.sub("", text.strip(" ,;:.-"))
+    text = re.sub(r"^(?:an?|the|our|my)\s+", "", text.strip(" ,;:.-"), flags=re.I)
+    text = re.sub(r"\s*[,;]\s*(?:[,;]\s*)*", ", ", text).strip(" ,;:.-")
+    return text[:1].upper() + text[1:]
+
+
+def parse_request_text(text: str, *, today: date) -> tuple[dict[str, Any], list[str]]:
+    """Slots from a sentence such as "I'd like MDF for a webinar, 5k EUR, 10-20 March, expecting 40
+    leads", and the problems found (a past date, an unreadable amount) to tell the person."""
+    slots: dict[str, Any] = {}
+    problems: list[str] = []
+    rest = text
+    expected = EXPECT_RE.search(rest)
+    if expected and expected.group("r").strip(" .!"):
+        slots["expected_results"] = expected.group("r").strip(" .!")
+        rest = rest[: expected.start()]
+    try:
+        money = find_money(rest, default_currency=NO_CURRENCY)
+    except InputError as exc:
+        problems.append(exc.message)
+        money = None
+    if money:
+        slots["amount"] = _money_slot(money[0])
+        rest = rest[: money[1][0]] + " " + rest[money[1][1] :]
+    try:
+        found = find_activity_dates(rest, today=today)
+    except InputError as exc:
+        problems.append(exc.message)
+        found = None
+    if found:
+        (start, end), span = found
+        slots["start"], slots["end"] = start.isoformat(), end.isoformat()
+        rest = rest[: span[0]] + " " + rest[span[1] :]
+    activity = _clean_activity(rest)
+    if len(activity) >= 3:
+        slots["activity"] = activity
+    return slots, problems
+
+
+class MdfSkill:
+    """Implements :class:`bot.kernel.skills.Skill` for MDF (``prefix = "mdf"``)."""
+
+    prefix = "mdf"
+
+    def __init__(self, *, mdf: Mdf, dialogs: DialogStore, default_currency: str = "USD") -> None:
+        self.mdf = mdf
+        self.dialogs = dialogs
+        self.default_currency = default_currency
+
+    # -- Skill ------------------------------------------------------------------------------------
+
+    def help_lines(self, actor: Actor) -> list[str]:
+        if actor.is_staff:
+            return [
+                "MDF requests - MDF requests waiting for a decision or payment; M-3 - one request",
+                "approve M-3 / approve M-3 3000 (in part) / reject M-3 because … / mark M-3 paid",
+                "MDF budget Northwind Partners 2027-Q1 50k EUR / MDF balance for Northwind Partners",
+            ]
+        return [
+            "what's my MDF balance? - your MDF budget and what's left",
+            "I'd like MDF for a webinar, 5k EUR, 10-20 March, expecting 40 leads",
+            "my MDF requests / M-3 - your requests; claim M-3 with https://… results: 38 leads",
+        ]
+
+    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        text = text.strip().replace("\u2019", "'")
+        found = MREF_RE.search(text)
+        if found:
+            if OTHER_REF_RE.search(text):
+                return None
+            return await self._with_ref(actor, text, mdf_ref(int(found.group(1))))
+        if HOW_TO_RE.match(text):
+            return None
+        if actor.is_staff:
+            staff = await self._staff_text(actor, text)
+            if staff is not None:
+                return staff
+        request = REQUEST_RE.match(text)
+        if request:
+            return await self._start_request(actor, request.group("rest"))
+        if LIST_RE.match(text):
+            return await self._list(actor, scope="all" if ALL_RE.search(text) else "open")
+        if BALANCE_RE.search(text) and not OTHER_REF_RE.search(text):
+            return await self._balance(actor)
+        return None
+
+    async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
+        if self._starts_something_else(text, dialog):
+            return None
+        state = dialog.state
+        if dialog.flow == "mdf.request":
+            return await self._request_answer(actor, state, text)
+        if dialog.flow == "mdf.claim":
+            return await self._claim_answer(actor, state, text)
+        if dialog.flow == "mdf.reject":
+            await self._clear_mine(actor)
+            return await self._reject(actor, state["ref"], text)
+        if dialog.flow == "mdf.approve_part":
+            await self._clear_mine(actor)
+            return await self._approve(actor, state["ref"], text)
+        return None
+
+    async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
+        ref = data.get("ref", "")
+        if action == "mdf.show":
+            return [mdf_views.request_card(await self.mdf.get(actor, ref), actor)]
+        if action == "mdf.history":
+            return [mdf_views.history_reply(await self.mdf.get(actor, ref, history=True))]
+        if action == "mdf.list":
+            return await self._list(actor, scope=data.get("scope", "open"))
+        if action == "mdf.balance":
+            return await self._balance(actor)
+        if action == "mdf.request.start":
+            return await self._start_request(actor, "")
+        if action == "mdf.request.confirm":
+            dialog = await self.dialogs.load(actor)
+            if dialog is None or dialog.flow != "mdf.request" or dialog.state.get("asking") != "confirm":
+                return [
+                    Reply(
+                        text="That request was already sent or cancelled; say 'request MDF' to start another."
+                    )
+                ]
+            return await self._request_finish(actor, dict(dialog.state.get("slots", {})))
+        if action == "mdf.request.edit":
+            dialog = await self.dialogs.load(actor)
+            slots = dict(dialog.state.get("slots", {})) if dialog and dialog.flow == "mdf.request" else {}
+            return [Reply(text="Change what you need.", form=mdf_views.request_form(_slots_as_text(slots)))]
+        if action == "mdf.approve":
+            view = await self.mdf.approve(actor, ref)
+            return [self._decided(actor, view)]
+        if action == "mdf.approve_part":
+            view = await self.mdf.get(actor, ref)
+            if not self.mdf.may_decide(actor):
+                raise NotAllowed("Only approvers and channel managers decide on MDF requests.")
+            await self.dialogs.save(actor, "mdf.approve_part", {"ref": view.ref})
+            requested = format_money(view.amount)
+            return [
+                Reply(
+                    text=f"{view.ref} asks for {requested}. How much do you approve? (e.g. 3,000)",
+                    form=mdf_views.approve_form(view.ref, requested),
+                    ref=view.ref,
+                )
+            ]
+        if action == "mdf.reject":
+            return await self._ask_reject_reason(actor, ref)
+        if action == "mdf.claim":
+            return await self._claim(actor, ref, "")
+        if action == "mdf.paid":
+            view = await self.mdf.mark_paid(actor, ref)
+            return [self._paid(actor, view)]
+        if action == "mdf.budget.start":
+            return await self._budget_form(actor)
+        return [Reply(text="That button is no longer available.")]
+
+    async def on_form(
+        self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult:
+        ref = data.get("ref", "")
+        if form_id == "mdf.request":
+            return await self._request_form(actor, values)
+        if form_id == "mdf.reject":
+            if not values.get("reason"):
+                return FormResult(errors={"reason": f"Why are you rejecting {ref or 'the request'}?"})
+            replies = await self._reject(actor, ref, values["reason"])
+            await self._clear_mine(actor)
+            return FormResult(replies=replies)
+        if form_id == "mdf.approve":
+            if not values.get("amount"):
+                return FormResult(errors={"amount": "How much do you approve? E.g. 3,000."})
+            replies = await self._approve(actor, ref, values["amount"])
+            await self._clear_mine(actor)
+            return FormResult(replies=replies)
+        if form_id == "mdf.claim":
+            replies = await self._claim_submit(actor, ref, values.get("proof", ""), values.get("results", ""))
+            await self._clear_mine(actor)
+            return FormResult(replies=replies)
+        if form_id == "mdf.budget":
+            money = parse_money(values.get("amount", ""), default_currency=self.default_currency)
+            view = await self.mdf.set_budget(
+                actor, partner=values.get("partner", ""), quarter=values.get("quarter", ""), amount=money
+            )
+            return FormResult(replies=[_budget_saved(view)])
+        return FormResult(replies=[Reply(text="That form is no longer available.")])
+
+    async def home(self, actor: Actor) -> list[Reply]:
+        if actor.is_staff:
+            waiting = await self.mdf.list_requests(actor, scope="open")
+            if not waiting:
+                return []
+            return [mdf_views.request_list(waiting, actor, title="MDF requests waiting for staff", empty="")]
+        if actor.partner_id is None:
+            return []
+        sections = [await self._balance_reply(actor)]
+        mine = await self.mdf.list_requests(actor, scope="open")
+        if mine:
+            sections.append(mdf_views.request_list(mine, actor, title="Your open MDF requests", empty=""))
+        return sections
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def _balance_reply(self, actor: Actor, *, partner: str | None = None) -> Reply:
+        balances = await self.mdf.balances(actor, partner=partner)
+        name = partner if actor.is_staff else await self.mdf.partner_name(actor)
+        if actor.is_staff and partner and balances:
+            name = balances[0].partner
+        quarter = quarter_of(self.mdf.today_for(actor))
+        return mdf_views.balance_reply(balances, actor, partner=name or "", quarter=quarter)
+
+    async def _balance(self, actor: Actor, *, partner: str | None = None) -> list[Reply]:
+        return [await self._balance_reply(actor, partner=partner)]
+
+    async def _list(self, actor: Actor, *, scope: str) -> list[Reply]:
+        found = await self.mdf.list_requests(actor, scope=scope)
+        if actor.is_staff:
+            title = "All MDF requests" if scope == "all" else "MDF requests waiting for staff"
+            empty = (
+                "No MDF requests yet."
+                if scope == "all"
+                else "No MDF request waits for a decision or payment."
+            )
+        else:
+            title = "All your MDF requests" if scope == "all" else "Your open MDF requests"
+            empty = "No MDF requests yet. Say 'request MDF' to ask for funds."
+            if scope != "all":
+                empty = "No open MDF requests. Say 'request MDF' to ask for funds, or 'all my MDF requests'."
+        return [mdf_views.request_list(found, actor, title=title, empty=empty)]
+
+    # -- a message about one request ----------------------------------------------------------
+
+    async def _with_ref(self, actor: Actor, text: str, ref: str) -> list[Reply]:
+        match = APPROVE_RE.match(text)
+        if match:
+            return await self._approve(actor, ref, match.group("rest"))
+        match = REJECT_RE.match(text)
+        if match:
+            reason = REASON_LEAD_RE.sub("", match.group("rest"), count=1).strip()
+            if not reason:
+                return await self._ask_reject_reason(actor, ref)
+            return await self._reject(actor, ref, reason)
+        match = CLAIM_RE.match(text)
+        if match:
+            return await self._claim(actor, ref, match.group("rest"))
+        match = PAID_RE.match(text)
+        if match:
+            rest = match.group("rest") if match.group("rest") is not None else match.group("rest2") or ""
+            view = await self.mdf.get(actor, ref)
+            amount = find_money(rest, default_currency=view.amount.currency) if rest.strip() else None
+            paid = await self.mdf.mark_paid(actor, ref, amount=amount[0] if amount else None)
+            return [self._paid(actor, paid)]
+        if HISTORY_RE.search(text):
+            return [mdf_views.history_reply(await self.mdf.get(actor, ref, history=True))]
+        view = await self.mdf.get(actor, ref)
+        card = mdf_views.request_card(view, actor)
+        if len(text.split()) > 4:
+            hint = (
+                f"To act on {view.ref}, say 'approve {view.ref}', 'reject {view.ref} because …' or "
+                f"'mark {view.ref} paid'."
+                if actor.is_staff
+                else f"To claim {view.ref}, say 'claim {view.ref} with https://… results: …'."
+            )
+            card.text = hint
+        return [card]
+
+    async def _approve(self, actor: Actor, ref: str, rest: str) -> list[Reply]:
+        amount_text = re.sub(
+            r"^[\s,:;]*(?:(?:in\s+part|partially|partly)\s*)?(?:(?:for|with|at|to)\s+)?",
+            "",
+            rest or "",
+            flags=re.I,
+        ).strip(" .!")
+        if not amount_text or re.fullmatch(r"(?:in\s+)?full(?:y)?", amount_text, re.I):
+            return [self._decided(actor, await self.mdf.approve(actor, ref))]
+        view = await self.mdf.get(actor, ref)
+        money = parse_money(amount_text, default_currency=view.amount.currency)
+        return [self._decided(actor, await self.mdf.approve(actor, ref, amount=money))]
+
+    def _decided(self, actor: Actor, view: MdfView) -> Reply:
+        if view.status == "approved":
+            how = (
+                f"{format_money(view.approved_amount)} of {format_money(view.amount)}"
+                if view.is_partial and view.approved_amount
+                else format_money(view.approved_amount or view.amount)
+            )
+            headline = f"{view.ref} approved{' in part' if view.is_partial else ''}: {how}. {view.partner} can claim it now."
+        else:
+            headline = f"{view.ref} rejected. {view.partner} sees your reason."
+        return mdf_views.request_card(view, actor, headline=headline)
+
+    def _paid(self, actor: Actor, view: MdfView) -> Reply:
+        paid = format_money(view.paid_amount) if view.paid_amount else "—"
+        return mdf_views.request_card(
+            view, actor, headline=f"{view.ref} marked paid: {paid}. {view.partner} hears it now."
+        )
+
+    async def _ask_reject_reason(self, actor: Actor, ref: str) -> list[Reply]:
+        view = await self.mdf.get(actor, ref)  # "not found" answers before anything is asked
+        if not self.mdf.may_decide(actor):
+            raise NotAllowed("Only approvers and channel managers decide on MDF requests.")
+        await self.dialogs.save(actor, "mdf.reject", {"ref": view.ref})
+        return [
+            Reply(
+                text=f"Why are you rejecting {view.ref}? The partner will see the reason.",
+                form=mdf_views.reject_form(view.ref),
+                ref=view.ref,
+            )
+        ]
+
+    async def _reject(self, actor: Actor, ref: str, reason: str) -> list[Reply]:
+        return [self._decided(actor, await self.mdf.reject(actor, ref, reason=reason))]
+
+    # -- claims -------------------------------------------------------------------------------
+
+    async def _claim(self, actor: Actor, ref: str, rest: str) -> list[Reply]:
+        view = await self.mdf.get(actor, ref)  # a foreign M-n reads like a missing one, first
+        if actor.is_staff:
+            raise NotAllowed("The partner claims MDF; you mark it paid once the claim checks out.")
+        proof, results = _split_claim(rest)
+        if proof and results:
+            return await self._claim_submit(actor, view.ref, proof, results)
+        state = {"ref": view.ref, "proof": proof or "", "results": results or ""}
+        return await self._claim_ask(actor, state)
+
+    async def _claim_ask(self, actor: Actor, state: dict[str, str]) -> list[Reply]:
+        ref = state["ref"]
+        asking = "proof" if not state.get("proof") else "results"
+        await self.dialogs.save(actor, "mdf.claim", {**state, "asking": asking})
+        question = (
+            f"What is the proof for {ref}? {PROOF_HINT}"
+            if asking == "proof"
+            else f"What were the actual results of {ref}? (e.g. 38 leads, 120 attendees)"
+        )
+        return [Reply(text=question, form=mdf_views.claim_form(ref), ref=ref)]
+
+    async def _claim_answer(self, actor: Actor, state: dict[str, Any], text: str) -> list[Reply]:
+        state = {k: str(v) for k, v in state.items()}
+        if state.get("asking") == "proof":
+            whole = " ".join(text.split())
+            proof: str | None
+            results: str | None
+            if PROOF_RE.match(whole) and not RESULTS_RE.search(whole):
+                proof, results = whole, None
+            else:
+                proof, results = _split_claim(text, leftover_as_results=False)
+            if not proof:
+                return [Reply(text=f"I couldn't find a link or a file in that. {PROOF_HINT}")]
+            state["proof"] = proof
+            if results and not state.get("results"):
+                state["results"] = results
+        else:
+            state["results"] = text.strip()
+        if state.get("proof") and state.get("results"):
+            replies = await self._claim_submit(actor, state["ref"], state["proof"], state["results"])
+            await self._clear_mine(actor)
+            return replies
+        return await self._claim_ask(actor, state)
+
+    async def _claim_submit(self, actor: Actor, ref: str, proof: str, results: str) -> list[Reply]:
+        view = await self.mdf.claim(actor, ref, proof=proof, results=results)
+        return [
+            mdf_views.request_card(
+                view,
+                actor,
+                headline=f"{view.ref} is claimed. Our partner team checks the proof and pays "
+                f"{format_money(view.approved_amount or view.amount)}; I'll tell you when it's paid.",
+            )
+        ]
+
+    # -- the request dialog ---------------------------------------------------------------------
+
+    async def _start_request(self, actor: Actor, rest: str) -> list[Reply]:
+        if actor.is_staff:
+            raise NotAllowed("MDF is requested by partners. Say 'MDF requests' for the ones waiting for you.")
+        balances = await self.mdf.balances(actor)
+        if not balances:
+            return await self._balance(actor)
+        today = self.mdf.today_for(actor)
+        slots, problems = parse_request_text(rest, today=today)
+        intro = "Your MDF balance - " + "; ".join(mdf_views.balance_line(b) for b in balances) + "."
+        return await self._collect(actor, slots, prefix="\n".join([intro, *problems]))
+
+    async def _collect(self, actor: Actor, slots: dict[str, Any], *, prefix: str = "") -> list[Reply]:
+        lead_in = f"{prefix}\n" if prefix else ""
+        balance: BalanceView | None = None
+        if slots.get("start"):
+            quarter = quarter_of(date.fromisoformat(slots["start"]))
+            balance = await self.mdf.balance_for(actor, quarter=quarter)
+            if balance is None:
+                partner = await self.mdf.partner_name(actor)
+                slots.pop("start", None)
+                slots.pop("end", None)
+                lead_in += (
+                    f"{partner} has no MDF budget for {quarter}, so the activity needs to fall in a quarter "
+                    "with a budget.\n"
+                )
+            elif slots.get("amount"):
+                money = _money_of(slots["amount"])
+                if money.currency == NO_CURRENCY:
+                    money = Money(money.amount, balance.budget.currency)
+                    slots["amount"] = _money_slot(money)
+                problem = None
+                if money.currency != balance.budget.currency:
+                    problem = (
+                        f"Your {quarter} MDF budget is in {balance.budget.currency}; ask for an amount in "
+                        f"{balance.budget.currency}."
+                    )
+                elif money.amount > balance.remaining.amount:
+                    problem = over_balance_text(money, balance)
+                if problem:
+                    slots.pop("amount", None)
+                    lead_in += problem + "\n"
+        if balance is not None and balance.remaining.amount <= 0 and not slots.get("amount"):
+            await self._clear_mine(actor)
+            return [Reply(text=lead_in + over_balance_text(balance.remaining, balance))]
+        for name in SLOTS:
+            missing = name not in slots if name != "dates" else not slots.get("start")
+            if not missing:
+                continue
+            await self.dialogs.save(actor, "mdf.request", {"slots": slots, "asking": name})
+            question = mdf_views.QUESTIONS[name]
+            if name == "amount" and balance is not None:
+                question = (
+                    f"Your {balance.quarter} MDF balance is {format_money(balance.remaining)} "
+                    f"(of {format_money(balance.budget)}). How much would you like? "
+                    f"(e.g. {format_money(Money(min(balance.remaining.amount, Decimal(5000)), balance.budget.currency))})"
+                )
+            return [Reply(text=lead_in + question, form=mdf_views.request_form(_slots_as_text(slots)))]
+        await self.dialogs.save(actor, "mdf.request", {"slots": slots, "asking": "confirm"})
+        assert balance is not None
+        money = _money_of(slots["amount"])
+        start, end = date.fromisoformat(slots["start"]), date.fromisoformat(slots["end"])
+        after = Money(balance.remaining.amount - money.amount, money.currency)
+        facts = [
+            Fact("Activity", slots["activity"]),
+            Fact("Dates", mdf_views.format_dates(start, end)),
+            Fact("Amount", format_money(money)),
+            Fact("Expected results", slots["expected_results"]),
+            Fact(
+                "Balance",
+                f"{balance.quarter}: {format_money(balance.remaining)} left now, {format_money(after)} after this request",
+            ),
+        ]
+        return [mdf_views.draft_summary(facts, note=prefix)]
+
+    async def _request_answer(self, actor: Actor, state: dict[str, Any], text: str) -> list[Reply] | None:
+        slots = dict(state.get("slots", {}))
+        asking = state.get("asking")
+        today = self.mdf.today_for(actor)
+        if asking == "confirm":
+            if YES_RE.match(text):
+                return await self._request_finish(actor, slots)
+            if NO_RE.match(text):
+                await self._clear_mine(actor)
+                return [Reply(text="Cancelled. Nothing was saved.")]
+            found, _ = parse_request_text(text, today=today)
+            if not found:
+                return [Reply(text="Reply 'yes' to send the request, tell me what to change, or 'cancel'.")]
+            slots.update(found)
+            return await self._collect(actor, slots)
+        try:
+            if asking == "activity":
+                activity = _clean_activity(text)
+                if len(activity) < 3:
+                    raise InputError("activity", mdf_views.QUESTIONS["activity"])
+                slots["activity"] = activity
+            elif asking == "dates":
+                start, end = parse_activity_dates(text, today=today)
+                slots["start"], slots["end"] = start.isoformat(), end.isoformat()
+                self.mdf.validate_dates(actor, start, end)
+            elif asking == "amount":
+                slots["amount"] = _money_slot(parse_money(text, default_currency=NO_CURRENCY))
+            elif asking == "expected_results":
+                slots["expected_results"] = text.strip()
+            else:
+                return None
+        except InputError as exc:
+            if exc.field == "dates":
+                slots.pop("start", None)
+                slots.pop("end", None)
+            return [Reply(text=exc.message + "\n" + mdf_views.QUESTIONS.get(asking or "", ""))]
+        return await self._collect(actor, slots)
+
+    async def _request_finish(self, actor: Actor, slots: dict[str, Any]) -> list[Reply]:
+        try:
+            view = await self.mdf.request(actor, _draft_of(slots))
+        except InputError as exc:
+            if exc.field in ("activity", "amount", "expected_results"):
+                slots.pop(exc.field, None)
+                return await self._collect(actor, slots, prefix=exc.message)
+            if exc.field == "dates":
+                slots.pop("start", None)
+                slots.pop("end", None)
+                return await self._collect(actor, slots, prefix=exc.message)
+            raise
+        await self._clear_mine(actor)
+        left = f" Your balance: {mdf_views.balance_line(view.balance)}." if view.balance is not None else ""
+        return [
+            mdf_views.request_card(
+                view,
+                actor,
+                headline=f"{view.ref} is sent for approval.{left} I'll tell you when it's decided.",
+            )
+        ]
+
+    async def _request_form(self, actor: Actor, values: dict[str, str]) -> FormResult:
+        if actor.is_staff:
+            raise NotAllowed("MDF is requested by partners.")
+        today = self.mdf.today_for(actor)
+        errors: dict[str, str] = {}
+        slots: dict[str, Any] = {}
+        for name in SLOTS:
+            if not values.get(name):
+                errors[name] = mdf_views.QUESTIONS[name]
+        if values.get("activity"):
+            activity = _clean_activity(values["activity"])
+            if len(activity) < 3:
+                errors["activity"] = mdf_views.QUESTIONS["activity"]
+            slots["activity"] = activity
+        if values.get("dates"):
+            try:
+                start, end = parse_activity_dates(values["dates"], today=today)
+                self.mdf.validate_dates(actor, start, end)
+                slots["start"], slots["end"] = start.isoformat(), end.isoformat()
+            except InputError as exc:
+                errors["dates"] = exc.message
+        if values.get("amount"):
+            try:
+                slots["amount"] = _money_slot(parse_money(values["amount"], default_currency=NO_CURRENCY))
+            except InputError as exc:
+                errors["amount"] = exc.message
+        if values.get("expected_results"):
+            slots["expected_results"] = values["expected_results"]
+        if errors:
+            return FormResult(errors=errors)
+        replies = await self._collect(actor, slots)
+        dialog = await self.dialogs.load(actor)
+        if dialog is not None and dialog.flow == "mdf.request" and dialog.state.get("asking") != "confirm":
+            asking = str(dialog.state.get("asking"))
+            return FormResult(errors={asking: " ".join(replies[0].text.split())})
+        return FormResult(replies=replies)
+
+    # -- staff ----------------------------------------------------------------------------------
+
+    async def _staff_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        if BUDGETS_LIST_RE.match(text):
+            return await self._balance(actor)
+        budget = BUDGET_RE.match(text)
+        if budget:
+            return await self._budget_text(actor, budget.group("rest"))
+        if BALANCE_RE.search(text):
+            partner = re.search(r"\b(?:for|of|at)\s+(?P<p>.+?)\s*[?.!]*$", text, re.I)
+            if partner:
+                name = await self._partner_named(actor, partner.group("p"))
+                return await self._balance(actor, partner=name)
+            return await self._balance(actor)
+        return None
+
+    async def _partner_named(self, actor: Actor, phrase: str) -> str:
+        names = await self.mdf.partner_names(actor)
+        phrase = re.sub(r"^(?:the|partner)\s+", "", phrase.strip(" ,.;:"), flags=re.I)
+        best = (
+            process.extractOne(phrase, names, scorer=fuzz.WRatio, processor=default_process)
+            if names and phrase
+            else None
+        )
+        if best is None or best[1] < 85:
+            raise InputError(
+                "partner", f"I don't know a partner called {phrase!r}. Partners: {', '.join(names)}."
+            )
+        return str(best[0])
+
+    async def _budget_text(self, actor: Actor, rest: str) -> list[Reply]:
+        if not rest.strip(" ?.!"):
+            return await self._budget_form(actor)
+        quarter_match = QUARTER_IN_TEXT_RE.search(rest)
+        money = find_money(rest, default_currency=self.default_currency)
+        if quarter_match is None or money is None:
+            if money is None and quarter_match is None and re.match(r"^\s*(?:for|of)\s+", rest, re.I):
+                name = await self._partner_named(actor, re.sub(r"^\s*(?:for|of)\s+", "", rest, flags=re.I))
+                return await self._balance(actor, partner=name)
+            return [
+                Reply(
+                    text="Tell me the partner, the quarter and the amount, e.g. 'MDF budget Northwind Partners "
+                    "2027-Q1 50k EUR', or use the form.",
+                    form=mdf_views.budget_form(
+                        await self.mdf.partner_names(actor), quarter_of(self.mdf.today_for(actor))
+                    ),
+                )
+            ]
+        quarter = (
+            f"{quarter_match.group('y1')}-Q{quarter_match.group('q1')}"
+            if quarter_match.group("y1")
+            else f"{quarter_match.group('y2')}-Q{quarter_match.group('q2')}"
+        )
+        spans = sorted([quarter_match.span(), money[1]])
+        leftover = rest[: spans[0][0]] + " " + rest[spans[0][1] : spans[1][0]] + " " + rest[spans[1][1] :]
+        leftover = re.sub(r"\b(?:for|to|of|in|at|is|=)\b", " ", leftover, flags=re.I)
+        name = await self._partner_named(actor, " ".join(leftover.replace(",", " ").split()))
+        view = await self.mdf.set_budget(actor, partner=name, quarter=quarter, amount=money[0])
+        return [_budget_saved(view)]
+
+    async def _budget_form(self, actor: Actor) -> list[Reply]:
+        if not actor.is_staff:
+            raise NotAllowed(
+                "Your channel manager sets MDF budgets. Say 'what's my MDF balance?' to see yours."
+            )
+        return [
+            Reply(
+                text="Which partner, quarter and amount?",
+                form=mdf_views.budget_form(
+                    await self.mdf.partner_names(actor), quarter_of(self.mdf.today_for(actor))
+                ),
+            )
+        ]
+
+    # -- dialog plumbing --------------------------------------------------------------------------
+
+    async def _clear_mine(self, actor: Actor) -> None:
+        dialog = await self.dialogs.load(actor)
+        if dialog is not None and dialog.flow.startswith(self.prefix + "."):
+            await self.dialogs.clear(actor)
+
+    def _starts_something_else(self, text: str, dialog: Dialog) -> bool:
+        """A message in the middle of an MDF dialog that is clearly a new request."""
+        if OTHER_REF_RE.search(text):
+            return True
+        if dialog.flow in ("mdf.reject", "mdf.approve_part", "mdf.claim"):
+            # A free-text answer ("duplicate of M-1", "the MDF budget is spent"): only a new command
+            # about a request, or a list, interrupts it.
+            command = any(r.match(text) for r in (APPROVE_RE, REJECT_RE, CLAIM_RE, PAID_RE, BARE_REF_RE))
+            return command or bool(LIST_RE.match(text))
+        found = MREF_RE.search(text)
+        if found and mdf_ref(int(found.group(1))) != dialog.state.get("ref"):
+            return True
+        if dialog.flow == "mdf.request" and dialog.state.get("asking") != "confirm":
+            return bool(LIST_RE.match(text) or (BALANCE_RE.search(text) and "?" in text))
+        return bool(LIST_RE.match(text) or BALANCE_RE.search(text) or REQUEST_RE.match(text))
+
+
+def _split_claim(rest: str, *, leftover_as_results: bool = True) -> tuple[str | None, str | None]:
+    """(proof, actual results) from "with https://… results: 38 leads" - either may be missing. Without
+    a results keyword, what is left after the proof counts as the results only if
+    ``leftover_as_results``."""
+    proof_match = URL_RE.search(rest or "")
+    proof = proof_match.group(0).rstrip(".,;)") if proof_match else None
+    remainder = rest or ""
+    if proof_match:
+        remainder = remainder[: proof_match.start()] + " " + remainder[proof_match.end() :]
+    results = None
+    found = RESULTS_RE.search(remainder)
+    if found:
+        results = (found.group("r") or found.group("r2") or "").strip(" .,;:")
+    elif leftover_as_results:
+        leftover = re.sub(r"\b(?:with|proof|and|here'?s|is|the|attached)\b", " ", remainder, flags=re.I)
+        leftover = " ".join(leftover.replace(",", " ").replace(":", " ").split()).strip(" .;-")
+        results = leftover if len(leftover) >= 3 else None
+    return proof, results or None
+
+
+def _draft_of(slots: dict[str, Any]) -> MdfDraft:
+    return MdfDraft(
+        activity=str(slots.get("activity", "")),
+        amount=_money_of(slots["amount"]),
+        start_date=date.fromisoformat(slots["start"]),
+        end_date=date.fromisoformat(slots["end"]),
+        expected_results=str(slots.get("expected_results", "")),
+    )
+
+
+def _slots_as_text(slots: dict[str, Any]) -> dict[str, str]:
+    draft: dict[str, str] = {}
+    if slots.get("activity"):
+        draft["activity"] = str(slots["activity"])
+    if slots.get("start") and slots.get("end"):
+        draft["dates"] = mdf_views.format_dates(
+            date.fromisoformat(slots["start"]), date.fromisoformat(slots["end"])
+        )
+    if slots.get("amount"):
+        money = _money_of(slots["amount"])
+        draft["amount"] = format_money(money) if money.currency != NO_CURRENCY else f"{money.amount:,}"
+    if slots.get("expected_results"):
+        draft["expected_results"] = str(slots["expected_results"])
+    return draft
+
+
+def _budget_saved(view: BalanceView) -> Reply:
+    return Reply(
+        title=f"MDF budget · {view.partner} · {view.quarter}",
+        text=f"Saved: {format_money(view.budget)} for {view.quarter}. {mdf_views.balance_line(view)}.",
+        buttons=[Button("MDF requests", "mdf.list")],
+    )
+
+
+def build_mdf_skill(core: Core) -> MdfSkill:
+    """The MDF skill for ``core``: ``core.conversation.add_skill(build_mdf_skill(core))``."""
+    return MdfSkill(
+        mdf=build_mdf(core),
+        dialogs=core.conversation.dialogs,
+        default_currency=core.settings.default_currency,
+    )
+
+
+__all__ = ["MdfSkill", "build_mdf_skill", "parse_request_text"]

@@ -1,0 +1,405 @@
+"""Questions in the conversation: telling a question from a command, and the buttons, forms and short
+dialogs around a ``Q-n``. Rules and permissions live in :mod:`bot.features.questions.service`; this module reads words.
+
+What it claims as a partner's question, conservatively: ``question: …`` / ``ask …`` (also what
+``/partner ask …`` sends), and messages that end in ``?`` or open like a question ("how do I …",
+"who approves …") - but never a message with a deal or lead reference (``D-12``, ``L-7``), one about
+deals, leads, registrations or their status, nor small talk ("what's new?"). Staff messages are only
+claimed as staff commands ("questions", "claim Q-3", "answer Q-3: …", "add to kb: …").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from bot.features.questions import views as qv
+from bot.features.questions.service import Questions, QuestionView, build_questions, question_ref
+from bot.intents import recognize
+from bot.kernel.errors import InputError, NotAllowed
+from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.skills import Dialog, DialogStore
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Core
+
+QREF = r"Q-(\d{1,9})"  # the hyphen is required: "Q2" is a quarter in sales talk
+OTHER_REF_RE = re.compile(r"\b[DL]-?\d{1,9}\b", re.I)
+QREF_RE = re.compile(rf"\b{QREF}\b", re.I)
+MY_QUESTIONS_RE = re.compile(
+    r"^\s*(?:(?:show|list|see)\s+)?(?:(?:my|our)\s+)?(?:open\s+)?questions(?:\s+queue)?\s*[?.!]*\s*$", re.I
+)
+CLAIM_RE = re.compile(rf"^\s*(?:claim|take)\s+{QREF}\s*[.!]*\s*$", re.I)
+ANSWER_RE = re.compile(rf"^\s*(?:answer|reply(?:\s+to)?)\s+{QREF}\s*(?:[:\-–—]\s*|\s+|$)(.*)$", re.I | re.S)
+REASSIGN_RE = re.compile(rf"^\s*reassign\s+{QREF}(?:\s+to\s+(.+?))?\s*[.!]*\s*$", re.I)
+SAVE_KB_RE = re.compile(
+    rf"^\s*save\s+{QREF}\s+(?:to|in)\s+(?:the\s+)?(?:kb|knowledge\s*base)\s*[.!]*\s*$", re.I
+)
+FOLLOWUP_RE = re.compile(rf"^\s*follow[\s-]?up\s+(?:on\s+)?{QREF}\s*(?:[:\-–—]\s*|\s+|$)(.*)$", re.I | re.S)
+KB_ADD_RE = re.compile(
+    r"^\s*add\s+to\s+(?:the\s+)?(?:kb|knowledge\s*base)\s*(?:[:\-–—]\s*(.*))?$", re.I | re.S
+)
+ASK_RE = re.compile(r"^\s*(?:/partner\s+)?(?:ask|question)\s*(?:[:\-–—]\s*|\s+)(\S.*)$", re.I | re.S)
+ASK_ALONE_RE = re.compile(r"^\s*(?:/partner\s+)?(?:ask|ask\s+a\s+question|question)\s*[:.!?]*\s*$", re.I)
+QUESTION_START_RE = re.compile(
+    r"^\s*(?:how\s+(?:do|can|should|does|to|much|long|many|often)\b"
+    r"|where\s+(?:do|can|is|are|should|does)\b"
+    r"|who\s+(?:approves|handles|decides|owns|is|do|can|should)\b"
+    r"|what\s+(?:is|are)\s+the\s+(?:process|rules?|requirements?|policy|deadline)\b"
+    r"|is\s+there\s+(?:a|an|any)\b|can\s+(?:i|we)\b|do\s+(?:i|we)\s+need\b"
+    r"|i\s+(?:have\s+a\s+question|need\s+to\s+know|was\s+wondering|wonder)\b)",
+    re.I,
+)
+NOT_A_QUESTION_RE = re.compile(
+    r"\b(?:status|deals?|leads?|registrations?|register|pipeline|pending|conflicts?|news|opportunit(?:y|ies)"
+    r"|where\s+are\s+we)\b",
+    re.I,
+)
+SMALL_TALK_RE = re.compile(
+    r"^\s*(?:what'?s\s+(?:new|up|happening)|what\s+is\s+(?:new|up)|how\s+are\s+(?:you|things)"
+    r"|how'?s\s+it\s+going|who\s+are\s+you|are\s+you\b|what\s+can\s+you|what\s+do\s+you\s+do"
+    r"|(?:hi|hello|hey|thanks|thank\s+you)\b)",
+    re.I,
+)
+SMALL_TALK_WORDS = 5
+"""Small talk is short: "hi, how are you?" is, "Hi, how do I claim MDF for the webinar?" is not."""
+KB_FORMAT = (
+    "Write it as 'add to kb: question? answer', e.g. 'add to kb: How do I claim MDF? Submit the claim in "
+    "the partner portal within 30 days of the activity.'"
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """A partner's free-form message that reads as a question for a person (see the module doc)."""
+    text = text.replace("\u2019", "'")
+    words = len(text.split())
+    if OTHER_REF_RE.search(text) or NOT_A_QUESTION_RE.search(text) or words < 3:
+        return False
+    if SMALL_TALK_RE.match(text) and words <= SMALL_TALK_WORDS:
+        return False
+    return text.rstrip().endswith("?") or bool(QUESTION_START_RE.match(text))
+
+
+def _is_own_command(text: str) -> bool:
+    return any(
+        r.match(text)
+        for r in (MY_QUESTIONS_RE, CLAIM_RE, ANSWER_RE, REASSIGN_RE, SAVE_KB_RE, FOLLOWUP_RE, KB_ADD_RE)
+    ) or bool(re.match(rf"^\s*(?:show\s+|open\s+)?{QREF}\s*[?.!]*\s*$", text, re.I))
+
+
+class QuestionSkill:
+    """The :class:`bot.kernel.skills.Skill` for questions (``question.*`` actions, forms and dialog flows)."""
+
+    prefix = "question"
+
+    def __init__(self, *, questions: Questions, dialogs: DialogStore) -> None:
+        self.questions = questions
+        self.dialogs = dialogs
+
+    # -- Skill ------------------------------------------------------------------------------------
+
+    def help_lines(self, actor: Actor) -> list[str]:
+        if actor.is_staff:
+            return [
+                "questions - partners' questions waiting for you",
+                "Q-3 / claim Q-3 / answer Q-3: … / reassign Q-3 to ed@vendor.example",
+                "add to kb: question? answer - a knowledge-base entry",
+            ]
+        return [
+            "how do I claim MDF? / question: … - ask anything; I answer or find the right person",
+            "my questions / Q-3 - your questions and their answers",
+            "follow up Q-3: … - add to a question",
+        ]
+
+    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        text = text.strip()
+        if OTHER_REF_RE.search(text):
+            return None
+        if MY_QUESTIONS_RE.match(text):
+            return await self._list(actor)
+        if actor.is_staff:
+            staff = await self._staff_text(actor, text)
+            if staff is not None:
+                return staff
+        else:
+            match = FOLLOWUP_RE.match(text)
+            if match:
+                return await self._follow_up(actor, question_ref(int(match.group(1))), match.group(2))
+            if KB_ADD_RE.match(text) or CLAIM_RE.match(text) or ANSWER_RE.match(text):
+                found = QREF_RE.search(text)
+                if found:  # a foreign Q-n answers exactly like a missing one, before anything else
+                    await self.questions.get(actor, question_ref(int(found.group(1))))
+                raise NotAllowed("Vendor staff answer questions and curate the knowledge base.")
+        found = QREF_RE.search(text)
+        if found and len(text.split()) <= 6:
+            return await self._show(actor, question_ref(int(found.group(1))))
+        if found:  # a longer message about a Q-n: say how to add to it rather than guess
+            view = await self.questions.get(actor, question_ref(int(found.group(1))))
+            how = f"answer {view.ref}: …" if actor.is_staff else f"follow up {view.ref}: …"
+            return [Reply(text=f"To add to {view.ref}, say '{how}' - or use the buttons below.")] + [
+                self._card(actor, view)
+            ]
+        if ASK_ALONE_RE.match(text):
+            return await self._ask_form(actor)
+        match = ASK_RE.match(text)
+        if match:
+            return await self._ask(actor, match.group(1))
+        if not actor.is_staff and looks_like_question(text):
+            return await self._ask(actor, text)
+        return None
+
+    async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
+        if self._starts_something_else(text):
+            return None
+        ref = str(dialog.state.get("ref", ""))
+        if dialog.flow == "question.ask":
+            replies = await self._ask(actor, text)
+        elif dialog.flow == "question.followup":
+            replies = await self._follow_up(actor, ref, text)
+        elif dialog.flow == "question.answer":
+            replies = await self._answer(actor, ref, text)
+        elif dialog.flow == "question.reassign":
+            replies = await self._reassign(actor, ref, text)
+        elif dialog.flow == "question.kb_add":
+            replies = await self._kb_add_text(actor, text)
+        else:
+            return None
+        await self._clear_mine(actor)
+        return replies
+
+    async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
+        ref = data.get("ref", "")
+        questions = self.questions
+        if action == "question.helpful":
+            view = await questions.mark_helpful(actor, ref)
+            return [
+                Reply(text=f"Glad that helped! {view.ref} is closed; say 'follow up {view.ref}: …' any time.")
+            ]
+        if action == "question.ask_person":
+            view = await questions.ask_person(actor, ref)
+            return [qv.routed_reply(view, tz=actor.tz)]
+        if action == "question.followup":
+            view = await questions.get(actor, ref)
+            if actor.is_staff:
+                raise NotAllowed("The partner follows up on a question; you can answer it again.")
+            await self.dialogs.save(actor, "question.followup", {"ref": view.ref})
+            return [
+                Reply(
+                    text=f"What would you like to add to {view.ref}? Type it, or use the form.",
+                    form=qv.followup_form(view.ref),
+                )
+            ]
+        if action == "question.claim":
+            view = await questions.claim(actor, ref)
+            return [qv.staff_card(view, headline=f"You claimed {view.ref}", tz=actor.tz, viewer=actor)]
+        if action == "question.answer":
+            view = await questions.get(actor, ref)
+            if not actor.is_staff:
+                raise NotAllowed("Vendor staff answer questions; you'll get the answer here.")
+            await self.dialogs.save(actor, "question.answer", {"ref": view.ref})
+            return [
+                Reply(
+                    text=f"{view.ref} from {view.asker} ({view.partner}): {view.text}\n"
+                    "Type your answer - the partner reads it as you write it - or use the form.",
+                    form=qv.answer_form(view.ref),
+                    ref=view.ref,
+                )
+            ]
+        if action == "question.reassign":
+            view = await questions.get(actor, ref)
+            if not actor.is_staff:
+                raise NotAllowed("Vendor staff reassign questions.")
+            await self.dialogs.save(actor, "question.reassign", {"ref": view.ref})
+            return [
+                Reply(
+                    text=f"Who should answer {view.ref}? Type their e-mail or name, or use the form.",
+                    form=qv.reassign_form(view.ref, await questions.staff_directory()),
+                )
+            ]
+        if action == "question.save_kb":
+            return [qv.kb_saved(await questions.save_to_kb(actor, ref))]
+        if action == "question.show":
+            return await self._show(actor, ref)
+        if action == "question.list":
+            return await self._list(actor)
+        if action == "question.ask":
+            return await self._ask_form(actor)
+        if action == "question.kb_add":
+            if not actor.is_staff:
+                raise NotAllowed("Vendor staff curate the knowledge base.")
+            await self.dialogs.save(actor, "question.kb_add", {})
+            return [Reply(text=KB_FORMAT + " Or use the form.", form=qv.kb_form())]
+        if action == "question.kb_edit":
+            entry = await questions.kb_entry(actor, data.get("kb", ""))
+            return [Reply(text=f"Change {entry.ref} and save.", form=qv.kb_form(entry))]
+        return [Reply(text="That button is no longer available.")]
+
+    async def on_form(
+        self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult:
+        ref = data.get("ref", "")
+        if form_id == "question.ask":
+            replies = await self._ask(actor, values.get("question", ""))
+        elif form_id == "question.answer":
+            replies = await self._answer(actor, ref, values.get("answer", ""))
+        elif form_id == "question.followup":
+            replies = await self._follow_up(actor, ref, values.get("text", ""))
+        elif form_id == "question.reassign":
+            replies = await self._reassign(actor, ref, values.get("person", ""))
+        elif form_id == "question.kb_add":
+            entry = await self.questions.add_kb_entry(
+                actor,
+                question=values.get("question", ""),
+                answer=values.get("answer", ""),
+                topic=values.get("topic") or None,
+                tags=[t for t in (values.get("tags") or "").split(";")],
+                ref=data.get("kb") or None,
+            )
+            replies = [qv.kb_saved(entry)]
+        else:
+            return FormResult(replies=[Reply(text="That form is no longer available.")])
+        await self._clear_mine(actor)
+        return FormResult(replies=replies)
+
+    async def home(self, actor: Actor) -> list[Reply]:
+        if actor.is_staff:
+            waiting = await self.questions.queue(actor)
+            return [
+                qv.staff_list(
+                    waiting, title="Questions waiting", empty="No questions wait for you.", tz=actor.tz
+                )
+            ]
+        mine = [v for v in await self.questions.mine(actor) if v.status != "closed"][:5]
+        section = Reply(
+            title="Questions",
+            text="Ask me anything in a sentence, e.g. 'How do I claim MDF?'.",
+            buttons=[
+                Button("Ask a question", "question.ask", style="primary"),
+                Button("My questions", "question.list"),
+            ],
+        )
+        return [section] + ([qv.partner_list(mine, tz=actor.tz)] if mine else [])
+
+    # -- the work -------------------------------------------------------------------------------
+
+    async def _staff_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        match = CLAIM_RE.match(text)
+        if match:
+            view = await self.questions.claim(actor, question_ref(int(match.group(1))))
+            return [qv.staff_card(view, headline=f"You claimed {view.ref}", tz=actor.tz, viewer=actor)]
+        match = ANSWER_RE.match(text)
+        if match:
+            ref = question_ref(int(match.group(1)))
+            if not match.group(2).strip():
+                return await self.on_action(actor, "question.answer", {"ref": ref})
+            return await self._answer(actor, ref, match.group(2))
+        match = REASSIGN_RE.match(text)
+        if match:
+            ref = question_ref(int(match.group(1)))
+            if not match.group(2):
+                return await self.on_action(actor, "question.reassign", {"ref": ref})
+            return await self._reassign(actor, ref, match.group(2))
+        match = SAVE_KB_RE.match(text)
+        if match:
+            return [qv.kb_saved(await self.questions.save_to_kb(actor, question_ref(int(match.group(1)))))]
+        match = KB_ADD_RE.match(text)
+        if match:
+            if not (match.group(1) or "").strip():
+                return await self.on_action(actor, "question.kb_add", {})
+            return await self._kb_add_text(actor, match.group(1))
+        return None
+
+    async def _ask(self, actor: Actor, text: str) -> list[Reply]:
+        view = await self.questions.ask(actor, text)
+        if view.status == "answered_by_kb":
+            return [qv.kb_answer_reply(view)]
+        return [qv.routed_reply(view, tz=actor.tz)]
+
+    async def _ask_form(self, actor: Actor) -> list[Reply]:
+        if actor.is_staff:
+            raise NotAllowed(
+                "Questions are asked by partners and answered by staff. Say 'questions' for your queue."
+            )
+        await self.dialogs.save(actor, "question.ask", {})
+        return [
+            Reply(
+                text="What would you like to know? Type your question, or use the form.", form=qv.ask_form()
+            )
+        ]
+
+    async def _follow_up(self, actor: Actor, ref: str, text: str) -> list[Reply]:
+        if not text.strip():
+            return await self.on_action(actor, "question.followup", {"ref": ref})
+        view = await self.questions.follow_up(actor, ref, text=text)
+        who = view.assignee or "our partner team"
+        return [qv.partner_card(view, tz=actor.tz, headline=f"Added to {view.ref}; {who} has it.")]
+
+    async def _answer(self, actor: Actor, ref: str, text: str) -> list[Reply]:
+        view = await self.questions.answer(actor, ref, text=text)
+        return [
+            qv.staff_card(
+                view,
+                headline=f"Answer sent to {view.asker} ({view.partner}) on {view.ref}",
+                tz=actor.tz,
+                viewer=actor,
+            )
+        ]
+
+    async def _reassign(self, actor: Actor, ref: str, to: str) -> list[Reply]:
+        view = await self.questions.reassign(actor, ref, to=to)
+        return [
+            qv.staff_card(view, headline=f"{view.ref} is now with {view.assignee}", tz=actor.tz, viewer=actor)
+        ]
+
+    async def _kb_add_text(self, actor: Actor, text: str) -> list[Reply]:
+        if not actor.is_staff:
+            raise NotAllowed("Vendor staff curate the knowledge base.")
+        question, mark, answer = text.strip().partition("?")
+        if not mark or not question.strip() or not answer.strip():
+            raise InputError("question", KB_FORMAT)
+        entry = await self.questions.add_kb_entry(
+            actor, question=question.strip() + "?", answer=answer.strip()
+        )
+        return [qv.kb_saved(entry)]
+
+    async def _show(self, actor: Actor, ref: str) -> list[Reply]:
+        view = await self.questions.get(actor, ref)
+        return [self._card(actor, view)]
+
+    def _card(self, actor: Actor, view: QuestionView) -> Reply:
+        if actor.is_staff:
+            return qv.staff_card(view, headline=f"{view.ref} · {view.partner}", tz=actor.tz, viewer=actor)
+        return qv.partner_card(view, tz=actor.tz)
+
+    async def _list(self, actor: Actor) -> list[Reply]:
+        if actor.is_staff:
+            waiting = await self.questions.queue(actor)
+            return [
+                qv.staff_list(
+                    waiting, title="Questions waiting", empty="No questions wait for you.", tz=actor.tz
+                )
+            ]
+        return [qv.partner_list(await self.questions.mine(actor), tz=actor.tz)]
+
+    async def _clear_mine(self, actor: Actor) -> None:
+        """Clear the person's dialog only if it is one of ours (never a deal registration in progress)."""
+        dialog = await self.dialogs.load(actor)
+        if dialog is not None and dialog.flow.startswith(self.prefix + "."):
+            await self.dialogs.clear(actor)
+
+    def _starts_something_else(self, text: str) -> bool:
+        """A message in the middle of a question dialog that is clearly a new request: a deal or lead
+        reference, one of our commands, or a short deal command ("pending", "show my deals")."""
+        if OTHER_REF_RE.search(text) or _is_own_command(text):
+            return True
+        if len(text.split()) > 6:
+            return False
+        intent = recognize(
+            text, today=self.questions.clock().date(), products=[], default_currency="USD"
+        ).name
+        return intent not in ("unknown", "register", "status")
+
+
+def build_question_skill(core: Core) -> QuestionSkill:
+    """The question skill for a core; add it with ``core.conversation.add_skill``."""
+    return QuestionSkill(questions=build_questions(core), dialogs=DialogStore(db=core.db, clock=core.clock))

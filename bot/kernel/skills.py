@@ -1,0 +1,79 @@
+"""How capabilities plug into the conversation.
+
+Deal registration is built into :class:`bot.conversation.Conversation`; every other capability
+(leads, questions, ...) is a :class:`Skill`. For a typed message, the conversation offers it first to
+the skill that owns the dialog in progress, then to every skill in order, then to the deal dialog.
+Buttons and forms are routed by the prefix of their action/form id (``lead.accept`` -> the skill whose
+``prefix`` is ``lead``). A skill raises :class:`bot.kernel.errors.PartnerbotError` subclasses for replies
+such as "not found"; the conversation turns them into text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.kernel.messages import Actor, FormResult, Reply
+from store import queries
+from store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Dialog:
+    """A dialog in progress: ``flow`` names it (prefixed with the owning skill, e.g. ``lead.decline``)."""
+
+    flow: str
+    state: dict[str, Any]
+
+
+class DialogStore:
+    """Persisted dialog state, one per person, so a conversation survives a restart."""
+
+    def __init__(self, *, db: Database, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def load(self, actor: Actor) -> Dialog | None:
+        async with self.db.transaction() as session:
+            row = await queries.dialog_of(session, actor.person_id)
+            return Dialog(row.flow, dict(row.state)) if row else None
+
+    async def save(self, actor: Actor, flow: str, state: dict[str, Any]) -> None:
+        async with self.db.transaction() as session:
+            await queries.save_dialog(
+                session, person_id=actor.person_id, flow=flow, state=state, now=self.clock()
+            )
+
+    async def clear(self, actor: Actor) -> None:
+        async with self.db.transaction() as session:
+            await queries.clear_dialog(session, actor.person_id)
+
+
+class Skill(Protocol):
+    """A capability in the conversation. Every method returns ``None`` for "not mine"."""
+
+    prefix: str  # owns actions, forms and dialog flows named "<prefix>.…"
+
+    def help_lines(self, actor: Actor) -> list[str]:
+        """Lines for 'help', written as examples of what the person can type."""
+        ...
+
+    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        """A message typed outside any dialog of this skill's; be conservative in what you claim."""
+        ...
+
+    async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
+        """The next message in a dialog whose flow starts with ``prefix``; None lets others answer."""
+        ...
+
+    async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]: ...
+
+    async def on_form(
+        self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult: ...
+
+    async def home(self, actor: Actor) -> list[Reply]:
+        """Sections for the person's home view."""
+        ...

@@ -1,0 +1,1281 @@
+"""The Slack channel: bolt listeners, HTTP/Socket Mode serving, identity, and the outbox notifier.
+
+Translation only. A Slack event, slash command, button click or modal submission becomes one call on
+the core (``Conversation.handle_text`` / ``handle_action`` / ``submit_form`` / ``home``) for the
+:class:`~bot.kernel.messages.Actor` that ``People.identify`` returns; the core's replies become Block Kit
+(``handlers.slack.blocks``). Who may do what is decided by the core, never here.
+
+Where answers go. A partner's data is never shown to anyone else: answers go to the person's direct
+message with the bot, or ephemerally (only they see it) when they asked from a channel - which may be
+a Slack Connect channel shared with other companies. Nothing is ever posted ``in_channel``.
+
+Slack's clock. Commands, clicks and submissions must be acknowledged within 3 seconds. The bolt app
+runs with ``process_before_response=True`` so that each listener finishes before the HTTP answer; the
+listeners store the request in the inbox (:mod:`bot.inbox`) and return, which acknowledges it, and the
+inbox hands it to the matching ``_name(payload)`` method afterwards - in this replica or, if this one
+dies first, another. Tests wait for that work with :meth:`SlackChannel.drain`. A modal submission is
+answered with the field errors its values alone show (``Conversation.precheck_form``, no database);
+what the core refuses later opens the form again with the reasons (or, if the trigger has expired,
+posts them with a button that opens it).
+
+Charts. A reply with a chart (``Reply.image_png_b64``) is posted as usual, then the PNG is uploaded as a
+file with ``files_upload_v2`` (``files.getUploadURLExternal``, the upload, ``files.completeUploadExternal``;
+scope ``files:write``) - always into the person's direct message with the bot, even when the text was
+answered ephemerally in a channel, since a file shared into a channel is seen by everyone there. A
+failed upload is logged and never fails the message: its text carries the figures.
+
+Retries. Slack retries events it thinks went unanswered (``X-Slack-Retry-Num``); the inbox stores a
+request once (by event id, trigger id or action timestamp), and every core call carries a request key (``slack:event:<event_id>``, ``slack:<team>:<user>:<action_ts>``) so that the core does
+a retried delivery or a double click once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.listener.async_builtins import AsyncTokenRevocationListeners
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.bootstrap import Core
+from bot.config import Settings
+from bot.kernel.errors import RequestFailed
+from bot.kernel.messages import Actor, ConversationRef, Reply
+from bot.outbox import DeliveryError
+from bot.people import UNKNOWN_PERSON_TEXT, Profile
+from handlers.http_input import (
+    BadInput,
+    check_object_depth,
+    decode,
+    parse_json_object,
+    read_body,
+)
+from handlers.slack import blocks
+
+log = logging.getLogger(__name__)
+
+Answer = TypeVar("Answer")
+
+EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
+SLASH_COMMAND = "/partner"
+# Bot token scopes requested by the multi-workspace install; the same list as manifest.yml.
+BOT_SCOPES = (
+    "app_mentions:read",
+    "channels:read",
+    "chat:write",
+    "commands",
+    "files:write",
+    "groups:read",
+    "im:history",
+    "im:read",
+    "im:write",
+    "users:read",
+    "users:read.email",
+)
+# "/partner register" with no details opens the registration form.
+REGISTER_WORDS = frozenset({"register", "register deal", "register a deal", "new deal", "deal"})
+HELP_WORDS = frozenset({"", "help", "?"})
+# Slack errors that no retry can fix.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "account_inactive",
+        "user_not_found",
+        "user_disabled",
+        "is_archived",
+        "cannot_dm_bot",
+        "invalid_blocks",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "msg_too_long",
+        "no_text",
+    }
+)
+WEB_API_TIMEOUT = 15
+# Kinds of stored requests (bot.inbox) this channel handles.
+MESSAGE_WORK = "slack.message"
+MENTION_WORK = "slack.mention"
+HOME_WORK = "slack.home"
+COMMAND_WORK = "slack.command"
+ACTION_WORK = "slack.action"
+SUBMISSION_WORK = "slack.submission"
+
+
+def slack_configured(settings: Settings) -> bool:
+    """HTTP or Socket Mode with one bot token, or the multi-workspace install."""
+    single = bool(settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token))
+    return single or oauth_configured(settings)
+
+
+def oauth_configured(settings: Settings) -> bool:
+    return bool(settings.slack_client_id and settings.slack_client_secret and settings.slack_signing_secret)
+
+
+class HttpSessions:
+    """One aiohttp session (and its pool of kept-alive connections to Slack) per event loop, instead
+    of the new session - and TCP/TLS handshake - slack_sdk opens for every call when given none."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
+            session = self._session = aiohttp.ClientSession()
+        return session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+def web_client(
+    settings: Settings,
+    *,
+    token: str | None = None,
+    interactive: bool = True,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
+    """A Web API client for ``SLACK_API_URL`` (tests) or Slack's own.
+
+    Interactive requests honour 429 ``Retry-After`` in place; the outbox's client does not retry at all,
+    so that the dispatcher records the wait and the row stays visible."""
+    handlers: list[Any] = []
+    if interactive:
+        handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+    kwargs: dict[str, Any] = {
+        "token": token,
+        "timeout": WEB_API_TIMEOUT,
+        "retry_handlers": handlers,
+        "session": session,
+    }
+    if settings.slack_api_url:
+        kwargs["base_url"] = (
+            settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+        )
+    return AsyncWebClient(**kwargs)
+
+
+# -- tokens and the notifier ---------------------------------------------------------------------
+
+
+class SlackTokens:
+    """The bot token for a workspace: the single ``SLACK_BOT_TOKEN``, or an installation from the
+    multi-workspace install (kept in the shared database by slack_sdk's SQLAlchemy store)."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        installation_store: AsyncInstallationStore | None,
+        vendor_team: str | None = None,
+    ) -> None:
+        self.bot_token = bot_token
+        self.installation_store = installation_store
+        self.vendor_team = vendor_team
+
+    async def for_team(self, team: str | None, *, enterprise: str | None = None) -> str | None:
+        if self.installation_store is not None and (team or enterprise):
+            bot = await self.installation_store.async_find_bot(enterprise_id=enterprise, team_id=team)
+            if bot is not None and bot.bot_token:
+                return bot.bot_token
+        return self.bot_token or None
+
+    async def for_vendor_channel(self) -> tuple[str | None, str | None]:
+        """(token, team) for the vendor channel: the vendor's own workspace."""
+        if self.bot_token:
+            return self.bot_token, self.vendor_team
+        if self.vendor_team:
+            return await self.for_team(self.vendor_team), self.vendor_team
+        return None, None
+
+
+def delivery_error(exc: BaseException) -> DeliveryError:
+    """A Slack failure as the outbox understands it: when to retry, or never."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        status = getattr(response, "status_code", 200)
+        data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+        error = str(data.get("error") or "")
+        headers = getattr(response, "headers", None) or {}
+        retry_after = _header(headers, "Retry-After")
+        if status == 429 or error == "ratelimited":
+            return DeliveryError(
+                f"Slack rate limit ({error or status})",
+                retry_after=float(retry_after) if retry_after else None,
+            )
+        if error in PERMANENT_ERRORS:
+            return DeliveryError(f"Slack refused: {error}", permanent=True)
+        return DeliveryError(f"Slack error {status}: {error or 'unexpected answer'}")
+    if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
+        return DeliveryError(f"Slack did not answer: {exc!r}")
+    return DeliveryError(f"Slack delivery failed: {exc!r}")
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return str(value[0] if isinstance(value, list) and value else value)
+    return None
+
+
+class SlackNotifier:
+    """The outbox's way into Slack (the :class:`bot.outbox.Notifier` port).
+
+    ``target`` is ``{"vendor_channel": True}`` or a person's stored :class:`ConversationRef` (as a dict)
+    whose ``extras`` hold ``team`` (the installation to use), ``user`` and, when known, the DM
+    ``channel``; for someone who never wrote, just ``workspace`` and ``external_id`` - the DM is opened
+    with ``conversations.open`` (scope ``im:write``). :meth:`find_account` finds a person known only
+    by e-mail (``users.lookupByEmail``, scope ``users:read.email``). Returns ``{"channel", "ts",
+    "team"}``, which :meth:`update` accepts."""
+
+    platform = "slack"
+    starts_conversations = True
+
+    def __init__(self, *, settings: Settings, tokens: SlackTokens) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        # Set by attach_slack to the serving app's sessions; CLI jobs use a session per call.
+        self.sessions: HttpSessions | None = None
+
+    @property
+    def installation_store(self) -> AsyncInstallationStore | None:
+        return self.tokens.installation_store
+
+    def _client(self, token: str) -> AsyncWebClient:
+        session = self.sessions.get() if self.sessions is not None else None
+        return web_client(self.settings, token=token, interactive=False, session=session)
+
+    async def send(self, *, target: Mapping[str, Any], reply: Reply, idempotency_key: str) -> dict[str, Any]:
+        try:
+            if target.get("vendor_channel"):
+                if not self.settings.slack_vendor_channel:
+                    raise DeliveryError("SLACK_VENDOR_CHANNEL is not set", permanent=True)
+                token, team = await self.tokens.for_vendor_channel()
+                if not token:
+                    raise DeliveryError("no Slack token for the vendor's workspace", permanent=True)
+                client = self._client(token)
+                channel = self.settings.slack_vendor_channel
+            else:
+                extras = dict(target.get("extras") or {})
+                team = extras.get("team") or target.get("workspace")
+                user = extras.get("user") or target.get("external_id")
+                if not user:
+                    raise DeliveryError("the stored Slack reference names no user", permanent=True)
+                token = await self.tokens.for_team(team, enterprise=extras.get("enterprise"))
+                if not token:
+                    raise DeliveryError(
+                        f"partnerbot is not installed in Slack workspace {team}", permanent=True
+                    )
+                client = self._client(token)
+                channel = extras.get("channel") or await open_dm(client, user)
+            answer = await client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **blocks.render_message(reply)
+            )
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        posted_in = str(answer.get("channel") or channel)
+        # The message is out: a chart that fails now is logged, not retried (that would repeat the text).
+        await upload_chart(client, channel=posted_in, reply=reply)
+        return {"channel": posted_in, "ts": answer["ts"], "team": team}
+
+    async def find_account(self, *, workspace: str, email: str) -> str | None:
+        """``users.lookupByEmail`` with the installation of ``workspace`` (scope ``users:read.email``):
+        the id of a person who never wrote to the bot, or None when the workspace has no such member
+        (or the app is not installed there)."""
+        token = await self.tokens.for_team(workspace)
+        if not token:
+            return None
+        try:
+            answer = await self._client(token).users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("users_not_found", "user_not_found", "account_inactive"):
+                return None
+            raise delivery_error(exc) from exc
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+        user = answer.get("user") or {}
+        if user.get("deleted") or user.get("is_bot") or not user.get("id"):
+            return None
+        return str(user["id"])
+
+    async def update(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
+        try:
+            team = message_ref.get("team")
+            if team is None and self.tokens.bot_token:
+                token: str | None = self.tokens.bot_token
+            else:
+                token = await self.tokens.for_team(team)
+            if not token:
+                raise DeliveryError(f"no Slack token for workspace {team}", permanent=True)
+            await self._client(token).chat_update(
+                channel=message_ref["channel"], ts=message_ref["ts"], **blocks.render_message(reply)
+            )
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+
+
+async def upload_chart(client: AsyncWebClient, *, channel: str, reply: Reply) -> bool:
+    """Upload the reply's chart into ``channel`` (after its message was posted). False - and a log line -
+    when there is no chart or Slack refused it; the message already carries the text."""
+    upload = blocks.chart_upload(reply)
+    if upload is None:
+        return False
+    try:
+        await client.files_upload_v2(channel=channel, **upload)
+    except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError) as exc:
+        log.warning("could not upload a chart to %s: %r", channel, exc)
+        return False
+    return True
+
+
+async def open_dm(client: AsyncWebClient, user: str) -> str:
+    answer = await client.conversations_open(users=user)
+    return str(answer["channel"]["id"])
+
+
+def installation_store_for(core: Core) -> AsyncSQLAlchemyInstallationStore:
+    """slack_sdk's installation store on the core's own database engine (tables from migration 0002)."""
+    return AsyncSQLAlchemyInstallationStore(client_id=core.settings.slack_client_id, engine=core.db.engine)
+
+
+def slack_notifier(core: Core) -> SlackNotifier | None:
+    """The notifier for the outbox, or None when there is no way to reach Slack."""
+    settings = core.settings
+    store = None
+    if settings.slack_client_id and settings.slack_client_secret:
+        store = installation_store_for(core)
+    if not settings.slack_bot_token and store is None:
+        return None
+    vendor_team = next(iter(settings.slack_vendor_teams), None)
+    return SlackNotifier(
+        settings=settings,
+        tokens=SlackTokens(
+            bot_token=settings.slack_bot_token, installation_store=store, vendor_team=vendor_team
+        ),
+    )
+
+
+# -- who is writing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlackUser:
+    """A person as one Slack request shows them.
+
+    ``team`` is the workspace whose installation received the request (its token answers);
+    ``home_team`` is the person's own workspace (in a Slack Connect channel the two differ), which is
+    what ties them to a partner organisation."""
+
+    team: str
+    home_team: str
+    user: str
+    enterprise: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "home_team": self.home_team,
+            "user": self.user,
+            "enterprise": self.enterprise,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SlackUser:
+        return cls(
+            team=str(data["team"]),
+            home_team=str(data["home_team"]),
+            user=str(data["user"]),
+            enterprise=data.get("enterprise") or None,
+        )
+
+    @classmethod
+    def from_event(cls, body: Mapping[str, Any], event: Mapping[str, Any]) -> SlackUser:
+        team = str(body.get("team_id") or event.get("team") or "")
+        home = str(event.get("user_team") or event.get("team") or team)
+        return cls(
+            team=team,
+            home_team=home,
+            user=str(event.get("user") or ""),
+            enterprise=body.get("enterprise_id") or None,
+        )
+
+    @classmethod
+    def from_command(cls, command: Mapping[str, Any]) -> SlackUser:
+        team = str(command.get("team_id") or "")
+        home = str(command.get("user_team") or team)
+        return cls(
+            team=team,
+            home_team=home,
+            user=str(command.get("user_id") or ""),
+            enterprise=command.get("enterprise_id") or None,
+        )
+
+    @classmethod
+    def from_interaction(cls, body: Mapping[str, Any]) -> SlackUser:
+        user = body.get("user") or {}
+        team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
+        home = str(user.get("team_id") or team)
+        enterprise = (
+            (body.get("enterprise") or {}).get("id") if isinstance(body.get("enterprise"), dict) else None
+        )
+        return cls(team=team, home_team=home, user=str(user.get("id") or ""), enterprise=enterprise)
+
+
+_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def from_slack_text(text: str) -> str:
+    """What the person typed: Slack's ``<url|label>``, ``<mailto:…>``, ``<@U…>`` and entities undone."""
+
+    def plain(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if label:
+            return label
+        return target.removeprefix("mailto:")
+
+    return _LINK.sub(plain, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# -- the channel -----------------------------------------------------------------------------------
+
+Post = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+def shared_files(event: dict[str, Any]) -> str:
+    """Files shared with a message, as the text references the core accepts (e.g. as MDF proof):
+    `` file:<permalink>`` for each."""
+    refs = [f.get("permalink") or f.get("url_private") or f.get("id") for f in event.get("files") or []]
+    return "".join(f" file:{ref}" for ref in refs if ref)
+
+
+def metadata_key(settings: Settings) -> bytes:
+    """The key that seals a modal's ``private_metadata`` (:func:`handlers.slack.blocks.modal_metadata`):
+    derived from the app's secrets, so every replica has the same one and no client can make it."""
+    secret = (
+        settings.slack_signing_secret
+        or settings.slack_client_secret
+        or settings.slack_app_token
+        or settings.slack_bot_token
+    )
+    return hashlib.sha256(b"partnerbot modal metadata\0" + secret.encode()).digest()
+
+
+def check_signed_request(headers: Mapping[str, str], body: str, *, signing_secret: str) -> None:
+    """Slack's request signature, checked before the body is parsed (401 when it is missing, malformed
+    or wrong, or the timestamp is not a number of seconds within five minutes)."""
+    timestamp = (headers.get("X-Slack-Request-Timestamp") or "").strip()
+    signature = (headers.get("X-Slack-Signature") or "").strip()
+    if not timestamp.isdigit() or len(timestamp) > 12 or not signature:
+        raise BadInput("a valid Slack request signature is required", status=401)
+    if not SignatureVerifier(signing_secret).is_valid(body=body, timestamp=timestamp, signature=signature):
+        raise BadInput("a valid Slack request signature is required", status=401)
+
+
+def check_request_shape(headers: Mapping[str, str], body: str) -> None:
+    """What bolt will parse, checked first: a JSON body must be one object of bounded depth; a form's
+    ``payload`` too (bolt parses a body that starts with ``{`` as JSON whatever its content type)."""
+    content_type = (headers.get("Content-Type") or "").lower()
+    if content_type.startswith("application/json") or body.startswith("{"):
+        parse_json_object(body, what="the request body")
+        return
+    form = parse_qs(body, keep_blank_values=True)
+    if "payload" in form:
+        parse_json_object(form["payload"][0], what="the payload")
+
+
+async def _unsigned_bolt_request(request: web.Request) -> AsyncBoltRequest:
+    """The install pages' requests (browser GETs, no signature), with the body bounded and decoded."""
+    body = decode(await read_body(request))
+    return AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+
+
+class CheckedSocketModeHandler(AsyncSocketModeHandler):
+    """bolt's Socket Mode handler, with each envelope checked the way ``/slack/events`` checks a body.
+    An envelope whose payload is not a bounded JSON object, or that bolt refuses (400 from
+    :func:`on_bolt_error`, 404 for a request no listener takes), is acknowledged - so that Slack does
+    not send it again and again - and dropped with a log line."""
+
+    def __init__(self, app: AsyncApp, app_token: str) -> None:
+        super().__init__(app, app_token)
+        # The SDK turns an envelope into a request only when its payload is an object or a string.
+        self.client.message_listeners.append(self._drop_unreadable)  # type: ignore[arg-type]
+
+    async def _drop_unreadable(
+        self, client: SocketModeClient, message: dict[str, Any], raw: str | None
+    ) -> None:
+        if (
+            message.get("envelope_id")
+            and "payload" in message
+            and not isinstance(message["payload"], dict | str)
+        ):
+            await self._drop(
+                client, str(message["envelope_id"]), "the envelope's payload must be a JSON object"
+            )
+
+    @staticmethod
+    async def _drop(client: SocketModeClient, envelope_id: str, reason: str) -> None:
+        log.warning("socket mode: dropped envelope %s: %s", envelope_id, reason)
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        start = time.time()
+        try:
+            check_object_depth(req.payload, what="the envelope's payload")
+        except BadInput as exc:
+            await self._drop(client, req.envelope_id, exc.reason)
+            return
+        response = await run_async_bolt_app(self.app, req)
+        if response.status in (400, 404):
+            await self._drop(client, req.envelope_id, f"{response.status} {response.body[:200]}")
+            return
+        await send_async_response(client, req, response, start)
+
+
+class SlackChannel:
+    """The bolt listeners' implementation, bound to one :class:`Core`."""
+
+    def __init__(
+        self,
+        *,
+        core: Core,
+        bolt: AsyncApp,
+        tokens: SlackTokens,
+        installation_store: AsyncInstallationStore | None = None,
+    ) -> None:
+        self.core = core
+        self.bolt = bolt
+        self.tokens = tokens
+        self.installation_store = installation_store
+        self._dm: dict[tuple[str, str], str] = {}
+        self.sessions = HttpSessions()
+        self.metadata_key = metadata_key(core.settings)
+        self._register_work()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _register_work(self) -> None:
+        inbox = self.core.inbox
+        inbox.register(MESSAGE_WORK, self._message)
+        inbox.register(MENTION_WORK, self._mention)
+        inbox.register(HOME_WORK, self._home)
+        inbox.register(COMMAND_WORK, self._command)
+        inbox.register(ACTION_WORK, self._action)
+        inbox.register(SUBMISSION_WORK, self._submission)
+
+    async def accept(self, kind: str, who: SlackUser, *, dedupe_key: str, payload: dict[str, Any]) -> None:
+        """Store the request (then the listener acknowledges it); the inbox runs its work afterwards,
+        one request of a person at a time, in this replica or another."""
+        await self.core.inbox.accept(
+            kind=kind,
+            dedupe_key=dedupe_key,
+            order_key=f"slack:{who.team}:{who.user}",
+            payload={**payload, "who": who.to_dict()},
+        )
+
+    async def client_for(self, who: SlackUser) -> AsyncWebClient:
+        """A Web API client with the bot token of the workspace the request came from."""
+        token = await self.tokens.for_team(who.team, enterprise=who.enterprise)
+        if not token:
+            raise LookupError(f"partnerbot is not installed in Slack workspace {who.team}")
+        return web_client(self.core.settings, token=token, session=self.sessions.get())
+
+    async def drain(self) -> None:
+        """Wait until every stored request this process can take has been handled (tests, shutdown)."""
+        await self.core.inbox.drain()
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """``POST /slack/events``: events, commands, interactivity and options. The size, the encoding
+        and the signature are checked before anything parses the body, then its shape; bolt verifies
+        the signature again and dispatches. Malformed input gets 400 (401 before authentication)."""
+        try:
+            body = decode(await read_body(request))
+            check_signed_request(
+                request.headers, body, signing_secret=self.core.settings.slack_signing_secret
+            )
+            check_request_shape(request.headers, body)
+        except BadInput as exc:
+            return exc.response()
+        try:
+            # Building the request parses the body and reads its context (team, user, channel) - a
+            # signed body of an unknown shape can fail there, before bolt's own error handler.
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+            response = await self.bolt.async_dispatch(bolt_request)
+        except SHAPE_ERRORS as exc:
+            log.warning("slack: could not read a signed request: %r", exc)
+            return BadInput("the request is not one Slack sends").response()
+        return await to_aiohttp_response(response)
+
+    def _seal_for(self, who: SlackUser) -> str:
+        return f"{who.team}:{who.user}"
+
+    async def handle_install(self, request: web.Request) -> web.Response:
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            return web.Response(status=404)
+        try:
+            bolt_request = await _unsigned_bolt_request(request)
+        except BadInput as exc:
+            return exc.response()
+        return await to_aiohttp_response(await flow.handle_installation(bolt_request))
+
+    async def handle_oauth_redirect(self, request: web.Request) -> web.Response:
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            return web.Response(status=404)
+        try:
+            bolt_request = await _unsigned_bolt_request(request)
+        except BadInput as exc:
+            return exc.response()
+        return await to_aiohttp_response(await flow.handle_callback(bolt_request))
+
+    # -- identity and destinations ----------------------------------------------------------
+
+    async def actor_for(
+        self, client: AsyncWebClient, who: SlackUser, *, dm: str | None = None
+    ) -> Actor | None:
+        """The core's Actor for ``who``: by the linked identity, else by the e-mail ``users.info`` gives."""
+        if not who.user or not who.home_team:
+            return None
+        key = (who.team, who.user)
+        if dm:
+            self._dm[key] = dm
+        extras: dict[str, Any] = {"team": who.team, "user": who.user}
+        if self._dm.get(key):
+            extras["channel"] = self._dm[key]
+        if who.enterprise:
+            extras["enterprise"] = who.enterprise
+        ref = ConversationRef("slack", who.home_team, who.user, extras=extras)
+        people = self.core.people
+        actor = await people.identify(
+            platform="slack", workspace=who.home_team, external_id=who.user, conversation=ref
+        )
+        if actor is not None:
+            return actor
+        profile = await self._profile(client, who.user)
+        if profile is None or not profile.email:
+            return None
+        return await people.identify(
+            platform="slack", workspace=who.home_team, external_id=who.user, profile=profile, conversation=ref
+        )
+
+    async def _profile(self, client: AsyncWebClient, user: str) -> Profile | None:
+        try:
+            answer = await client.users_info(user=user)
+        except SlackApiError as exc:
+            log.warning("users.info for %s failed: %s", user, exc.response.get("error"))
+            return None
+        info = answer.get("user") or {}
+        if info.get("is_bot") or info.get("deleted"):
+            return None
+        profile = info.get("profile") or {}
+        return Profile(
+            email=profile.get("email"),
+            name=info.get("real_name") or profile.get("real_name"),
+            tz=info.get("tz"),
+        )
+
+    async def dm_channel(self, client: AsyncWebClient, who: SlackUser) -> str:
+        key = (who.team, who.user)
+        if key not in self._dm:
+            self._dm[key] = await open_dm(client, who.user)
+        return self._dm[key]
+
+    def to_dm(self, client: AsyncWebClient, who: SlackUser) -> Post:
+        async def post(payload: dict[str, Any]) -> None:
+            channel = await self.dm_channel(client, who)
+            await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **payload)
+
+        return post
+
+    @staticmethod
+    def ephemeral_by_url(respond: Any) -> Post:
+        async def post(payload: dict[str, Any]) -> None:
+            await respond(response_type="ephemeral", replace_original=False, **payload)
+
+        return post
+
+    def ephemeral_in(self, client: AsyncWebClient, who: SlackUser, channel: str) -> Post:
+        async def post(payload: dict[str, Any]) -> None:
+            try:
+                await client.chat_postEphemeral(channel=channel, user=who.user, **payload)
+            except SlackApiError as exc:
+                log.info(
+                    "ephemeral answer in %s failed (%s); answering by DM", channel, exc.response.get("error")
+                )
+                await self.to_dm(client, who)(payload)
+
+        return post
+
+    async def open_form(
+        self,
+        client: AsyncWebClient,
+        who: SlackUser,
+        reply: Reply,
+        trigger_id: str,
+        *,
+        origin: dict[str, str] | None = None,
+    ) -> bool:
+        """Open ``reply.form`` as a modal; False when Slack refused (e.g. the trigger expired)."""
+        assert reply.form is not None
+        metadata = blocks.modal_metadata(
+            form_id=reply.form.form_id,
+            data=dict(reply.form.data),
+            origin=origin,
+            key=self.metadata_key,
+            submitter=self._seal_for(who),
+        )
+        view = blocks.render_modal(reply.form, intro=reply.text, private_metadata=metadata)
+        try:
+            await client.views_open(trigger_id=trigger_id, view=view)
+            return True
+        except SlackApiError as exc:
+            log.info("views.open failed (%s); sending the form as a message", exc.response.get("error"))
+            return False
+
+    async def deliver(
+        self,
+        client: AsyncWebClient,
+        who: SlackUser,
+        replies: list[Reply],
+        *,
+        post: Post,
+        trigger_id: str | None = None,
+        origin: dict[str, str] | None = None,
+        request_key: str | None = None,
+        replace: Callable[[Reply], Awaitable[bool]] | None = None,
+    ) -> None:
+        """Every reply in order: the first form as a modal while ``trigger_id`` lives, the first reply
+        in place of the clicked message when ``replace`` takes it, the rest through ``post``. Each is
+        counted as out for ``request_key`` as soon as it is (the core keeps the answer), so when a
+        post fails, the inbox's next attempt posts only what is left."""
+        form_tried = False
+        for index, reply in enumerate(replies):
+            shown = False
+            if reply.form is not None and trigger_id and not form_tried:
+                form_tried = True  # one trigger opens one modal
+                shown = await self.open_form(client, who, reply, trigger_id, origin=origin)
+            elif index == 0 and replace is not None and reply.replace_key and reply.form is None:
+                shown = await replace(reply)
+                if shown:
+                    await self.send_chart(client, who, reply)
+            if not shown:
+                await post(blocks.render_message(reply))
+                await self.send_chart(client, who, reply)
+            await self.core.conversation.answer_posted(request_key)
+
+    async def answer(self, work: Awaitable[Answer], *, post: Post) -> Answer:
+        """The core's replies to a request; when its work failed, the person hears so (once) and the
+        failure goes on to the inbox, which tries the request again."""
+        try:
+            return await work
+        except RequestFailed as failed:
+            for reply in failed.replies:
+                await post(blocks.render_message(reply))
+            raise
+
+    async def send_chart(self, client: AsyncWebClient, who: SlackUser, reply: Reply) -> None:
+        """The reply's chart, if any, into the person's DM (never a channel others can read)."""
+        if not reply.image_png_b64:
+            return
+        try:
+            channel = await self.dm_channel(client, who)
+        except SlackApiError as exc:
+            log.info("no DM for the chart of %s: %s", who.user, exc.response.get("error"))
+            return
+        await upload_chart(client, channel=channel, reply=reply)
+
+    async def unknown(self, post: Post) -> None:
+        await post(blocks.render_message(Reply(text=UNKNOWN_PERSON_TEXT)))
+
+    # -- events ------------------------------------------------------------------------------
+    #
+    # Each listener stores the request (``accept``) and returns, which acknowledges it; the matching
+    # ``_name(payload)`` does the work when the inbox hands it over.
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """``message.im``: a person writes to the bot in its direct message."""
+        if (
+            event.get("channel_type") != "im"
+            or event.get("subtype") not in (None, "file_share")
+            or event.get("bot_id")
+            or not event.get("user")
+        ):
+            return  # edits, deletions, joins, the bot's own and other bots' messages
+        who = SlackUser.from_event(body, event)
+        await self.accept(
+            MESSAGE_WORK,
+            who,
+            dedupe_key=f"slack:event:{body.get('event_id')}",
+            payload={
+                "event_id": body.get("event_id"),
+                "channel": event["channel"],
+                "text": from_slack_text(str(event.get("text") or "")) + shared_files(event),
+            },
+        )
+
+    async def _message(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        channel = str(payload["channel"])
+        post: Post = self._post_to(client, channel)
+        actor = await self.actor_for(client, who, dm=channel)
+        if actor is None:
+            await self.unknown(post)
+            return
+        key = f"slack:event:{payload['event_id']}"
+        replies = await self.answer(
+            self.core.conversation.handle_text(actor, str(payload["text"]), request_key=key), post=post
+        )
+        await self.deliver(client, who, replies, post=post, request_key=key)
+        self.core.kick_outbox()
+
+    @staticmethod
+    def _post_to(client: AsyncWebClient, channel: str) -> Post:
+        async def post(payload: dict[str, Any]) -> None:
+            await client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **payload)
+
+        return post
+
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        """``app_mention`` in a channel: answered ephemerally to the person who mentioned the bot."""
+        if event.get("bot_id") or not event.get("user"):
+            return
+        bot_user_id = getattr(context, "bot_user_id", None)
+        text = str(event.get("text") or "")
+        text = re.sub(
+            rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>" if bot_user_id else r"^\s*<@[A-Z0-9]+(\|[^>]*)?>",
+            "",
+            text,
+        )
+        await self.accept(
+            MENTION_WORK,
+            SlackUser.from_event(body, event),
+            dedupe_key=f"slack:event:{body.get('event_id')}",
+            payload={
+                "event_id": body.get("event_id"),
+                "channel": event["channel"],
+                "text": from_slack_text(text).strip(),
+            },
+        )
+
+    async def _mention(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        post = self.ephemeral_in(client, who, str(payload["channel"]))
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await self.unknown(post)
+            return
+        key = f"slack:event:{payload['event_id']}"
+        replies = await self.answer(
+            self.core.conversation.handle_text(actor, str(payload["text"]), request_key=key), post=post
+        )
+        await self.deliver(client, who, replies, post=post, request_key=key)
+        self.core.kick_outbox()
+
+    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        await self.accept(
+            HOME_WORK,
+            SlackUser.from_event(body, event),
+            dedupe_key=f"slack:event:{body.get('event_id')}",
+            payload={"dm": event.get("channel")},
+        )
+
+    async def _home(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        await self.publish_home(await self.client_for(who), who, dm=payload.get("dm"))
+
+    async def publish_home(self, client: AsyncWebClient, who: SlackUser, *, dm: str | None = None) -> None:
+        actor = await self.actor_for(client, who, dm=dm if dm and str(dm).startswith("D") else None)
+        replies = await self.core.conversation.home(actor) if actor else [Reply(text=UNKNOWN_PERSON_TEXT)]
+        await client.views_publish(user_id=who.user, view=blocks.render_home(replies))
+
+    async def on_app_uninstalled(self, context: Any) -> None:
+        if self.installation_store is not None:
+            await AsyncTokenRevocationListeners(self.installation_store).handle_app_uninstalled_events(
+                context
+            )
+        else:
+            log.warning(
+                "partnerbot was uninstalled from Slack workspace %s", getattr(context, "team_id", "?")
+            )
+
+    async def on_tokens_revoked(self, event: dict[str, Any], context: Any) -> None:
+        if self.installation_store is not None:
+            await AsyncTokenRevocationListeners(self.installation_store).handle_tokens_revoked_events(
+                event, context
+            )
+        else:
+            log.warning("Slack tokens were revoked in workspace %s", getattr(context, "team_id", "?"))
+
+    # -- /partner ----------------------------------------------------------------------------
+
+    async def on_command(self, ack: Any, command: dict[str, Any]) -> None:
+        await self.accept(
+            COMMAND_WORK,
+            SlackUser.from_command(command),
+            dedupe_key=f"slack:command:{command.get('trigger_id')}",
+            payload={key: command.get(key) for key in ("text", "channel_id", "trigger_id", "response_url")},
+        )
+        await ack()
+
+    async def _command(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        respond = AsyncRespond(response_url=payload.get("response_url"))
+        text = from_slack_text(str(payload.get("text") or "")).strip()
+        try:
+            dm: str | None = await self.dm_channel(client, who)
+        except SlackApiError as exc:  # e.g. a Slack Connect guest the bot may not DM
+            log.info("conversations.open for %s failed: %s", who.user, exc.response.get("error"))
+            dm = None
+        # In the person's DM with the bot a real message; anywhere else (channels, Slack Connect, group
+        # DMs) only they may see the answer.
+        post = (
+            self.to_dm(client, who)
+            if dm and payload.get("channel_id") == dm
+            else self.ephemeral_by_url(respond)
+        )
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await self.unknown(post)
+            return
+        words = " ".join(text.lower().split())
+        conversation = self.core.conversation
+        key = f"slack:command:{payload.get('trigger_id')}"
+        if words in HELP_WORDS:
+            replies = await conversation.handle_text(actor, "help")
+        elif words in REGISTER_WORDS:
+            replies = await self.answer(
+                conversation.handle_action(actor, "deal.register.start", {}, request_key=key), post=post
+            )
+        else:
+            replies = await self.answer(conversation.handle_text(actor, text, request_key=key), post=post)
+        await self.deliver(
+            client, who, replies, post=post, trigger_id=payload.get("trigger_id"), request_key=key
+        )
+        self.core.kick_outbox()
+
+    # -- buttons -----------------------------------------------------------------------------
+
+    async def on_action(self, ack: Any, body: dict[str, Any]) -> None:
+        actions = body.get("actions") or []
+        decoded = blocks.decode_value(actions[0].get("value")) if actions else None
+        if decoded is not None:  # None: a link button - Slack opened the URL, nothing to do
+            who = SlackUser.from_interaction(body)
+            clicked = actions[0]
+            await self.accept(
+                ACTION_WORK,
+                who,
+                dedupe_key=f"slack:{who.team}:{who.user}:{clicked.get('action_ts') or body.get('trigger_id')}",
+                payload={
+                    "action": decoded[0],
+                    "data": decoded[1],
+                    "action_ts": clicked.get("action_ts"),
+                    "trigger_id": body.get("trigger_id"),
+                    "container": body.get("container") or {},
+                    "response_url": body.get("response_url"),
+                    "in_home": (body.get("view") or {}).get("type") == "home",
+                },
+            )
+        await ack()
+
+    async def _action(self, payload: dict[str, Any]) -> None:
+        name, data = str(payload["action"]), dict(payload.get("data") or {})
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        respond = AsyncRespond(response_url=payload.get("response_url"))
+        trigger_id = payload.get("trigger_id")
+        container = payload.get("container") or {}
+        in_message = (
+            container.get("type") == "message" and container.get("channel_id") and container.get("message_ts")
+        )
+        origin = {"channel": container["channel_id"], "ts": container["message_ts"]} if in_message else None
+        if container.get("is_ephemeral"):
+            origin = None
+        if name == blocks.OPEN_FORM_ACTION:
+            form = blocks.form_from_button(data)
+            if form is not None and trigger_id:
+                await self.open_form(client, who, Reply(form=form), trigger_id)
+            return
+        actor = await self.actor_for(client, who)
+        dm_post = self.to_dm(client, who)
+        if actor is None:
+            await self.unknown(dm_post)
+            return
+        request_key = f"slack:{who.team}:{who.user}:{payload.get('action_ts') or trigger_id}"
+        replies = await self.answer(
+            self.core.conversation.handle_action(actor, name, data, request_key=request_key), post=dm_post
+        )
+
+        async def replace(reply: Reply) -> bool:
+            return await self._replace_clicked(client, container, respond, reply)
+
+        await self.deliver(
+            client,
+            who,
+            replies,
+            post=dm_post,
+            trigger_id=trigger_id,
+            origin=origin,
+            request_key=request_key,
+            replace=replace,
+        )
+        self.core.kick_outbox()
+        if container.get("type") == "view" and payload.get("in_home"):
+            await self.publish_home(client, who)
+
+    async def _replace_clicked(
+        self, client: AsyncWebClient, container: Mapping[str, Any], respond: Any, reply: Reply
+    ) -> bool:
+        """Show ``reply`` in place of the message whose button was clicked."""
+        payload = blocks.render_message(reply)
+        try:
+            if container.get("type") != "message":
+                return False
+            if container.get("is_ephemeral"):
+                await respond(replace_original=True, **payload)
+            else:
+                await client.chat_update(
+                    channel=container["channel_id"], ts=container["message_ts"], **payload
+                )
+            return True
+        except (SlackApiError, aiohttp.ClientError, KeyError) as exc:
+            log.info("could not update the clicked message (%r); sending a new one", exc)
+            return False
+
+    # -- modals ------------------------------------------------------------------------------
+
+    async def on_view_submission(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """What the values alone show is wrong comes back in the modal (``response_action: errors``);
+        otherwise the modal closes and the submission is stored - the core handles it afterwards, like
+        any other request. If the core then refuses it, the form opens again with the reasons."""
+        values = blocks.form_values(view)
+        errors = self.core.conversation.precheck_form(values)
+        if errors:
+            await ack(
+                response_action="errors", errors=blocks.form_errors(errors, blocks.input_block_ids(view))
+            )
+            return
+        who = SlackUser.from_interaction(body)
+        await self.accept(
+            SUBMISSION_WORK,
+            who,
+            dedupe_key=f"slack:view:{view.get('id')}:{body.get('trigger_id')}",
+            payload={
+                "values": values,
+                "trigger_id": body.get("trigger_id"),
+                # What is needed to show the form again: the modal without its state.
+                "view": {key: view.get(key) for key in ("title", "submit", "blocks", "private_metadata")},
+            },
+        )
+        await ack()
+
+    async def _submission(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        view = payload.get("view") or {}
+        values = dict(payload.get("values") or {})
+        trigger_id = payload.get("trigger_id")
+        # Believed only as sealed for this submitter; the answer goes to the submitter's own DM.
+        meta = blocks.read_metadata(
+            view.get("private_metadata"), key=self.metadata_key, submitter=self._seal_for(who)
+        )
+        post = self.to_dm(client, who)
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await self.unknown(post)
+            return
+        data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+        key = f"slack:view:{who.team}:{who.user}:{trigger_id}"
+        result = await self.answer(
+            self.core.conversation.submit_form(
+                actor, str(meta.get("form_id") or ""), values, data=data, request_key=key
+            ),
+            post=post,
+        )
+        if result.errors:
+            form = blocks.form_from_view(view, values, meta=meta)
+            again = Reply(text=blocks.errors_text(result.errors, form), form=form)
+            await self.deliver(client, who, [again], post=post, trigger_id=trigger_id)
+            return
+        origin = meta.get("origin") if isinstance(meta.get("origin"), dict) else None
+        container = (
+            {"type": "message", "channel_id": origin.get("channel"), "message_ts": origin.get("ts")}
+            if origin
+            else {}
+        )
+
+        async def replace(reply: Reply) -> bool:
+            return await self._replace_clicked(client, container, None, reply)
+
+        await self.deliver(
+            client,
+            who,
+            list(result.replies),
+            post=post,
+            trigger_id=trigger_id,
+            origin=origin,
+            request_key=key,
+            replace=replace,
+        )
+        self.core.kick_outbox()
+
+
+# -- wiring ----------------------------------------------------------------------------------------
+
+
+SHAPE_ERRORS = (AttributeError, IndexError, KeyError, TypeError, ValueError)
+
+
+async def on_bolt_error(error: Exception, logger: Any) -> BoltResponse | None:
+    """bolt's error handler for middleware and listeners: a signed request whose fields are of an
+    unexpected shape (bolt's context extraction or a listener reading it raised) is answered 400, not
+    500; any other failure (the database, say) stays a 500, so that Slack retries it."""
+    if isinstance(error, SHAPE_ERRORS):
+        logger.warning("slack: a request of an unexpected shape: %r", error)
+        return BoltResponse(
+            status=400,
+            body='{"error": "the request is not one Slack sends"}',
+            headers={"content-type": "application/json"},
+        )
+    logger.error("slack: handling a request failed: %r", error)
+    return None
+
+
+def register_listeners(bolt: Any, channel: SlackChannel) -> None:
+    """Every listener the bot has; tests/slack/test_manifest.py checks each against manifest.yml."""
+    # bolt tries listeners in this order for every request: the frequent ones first.
+    bolt.action(re.compile(".*"))(channel.on_action)
+    # Only message.im is subscribed (manifest.yml); on_message ignores anything that is not an IM.
+    bolt.event("message")(channel.on_message)
+    bolt.command(SLASH_COMMAND)(channel.on_command)
+    bolt.view_submission(blocks.FORM_CALLBACK_ID)(channel.on_view_submission)
+    bolt.event("app_home_opened")(channel.on_home_opened)
+    bolt.event("app_mention")(channel.on_mention)
+    bolt.event("app_uninstalled")(channel.on_app_uninstalled)
+    bolt.event("tokens_revoked")(channel.on_tokens_revoked)
+
+
+SLACK_KEY: web.AppKey[SlackChannel] = web.AppKey("slack", SlackChannel)
+
+
+def build_bolt_app(core: Core, *, installation_store: AsyncInstallationStore | None) -> AsyncApp:
+    settings = core.settings
+    common: dict[str, Any] = {
+        "name": "partnerbot",
+        "signing_secret": settings.slack_signing_secret,
+        "process_before_response": True,
+        "request_verification_enabled": bool(settings.slack_signing_secret),
+    }
+    if oauth_configured(settings):
+        oauth = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            scopes=list(BOT_SCOPES),
+            installation_store=installation_store or installation_store_for(core),
+            state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=core.db.engine),
+            install_path=INSTALL_PATH,
+            redirect_uri_path=OAUTH_REDIRECT_PATH,
+            redirect_uri=f"{settings.public_url}{OAUTH_REDIRECT_PATH}",
+        )
+        bolt = AsyncApp(client=web_client(settings), oauth_settings=oauth, **common)
+    else:
+        bolt = AsyncApp(client=web_client(settings, token=settings.slack_bot_token), **common)
+    bolt.error(on_bolt_error)
+    return bolt
+
+
+def attach_slack(app: web.Application, core: Core) -> None:
+    """Slack's routes on ``app`` when Slack is configured (INTERFACE.md); otherwise nothing."""
+    settings = core.settings
+    if not slack_configured(settings):
+        return
+    notifier = core.notifiers.get("slack")
+    if notifier is None:
+        notifier = slack_notifier(core)
+        if notifier is not None:
+            core.add_notifier(notifier)
+    store = notifier.installation_store if isinstance(notifier, SlackNotifier) else None
+    if oauth_configured(settings) and store is None:
+        store = installation_store_for(core)
+    bolt = build_bolt_app(core, installation_store=store)
+    tokens = (
+        notifier.tokens
+        if isinstance(notifier, SlackNotifier)
+        else SlackTokens(
+            bot_token=settings.slack_bot_token,
+            installation_store=store,
+            vendor_team=next(iter(settings.slack_vendor_teams), None),
+        )
+    )
+    channel = SlackChannel(
+        core=core, bolt=bolt, tokens=tokens, installation_store=store if oauth_configured(settings) else None
+    )
+    register_listeners(bolt, channel)
+    app[SLACK_KEY] = channel
+    if isinstance(notifier, SlackNotifier):
+        notifier.sessions = channel.sessions
+
+    async def close_sessions(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await channel.sessions.close()
+
+    app.cleanup_ctx.append(close_sessions)
+    if settings.slack_signing_secret:
+        app.router.add_post(EVENTS_PATH, channel.handle_http)
+    if bolt.oauth_flow is not None:
+        app.router.add_get(INSTALL_PATH, channel.handle_install)
+        app.router.add_get(OAUTH_REDIRECT_PATH, channel.handle_oauth_redirect)
+
+    if settings.slack_app_token:
+
+        async def socket_mode(_app: web.Application) -> AsyncIterator[None]:
+            handler = CheckedSocketModeHandler(bolt, settings.slack_app_token)
+            await handler.connect_async()
+            yield
+            await handler.close_async()
+
+        app.cleanup_ctx.append(socket_mode)
