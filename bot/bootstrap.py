@@ -1,30 +1,43 @@
-"""The core as one object: the services, the conversation and the outbox, built from settings.
+"""The composition root: every feature built once, with explicit dependencies, in the order that is
+their precedence in the conversation.
 
-Handlers and jobs receive a :class:`Core`; it owns nothing platform-specific.
+Handlers, jobs and the CLI receive a :class:`Core`; no feature imports it. A feature gets only what it
+needs (the database, the clock, the deal service, its settings) and owns nothing platform-specific. The
+``build_*`` functions at the end build a second instance of one feature from a core's parts: tests use
+them to stand for another replica or to draw leads with a fixed random generator.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import outbox
 from bot.config import Settings
 from bot.conversation import Conversation
+from bot.features.content.service import Content
+from bot.features.content.skill import ContentSkill
 from bot.features.deals.service import Deals
+from bot.features.leads.assignment import AssignmentEngine
+from bot.features.leads.service import Leads, LeadSettings
+from bot.features.leads.skill import LeadSkill
+from bot.features.mdf.service import Mdf, claim_days_from
+from bot.features.mdf.skill import MdfSkill
 from bot.features.nudges.service import NudgePolicy, Nudges
 from bot.features.nudges.skill import NudgeSkill
+from bot.features.performance.digest import Digests
+from bot.features.performance.service import FlagThresholds, Performance
+from bot.features.performance.skill import PerformanceSkill
+from bot.features.questions.service import Questions, sla_hours_from
+from bot.features.questions.skill import QuestionSkill
 from bot.inbox import Inbox
 from bot.outbox import Notifier, OutboxDispatcher
 from bot.people import People
-
-if TYPE_CHECKING:
-    from bot.features.leads.service import Leads
-    from bot.features.questions.service import Questions
 from store.db import Database
 
 log = logging.getLogger(__name__)
@@ -42,11 +55,15 @@ class Core:
     clock: Callable[[], datetime]
     people: People
     deals: Deals
-    conversation: Conversation
+    leads: Leads
+    questions: Questions
+    mdf: Mdf
+    content: Content
     nudges: Nudges
+    performance: Performance
+    digests: Digests
+    conversation: Conversation
     inbox: Inbox
-    leads: Leads | None = None
-    questions: Questions | None = None
     unreachable_handlers: dict[str, Callable[..., Awaitable[Any]]] = field(default_factory=dict)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     vendor_channel_platform: str | None = None
@@ -66,6 +83,7 @@ class Core:
         db = db or Database.from_url(settings.database_url)
         if vendor_channel_platform is None and settings.slack_vendor_channel:
             vendor_channel_platform = "slack"
+        vendor_channel = bool(vendor_channel_platform)
         people = People(
             db=db,
             default_tz=settings.timezone,
@@ -76,13 +94,14 @@ class Core:
             db=db,
             clock=clock,
             protection_days=settings.protection_days,
-            vendor_channel=bool(vendor_channel_platform),
+            vendor_channel=vendor_channel,
             default_tz=settings.timezone,
             tell_partner_conflicts=settings.tell_partner_conflicts,
         )
-        conversation = Conversation(
-            db=db, deals=deals, clock=clock, default_currency=settings.default_currency
-        )
+        leads = _leads(settings, db=db, clock=clock, deals=deals, vendor_channel=vendor_channel)
+        questions = _questions(settings, db=db, clock=clock, vendor_channel=vendor_channel)
+        mdf = _mdf(settings, db=db, clock=clock, vendor_channel=vendor_channel)
+        content = _content(settings, db=db, clock=clock)
         nudges = Nudges(
             db=db,
             deals=deals,
@@ -90,53 +109,53 @@ class Core:
             policy=NudgePolicy.from_settings(settings.extra),
             default_tz=settings.timezone,
         )
-        nudge_skill = NudgeSkill(nudges=nudges, deals=deals)
-        conversation.add_skill(nudge_skill)
-        core = cls(
+        performance = _performance(settings, db=db, clock=clock, policy=nudges.policy)
+        conversation = Conversation(
+            db=db, deals=deals, clock=clock, default_currency=settings.default_currency
+        )
+        dialogs = conversation.dialogs
+        # The order is the precedence for a typed message: nudge replies first; content and MDF before
+        # leads ("MDF for a webinar, expecting 1 lead" is not a lead lookup); questions claim the least.
+        for skill in (
+            NudgeSkill(nudges=nudges, deals=deals, leads=leads),
+            ContentSkill(content=content, dialogs=dialogs),
+            MdfSkill(mdf=mdf, dialogs=dialogs, default_currency=settings.default_currency),
+            LeadSkill(leads=leads, deals=deals, dialogs=dialogs, default_currency=settings.default_currency),
+            PerformanceSkill(performance=performance),
+            QuestionSkill(questions=questions, dialogs=dialogs),
+        ):
+            conversation.add_skill(skill)
+        return cls(
             settings=settings,
             db=db,
             clock=clock,
             people=people,
             deals=deals,
-            conversation=conversation,
+            leads=leads,
+            questions=questions,
+            mdf=mdf,
+            content=content,
             nudges=nudges,
+            performance=performance,
+            digests=Digests(db=db, clock=clock, policy=nudges.policy),
+            conversation=conversation,
             inbox=Inbox(
                 db=db,
                 clock=clock,
                 workers=settings.inbox_workers,
                 lease=timedelta(seconds=settings.inbox_lease_seconds),
             ),
+            # What each feature does when a message it wrote finds nobody (by the outbox row's kind): a
+            # lead offer moves on, a routed question goes to the next expert, the decider is told.
+            unreachable_handlers={
+                "lead": leads.offer_unreachable,
+                "question": questions.assignee_unreachable,
+                "deal": deals.notice_unreachable,
+                "mdf": mdf.notice_unreachable,
+                "content": content.delivery_unreachable,
+            },
             vendor_channel_platform=vendor_channel_platform,
         )
-        # Skills that need the whole core; the question skill claims the least, so it goes last.
-        from bot.features.leads.service import leads_for
-        from bot.features.leads.skill import build_lead_skill
-        from bot.features.questions.skill import build_question_skill
-
-        core.leads = nudge_skill.leads = leads_for(core)
-        from bot.features.content.skill import build_content_skill
-        from bot.features.mdf.skill import build_mdf_skill
-        from bot.features.performance.skill import build_performance_skill
-
-        # Content and MDF go before leads: "MDF for a webinar, expecting 1 lead" is not a lead lookup.
-        content_skill, mdf_skill = build_content_skill(core), build_mdf_skill(core)
-        core.conversation.add_skill(content_skill)
-        core.conversation.add_skill(mdf_skill)
-        core.conversation.add_skill(build_lead_skill(core))
-        core.conversation.add_skill(build_performance_skill(core))
-        question_skill = build_question_skill(core)
-        core.questions = question_skill.questions
-        core.conversation.add_skill(question_skill)
-        # What each feature does when a message it wrote finds nobody (by the outbox row's kind): a lead
-        # offer moves on, a routed question goes to the next expert, the decider or publisher is told.
-        core.unreachable_handlers = {
-            "lead": core.leads.offer_unreachable,
-            "question": question_skill.questions.assignee_unreachable,
-            "deal": deals.notice_unreachable,
-            "mdf": mdf_skill.mdf.notice_unreachable,
-            "content": content_skill.content.delivery_unreachable,
-        }
-        return core
 
     def add_notifier(self, notifier: Notifier) -> None:
         self.notifiers[notifier.platform] = notifier
@@ -184,3 +203,129 @@ class Core:
         """Wait for a background delivery started by :meth:`kick_outbox` (tests, shutdown)."""
         while self._delivery is not None and not self._delivery.done():
             await asyncio.shield(self._delivery)
+
+
+# -- one feature built from its settings (shared by Core.build and the build_* functions) -------------
+
+
+def _leads(
+    settings: Settings,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    deals: Deals,
+    vendor_channel: bool,
+    rng: random.Random | None = None,
+) -> Leads:
+    lead_settings = LeadSettings.from_settings(settings)
+    return Leads(
+        db=db,
+        clock=clock,
+        deals=deals,
+        settings=lead_settings,
+        engine=AssignmentEngine(weights=lead_settings.weights, rng=rng),
+        vendor_channel=vendor_channel,
+        default_tz=settings.timezone,
+    )
+
+
+def _questions(
+    settings: Settings, *, db: Database, clock: Callable[[], datetime], vendor_channel: bool
+) -> Questions:
+    return Questions(
+        db=db,
+        clock=clock,
+        default_tz=settings.timezone,
+        vendor_channel=vendor_channel,
+        sla_hours=sla_hours_from(settings.extra),
+    )
+
+
+def _mdf(settings: Settings, *, db: Database, clock: Callable[[], datetime], vendor_channel: bool) -> Mdf:
+    return Mdf(
+        db=db,
+        clock=clock,
+        default_tz=settings.timezone,
+        claim_days=claim_days_from(settings.extra),
+        vendor_channel=vendor_channel,
+        default_currency=settings.default_currency,
+    )
+
+
+def _content(settings: Settings, *, db: Database, clock: Callable[[], datetime]) -> Content:
+    return Content(db=db, clock=clock, public_url=settings.public_url, default_tz=settings.timezone)
+
+
+def _performance(
+    settings: Settings, *, db: Database, clock: Callable[[], datetime], policy: NudgePolicy
+) -> Performance:
+    return Performance(
+        db=db, clock=clock, policy=policy, thresholds=FlagThresholds.from_settings(settings.extra)
+    )
+
+
+# -- a second instance of one feature from a core's parts (another replica; a seeded random draw) -----
+
+
+def leads_for(core: Core, *, rng: random.Random | None = None) -> Leads:
+    """``core.leads``, or with ``rng`` a lead service whose assignment draws are repeatable."""
+    if rng is None:
+        return core.leads
+    return _leads(
+        core.settings,
+        db=core.db,
+        clock=core.clock,
+        deals=core.deals,
+        vendor_channel=bool(core.vendor_channel_platform),
+        rng=rng,
+    )
+
+
+def build_questions(core: Core) -> Questions:
+    """A question service like ``core.questions`` (as another replica would build it)."""
+    return _questions(
+        core.settings, db=core.db, clock=core.clock, vendor_channel=bool(core.vendor_channel_platform)
+    )
+
+
+def build_mdf(core: Core) -> Mdf:
+    """An MDF service like ``core.mdf``."""
+    return _mdf(
+        core.settings, db=core.db, clock=core.clock, vendor_channel=bool(core.vendor_channel_platform)
+    )
+
+
+def build_content(core: Core) -> Content:
+    """A content service like ``core.content``."""
+    return _content(core.settings, db=core.db, clock=core.clock)
+
+
+def build_lead_skill(core: Core, *, rng: random.Random | None = None) -> LeadSkill:
+    return LeadSkill(
+        leads=leads_for(core, rng=rng),
+        deals=core.deals,
+        dialogs=core.conversation.dialogs,
+        default_currency=core.settings.default_currency,
+    )
+
+
+def build_mdf_skill(core: Core) -> MdfSkill:
+    return MdfSkill(
+        mdf=build_mdf(core),
+        dialogs=core.conversation.dialogs,
+        default_currency=core.settings.default_currency,
+    )
+
+
+def build_content_skill(core: Core) -> ContentSkill:
+    return ContentSkill(content=build_content(core), dialogs=core.conversation.dialogs)
+
+
+def build_question_skill(core: Core) -> QuestionSkill:
+    return QuestionSkill(questions=build_questions(core), dialogs=core.conversation.dialogs)
+
+
+def build_performance_skill(core: Core) -> PerformanceSkill:
+    return PerformanceSkill(
+        performance=_performance(core.settings, db=core.db, clock=core.clock, policy=core.nudges.policy)
+    )

@@ -258,14 +258,14 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
         from bot.features.leads.service import import_leads_csv
         from scheduler.jobs import deliver_outbox
 
-        result = await import_leads_csv(core, args.file)
+        result = await import_leads_csv(core.leads, args.file)
         print(result.summary())
         print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
         return 0
     if args.command == "kb":
         from bot.features.questions.service import import_kb_csv
 
-        count = await import_kb_csv(core, args.file)
+        count = await import_kb_csv(core.questions, args.file)
         print(f"imported {count} knowledge-base entr{'y' if count == 1 else 'ies'}")
         return 0
     if args.command == "content":
@@ -273,7 +273,8 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
         from scheduler.jobs import deliver_outbox
 
         published = await publish_content(
-            core,
+            core.content,
+            core.people,
             title=args.title,
             url=args.url,
             summary=args.summary,
@@ -290,7 +291,7 @@ async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-un
     if args.command == "mdf":
         from bot.features.mdf.service import set_mdf_budget
 
-        print(await set_mdf_budget(core, partner=args.partner, quarter=args.quarter, amount=args.amount))
+        print(await set_mdf_budget(core.mdf, partner=args.partner, quarter=args.quarter, amount=args.amount))
         return 0
     if args.command == "nudges":
         from handlers.console import render

@@ -6,9 +6,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from bot.bootstrap import Core
+from bot.features.content.service import ContentDraft
 from bot.features.deals.service import DealDraft
+from bot.features.leads.service import seed_demo_leads
+from bot.features.mdf.service import MdfDraft, quarter_bounds, quarter_of
+from bot.features.questions.service import seed_demo_kb
 from bot.kernel.amounts import Money
-from store import queries
+from store import content_queries, mdf_queries, queries
 from store.models import Product
 
 PRODUCTS = ("Cloud Suite", "Edge Gateway", "Security Pack")
@@ -51,10 +55,7 @@ async def seed(core: Core) -> list[str]:
         _, new = await core.people.add_user(email=email, name=name, partner=partner, tz=tz)
         if new:
             created.append(f"user {email}")
-    from bot.features.leads.service import seed_demo_leads
-    from bot.features.questions.service import seed_demo_kb
-
-    created += await seed_demo_kb(core)
+    created += await seed_demo_kb(core.questions)
     alice = await core.people.actor_by_email(USERS[0][0], channel="cli")
     bob = await core.people.actor_by_email(USERS[1][0], channel="cli")
     assert alice and bob
@@ -87,8 +88,76 @@ async def seed(core: Core) -> list[str]:
             ),
         )
         created.append(f"deal {view.ref}")
-    created += await seed_demo_leads(core)
-    from bot.features.content.service import seed_demo_content_and_mdf
-
+    created += await seed_demo_leads(core.leads)
     created += await seed_demo_content_and_mdf(core)
+    return created
+
+
+CONTENT_ITEMS = (
+    (
+        "Partner price list 2027",
+        "https://partners.example.com/price-list-2027",
+        "New list prices and Gold discounts from 1 January.",
+        ("Gold",),
+    ),
+    (
+        "Security Pack launch kit",
+        "https://partners.example.com/security-pack-kit",
+        "Slides, a demo script and an e-mail template for the Security Pack launch.",
+        ("Gold", "Silver"),
+    ),
+)
+MDF_BUDGETS = (("Northwind Partners", "50000", "EUR"), ("Contoso Integrators", "30000", "USD"))
+
+
+async def seed_demo_content_and_mdf(core: Core) -> list[str]:
+    """Demo data for content and MDF (idempotent): two published items, MDF budgets for this quarter and
+    the next for the demo partners, and one pending MDF request from the Northwind demo user. Returns a
+    line per thing created; partners or people that don't exist are skipped."""
+    created: list[str] = []
+    content, mdf = core.content, core.mdf
+    async with core.db.transaction() as session:
+        existing = {i.title for i in await content_queries.recent_items(session, limit=500)}
+        tiers = {t.lower() for t in await content_queries.partner_tiers(session)}
+    for title, url, summary, item_tiers in CONTENT_ITEMS:
+        wanted = tuple(t for t in item_tiers if t.lower() in tiers)
+        if title in existing or not wanted:
+            continue
+        result = await content.publish(
+            None, ContentDraft(title=title, url=url, summary=summary, tiers=wanted)
+        )
+        created.append(f"content {result.ref} {title}")
+    today = mdf.today_for(None)
+    this_quarter = quarter_of(today)
+    next_quarter = quarter_of(quarter_bounds(this_quarter)[1] + timedelta(days=1))
+    for partner, amount, currency in MDF_BUDGETS:
+        async with core.db.transaction() as session:
+            org = await queries.partner_by_name(session, partner)
+            if org is None:
+                continue
+            missing = [
+                q
+                for q in (this_quarter, next_quarter)
+                if await mdf_queries.budget_for(session, partner_id=org.id, quarter=q) is None
+            ]
+        for quarter in missing:
+            await mdf.set_budget(
+                None, partner=partner, quarter=quarter, amount=Money(Decimal(amount), currency)
+            )
+            created.append(f"MDF budget {partner} {quarter}")
+    alice = await core.people.actor_by_email("alice@northwind.example", channel="cli")
+    if alice is not None and alice.partner_id is not None and not await mdf.list_requests(alice, scope="all"):
+        start = quarter_bounds(next_quarter)[0] + timedelta(days=9)
+        if await mdf.balance_for(alice, quarter=next_quarter) is not None:
+            view = await mdf.request(
+                alice,
+                MdfDraft(
+                    activity="Webinar: Security Pack for retailers",
+                    amount=Money(Decimal("5000"), "EUR"),
+                    start_date=start,
+                    end_date=start,
+                    expected_results="40 leads, 5 opportunities",
+                ),
+            )
+            created.append(f"MDF request {view.ref}")
     return created

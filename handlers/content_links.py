@@ -13,7 +13,6 @@ import logging
 from aiohttp import web
 
 from bot.bootstrap import Core
-from bot.features.content.service import open_content_link
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,7 @@ def attach_content_links(app: web.Application, core: Core) -> None:
     """Add ``GET /c/{token}`` to ``app``."""
 
     async def open_link(request: web.Request) -> web.StreamResponse:
-        url = await open_content_link(core, request.match_info["token"])
+        url = await core.content.open_link(request.match_info["token"])
         if url is None:
             return web.Response(
                 status=404,

@@ -57,7 +57,7 @@ def attach_lead_api(app: web.Application, core: Core) -> None:
         if not isinstance(body, dict | list):
             return _error(400, "Send one lead object or a list of them.", field="body")
         try:
-            result = await receive_leads(core, body)
+            result = await receive_leads(core.leads, body)
         except LeadRowError as exc:
             extra: dict[str, object] = {"field": exc.field}
             if exc.index is not None:

@@ -1,5 +1,6 @@
-"""The sweeps: thin functions taking ``now``. What is due lives in the database, so running a job
-twice, late, or in two replicas at once loses and duplicates nothing.
+"""The cadence table: when each feature's due work runs. Each job is a thin function taking ``now``
+that calls one feature's due-work method; what is due lives in the database (due dates, snoozes,
+ledgers), so running a job twice, late, or in two replicas at once loses and duplicates nothing.
 
 ``JOBS`` maps a job name to its function and its cadence; ``partnerbot jobs list`` prints it and
 ``partnerbot jobs run NAME [--at ISO]`` runs one (and delivers what it produced).
@@ -12,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.bootstrap import Core
-from scheduler.lead_jobs import expire_lead_offers
-from scheduler.mdf_jobs import remind_mdf
-from scheduler.question_jobs import escalate_questions
+from bot.inbox import purge
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +39,27 @@ async def nudge_sweep(core: Core, now: datetime) -> str:
     return str(await core.nudges.sweep(now=now))
 
 
-async def purge_inbox(core: Core, now: datetime) -> str:
-    from bot.inbox import purge
+async def expire_lead_offers(core: Core, now: datetime) -> str:
+    moved = await core.leads.expire_due(now=now)
+    return f"expired {len(moved)} lead offer(s)" + (f": {', '.join(moved)}" if moved else "")
 
+
+async def escalate_questions(core: Core, now: datetime) -> str:
+    escalated = await core.questions.escalate_due(now=now)
+    return f"escalated {len(escalated)} question(s)" + (f": {', '.join(escalated)}" if escalated else "")
+
+
+async def remind_mdf(core: Core, now: datetime) -> str:
+    sent = await core.mdf.remind_due(now=now)
+    return f"sent {len(sent)} MDF reminder(s)" + (f": {', '.join(sent)}" if sent else "")
+
+
+async def purge_inbox(core: Core, now: datetime) -> str:
     return f"forgot {await purge(core.db, now=now)} handled request(s)"
 
 
 async def weekly_digest(core: Core, now: datetime) -> str:
-    from bot.features.performance.digest import Digests
-
-    queued = await Digests(db=core.db, clock=core.clock, policy=core.nudges.policy).weekly(now=now)
+    queued = await core.digests.weekly(now=now)
     return f"queued {queued} digest(s)"
 
 

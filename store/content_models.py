@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.models import Base
+from store.base import Base
 
 AUDIENCE_KINDS = ("tier", "region", "partner", "person")
 

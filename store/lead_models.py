@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.models import Base
+from store.base import Base
 
 OPEN_LEAD_STATUSES = ("offered", "accepted", "contacted", "qualified")
 WORKING_LEAD_STATUSES = ("accepted", "contacted", "qualified")

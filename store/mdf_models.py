@@ -24,7 +24,7 @@ from decimal import Decimal
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.models import Base
+from store.base import Base
 
 MDF_STATUSES = ("pending", "approved", "rejected", "claimed", "paid")
 RESERVING_STATUSES = ("pending", "approved", "claimed", "paid")

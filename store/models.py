@@ -19,26 +19,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     Numeric,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+from store.base import Base
 
 
 class Partner(Base):
@@ -274,15 +262,3 @@ class ProcessedRequest(Base):
     answer: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     posted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-
-# Later capabilities keep their models in their own modules; importing them here puts their tables on
-# Base.metadata for Alembic and the schema tests.
-from store import (  # noqa: E402,F401
-    content_models,
-    inbox_models,
-    lead_models,
-    mdf_models,
-    nudge_models,
-    question_models,
-)

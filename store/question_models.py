@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.models import Base
+from store.base import Base
 
 QUESTION_STATUSES = ("answered_by_kb", "open", "assigned", "claimed", "answered", "closed")
 """``answered_by_kb``: the knowledge base answered and no person is involved yet; ``open``: waiting

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.bootstrap import Core
-from bot.features.content.skill import ContentSkill, build_content_skill
-from bot.features.mdf.skill import build_mdf_skill
+from bot.bootstrap import Core, build_content_skill, build_mdf_skill
+from bot.features.content.skill import ContentSkill
 from bot.kernel.messages import Actor
 from store import queries
 from tests.conftest import Chat, RecordingNotifier, World, reachable

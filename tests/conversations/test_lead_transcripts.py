@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from bot.bootstrap import Core
+from bot.bootstrap import Core, build_lead_skill
 from bot.features.leads.service import LeadInput
-from bot.features.leads.skill import LeadSkill, build_lead_skill
+from bot.features.leads.skill import LeadSkill
 from bot.kernel.messages import Actor
-from scheduler.lead_jobs import expire_lead_offers
+from scheduler.jobs import expire_lead_offers
 from store import lead_queries, queries
 from tests.conftest import Chat, FakeClock, RecordingNotifier, World, reachable
 

@@ -9,10 +9,9 @@ from datetime import datetime
 
 import pytest
 
-from bot.bootstrap import Core
-from bot.features.mdf.service import build_mdf
+from bot.bootstrap import Core, build_mdf
 from bot.kernel.messages import Actor
-from scheduler.mdf_jobs import remind_mdf
+from scheduler.jobs import remind_mdf
 from store import mdf_queries, queries
 from tests.conftest import Chat, FakeClock, RecordingNotifier, World, reachable
 from tests.conversations.test_content_transcripts import install

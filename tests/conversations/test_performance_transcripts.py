@@ -8,10 +8,10 @@ import base64
 from datetime import date, datetime
 from decimal import Decimal
 
-from bot.bootstrap import Core
+from bot.bootstrap import Core, build_performance_skill
 from bot.features.deals.service import DealChanges, DealDraft
 from bot.features.performance.charts import MAX_PNG_BYTES, png_size
-from bot.features.performance.skill import PerformanceSkill, build_performance_skill, split_period
+from bot.features.performance.skill import PerformanceSkill, split_period
 from bot.kernel.amounts import Money
 from bot.kernel.messages import Actor
 from scheduler.jobs import JOBS

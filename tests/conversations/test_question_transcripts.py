@@ -9,10 +9,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select, update
 
-from bot.bootstrap import Core
-from bot.features.questions.skill import build_question_skill
+from bot.bootstrap import Core, build_question_skill
 from bot.kernel.messages import Actor, ConversationRef
-from scheduler.question_jobs import escalate_questions
+from scheduler.jobs import escalate_questions
 from store import queries
 from store import question_queries as qq
 from store.models import OutboxMessage, Person

@@ -9,7 +9,7 @@ from tests.slack.conftest import Slack
 
 
 async def test_a_claim_with_a_file_shared_in_slack(slack: Slack) -> None:
-    await set_mdf_budget(slack.core, partner="Northwind Partners", quarter="2027-Q1", amount="50k EUR")
+    await set_mdf_budget(slack.core.mdf, partner="Northwind Partners", quarter="2027-Q1", amount="50k EUR")
     await slack.dm("UALICE", "I'd like MDF for a webinar, 5k EUR, 10-20 March, expecting 40 leads")
     await slack.dm("UALICE", "yes")
     assert any("M-1 is sent for approval" in c.dump for c in slack.standin.posts("DUALICE"))

@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.bootstrap import Core
-from bot.features.content.service import ContentDraft, build_content
+from bot.bootstrap import Core, build_content
+from bot.features.content.service import ContentDraft
 from handlers.content_links import attach_content_links
 from store.content_models import ContentDelivery
 from tests.conftest import FakeClock, World, build_core, make_world

@@ -9,14 +9,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.bootstrap import Core
-from bot.features.content.service import (
-    Content,
-    ContentDraft,
-    build_content,
-    publish_content,
-    seed_demo_content_and_mdf,
-)
+from bot.bootstrap import Core, build_content
+from bot.demo import seed_demo_content_and_mdf
+from bot.features.content.service import Content, ContentDraft, publish_content
 from bot.kernel.errors import InputError, NotAllowed, NotFound
 from store import content_queries, queries
 from store.content_models import ContentDelivery, ContentItem
@@ -260,7 +255,8 @@ async def test_bad_input_is_refused_with_what_is_accepted_and_nothing_is_written
 async def test_the_cli_publishes_and_says_what_it_did(any_core: Core) -> None:
     world, _ = await setup(any_core)
     result = await publish_content(
-        any_core,
+        any_core.content,
+        any_core.people,
         title="Q1 price list",
         url="https://partners.example.com/q1",
         summary="New prices from January",
@@ -274,14 +270,27 @@ async def test_the_cli_publishes_and_says_what_it_did(any_core: Core) -> None:
     )
     with pytest.raises(InputError) as not_staff:
         await publish_content(
-            any_core, title="X", url="https://x.example", tiers=["Gold"], actor_email="bob@contoso.example"
+            any_core.content,
+            any_core.people,
+            title="X",
+            url="https://x.example",
+            tiers=["Gold"],
+            actor_email="bob@contoso.example",
         )
     assert not_staff.value.field == "as"
     with pytest.raises(InputError) as bad_date:
-        await publish_content(any_core, title="X", url="https://x.example", tiers=["Gold"], expires="31/3")
+        await publish_content(
+            any_core.content,
+            any_core.people,
+            title="X",
+            url="https://x.example",
+            tiers=["Gold"],
+            expires="31/3",
+        )
     assert bad_date.value.field == "expires"
     as_dana = await publish_content(
-        any_core,
+        any_core.content,
+        any_core.people,
         title="From Dana",
         url="https://x.example/d",
         people=["bob@contoso.example"],

@@ -33,7 +33,7 @@ async def entries(core: Core) -> list[tuple[str, str, str | None, list]]:
 
 
 async def test_import_then_reimport_updates(any_core: Core, tmp_path: Path) -> None:
-    assert await import_kb_csv(any_core, write(tmp_path, GOOD)) == 3
+    assert await import_kb_csv(any_core.questions, write(tmp_path, GOOD)) == 3
     assert await entries(any_core) == [
         (
             "How do I claim MDF?",
@@ -50,7 +50,7 @@ async def test_import_then_reimport_updates(any_core: Core, tmp_path: Path) -> N
         ("Where is the price list?", "In the portal under Sales tools.", None, []),
     ]
     changed = GOOD.replace("In the portal under Sales tools.", "Sales tools > Price list.")
-    assert await import_kb_csv(any_core, write(tmp_path, changed)) == 3
+    assert await import_kb_csv(any_core.questions, write(tmp_path, changed)) == 3
     found = await entries(any_core)
     assert len(found) == 3 and found[2][1] == "Sales tools > Price list."
     async with any_core.db.transaction() as session:
@@ -59,11 +59,11 @@ async def test_import_then_reimport_updates(any_core: Core, tmp_path: Path) -> N
 
 
 async def test_imported_entries_answer_partners(any_core: Core, tmp_path: Path) -> None:
-    from bot.features.questions.service import build_questions
+    from bot.bootstrap import build_questions
     from tests.conftest import make_world
 
     world = await make_world(any_core)
-    await import_kb_csv(any_core, write(tmp_path, GOOD))
+    await import_kb_csv(any_core.questions, write(tmp_path, GOOD))
     view = await build_questions(any_core).ask(world.bob, "how do I get marketing funds back?")
     assert view.status == "answered_by_kb" and view.kb_ref == "KB-1"
 
@@ -109,7 +109,7 @@ async def test_a_bad_file_names_line_and_field_and_writes_nothing(
     any_core: Core, tmp_path: Path, text: str, message: str
 ) -> None:
     with pytest.raises(InputError) as error:
-        await import_kb_csv(any_core, write(tmp_path, text))
+        await import_kb_csv(any_core.questions, write(tmp_path, text))
     assert message in str(error.value)
     async with any_core.db.transaction() as session:
         assert await qq.kb_count(session) == 0
@@ -117,17 +117,17 @@ async def test_a_bad_file_names_line_and_field_and_writes_nothing(
 
 async def test_unreadable_files(any_core: Core, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
-        await import_kb_csv(any_core, tmp_path / "missing.csv")
+        await import_kb_csv(any_core.questions, tmp_path / "missing.csv")
     latin = tmp_path / "latin.csv"
     latin.write_bytes("question,answer\nWo ist die Preisliste?,Im Portal – unter Verkauf.\n".encode("cp1252"))
     with pytest.raises(InputError, match="latin.csv is not UTF-8 text"):
-        await import_kb_csv(any_core, latin)
+        await import_kb_csv(any_core.questions, latin)
 
 
 async def test_demo_faq_is_idempotent(any_core: Core) -> None:
     from bot.features.questions.service import DEMO_KB, seed_demo_kb
 
-    first = await seed_demo_kb(any_core)
+    first = await seed_demo_kb(any_core.questions)
     assert first[0] == "kb KB-1 How do I claim MDF?" and len(first) == len(DEMO_KB)
-    assert await seed_demo_kb(any_core) == []
+    assert await seed_demo_kb(any_core.questions) == []
     assert len(await entries(any_core)) == len(DEMO_KB)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.bootstrap import Core
-from bot.features.leads.service import LeadRowError, import_leads_csv, leads_for
+from bot.bootstrap import Core, leads_for
+from bot.features.leads.service import LeadRowError, import_leads_csv
 from bot.kernel.errors import InputError
 from store import lead_queries, queries
 from tests.conftest import RecordingNotifier, World, reachable
@@ -37,7 +37,7 @@ async def test_a_good_file_is_imported_and_distributed(core: Core, world: World,
         + "\n"
         + "Brasil Ltda,,ana@brasil.example,,BR,,,\n",
     )
-    result = await import_leads_csv(core, path)
+    result = await import_leads_csv(core.leads, path)
     assert [(r.ref, r.company, r.partner) for r in result.leads] == [
         ("L-1", "Initech GmbH", "Northwind Partners"),
         ("L-2", "Hooli Inc", "Contoso Integrators"),
@@ -115,13 +115,13 @@ async def test_a_bad_row_is_named_and_nothing_from_the_file_is_written(
 ) -> None:
     path = write(tmp_path, HEADER + rows)
     with pytest.raises(LeadRowError) as raised:
-        await import_leads_csv(core, path)
+        await import_leads_csv(core.leads, path)
     assert (raised.value.line, raised.value.field, raised.value.message) == (line, field, message)
     assert await lead_count(core) == 0
     async with core.db.transaction() as session:
         assert await queries.outbox_for(session) == []
     ok = write(tmp_path, HEADER + "Initech,Jane,jane@initech.example,,DE,,,\n", "ok.csv")
-    assert (await import_leads_csv(core, ok)).leads[0].ref == "L-1", "the rejected file used no numbers"
+    assert (await import_leads_csv(core.leads, ok)).leads[0].ref == "L-1", "the rejected file used no numbers"
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ async def test_a_bad_file_is_refused_whole(
 ) -> None:
     path = write(tmp_path, content)
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        await import_leads_csv(core, path)
+        await import_leads_csv(core.leads, path)
     assert await lead_count(core) == 0
 
 
@@ -153,16 +153,16 @@ async def test_header_case_and_optional_columns_and_encoding(
 ) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffCompany, Country ,Contact_Phone\nMünchner Rück AG,de,+49 89 38910\n".encode())
-    result = await import_leads_csv(core, path)
+    result = await import_leads_csv(core.leads, path)
     assert [(r.company, r.partner) for r in result.leads] == [("Münchner Rück AG", "Northwind Partners")]
     latin = tmp_path / "latin1.csv"
     latin.write_bytes(
         "company,country,contact_email\nA,DE,a@a.example\nM\xfcnchen,DE,m@m.example\n".encode("latin-1")
     )
     with pytest.raises(LeadRowError, match="line 3: the file is not UTF-8 text"):
-        await import_leads_csv(core, latin)
+        await import_leads_csv(core.leads, latin)
     with pytest.raises(InputError, match="I can't read"):
-        await import_leads_csv(core, tmp_path / "missing.csv")
+        await import_leads_csv(core.leads, tmp_path / "missing.csv")
     assert await lead_count(core) == 1
 
 
@@ -183,15 +183,15 @@ async def test_a_failure_while_distributing_writes_nothing(
     monkeypatch.setattr(Leads, "_offer", offer_then_fail)
     path = write(tmp_path, HEADER + "A,,a@a.example,,DE,,,\nB,,b@b.example,,DE,,,\nC,,c@c.example,,DE,,,\n")
     with pytest.raises(RuntimeError):
-        await import_leads_csv(core, path)
+        await import_leads_csv(core.leads, path)
     assert calls["n"] == 2 and await lead_count(core) == 0
 
 
 async def test_demo_leads_are_added_once(core: Core, world: World) -> None:
     from bot.features.leads.service import seed_demo_leads
 
-    created = await seed_demo_leads(core)
+    created = await seed_demo_leads(core.leads)
     assert created == ["lead L-1 Initech GmbH", "lead L-2 Hooli Inc", "lead L-3 Umbrella SA"]
-    assert await seed_demo_leads(core) == []
+    assert await seed_demo_leads(core.leads) == []
     assert await lead_count(core) == 3
     assert (await leads_for(core).get(world.dana, "L-2")).partner == "Contoso Integrators"

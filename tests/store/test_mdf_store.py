@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from bot.bootstrap import Core
-from bot.features.mdf.service import Mdf, MdfDraft, build_mdf, set_mdf_budget
+from bot.bootstrap import Core, build_mdf
+from bot.features.mdf.service import Mdf, MdfDraft, set_mdf_budget
 from bot.kernel.amounts import Money
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
-from scheduler.mdf_jobs import remind_mdf
+from scheduler.jobs import remind_mdf
 from store import mdf_queries, queries
 from store.mdf_models import MdfReminder, MdfRequest
 from store.models import AuditEntry
@@ -237,10 +237,12 @@ async def test_budget_rules(any_core: Core) -> None:
         await mdf.set_budget(world.alice, partner="Northwind Partners", quarter="2027-Q1", amount=eur("9000"))
     with pytest.raises(InputError, match="quarter"):
         await mdf.set_budget(world.dana, partner="Northwind Partners", quarter="spring", amount=eur("9000"))
-    line = await set_mdf_budget(any_core, partner="Northwind Partners", quarter="2027-q1", amount="12k EUR")
+    line = await set_mdf_budget(
+        any_core.mdf, partner="Northwind Partners", quarter="2027-q1", amount="12k EUR"
+    )
     assert line == "MDF budget of Northwind Partners for 2027-Q1: 12,000 EUR (6,000 EUR left)"
     with pytest.raises(InputError) as unknown:
-        await set_mdf_budget(any_core, partner="Nobody Ltd", quarter="2027-Q1", amount="1k EUR")
+        await set_mdf_budget(any_core.mdf, partner="Nobody Ltd", quarter="2027-Q1", amount="1k EUR")
     assert unknown.value.field == "partner"
 
 

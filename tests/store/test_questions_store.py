@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, select
 
-from bot.bootstrap import Core
-from bot.features.questions.service import Questions, build_questions
+from bot.bootstrap import Core, build_questions
+from bot.features.questions.service import Questions
 from bot.kernel.errors import InputError
 from bot.outbox import PREFER_PLATFORM
-from scheduler.question_jobs import escalate_questions
+from scheduler.jobs import escalate_questions
 from store import queries
 from store import question_queries as qq
 from store.db import downgrade, sync_url, upgrade

@@ -9,7 +9,7 @@ ALICE, DANA = USERS["alice"], USERS["dana"]
 
 
 async def test_a_claim_with_a_file_uploaded_in_teams(teams: Teams) -> None:
-    await set_mdf_budget(teams.core, partner="Northwind Partners", quarter="2027-Q1", amount="50k EUR")
+    await set_mdf_budget(teams.core.mdf, partner="Northwind Partners", quarter="2027-Q1", amount="50k EUR")
     await teams.say(ALICE, "I'd like MDF for a webinar, 5k EUR, 10-20 March, expecting 40 leads")
     sent = await teams.say(ALICE, "yes")
     assert any("M-1 is sent for approval" in c.text for c in sent)

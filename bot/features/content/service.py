@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -33,14 +33,11 @@ from bot.features.deals.service import clean_text
 from bot.kernel.errors import InputError, NotAllowed, NotFound
 from bot.kernel.messages import Actor
 from bot.kernel.refs import CONTENT_ITEM
-from bot.people import EMAIL_RE
+from bot.people import EMAIL_RE, People
 from store import content_queries, queries
 from store.content_models import ContentAudience, ContentDelivery, ContentItem
 from store.db import Database
 from store.models import AuditEntry, Partner, Person
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Core
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PUBLISH_ROLES = ("channel_manager",)
@@ -700,15 +697,9 @@ class Content:
             return item.url
 
 
-def build_content(core: Core) -> Content:
-    """The content service for a core (the skill, the CLI and the tracked link share its rules)."""
-    return Content(
-        db=core.db, clock=core.clock, public_url=core.settings.public_url, default_tz=core.settings.timezone
-    )
-
-
 async def publish_content(
-    core: Core,
+    content: Content,
+    directory: People,
     *,
     title: str,
     url: str,
@@ -726,7 +717,7 @@ async def publish_content(
     Bad input raises :class:`InputError` naming the field; nothing is written then."""
     actor = None
     if actor_email:
-        actor = await core.people.actor_by_email(actor_email, channel="cli")
+        actor = await directory.actor_by_email(actor_email, channel="cli")
         if actor is None or not actor.is_staff:
             raise InputError("as", f"{actor_email} is not a member of vendor staff.")
     if isinstance(expires, str):
@@ -746,86 +737,4 @@ async def publish_content(
         people=tuple(people),
         expires=expires,
     )
-    return await build_content(core).publish(actor, draft)
-
-
-async def open_content_link(core: Core, token: str) -> str | None:
-    """For ``GET /c/<token>``: the document's URL (the open is recorded), or None for an unknown token."""
-    return await build_content(core).open_link(token)
-
-
-DEMO_ITEMS = (
-    (
-        "Partner price list 2027",
-        "https://partners.example.com/price-list-2027",
-        "New list prices and Gold discounts from 1 January.",
-        ("Gold",),
-    ),
-    (
-        "Security Pack launch kit",
-        "https://partners.example.com/security-pack-kit",
-        "Slides, a demo script and an e-mail template for the Security Pack launch.",
-        ("Gold", "Silver"),
-    ),
-)
-DEMO_BUDGETS = (("Northwind Partners", "50000", "EUR"), ("Contoso Integrators", "30000", "USD"))
-
-
-async def seed_demo_content_and_mdf(core: Core) -> list[str]:
-    """Demo data for content and MDF (idempotent): two published items, MDF budgets for this quarter and
-    the next for the demo partners, and one pending MDF request from the Northwind demo user. Returns a
-    line per thing created; partners or people that don't exist are skipped."""
-    from decimal import Decimal
-
-    from bot.features.mdf.service import MdfDraft, build_mdf, quarter_bounds, quarter_of
-    from bot.kernel.amounts import Money
-    from store import mdf_queries
-
-    created: list[str] = []
-    content = build_content(core)
-    mdf = build_mdf(core)
-    async with core.db.transaction() as session:
-        existing = {i.title for i in await content_queries.recent_items(session, limit=500)}
-        tiers = {t.lower() for t in await content_queries.partner_tiers(session)}
-    for title, url, summary, item_tiers in DEMO_ITEMS:
-        wanted = tuple(t for t in item_tiers if t.lower() in tiers)
-        if title in existing or not wanted:
-            continue
-        result = await content.publish(
-            None, ContentDraft(title=title, url=url, summary=summary, tiers=wanted)
-        )
-        created.append(f"content {result.ref} {title}")
-    today = mdf.today_for(None)
-    this_quarter = quarter_of(today)
-    next_quarter = quarter_of(quarter_bounds(this_quarter)[1] + timedelta(days=1))
-    for partner, amount, currency in DEMO_BUDGETS:
-        async with core.db.transaction() as session:
-            org = await queries.partner_by_name(session, partner)
-            if org is None:
-                continue
-            missing = [
-                q
-                for q in (this_quarter, next_quarter)
-                if await mdf_queries.budget_for(session, partner_id=org.id, quarter=q) is None
-            ]
-        for quarter in missing:
-            await mdf.set_budget(
-                None, partner=partner, quarter=quarter, amount=Money(Decimal(amount), currency)
-            )
-            created.append(f"MDF budget {partner} {quarter}")
-    alice = await core.people.actor_by_email("alice@northwind.example", channel="cli")
-    if alice is not None and alice.partner_id is not None and not await mdf.list_requests(alice, scope="all"):
-        start = quarter_bounds(next_quarter)[0] + timedelta(days=9)
-        if await mdf.balance_for(alice, quarter=next_quarter) is not None:
-            view = await mdf.request(
-                alice,
-                MdfDraft(
-                    activity="Webinar: Security Pack for retailers",
-                    amount=Money(Decimal("5000"), "EUR"),
-                    start_date=start,
-                    end_date=start,
-                    expected_results="40 leads, 5 opportunities",
-                ),
-            )
-            created.append(f"MDF request {view.ref}")
-    return created
+    return await content.publish(actor, draft)

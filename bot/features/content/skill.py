@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from bot.features.content import views as content_views
-from bot.features.content.service import Content, ContentDraft, build_content, content_ref
+from bot.features.content.service import Content, ContentDraft, content_ref
 from bot.intents import NO_RE, YES_RE
 from bot.kernel.dates import parse_close_date
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore
 from bot.people import EMAIL_RE
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Core
 
 WHATS_NEW_RE = re.compile(
     r"^\s*(?:(?:so|hey|hi|ok|okay)[\s,]+)?(?:what'?s|what\s+is|anything)\s+new(?:\s+for\s+(?:me|us))?"
@@ -315,9 +312,4 @@ class ContentSkill:
             await self.dialogs.clear(actor)
 
 
-def build_content_skill(core: Core) -> ContentSkill:
-    """The content skill for ``core``: ``core.conversation.add_skill(build_content_skill(core))``."""
-    return ContentSkill(content=build_content(core), dialogs=core.conversation.dialogs)
-
-
-__all__ = ["ContentSkill", "build_content_skill"]
+__all__ = ["ContentSkill"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 import re
 import statistics
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -71,7 +70,6 @@ from store.models import AuditEntry, Partner, Person
 OFFER_MESSAGE_RE = re.compile(r"^(?P<ref>L-\d+):offer:o(?P<offer>\d+):p\d+$")
 
 if TYPE_CHECKING:
-    from bot.bootstrap import Core
     from bot.config import Settings
 
 MANAGE_ROLES = lead_views.MANAGE_ROLES
@@ -1573,24 +1571,6 @@ def _snapshot(lead: Lead) -> dict[str, Any]:
 # -- entry points for the wiring (CLI, HTTP, scheduler) -----------------------------------------------
 
 
-def leads_for(core: Core, *, rng: random.Random | None = None) -> Leads:
-    """The lead service of ``core`` (``core.leads`` when the wiring made one), else a new one built from
-    its settings. ``rng`` (a ``random.Random``) makes the engine's draws repeatable."""
-    existing = getattr(core, "leads", None)
-    if isinstance(existing, Leads) and rng is None:
-        return existing
-    settings = LeadSettings.from_settings(core.settings)
-    return Leads(
-        db=core.db,
-        clock=core.clock,
-        deals=core.deals,
-        settings=settings,
-        engine=AssignmentEngine(weights=settings.weights, rng=rng),
-        vendor_channel=bool(core.vendor_channel_platform),
-        default_tz=core.settings.timezone,
-    )
-
-
 def read_leads_csv(path: Path, *, products: Sequence[str]) -> list[LeadInput]:
     """Every row of the CSV file validated, or :class:`LeadRowError` naming the first bad line and
     field. Nothing is written here."""
@@ -1660,16 +1640,15 @@ def read_leads_csv(path: Path, *, products: Sequence[str]) -> list[LeadInput]:
     return leads
 
 
-async def import_leads_csv(core: Core, path: Path) -> ImportResult:
+async def import_leads_csv(service: Leads, path: Path) -> ImportResult:
     """``partnerbot lead import FILE.csv``: validate every row, then write all of them in one
     transaction and distribute them. A bad row raises :class:`LeadRowError` ("line 4, contact_email:
     ...") and nothing from the file is written."""
-    service = leads_for(core)
     rows = read_leads_csv(Path(path), products=await service.products())
     return await service.add_leads(rows, channel="cli")
 
 
-async def receive_leads(core: Core, body: Any) -> ImportResult:
+async def receive_leads(service: Leads, body: Any) -> ImportResult:
     """``POST /api/leads``: one JSON object or a list of them with the CSV's fields. Every item is
     validated first (:class:`LeadRowError` with ``index`` and ``field``); then all are written and
     distributed in one transaction."""
@@ -1678,7 +1657,6 @@ async def receive_leads(core: Core, body: Any) -> ImportResult:
         raise LeadRowError("leads", "The list is empty; send one lead object or a list of them.")
     if len(items) > MAX_IMPORT_ROWS:
         raise LeadRowError("leads", f"At most {MAX_IMPORT_ROWS:,} leads per request.")
-    service = leads_for(core)
     products = await service.products()
     leads = []
     listed = isinstance(body, list)
@@ -1725,11 +1703,10 @@ DEMO_LEADS = (
 )
 
 
-async def seed_demo_leads(core: Core) -> list[str]:
+async def seed_demo_leads(service: Leads) -> list[str]:
     """``partnerbot demo``: a few leads, distributed like real ones - only when there are none yet, so
     running the demo twice adds nothing. Returns a line per lead created."""
-    service = leads_for(core)
-    async with core.db.transaction() as session:
+    async with service.db.transaction() as session:
         if await lead_queries.leads_visible(session, partner_id=None, limit=1):
             return []
         products = set(await queries.product_names(session))

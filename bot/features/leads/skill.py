@@ -9,19 +9,18 @@ questions. Every decision (who may do what, which state a lead may move to) is t
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from bot.features.deals import views
 from bot.features.deals.service import Deals, DealView
 from bot.features.leads import views as lead_views
-from bot.features.leads.service import FIELDS, Leads, LeadView, lead_ref, leads_for, parse_lead_ref
+from bot.features.leads.service import FIELDS, Leads, LeadView, lead_ref, parse_lead_ref
 from bot.intents import NO_RE, YES_RE, match_product
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.companies import normalize_company
@@ -29,9 +28,6 @@ from bot.kernel.dates import find_close_date, format_date, parse_close_date, val
 from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Core
 
 LREF_RE = re.compile(r"\bL-(\d{1,9})\b", re.IGNORECASE)
 DREF_RE = re.compile(r"\bD-?\d{1,9}\b", re.IGNORECASE)
@@ -851,15 +847,4 @@ def parse_new_lead(text: str, products: list[str]) -> dict[str, str]:
     return raw
 
 
-def build_lead_skill(core: Core, *, rng: random.Random | None = None) -> LeadSkill:
-    """The lead skill for ``core``: ``core.conversation.add_skill(build_lead_skill(core))``. ``rng``
-    makes the assignment engine's draws repeatable (tests)."""
-    return LeadSkill(
-        leads=leads_for(core, rng=rng),
-        deals=core.deals,
-        dialogs=core.conversation.dialogs,
-        default_currency=core.settings.default_currency,
-    )
-
-
-__all__ = ["LeadSkill", "build_lead_skill", "find_lead_ref", "parse_lead_ref", "parse_new_lead"]
+__all__ = ["LeadSkill", "find_lead_ref", "parse_lead_ref", "parse_new_lead"]

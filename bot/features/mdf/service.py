@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,9 +45,6 @@ from store import mdf_queries, queries
 from store.db import Database
 from store.mdf_models import MdfBudget, MdfHistory, MdfRequest
 from store.models import Partner, Person
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Core
 
 QUARTER_RES = (
     re.compile(r"^\s*(?P<year>\d{4})\s*[-/ ]?\s*Q(?P<q>[1-4])\s*$", re.IGNORECASE),
@@ -328,8 +325,10 @@ class Mdf:
         default_tz: str = "UTC",
         claim_days: int = DEFAULT_CLAIM_DAYS,
         vendor_channel: bool = False,
+        default_currency: str = "EUR",
     ) -> None:
         self.db = db
+        self.default_currency = default_currency
         self.clock = clock
         self.default_tz = default_tz
         self.claim_days = claim_days
@@ -1063,27 +1062,20 @@ def _moved_on(ref: str, status: str, verb: str) -> Conflict:
     return Conflict(f"{ref} is {mdf_views.STATUS_LABELS.get(status, status)}, so it can't be {verb} now.")
 
 
-def build_mdf(core: Core) -> Mdf:
-    """The MDF service for a core (the skill, the CLI and the reminder job share its rules)."""
-    raw = (core.settings.extra.get("PARTNERBOT_MDF_CLAIM_DAYS") or "").strip()
+def claim_days_from(extra: Mapping[str, str]) -> int:
+    """``PARTNERBOT_MDF_CLAIM_DAYS``: days after an activity's end to claim it (30)."""
+    raw = (extra.get("PARTNERBOT_MDF_CLAIM_DAYS") or "").strip()
     try:
-        claim_days = int(raw) if raw else DEFAULT_CLAIM_DAYS
+        return int(raw) if raw else DEFAULT_CLAIM_DAYS
     except ValueError as exc:
         raise ValueError(f"PARTNERBOT_MDF_CLAIM_DAYS must be a whole number, not {raw!r}") from exc
-    return Mdf(
-        db=core.db,
-        clock=core.clock,
-        default_tz=core.settings.timezone,
-        claim_days=claim_days,
-        vendor_channel=bool(core.vendor_channel_platform),
-    )
 
 
-async def set_mdf_budget(core: Core, *, partner: str, quarter: str, amount: str) -> str:
+async def set_mdf_budget(mdf: Mdf, *, partner: str, quarter: str, amount: str) -> str:
     """``partnerbot mdf budget PARTNER --quarter 2027-Q1 --amount "50k EUR"``: create or change a
     budget; returns the line to print. Bad input raises :class:`InputError` naming the field."""
-    money = parse_money(amount, default_currency=core.settings.default_currency)
-    view = await build_mdf(core).set_budget(None, partner=partner, quarter=quarter, amount=money)
+    money = parse_money(amount, default_currency=mdf.default_currency)
+    view = await mdf.set_budget(None, partner=partner, quarter=quarter, amount=money)
     return (
         f"MDF budget of {view.partner} for {view.quarter}: {format_money(view.budget)} "
         f"({format_money(view.remaining)} left)"

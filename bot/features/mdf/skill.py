@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
@@ -26,7 +26,6 @@ from bot.features.mdf.service import (
     Mdf,
     MdfDraft,
     MdfView,
-    build_mdf,
     find_activity_dates,
     mdf_ref,
     over_balance_text,
@@ -38,9 +37,6 @@ from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Core
 
 MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
 MREF_RE = re.compile(r"\bM-(\d{1,9})\b", re.IGNORECASE)
@@ -806,13 +802,4 @@ def _budget_saved(view: BalanceView) -> Reply:
     )
 
 
-def build_mdf_skill(core: Core) -> MdfSkill:
-    """The MDF skill for ``core``: ``core.conversation.add_skill(build_mdf_skill(core))``."""
-    return MdfSkill(
-        mdf=build_mdf(core),
-        dialogs=core.conversation.dialogs,
-        default_currency=core.settings.default_currency,
-    )
-
-
-__all__ = ["MdfSkill", "build_mdf_skill", "parse_request_text"]
+__all__ = ["MdfSkill", "parse_request_text"]

@@ -19,7 +19,6 @@ from bot.features.performance import charts
 from bot.features.performance.service import (
     DEFAULT_DAYS,
     AmbiguousPartner,
-    FlagThresholds,
     Performance,
     Scorecard,
 )
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from decimal import Decimal
 
-    from bot.bootstrap import Core
 
 MAX_LAGGARDS = 25
 UNIT_DAYS = {
@@ -325,14 +323,3 @@ class PerformanceSkill:
                 ],
             )
         ]
-
-
-def build_performance_skill(core: Core) -> PerformanceSkill:
-    return PerformanceSkill(
-        performance=Performance(
-            db=core.db,
-            clock=core.clock,
-            policy=core.nudges.policy,
-            thresholds=FlagThresholds.from_settings(core.settings.extra),
-        )
-    )

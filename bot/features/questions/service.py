@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
@@ -40,9 +40,6 @@ from store import question_queries as qq
 from store.db import Database
 from store.models import AuditEntry, Partner, Person
 from store.question_models import WAITING_STATUSES, KbEntry, Question
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Core
 
 KB_THRESHOLD = 80
 """A knowledge-base entry answers a question when :func:`kb_score` reaches this (0-100)."""
@@ -1441,20 +1438,9 @@ def read_kb_csv(path: Path) -> list[KbRow]:
     return rows
 
 
-def build_questions(core: Core) -> Questions:
-    """The question service for a core (settings: time zone, vendor channel, SLA)."""
-    return Questions(
-        db=core.db,
-        clock=core.clock,
-        default_tz=core.settings.timezone,
-        vendor_channel=bool(core.vendor_channel_platform),
-        sla_hours=sla_hours_from(core.settings.extra),
-    )
-
-
-async def import_kb_csv(core: Core, path: Path) -> int:
+async def import_kb_csv(questions: Questions, path: Path) -> int:
     """``partnerbot kb import FILE.csv``: every row or none; returns how many rows were imported."""
-    return await build_questions(core).import_kb(read_kb_csv(path))
+    return await questions.import_kb(read_kb_csv(path))
 
 
 DEMO_KB: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -1488,12 +1474,11 @@ DEMO_KB: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 )
 
 
-async def seed_demo_kb(core: Core) -> list[str]:
+async def seed_demo_kb(questions: Questions) -> list[str]:
     """The demo FAQ for ``partnerbot demo``: creates the entries that are missing, changes nothing
     else (idempotent); returns a line per entry created."""
-    questions = build_questions(core)
     created: list[str] = []
-    async with core.db.transaction() as session:
+    async with questions.db.transaction() as session:
         for question, answer, topic, tags in DEMO_KB:
             if await qq.kb_entry_by_key(session, question_key(question)) is not None:
                 continue

@@ -11,17 +11,13 @@ claimed as staff commands ("questions", "claim Q-3", "answer Q-3: …", "add to 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from bot.features.questions import views as qv
-from bot.features.questions.service import Questions, QuestionView, build_questions, question_ref
+from bot.features.questions.service import Questions, QuestionView, question_ref
 from bot.intents import recognize
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Core
 
 QREF = r"Q-(\d{1,9})"  # the hyphen is required: "Q2" is a quarter in sales talk
 OTHER_REF_RE = re.compile(r"\b[DL]-?\d{1,9}\b", re.I)
@@ -398,8 +394,3 @@ class QuestionSkill:
             text, today=self.questions.clock().date(), products=[], default_currency="USD"
         ).name
         return intent not in ("unknown", "register", "status")
-
-
-def build_question_skill(core: Core) -> QuestionSkill:
-    """The question skill for a core; add it with ``core.conversation.add_skill``."""
-    return QuestionSkill(questions=build_questions(core), dialogs=DialogStore(db=core.db, clock=core.clock))
