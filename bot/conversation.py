@@ -19,7 +19,8 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from bot.features.deals import views
-from bot.features.deals.service import STAGES, DealChanges, DealDraft, Deals, DealView
+from bot.features.deals.model import STAGES, DealChanges, DealDraft, DealView
+from bot.features.deals.service import Deals
 from bot.intents import (
     EDIT_RE,
     NO_RE,

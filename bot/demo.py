@@ -6,10 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from bot.bootstrap import Core
-from bot.features.content.service import ContentDraft
-from bot.features.deals.service import DealDraft
+from bot.features.content.model import ContentDraft
+from bot.features.deals.model import DealDraft
 from bot.features.leads.service import seed_demo_leads
-from bot.features.mdf.service import MdfDraft, quarter_bounds, quarter_of
+from bot.features.mdf.model import MdfDraft
+from bot.features.mdf.service import quarter_bounds, quarter_of
 from bot.features.questions.service import seed_demo_kb
 from bot.kernel.amounts import Money
 from store import content_queries, mdf_queries, queries

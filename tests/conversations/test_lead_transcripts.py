@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.bootstrap import Core, build_lead_skill
-from bot.features.leads.service import LeadInput
+from bot.features.leads.model import LeadInput
 from bot.features.leads.skill import LeadSkill
 from bot.kernel.messages import Actor
 from scheduler.jobs import expire_lead_offers

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from bot.bootstrap import Core
-from bot.features.deals.service import DealDraft
+from bot.features.deals.model import DealDraft
 from bot.kernel.amounts import Money
 from bot.kernel.messages import Reply
 from scheduler.jobs import JOBS
@@ -229,7 +229,7 @@ async def test_weekly_digest_for_channel_managers(core: Core, world: World) -> N
 async def test_an_accepted_lead_without_progress_is_nudged_with_one_click_answers(
     core: Core, world: World
 ) -> None:
-    from bot.features.leads.service import LeadInput
+    from bot.features.leads.model import LeadInput
 
     notifier = RecordingNotifier()
     await reachable(core, world.alice)

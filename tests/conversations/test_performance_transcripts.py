@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from bot.bootstrap import Core, build_performance_skill
-from bot.features.deals.service import DealChanges, DealDraft
+from bot.features.deals.model import DealChanges, DealDraft
 from bot.features.performance.charts import MAX_PNG_BYTES, png_size
 from bot.features.performance.skill import PerformanceSkill, split_period
 from bot.kernel.amounts import Money

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from bot.bootstrap import build_content, build_mdf
 from bot.cli import main
-from bot.features.content.service import ContentDraft
-from bot.features.deals.service import DealDraft
-from bot.features.mdf.service import MdfDraft
+from bot.features.content.model import ContentDraft
+from bot.features.deals.model import DealDraft
+from bot.features.mdf.model import MdfDraft
 from bot.kernel.amounts import Money
 from store.models import ChatIdentity, Person
 from tests.conftest import Chat, FakeClock

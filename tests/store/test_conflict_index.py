@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 
 from bot.bootstrap import Core
 from bot.features.deals import conflicts
-from bot.features.deals.service import DealDraft
+from bot.features.deals.model import DealDraft
 from bot.kernel.amounts import Money
 from bot.kernel.companies import CONFLICT_THRESHOLD, company_similarity
 from bot.kernel.messages import Actor

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.bootstrap import Core, build_content
-from bot.features.content.service import ContentDraft
+from bot.features.content.model import ContentDraft
 from handlers.content_links import attach_content_links
 from store.content_models import ContentDelivery
 from tests.conftest import FakeClock, World, build_core, make_world

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from bot.bootstrap import Core, build_content
 from bot.demo import seed_demo_content_and_mdf
-from bot.features.content.service import Content, ContentDraft, publish_content
+from bot.features.content.model import ContentDraft
+from bot.features.content.service import Content, publish_content
 from bot.kernel.errors import InputError, NotAllowed, NotFound
 from store import content_queries, queries
 from store.content_models import ContentDelivery, ContentItem

@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 
 from bot.bootstrap import Core, build_mdf
-from bot.features.mdf.service import Mdf, MdfDraft, set_mdf_budget
+from bot.features.mdf.model import MdfDraft
+from bot.features.mdf.service import Mdf, set_mdf_budget
 from bot.kernel.amounts import Money
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from scheduler.jobs import remind_mdf

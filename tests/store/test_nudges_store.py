@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from bot.bootstrap import Core
-from bot.features.deals.service import DealDraft
+from bot.features.deals.model import DealDraft
 from bot.kernel.amounts import Money
 from bot.outbox import DeliveryError
 from store import queries

@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 
 from bot.bootstrap import Core, leads_for
-from bot.features.deals.service import DealChanges, DealDraft
-from bot.features.leads.service import LeadInput, Leads
+from bot.features.deals.model import DealChanges, DealDraft
+from bot.features.leads.model import LeadInput
+from bot.features.leads.service import Leads
 from bot.features.performance.service import FlagThresholds, Performance
 from bot.kernel.amounts import Money
 from bot.kernel.errors import NotAllowed, NotFound

@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from bot.bootstrap import Core
-from bot.features.deals.service import DealChanges, DealDraft
+from bot.features.deals.model import DealChanges, DealDraft
 from bot.kernel.amounts import Money
 from bot.kernel.errors import NotFound
 from bot.outbox import DeliveryError

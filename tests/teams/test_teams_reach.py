@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.features.deals.service import DealDraft
+from bot.features.deals.model import DealDraft
 from bot.kernel.amounts import Money
 from bot.outbox import unreachable_people
 from scheduler.jobs import JOBS

@@ -16,7 +16,8 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from bot.features.content import views as content_views
-from bot.features.content.service import Content, ContentDraft, content_ref
+from bot.features.content.model import ContentDraft
+from bot.features.content.service import Content, content_ref
 from bot.intents import NO_RE, YES_RE
 from bot.kernel.dates import parse_close_date
 from bot.kernel.errors import InputError, NotAllowed

@@ -11,7 +11,7 @@ from bot.kernel.dates import format_date
 from bot.kernel.messages import Actor, Button, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
-    from bot.features.content.service import ItemView, ResolvedDraft, StatsLine, StatsView
+    from bot.features.content.model import ItemView, ResolvedDraft, StatsLine, StatsView
 
 
 def item_buttons(view: ItemView) -> list[Button]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.features.deals import views
 from bot.features.deals.conflicts import find_conflicts
+from bot.features.deals.model import (
+    CLOSED,
+    STAGES,
+    ConflictView,
+    DealChanges,
+    DealDraft,
+    DealView,
+    HistoryView,
+)
 from bot.kernel.amounts import Money, format_money
 from bot.kernel.audit import audit_entry, history_fields
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
@@ -34,8 +43,6 @@ from store.models import Customer, Deal, DealConflict, DealHistory, Person
 
 # The key of a notice to one person of the partner (see _notify_partner).
 NOTICE_RE = re.compile(r"^(?P<ref>D-\d+):[a-z0-9_.-]+:p(?P<person>\d+):")
-STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
-CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
 OPEN_STATUSES = queries.OPEN_DEAL_STATUSES
 MAX_TEXT = 2000
 REVIEW_ROLES = ("approver",)
@@ -45,84 +52,6 @@ UPDATE_ROLES = ("approver", "channel_manager")
 
 parse_ref = DEAL.parse
 deal_ref = DEAL.format
-
-
-@dataclass(frozen=True, slots=True)
-class DealDraft:
-    """What a partner submits. Validated by :meth:`Deals.validate_draft`."""
-
-    customer: str
-    product: str
-    amount: Money
-    close_date: date
-    domain: str | None = None
-    country: str | None = None
-    notes: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DealChanges:
-    """A partial update; ``None`` leaves a field as it is."""
-
-    stage: str | None = None
-    amount: Money | None = None
-    close_date: date | None = None
-    next_step: str | None = None
-    notes: str | None = None
-
-    def is_empty(self) -> bool:
-        return all(v is None for v in (self.stage, self.amount, self.close_date, self.next_step, self.notes))
-
-
-@dataclass(frozen=True, slots=True)
-class ConflictView:
-    ref: str
-    partner: str
-    customer: str
-    status: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryView:
-    field: str
-    old: str | None
-    new: str | None
-    by: str
-    channel: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DealView:
-    """A snapshot of a deal as one reader may see it (``conflicts`` only for staff)."""
-
-    ref: str
-    partner: str
-    customer: str
-    domain: str | None
-    country: str | None
-    product: str
-    amount: Money
-    close_date: date
-    stage: str
-    status: str
-    in_conflict: bool
-    notes: str | None
-    next_step: str | None
-    protection_until: date | None
-    decision_reason: str | None
-    decided_by: str | None
-    extension_reason: str | None
-    outcome_reason: str | None
-    registered_by: str
-    updated_at: datetime
-    conflicts: tuple[ConflictView, ...] = ()
-    history: tuple[HistoryView, ...] = field(default=())
-
-    @property
-    def is_open(self) -> bool:
-        return self.status not in CLOSED
 
 
 def clean_text(value: str | None, *, field_name: str, limit: int = MAX_TEXT) -> str | None:

@@ -13,7 +13,7 @@ from bot.kernel.dates import format_date
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
-    from bot.features.deals.service import DealDraft, DealView
+    from bot.features.deals.model import DealDraft, DealView
 
 STATUS_LABELS = {
     "pending": "waiting for review",
@@ -257,7 +257,7 @@ def registration_form(products: Sequence[str], draft: dict[str, str] | None = No
 
 
 def update_form(view: DealView) -> Form:
-    from bot.features.deals.service import STAGES
+    from bot.features.deals.model import STAGES
 
     return Form(
         form_id="deal.update",

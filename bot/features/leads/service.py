@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot import outbox
-from bot.features.deals.service import DealDraft, Deals, DealView, clean_text, deal_ref
+from bot.features.deals.model import DealDraft, DealView
+from bot.features.deals.service import Deals, clean_text, deal_ref
 from bot.features.leads import views as lead_views
 from bot.features.leads.assignment import (
     PERFORMANCE_DAYS,
@@ -45,6 +46,7 @@ from bot.features.leads.assignment import (
     Performance,
     region_of,
 )
+from bot.features.leads.model import LeadHistoryView, LeadInput, LeadView, OfferView
 from bot.intents import match_product
 from bot.kernel.amounts import Money
 from bot.kernel.audit import audit_entry, history_fields
@@ -114,83 +116,6 @@ lead_ref = LEAD.format
 
 
 # -- values -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LeadInput:
-    """A lead as it comes in (CSV row, JSON object, staff form), validated by :func:`validate_lead`."""
-
-    company: str
-    country: str
-    contact_name: str | None = None
-    contact_email: str | None = None
-    contact_phone: str | None = None
-    product: str | None = None
-    source: str | None = None
-    notes: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OfferView:
-    """One offer of a lead, as staff see it."""
-
-    partner: str
-    outcome: str
-    reason: str
-    assigned_by: str | None
-    decline_reason: str | None
-    decided_by: str | None
-    offered_at: datetime
-    accept_by: datetime
-    decided_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class LeadHistoryView:
-    field: str
-    old: str | None
-    new: str | None
-    by: str
-    channel: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LeadView:
-    """A snapshot of a lead as one reader may see it. ``audience`` says for whom it was built:
-    for ``partner`` the staff-only parts (why it was assigned, the review reason, other offers) are
-    empty and the contact is hidden until the lead is accepted."""
-
-    ref: str
-    company: str
-    country: str
-    region: str | None
-    product: str | None
-    source: str | None
-    notes: str | None
-    status: str
-    status_note: str | None
-    disqualify_reason: str | None
-    partner: str | None
-    offered_at: datetime | None
-    accept_by: datetime | None
-    accepted_at: datetime | None
-    converted_deal: str | None
-    created_at: datetime
-    updated_at: datetime
-    audience: Literal["staff", "partner"]
-    contact_name: str | None = None
-    contact_email: str | None = None
-    contact_phone: str | None = None
-    contact_hidden: bool = False
-    assignment_reason: str | None = None
-    review_reason: str | None = None
-    offers: tuple[OfferView, ...] = ()
-    history: tuple[LeadHistoryView, ...] = field(default=())
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_LEAD_STATUSES or self.status == "unassigned"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,11 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from bot.features.deals import views
-from bot.features.deals.service import Deals, DealView
+from bot.features.deals.model import DealView
+from bot.features.deals.service import Deals
 from bot.features.leads import views as lead_views
-from bot.features.leads.service import FIELDS, Leads, LeadView, lead_ref, parse_lead_ref
+from bot.features.leads.model import LeadView
+from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
 from bot.intents import NO_RE, YES_RE, match_product
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.companies import normalize_company

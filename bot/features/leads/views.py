@@ -16,7 +16,7 @@ from bot.kernel.dates import format_date
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
-    from bot.features.leads.service import LeadView
+    from bot.features.leads.model import LeadView
 
 STATUS_LABELS = {
     "new": "new",

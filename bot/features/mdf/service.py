@@ -25,7 +25,6 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.features.deals.service import clean_text
 from bot.features.mdf import views as mdf_views
+from bot.features.mdf.model import BalanceView, MdfDraft, MdfHistoryView, MdfView
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.audit import audit_entry, history_fields
 from bot.kernel.dates import find_close_date, format_date, local_today, parse_close_date
@@ -231,72 +231,6 @@ def find_activity_dates(text: str, *, today: date) -> tuple[tuple[date, date], t
 
 
 # -- values -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MdfDraft:
-    """What a partner asks for. Validated by :meth:`Mdf.validate_draft`."""
-
-    activity: str
-    amount: Money
-    start_date: date
-    end_date: date
-    expected_results: str
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceView:
-    """One partner's budget for one quarter and what is left of it."""
-
-    partner: str
-    quarter: str
-    budget: Money
-    pending: Money
-    approved: Money
-    paid: Money
-    remaining: Money
-
-
-@dataclass(frozen=True, slots=True)
-class MdfHistoryView:
-    field: str
-    old: str | None
-    new: str | None
-    by: str
-    channel: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class MdfView:
-    """A snapshot of a request as one reader may see it, with the balance of its quarter."""
-
-    ref: str
-    partner: str
-    activity: str
-    expected_results: str
-    amount: Money
-    start_date: date
-    end_date: date
-    quarter: str
-    status: str
-    requested_by: str
-    created_at: datetime
-    updated_at: datetime
-    approved_amount: Money | None = None
-    decision_reason: str | None = None
-    decided_by: str | None = None
-    claim_by: date | None = None
-    claim_proof: str | None = None
-    actual_results: str | None = None
-    paid_amount: Money | None = None
-    paid_at: datetime | None = None
-    balance: BalanceView | None = None
-    history: tuple[MdfHistoryView, ...] = field(default=())
-
-    @property
-    def is_partial(self) -> bool:
-        return self.approved_amount is not None and self.approved_amount.amount < self.amount.amount
 
 
 def _money(value: Any, currency: str) -> Money:

@@ -19,13 +19,11 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from bot.features.mdf import views as mdf_views
+from bot.features.mdf.model import BalanceView, MdfDraft, MdfView
 from bot.features.mdf.service import (
     PROOF_HINT,
     PROOF_RE,
-    BalanceView,
     Mdf,
-    MdfDraft,
-    MdfView,
     find_activity_dates,
     mdf_ref,
     over_balance_text,

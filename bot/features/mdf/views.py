@@ -15,7 +15,7 @@ from bot.kernel.dates import format_date
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
-    from bot.features.mdf.service import BalanceView, MdfView
+    from bot.features.mdf.model import BalanceView, MdfView
 
 STATUS_LABELS = {
     "pending": "waiting for approval",

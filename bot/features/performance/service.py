@@ -34,7 +34,7 @@ from decimal import Decimal
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.features.deals.service import STAGES
+from bot.features.deals.model import STAGES
 from bot.features.nudges.service import NudgePolicy
 from bot.features.performance.charts import ChartData, StageBar, WeekPoint
 from bot.kernel.companies import normalize_company

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.features.deals.service import clean_text
 from bot.features.questions import views as question_views
+from bot.features.questions.model import KbView, QuestionView, ThreadEntry
 from bot.kernel.audit import audit_entry
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.messages import Actor
@@ -275,60 +276,6 @@ def sla_hours_from(extra: dict[str, str]) -> float:
 
 
 # -- what readers get ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadEntry:
-    kind: str  # question / followup / answer / note
-    author: str
-    body: str
-    channel: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class QuestionView:
-    """A question as one reader may see it. For partners ``thread`` holds no staff notes.
-    ``assignee_id`` is internal (button choices); it is never shown."""
-
-    ref: str
-    partner: str
-    asker: str
-    platform: str
-    text: str
-    topic: str | None
-    status: str
-    assignee: str | None
-    assignee_id: int | None
-    escalation_level: int
-    due_at: datetime | None
-    created_at: datetime
-    answered_at: datetime | None
-    kb_ref: str | None = None
-    kb_answer: str | None = None
-    saved_kb_ref: str | None = None
-    thread: tuple[ThreadEntry, ...] = field(default=())
-
-    @property
-    def waiting(self) -> bool:
-        return self.status in WAITING_STATUSES
-
-    @property
-    def answers(self) -> list[ThreadEntry]:
-        return [t for t in self.thread if t.kind == "answer"]
-
-
-@dataclass(frozen=True, slots=True)
-class KbView:
-    ref: str
-    question: str
-    answer: str
-    topic: str | None
-    tags: tuple[str, ...]
-    uses: int
-    active: bool
-    created: bool = True
-    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 from bot.features.questions import views as qv
-from bot.features.questions.service import Questions, QuestionView, question_ref
+from bot.features.questions.model import QuestionView
+from bot.features.questions.service import Questions, question_ref
 from bot.intents import recognize
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply

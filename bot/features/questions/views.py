@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
-    from bot.features.questions.service import KbView, QuestionView
+    from bot.features.questions.model import KbView, QuestionView
 
 MAX_QUOTE = 300
 

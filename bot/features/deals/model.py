@@ -1,0 +1,92 @@
+"""What the deals service returns and its views render: plain values, no behaviour that needs the
+database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from bot.kernel.amounts import Money
+
+STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
+
+
+CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
+
+
+@dataclass(frozen=True, slots=True)
+class DealDraft:
+    """What a partner submits. Validated by :meth:`Deals.validate_draft`."""
+
+    customer: str
+    product: str
+    amount: Money
+    close_date: date
+    domain: str | None = None
+    country: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DealChanges:
+    """A partial update; ``None`` leaves a field as it is."""
+
+    stage: str | None = None
+    amount: Money | None = None
+    close_date: date | None = None
+    next_step: str | None = None
+    notes: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.stage, self.amount, self.close_date, self.next_step, self.notes))
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictView:
+    ref: str
+    partner: str
+    customer: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryView:
+    field: str
+    old: str | None
+    new: str | None
+    by: str
+    channel: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DealView:
+    """A snapshot of a deal as one reader may see it (``conflicts`` only for staff)."""
+
+    ref: str
+    partner: str
+    customer: str
+    domain: str | None
+    country: str | None
+    product: str
+    amount: Money
+    close_date: date
+    stage: str
+    status: str
+    in_conflict: bool
+    notes: str | None
+    next_step: str | None
+    protection_until: date | None
+    decision_reason: str | None
+    decided_by: str | None
+    extension_reason: str | None
+    outcome_reason: str | None
+    registered_by: str
+    updated_at: datetime
+    conflicts: tuple[ConflictView, ...] = ()
+    history: tuple[HistoryView, ...] = field(default=())
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED
