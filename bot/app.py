@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Core
 from bot.config import Settings
@@ -43,7 +44,7 @@ def acknowledgements_first(core: Core) -> Any:
     """Tell the inbox while requests are arriving, so that stored work yields to acknowledgements."""
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         with core.inbox.arriving():
             return await handler(request)
 

@@ -7,12 +7,16 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.kernel.errors import PartnerbotError
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Core
 
 MIN_AT = datetime(2000, 1, 1)
 MAX_AT = datetime(2199, 12, 31, 23, 59, 59)
@@ -140,7 +144,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-async def _with_core(settings: Settings, work):  # type: ignore[no-untyped-def]
+async def _with_core(settings: Settings, work: Callable[[Core], Awaitable[int]]) -> int:
     from bot.app import build_core
 
     core = build_core(settings)
@@ -183,142 +187,188 @@ def run(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(_with_core(settings, lambda core: _command(core, args)))
 
 
-async def _command(core, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    if args.command == "demo":
-        from bot.demo import seed
+async def _command(core: Core, args: argparse.Namespace) -> int:
+    return await COMMANDS[args.command](core, args)
 
-        created = await seed(core)
-        print("\n".join(created) if created else "demo data already present")
-        return 0
-    if args.command == "people":
-        from bot.outbox import unreachable_people
 
-        stuck = await unreachable_people(core.db)
-        if not stuck:
-            print("Everyone with a message waiting could be reached.")
-        for one in stuck:
-            org = f", {one.partner}" if one.partner else ", staff"
-            print(
-                f"{one.email} ({one.name}{org}): {one.waiting} message(s) waiting since "
-                f"{one.since:%Y-%m-%d %H:%M} UTC\n  why: {one.reason}\n  remedy: {one.remedy}"
-            )
-        return 0
-    if args.command == "chat":
-        from handlers.console import ConsoleSession
+async def _demo(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot demo``: the demo data (idempotent)."""
+    from bot.demo import seed
 
-        actor = await core.people.console_actor(args.email)
-        if actor is None:
-            print(
-                f"No one with e-mail {args.email}; add them with 'partnerbot user add' or run 'partnerbot demo'.",
-                file=sys.stderr,
-            )
-            return 2
-        await ConsoleSession(core=core, actor=actor).run()
-        return 0
-    if args.command == "partner":
-        partner, created = await core.people.add_partner(
-            name=args.name,
-            tier=args.tier,
-            region=args.region,
-            countries=args.country,
-            slack_team=args.slack_team,
-            teams_tenant=args.teams_tenant,
-            channel_manager_email=args.channel_manager,
-        )
+    created = await seed(core)
+    print("\n".join(created) if created else "demo data already present")
+    return 0
+
+
+async def _people(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot people unreachable``: who has messages waiting that can not reach them."""
+    from bot.outbox import unreachable_people
+
+    stuck = await unreachable_people(core.db)
+    if not stuck:
+        print("Everyone with a message waiting could be reached.")
+    for one in stuck:
+        org = f", {one.partner}" if one.partner else ", staff"
         print(
-            f"{'created' if created else 'updated'} partner {partner.name} ({partner.tier}, {partner.region})"
+            f"{one.email} ({one.name}{org}): {one.waiting} message(s) waiting since "
+            f"{one.since:%Y-%m-%d %H:%M} UTC\n  why: {one.reason}\n  remedy: {one.remedy}"
         )
-        return 0
-    if args.command == "user":
-        identities = []
-        if bool(args.slack_id) != bool(args.slack_team):
-            raise PartnerbotError("--slack-id and --slack-team go together")
-        if bool(args.teams_id) != bool(args.teams_tenant):
-            raise PartnerbotError("--teams-id and --teams-tenant go together")
-        if args.slack_id:
-            identities.append(("slack", args.slack_team, args.slack_id))
-        if args.teams_id:
-            identities.append(("teams", args.teams_tenant, args.teams_id))
-        person, created = await core.people.add_user(
-            email=args.email,
-            name=args.name,
-            partner=args.partner,
-            staff=args.staff,
-            roles=args.role,
-            topics=args.topic,
-            region=args.region,
-            tz=args.tz,
-            identities=identities,
-        )
+    return 0
+
+
+async def _chat(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot chat --as EMAIL``: the conversation in the terminal."""
+    from handlers.console import ConsoleSession
+
+    actor = await core.people.console_actor(args.email)
+    if actor is None:
         print(
-            f"{'created' if created else 'updated'} {'staff member' if args.staff else 'partner user'} {person.email}"
+            f"No one with e-mail {args.email}; add them with 'partnerbot user add' or run 'partnerbot demo'.",
+            file=sys.stderr,
         )
+        return 2
+    await ConsoleSession(core=core, actor=actor).run()
+    return 0
+
+
+async def _partner(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot partner add ...``"""
+    partner, created = await core.people.add_partner(
+        name=args.name,
+        tier=args.tier,
+        region=args.region,
+        countries=args.country,
+        slack_team=args.slack_team,
+        teams_tenant=args.teams_tenant,
+        channel_manager_email=args.channel_manager,
+    )
+    print(f"{'created' if created else 'updated'} partner {partner.name} ({partner.tier}, {partner.region})")
+    return 0
+
+
+async def _user(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot user add ...``"""
+    identities = []
+    if bool(args.slack_id) != bool(args.slack_team):
+        raise PartnerbotError("--slack-id and --slack-team go together")
+    if bool(args.teams_id) != bool(args.teams_tenant):
+        raise PartnerbotError("--teams-id and --teams-tenant go together")
+    if args.slack_id:
+        identities.append(("slack", args.slack_team, args.slack_id))
+    if args.teams_id:
+        identities.append(("teams", args.teams_tenant, args.teams_id))
+    person, created = await core.people.add_user(
+        email=args.email,
+        name=args.name,
+        partner=args.partner,
+        staff=args.staff,
+        roles=args.role,
+        topics=args.topic,
+        region=args.region,
+        tz=args.tz,
+        identities=identities,
+    )
+    print(
+        f"{'created' if created else 'updated'} {'staff member' if args.staff else 'partner user'} {person.email}"
+    )
+    return 0
+
+
+async def _lead(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot lead import FILE.csv``"""
+    from bot.features.leads.service import import_leads_csv
+    from scheduler.jobs import deliver_outbox
+
+    result = await import_leads_csv(core.leads, args.file)
+    print(result.summary())
+    print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
+    return 0
+
+
+async def _kb(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot kb import FILE.csv``"""
+    from bot.features.questions.service import import_kb_csv
+
+    count = await import_kb_csv(core.questions, args.file)
+    print(f"imported {count} knowledge-base entr{'y' if count == 1 else 'ies'}")
+    return 0
+
+
+async def _content(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot content publish ...``"""
+    from bot.features.content.service import publish_content
+    from scheduler.jobs import deliver_outbox
+
+    published = await publish_content(
+        core.content,
+        core.people,
+        title=args.title,
+        url=args.url,
+        summary=args.summary,
+        tiers=args.tier,
+        regions=args.region,
+        partners=args.partner,
+        people=args.person,
+        expires=args.expires,
+        actor_email=args.email,
+    )
+    print(published.summary())
+    print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
+    return 0
+
+
+async def _mdf(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot mdf budget PARTNER --quarter Q --amount A``"""
+    from bot.features.mdf.service import set_mdf_budget
+
+    print(await set_mdf_budget(core.mdf, partner=args.partner, quarter=args.quarter, amount=args.amount))
+    return 0
+
+
+async def _nudges(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot nudges stats --as EMAIL``"""
+    from handlers.console import render
+
+    staff = await core.people.actor_by_email(args.email, channel="cli")
+    if staff is None or not staff.is_staff:
+        raise PartnerbotError(f"{args.email} is not a member of vendor staff")
+    print(render(await core.nudges.stats(staff, now=args.at, days=args.days), []))
+    return 0
+
+
+async def _jobs(core: Core, args: argparse.Namespace) -> int:
+    """``partnerbot jobs list | run NAME [--at ISO]``"""
+    from scheduler.jobs import JOBS
+
+    if args.action == "list":
+        for job in JOBS.values():
+            print(f"{job.name}\t{job.trigger} {job.every}\t{job.description}")
         return 0
-    if args.command == "lead":
-        from bot.features.leads.service import import_leads_csv
+    chosen = JOBS.get(args.name)
+    if chosen is None:
+        raise PartnerbotError(f"no job named {args.name!r}; 'partnerbot jobs list' shows them")
+    now = args.at or core.clock()
+    print(f"{chosen.name}: {await chosen.run(core, now)}")
+    if chosen.name != "deliver_outbox":
         from scheduler.jobs import deliver_outbox
 
-        result = await import_leads_csv(core.leads, args.file)
-        print(result.summary())
-        print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
-        return 0
-    if args.command == "kb":
-        from bot.features.questions.service import import_kb_csv
+        print(f"deliver_outbox: {await deliver_outbox(core, now)}")
+    return 0
 
-        count = await import_kb_csv(core.questions, args.file)
-        print(f"imported {count} knowledge-base entr{'y' if count == 1 else 'ies'}")
-        return 0
-    if args.command == "content":
-        from bot.features.content.service import publish_content
-        from scheduler.jobs import deliver_outbox
 
-        published = await publish_content(
-            core.content,
-            core.people,
-            title=args.title,
-            url=args.url,
-            summary=args.summary,
-            tiers=args.tier,
-            regions=args.region,
-            partners=args.partner,
-            people=args.person,
-            expires=args.expires,
-            actor_email=args.email,
-        )
-        print(published.summary())
-        print(f"deliver_outbox: {await deliver_outbox(core, core.clock())}")
-        return 0
-    if args.command == "mdf":
-        from bot.features.mdf.service import set_mdf_budget
-
-        print(await set_mdf_budget(core.mdf, partner=args.partner, quarter=args.quarter, amount=args.amount))
-        return 0
-    if args.command == "nudges":
-        from handlers.console import render
-
-        staff = await core.people.actor_by_email(args.email, channel="cli")
-        if staff is None or not staff.is_staff:
-            raise PartnerbotError(f"{args.email} is not a member of vendor staff")
-        print(render(await core.nudges.stats(staff, now=args.at, days=args.days), []))
-        return 0
-    if args.command == "jobs":
-        from scheduler.jobs import JOBS
-
-        if args.action == "list":
-            for job in JOBS.values():
-                print(f"{job.name}\t{job.trigger} {job.every}\t{job.description}")
-            return 0
-        chosen = JOBS.get(args.name)
-        if chosen is None:
-            raise PartnerbotError(f"no job named {args.name!r}; 'partnerbot jobs list' shows them")
-        now = args.at or core.clock()
-        print(f"{chosen.name}: {await chosen.run(core, now)}")
-        if chosen.name != "deliver_outbox":
-            from scheduler.jobs import deliver_outbox
-
-            print(f"deliver_outbox: {await deliver_outbox(core, now)}")
-        return 0
-    raise AssertionError(args.command)
+COMMANDS: dict[str, Callable[[Core, argparse.Namespace], Awaitable[int]]] = {
+    "demo": _demo,
+    "people": _people,
+    "chat": _chat,
+    "partner": _partner,
+    "user": _user,
+    "lead": _lead,
+    "kb": _kb,
+    "content": _content,
+    "mdf": _mdf,
+    "nudges": _nudges,
+    "jobs": _jobs,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

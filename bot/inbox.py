@@ -268,7 +268,9 @@ class Inbox:
         finally:
             # Free the slot now, not in a done-callback a loop turn later, so the claim that this poke
             # starts sees it free.
-            self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
             if self._in_burst():  # pause before the next
                 took = time.monotonic() - started
                 self._paused_until = time.monotonic() + min(MAX_PAUSE, max(MIN_PAUSE, WORK_SHARE * took))

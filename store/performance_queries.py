@@ -26,7 +26,7 @@ from store.lead_models import WORKING_LEAD_STATUSES, Lead, LeadOffer
 from store.models import Deal, DealHistory, Partner
 from store.queries import OPEN_DEAL_STATUSES
 
-_Stmt = TypeVar("_Stmt", bound=Select)
+_Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 
 CENT = Decimal("0.01")
 DEFAULT_STALE_DAYS = 14

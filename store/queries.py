@@ -342,7 +342,8 @@ async def deals_visible(
     if in_conflict is not None:
         stmt = stmt.where(Deal.in_conflict.is_(in_conflict))
     stmt = stmt.order_by(Deal.updated_at.desc(), Deal.id.desc()).limit(limit)
-    return (await session.execute(stmt)).unique().scalars().all()
+    deals: Sequence[Deal] = (await session.execute(stmt)).unique().scalars().all()
+    return deals
 
 
 async def active_registrations_of_others(

@@ -13,6 +13,8 @@ Create Date: 2026-11-27 09:00:00
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,7 +24,7 @@ branch_labels = None
 depends_on = None
 
 
-def _token_columns() -> list[sa.Column]:
+def _token_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("client_id", sa.String(32), nullable=False),
