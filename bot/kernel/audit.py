@@ -1,6 +1,5 @@
 """The audit entry every service writes with a change: who (or which job), what, to which record,
-before and after, when, and through which channel; and the columns every per-record history row
-(deal, lead, MDF request) shares."""
+before and after, when, and through which channel. Per-record history is in bot/kernel/history.py."""
 
 from __future__ import annotations
 
@@ -31,16 +30,3 @@ def audit_entry(
         channel=actor.channel if actor else channel,
         at=at,
     )
-
-
-def history_fields(actor: Actor | None, name: str, old: Any, new: Any, *, at: datetime) -> dict[str, Any]:
-    """A history row's shared columns: which field went from what to what, who changed it (or a job),
-    through which channel, when. The caller adds the record's id."""
-    return {
-        "field": name,
-        "old_value": None if old is None else str(old),
-        "new_value": None if new is None else str(new),
-        "changed_by_id": actor.person_id if actor else None,
-        "channel": actor.channel if actor else "job",
-        "at": at,
-    }

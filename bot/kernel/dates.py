@@ -441,3 +441,25 @@ def to_local(moment: datetime, tz: str) -> datetime:
 def local_today(now: datetime, tz: str) -> date:
     """The date it is in ``tz`` at the stored (naive UTC) moment ``now``."""
     return to_local(now, tz).date()
+
+
+# The three ways a stored moment is shown: in a log-like line (history, CLI), in a sentence, in a card.
+
+
+def utc_stamp(moment: datetime) -> str:
+    """``2026-11-28 10:00 UTC``: history lines and operator output."""
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def format_when(moment: datetime | None, tz: str) -> str:
+    """``28 Nov 2026 11:00 CET`` in the reader's ``tz``; ``—`` for no moment."""
+    if moment is None:
+        return "—"
+    local = to_local(moment, tz)
+    return f"{format_date(local.date())} {local:%H:%M} {local.tzname()}"
+
+
+def format_day_time(moment: datetime, tz: str) -> str:
+    """``Fri 27 Nov 2026, 10:00 CET`` in the reader's ``tz`` (question threads)."""
+    local = to_local(moment, tz)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"

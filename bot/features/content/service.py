@@ -37,6 +37,7 @@ from bot.features.content.model import (
     audience_text,
 )
 from bot.features.deals.service import clean_text
+from bot.kernel.dates import local_today, to_local, utc_stamp
 from bot.kernel.errors import InputError, NotAllowed, NotFound
 from bot.kernel.messages import Actor
 from bot.kernel.refs import CONTENT_ITEM
@@ -78,7 +79,7 @@ class PublishResult:
     expires_at: datetime | None
 
     def summary(self) -> str:
-        expiry = f"; expires {self.expires_at:%Y-%m-%d %H:%M} UTC" if self.expires_at else ""
+        expiry = f"; expires {utc_stamp(self.expires_at)}" if self.expires_at else ""
         return (
             f"published {self.ref} '{self.title}' to {self.recipients} "
             f"{'person' if self.recipients == 1 else 'people'} ({self.audience}){expiry}"
@@ -112,15 +113,14 @@ class Content:
         """The last day an item is valid (expiry is the next midnight in the deployment's time zone)."""
         if expires_at is None:
             return None
-        local = expires_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(self.default_tz))
+        local = to_local(expires_at, self.default_tz)
         return (local - timedelta(seconds=1)).date()
 
     def link_for(self, token: str) -> str:
         return f"{self.public_url}/c/{token}"
 
     def today_for(self, actor: Actor | None) -> date:
-        tz = ZoneInfo(actor.tz if actor else self.default_tz)
-        return self.clock().replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).date()
+        return local_today(self.clock(), actor.tz if actor else self.default_tz)
 
     @staticmethod
     def may_publish(actor: Actor | None) -> bool:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.features.leads.views import format_when
-from bot.kernel.dates import format_date
+from bot.kernel.dates import format_date, format_when
 from bot.kernel.messages import Actor, Button, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.kernel.amounts import Money
+from bot.kernel.history import HistoryView
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 
@@ -48,16 +49,6 @@ class ConflictView:
     customer: str
     status: str
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryView:
-    field: str
-    old: str | None
-    new: str | None
-    by: str
-    channel: str
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

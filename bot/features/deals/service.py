@@ -28,13 +28,13 @@ from bot.features.deals.model import (
     DealChanges,
     DealDraft,
     DealView,
-    HistoryView,
 )
 from bot.kernel.amounts import Money, format_money
-from bot.kernel.audit import audit_entry, history_fields
+from bot.kernel.audit import audit_entry
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, local_today, validate_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
+from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor
 from bot.kernel.refs import DEAL
 from store import nudge_queries, queries
@@ -127,23 +127,7 @@ class Deals:
             )
         hist: tuple[HistoryView, ...] = ()
         if history:
-            rows = await queries.history_of(session, deal.id)
-            names: dict[int, str] = {}
-            for row in rows:
-                if row.changed_by_id and row.changed_by_id not in names:
-                    who = await queries.person_by_id(session, row.changed_by_id)
-                    names[row.changed_by_id] = who.name if who else "?"
-            hist = tuple(
-                HistoryView(
-                    field=r.field,
-                    old=r.old_value,
-                    new=r.new_value,
-                    by=names.get(r.changed_by_id or 0, "partnerbot"),
-                    channel=r.channel,
-                    at=r.at,
-                )
-                for r in rows
-            )
+            hist = await history_views(await queries.history_of(session, deal.id), PersonNames(session))
         return DealView(
             ref=deal_ref(deal.number),
             partner=deal.partner.name,

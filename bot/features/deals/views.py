@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.kernel import history as kernel_history
 from bot.kernel.amounts import format_money
 from bot.kernel.dates import format_date
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
@@ -129,11 +130,7 @@ def deal_list(views: Sequence[DealView], viewer: Actor, *, title: str, empty: st
 
 
 def history_reply(view: DealView) -> Reply:
-    lines = [
-        f"{h.at:%Y-%m-%d %H:%M} UTC · {h.by} ({h.channel}) · {h.field}: {h.old or '—'} → {h.new or '—'}"
-        for h in view.history
-    ]
-    return Reply(title=f"History of {view.ref}", text="\n".join(lines) or "No changes yet.", ref=view.ref)
+    return kernel_history.history_reply(view.ref, view.history)
 
 
 def review_card(view: DealView, *, headline: str) -> Reply:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from bot.kernel.history import HistoryView
 from store.lead_models import (
     OPEN_LEAD_STATUSES,
 )
@@ -42,16 +43,6 @@ class OfferView:
 
 
 @dataclass(frozen=True, slots=True)
-class LeadHistoryView:
-    field: str
-    old: str | None
-    new: str | None
-    by: str
-    channel: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class LeadView:
     """A snapshot of a lead as one reader may see it. ``audience`` says for whom it was built:
     for ``partner`` the staff-only parts (why it was assigned, the review reason, other offers) are
@@ -82,7 +73,7 @@ class LeadView:
     assignment_reason: str | None = None
     review_reason: str | None = None
     offers: tuple[OfferView, ...] = ()
-    history: tuple[LeadHistoryView, ...] = field(default=())
+    history: tuple[HistoryView, ...] = field(default=())
 
     @property
     def is_open(self) -> bool:

@@ -46,12 +46,14 @@ from bot.features.leads.assignment import (
     Performance,
     region_of,
 )
-from bot.features.leads.model import LeadHistoryView, LeadInput, LeadView, OfferView
+from bot.features.leads.model import LeadInput, LeadView, OfferView
 from bot.intents import match_product
 from bot.kernel.amounts import Money
-from bot.kernel.audit import audit_entry, history_fields
+from bot.kernel.audit import audit_entry
 from bot.kernel.companies import normalize_company, validate_company_name
+from bot.kernel.dates import format_when
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
+from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor, Reply
 from bot.kernel.refs import LEAD
 from bot.people import EMAIL_RE
@@ -375,15 +377,7 @@ class Leads:
         audience: Literal["staff", "partner"],
         history: bool = False,
     ) -> LeadView:
-        names: dict[int, str] = {}
-
-        async def person(person_id: int | None) -> str | None:
-            if person_id is None:
-                return None
-            if person_id not in names:
-                found = await queries.person_by_id(session, person_id)
-                names[person_id] = found.name if found else "?"
-            return names[person_id]
+        person = PersonNames(session)
 
         offers = await lead_queries.offers_of(session, lead.id)
         current = next((o for o in reversed(offers) if o.outcome in ("offered", "accepted")), None)
@@ -406,7 +400,7 @@ class Leads:
                     for o in offers
                 ]
             )
-        hist: tuple[LeadHistoryView, ...] = ()
+        hist: tuple[HistoryView, ...] = ()
         if history:
             rows = list(await lead_queries.lead_history(session, lead.id))
             if not staff:
@@ -421,19 +415,7 @@ class Leads:
                     for r in rows
                     if start is not None and r.id > start and r.field not in PARTNER_HIDDEN_HISTORY
                 ]
-            hist = tuple(
-                [
-                    LeadHistoryView(
-                        field=r.field,
-                        old=r.old_value,
-                        new=r.new_value,
-                        by=await person(r.changed_by_id) or "partnerbot",
-                        channel=r.channel,
-                        at=r.at,
-                    )
-                    for r in rows
-                ]
-            )
+            hist = await history_views(rows, person)
         deal = None
         if lead.converted_deal_id:
             numbers = await lead_queries.deal_numbers(session, [lead.converted_deal_id])
@@ -1017,7 +999,7 @@ class Leads:
                         session, lead, offer, text=f"Accepted by {actor.name}. It's yours to work.", now=now
                     )
                 return await self._view_for(session, lead, actor)
-        when = lead_views.format_when(ended, actor.tz) if ended else "—"
+        when = format_when(ended, actor.tz) if ended else "—"
         raise Conflict(
             f"The time to accept {lead_ref(parse_lead_ref(ref))} ended on {when}, so it has moved on."
         )

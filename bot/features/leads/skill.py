@@ -26,7 +26,7 @@ from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
 from bot.intents import NO_RE, YES_RE, match_product
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.companies import normalize_company
-from bot.kernel.dates import find_close_date, format_date, parse_close_date, validate_close_date
+from bot.kernel.dates import find_close_date, format_date, format_when, parse_close_date, validate_close_date
 from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore
@@ -527,7 +527,7 @@ class LeadSkill:
         if view.status == "unassigned":
             headline = f"No other partner fits {view.ref}; it waits for review: {view.review_reason}"
         else:
-            headline = f"{view.ref} is offered to {view.partner}. They have until {lead_views.format_when(view.accept_by, actor.tz)} to accept."
+            headline = f"{view.ref} is offered to {view.partner}. They have until {format_when(view.accept_by, actor.tz)} to accept."
         return [lead_views.lead_card(view, actor, headline=headline)]
 
     async def _clear_if(self, actor: Actor, flow: str) -> None:
@@ -588,7 +588,7 @@ class LeadSkill:
         if view.status == "offered":
             headline = (
                 f"{view.ref} is added and offered to {view.partner} "
-                f"(accept by {lead_views.format_when(view.accept_by, actor.tz)})."
+                f"(accept by {format_when(view.accept_by, actor.tz)})."
             )
         else:
             headline = f"{view.ref} is added and waits for review: {view.review_reason}"

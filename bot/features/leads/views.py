@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from bot.kernel.dates import format_date
+from bot.kernel import history as kernel_history
+from bot.kernel.dates import format_when, utc_stamp
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
@@ -30,14 +30,6 @@ STATUS_LABELS = {
     "declined": "declined",
 }
 MANAGE_ROLES = ("channel_manager", "approver")
-
-
-def format_when(moment: datetime | None, tz: str) -> str:
-    """A naive-UTC time as "28 Nov 2026 11:00 CET" in ``tz``."""
-    if moment is None:
-        return "—"
-    local = moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(tz))
-    return f"{format_date(local.date())} {local:%H:%M} {local.tzname()}"
 
 
 def offer_key(ref: str, offer_id: int) -> str:
@@ -188,18 +180,15 @@ def lead_list(views: Sequence[LeadView], reader: Actor, *, title: str, empty: st
 
 
 def history_reply(view: LeadView) -> Reply:
-    lines = [
-        f"{h.at:%Y-%m-%d %H:%M} UTC · {h.by} ({h.channel}) · {h.field}: {h.old or '—'} → {h.new or '—'}"
-        for h in view.history
-    ]
+    offers: list[str] = []
     if view.audience == "staff":
-        lines += [
-            f"Offer to {o.partner} ({o.offered_at:%Y-%m-%d %H:%M} UTC): {o.outcome}"
+        offers = [
+            f"Offer to {o.partner} ({utc_stamp(o.offered_at)}): {o.outcome}"
             + (f" - {o.decline_reason}" if o.decline_reason else "")
             + f" · {o.reason}"
             for o in view.offers
         ]
-    return Reply(title=f"History of {view.ref}", text="\n".join(lines) or "No changes yet.", ref=view.ref)
+    return kernel_history.history_reply(view.ref, view.history, more=offers)
 
 
 # -- notifications ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.kernel.amounts import Money
+from bot.kernel.history import HistoryView
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +35,6 @@ class BalanceView:
 
 
 @dataclass(frozen=True, slots=True)
-class MdfHistoryView:
-    field: str
-    old: str | None
-    new: str | None
-    by: str
-    channel: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class MdfView:
     """A snapshot of a request as one reader may see it, with the balance of its quarter."""
 
@@ -68,7 +59,7 @@ class MdfView:
     paid_amount: Money | None = None
     paid_at: datetime | None = None
     balance: BalanceView | None = None
-    history: tuple[MdfHistoryView, ...] = field(default=())
+    history: tuple[HistoryView, ...] = field(default=())
 
     @property
     def is_partial(self) -> bool:

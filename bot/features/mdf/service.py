@@ -34,11 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.features.deals.service import clean_text
 from bot.features.mdf import views as mdf_views
-from bot.features.mdf.model import BalanceView, MdfDraft, MdfHistoryView, MdfView
+from bot.features.mdf.model import BalanceView, MdfDraft, MdfView
 from bot.kernel.amounts import Money, format_money, parse_money
-from bot.kernel.audit import audit_entry, history_fields
+from bot.kernel.audit import audit_entry
 from bot.kernel.dates import find_close_date, format_date, local_today, parse_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
+from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor
 from bot.kernel.refs import MDF_REQUEST
 from store import mdf_queries, queries
@@ -310,32 +311,13 @@ class Mdf:
     async def _view(self, session: AsyncSession, request: MdfRequest, *, history: bool = False) -> MdfView:
         partner = await queries.partner_by_id(session, request.partner_id)
         partner_name = partner.name if partner else "?"
-        names: dict[int, str] = {}
-
-        async def name_of(person_id: int | None) -> str | None:
-            if person_id is None:
-                return None
-            if person_id not in names:
-                person = await queries.person_by_id(session, person_id)
-                names[person_id] = person.name if person else "?"
-            return names[person_id]
+        name_of = PersonNames(session)
 
         budget = await session.get(MdfBudget, request.budget_id)
-        hist: tuple[MdfHistoryView, ...] = ()
+        hist: tuple[HistoryView, ...] = ()
         if history:
-            hist = tuple(
-                [
-                    MdfHistoryView(
-                        field=row.field,
-                        old=row.old_value,
-                        new=row.new_value,
-                        by=await name_of(row.changed_by_id) or "partnerbot",
-                        channel=row.channel,
-                        at=row.at,
-                    )
-                    for row in await mdf_queries.history_of_request(session, request.id)
-                ]
-            )
+            rows = await mdf_queries.history_of_request(session, request.id)
+            hist = await history_views(rows, name_of)
         currency = request.currency
         return MdfView(
             ref=mdf_ref(request.number),

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.features.leads.views import format_when
+from bot.kernel import history as kernel_history
 from bot.kernel.amounts import format_money
-from bot.kernel.dates import format_date
+from bot.kernel.dates import format_date, format_when
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
@@ -251,11 +251,7 @@ def request_list(views: Sequence[MdfView], reader: Actor, *, title: str, empty: 
 
 
 def history_reply(view: MdfView) -> Reply:
-    lines = [
-        f"{h.at:%Y-%m-%d %H:%M} UTC · {h.by} ({h.channel}) · {h.field}: {h.old or '—'} → {h.new or '—'}"
-        for h in view.history
-    ]
-    return Reply(title=f"History of {view.ref}", text="\n".join(lines) or "No changes yet.", ref=view.ref)
+    return kernel_history.history_reply(view.ref, view.history)
 
 
 def draft_summary(facts: list[Fact], *, note: str = "") -> Reply:

@@ -33,6 +33,7 @@ from bot.features.deals.service import clean_text
 from bot.features.questions import views as question_views
 from bot.features.questions.model import KbView, QuestionView, ThreadEntry
 from bot.kernel.audit import audit_entry
+from bot.kernel.dates import format_day_time
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.messages import Actor
 from bot.kernel.refs import KB_ENTRY, QUESTION
@@ -1205,7 +1206,7 @@ class Questions:
                 if not moved:
                     continue
                 await session.refresh(question)
-                waited = f"waiting since {question_views.format_when(question.created_at, self.default_tz)}"
+                waited = f"waiting since {format_day_time(question.created_at, self.default_tz)}"
                 was = f" (was with {previous.name})" if previous is not None and target is not None else ""
                 where = "the vendor channel" if self.vendor_channel else "the admins"
                 body = (

@@ -9,22 +9,15 @@ partner once asked is quoted to anyone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
+from bot.kernel.dates import format_day_time
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
     from bot.features.questions.model import KbView, QuestionView
 
 MAX_QUOTE = 300
-
-
-def format_when(at: datetime, tz: str) -> str:
-    """A naive-UTC time for a reader in ``tz``: ``Fri 27 Nov 2026, 10:00 CET``."""
-    local = at.replace(tzinfo=UTC).astimezone(ZoneInfo(tz))
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
 def _quote(text: str, limit: int = MAX_QUOTE) -> str:
@@ -106,7 +99,7 @@ def staff_card(view: QuestionView, *, headline: str, tz: str, viewer: Actor | No
         Fact("Status", status_for_staff(view)),
     ]
     if view.waiting and view.due_at:
-        facts.append(Fact("Answer by", format_when(view.due_at, tz)))
+        facts.append(Fact("Answer by", format_day_time(view.due_at, tz)))
     if view.saved_kb_ref:
         facts.append(Fact("Knowledge base", f"saved as {view.saved_kb_ref}"))
     return Reply(
@@ -125,7 +118,7 @@ def staff_list(views: Sequence[QuestionView], *, title: str, empty: str, tz: str
         return Reply(text=empty)
     sections = []
     for v in views[:20]:
-        due = f" · answer by {format_when(v.due_at, tz)}" if v.waiting and v.due_at else ""
+        due = f" · answer by {format_day_time(v.due_at, tz)}" if v.waiting and v.due_at else ""
         sections.append(
             Reply(
                 title=f"{v.ref} · {v.partner} · {v.topic or 'no topic'}",
@@ -160,7 +153,7 @@ def routed_reply(view: QuestionView, *, tz: str, headline: str | None = None) ->
     who = view.assignee or "our partner team"
     text = headline or f"Thanks! I've passed your question to {who} as {view.ref}."
     if view.due_at:
-        text += f" You can expect an answer by {format_when(view.due_at, tz)}."
+        text += f" You can expect an answer by {format_day_time(view.due_at, tz)}."
     text += " I'll send it to you here."
     return Reply(
         title=f"{view.ref} · {status_for_partner(view)}",
@@ -206,9 +199,9 @@ def partner_buttons(view: QuestionView) -> list[Button]:
 
 def partner_card(view: QuestionView, *, tz: str, headline: str | None = None) -> Reply:
     """A partner's own question: status, when to expect an answer, the thread."""
-    facts = [Fact("Asked", format_when(view.created_at, tz)), Fact("Status", status_for_partner(view))]
+    facts = [Fact("Asked", format_day_time(view.created_at, tz)), Fact("Status", status_for_partner(view))]
     if view.waiting and view.due_at:
-        facts.append(Fact("Answer expected by", format_when(view.due_at, tz)))
+        facts.append(Fact("Answer expected by", format_day_time(view.due_at, tz)))
     lines = ([headline] if headline else []) + _thread_lines(view, for_staff=False)
     if view.status == "answered_by_kb" and view.kb_answer:
         lines.append(f"From our knowledge base: {view.kb_answer}")
@@ -228,7 +221,7 @@ def partner_list(views: Sequence[QuestionView], *, tz: str) -> Reply:
         Reply(
             title=f"{v.ref} · {status_for_partner(v)}",
             text=_quote(v.text, 160)
-            + (f"\nAnswer expected by {format_when(v.due_at, tz)}" if v.waiting and v.due_at else ""),
+            + (f"\nAnswer expected by {format_day_time(v.due_at, tz)}" if v.waiting and v.due_at else ""),
             buttons=[Button("Open", "question.show", {"ref": v.ref})],
             ref=v.ref,
         )
