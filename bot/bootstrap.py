@@ -36,6 +36,7 @@ from bot.features.performance.skill import PerformanceSkill
 from bot.features.questions.service import Questions, sla_hours_from
 from bot.features.questions.skill import QuestionSkill
 from bot.inbox import Inbox
+from bot.kernel.changes import ChangeLog
 from bot.outbox import Notifier, OutboxDispatcher
 from bot.people import People
 from store.db import Database
@@ -64,6 +65,7 @@ class Core:
     digests: Digests
     conversation: Conversation
     inbox: Inbox
+    changes: ChangeLog
     unreachable_handlers: dict[str, Callable[..., Awaitable[Any]]] = field(default_factory=dict)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     vendor_channel_platform: str | None = None
@@ -84,6 +86,7 @@ class Core:
         if vendor_channel_platform is None and settings.slack_vendor_channel:
             vendor_channel_platform = "slack"
         vendor_channel = bool(vendor_channel_platform)
+        changes = ChangeLog()
         people = People(
             db=db,
             default_tz=settings.timezone,
@@ -97,11 +100,14 @@ class Core:
             vendor_channel=vendor_channel,
             default_tz=settings.timezone,
             tell_partner_conflicts=settings.tell_partner_conflicts,
+            changes=changes,
         )
-        leads = _leads(settings, db=db, clock=clock, deals=deals, vendor_channel=vendor_channel)
-        questions = _questions(settings, db=db, clock=clock, vendor_channel=vendor_channel)
-        mdf = _mdf(settings, db=db, clock=clock, vendor_channel=vendor_channel)
-        content = _content(settings, db=db, clock=clock)
+        leads = _leads(
+            settings, db=db, clock=clock, deals=deals, vendor_channel=vendor_channel, changes=changes
+        )
+        questions = _questions(settings, db=db, clock=clock, vendor_channel=vendor_channel, changes=changes)
+        mdf = _mdf(settings, db=db, clock=clock, vendor_channel=vendor_channel, changes=changes)
+        content = _content(settings, db=db, clock=clock, changes=changes)
         nudges = Nudges(
             db=db,
             deals=deals,
@@ -109,6 +115,7 @@ class Core:
             policy=NudgePolicy.from_settings(settings.extra),
             default_tz=settings.timezone,
         )
+        changes.subscribe(nudges.record_changed)
         performance = _performance(settings, db=db, clock=clock, policy=nudges.policy)
         conversation = Conversation(
             db=db, deals=deals, clock=clock, default_currency=settings.default_currency
@@ -139,6 +146,7 @@ class Core:
             performance=performance,
             digests=Digests(db=db, clock=clock, policy=nudges.policy),
             conversation=conversation,
+            changes=changes,
             inbox=Inbox(
                 db=db,
                 clock=clock,
@@ -215,6 +223,7 @@ def _leads(
     clock: Callable[[], datetime],
     deals: Deals,
     vendor_channel: bool,
+    changes: ChangeLog,
     rng: random.Random | None = None,
 ) -> Leads:
     lead_settings = LeadSettings.from_settings(settings)
@@ -226,11 +235,17 @@ def _leads(
         engine=AssignmentEngine(weights=lead_settings.weights, rng=rng),
         vendor_channel=vendor_channel,
         default_tz=settings.timezone,
+        changes=changes,
     )
 
 
 def _questions(
-    settings: Settings, *, db: Database, clock: Callable[[], datetime], vendor_channel: bool
+    settings: Settings,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    vendor_channel: bool,
+    changes: ChangeLog,
 ) -> Questions:
     return Questions(
         db=db,
@@ -238,10 +253,18 @@ def _questions(
         default_tz=settings.timezone,
         vendor_channel=vendor_channel,
         sla_hours=sla_hours_from(settings.extra),
+        changes=changes,
     )
 
 
-def _mdf(settings: Settings, *, db: Database, clock: Callable[[], datetime], vendor_channel: bool) -> Mdf:
+def _mdf(
+    settings: Settings,
+    *,
+    db: Database,
+    clock: Callable[[], datetime],
+    vendor_channel: bool,
+    changes: ChangeLog,
+) -> Mdf:
     return Mdf(
         db=db,
         clock=clock,
@@ -249,11 +272,16 @@ def _mdf(settings: Settings, *, db: Database, clock: Callable[[], datetime], ven
         claim_days=claim_days_from(settings.extra),
         vendor_channel=vendor_channel,
         default_currency=settings.default_currency,
+        changes=changes,
     )
 
 
-def _content(settings: Settings, *, db: Database, clock: Callable[[], datetime]) -> Content:
-    return Content(db=db, clock=clock, public_url=settings.public_url, default_tz=settings.timezone)
+def _content(
+    settings: Settings, *, db: Database, clock: Callable[[], datetime], changes: ChangeLog
+) -> Content:
+    return Content(
+        db=db, clock=clock, public_url=settings.public_url, default_tz=settings.timezone, changes=changes
+    )
 
 
 def _performance(
@@ -277,6 +305,7 @@ def leads_for(core: Core, *, rng: random.Random | None = None) -> Leads:
         clock=core.clock,
         deals=core.deals,
         vendor_channel=bool(core.vendor_channel_platform),
+        changes=core.changes,
         rng=rng,
     )
 
@@ -284,20 +313,28 @@ def leads_for(core: Core, *, rng: random.Random | None = None) -> Leads:
 def build_questions(core: Core) -> Questions:
     """A question service like ``core.questions`` (as another replica would build it)."""
     return _questions(
-        core.settings, db=core.db, clock=core.clock, vendor_channel=bool(core.vendor_channel_platform)
+        core.settings,
+        db=core.db,
+        clock=core.clock,
+        vendor_channel=bool(core.vendor_channel_platform),
+        changes=core.changes,
     )
 
 
 def build_mdf(core: Core) -> Mdf:
     """An MDF service like ``core.mdf``."""
     return _mdf(
-        core.settings, db=core.db, clock=core.clock, vendor_channel=bool(core.vendor_channel_platform)
+        core.settings,
+        db=core.db,
+        clock=core.clock,
+        vendor_channel=bool(core.vendor_channel_platform),
+        changes=core.changes,
     )
 
 
 def build_content(core: Core) -> Content:
     """A content service like ``core.content``."""
-    return _content(core.settings, db=core.db, clock=core.clock)
+    return _content(core.settings, db=core.db, clock=core.clock, changes=core.changes)
 
 
 def build_lead_skill(core: Core, *, rng: random.Random | None = None) -> LeadSkill:

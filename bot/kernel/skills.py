@@ -19,6 +19,19 @@ from bot.kernel.messages import Actor, FormResult, Reply
 from store import queries
 from store.db import Database
 
+STALE_BUTTON = "That button is no longer available."
+STALE_FORM = "That form is no longer available."
+
+
+def stale_button() -> list[Reply]:
+    """The answer to a button no skill knows (an old message, a renamed action)."""
+    return [Reply(text=STALE_BUTTON)]
+
+
+def stale_form() -> FormResult:
+    """The answer to a form no skill knows."""
+    return FormResult(replies=[Reply(text=STALE_FORM)])
+
 
 @dataclass(frozen=True, slots=True)
 class Dialog:

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from bot.bootstrap import Core, build_mdf
 from bot.features.mdf.model import MdfDraft
@@ -329,3 +330,25 @@ async def test_figures_for_the_scorecards(any_core: Core, clock: FakeClock) -> N
         assert row.status == "paid"
         kinds = {m.recipient_kind for m in await queries.outbox_for(session)}
         assert kinds == {"person", "replace"}, "no vendor channel is configured, so nothing is queued for one"
+
+
+async def test_the_audit_names_the_surface_a_reminder_is_a_job_and_a_budget_from_the_cli_is_cli(
+    any_core: Core, clock: FakeClock
+) -> None:
+    world, mdf = await setup(any_core)
+    await reachable(any_core, world.alice)
+    await mdf.request(world.alice, draft("5000", start=date(2027, 3, 10), days=10))
+    await mdf.approve(world.dana, "M-1")
+    clock.now = datetime(2027, 3, 6, 8)
+    await remind_mdf(any_core, clock.now)
+    await set_mdf_budget(any_core.mdf, partner="Northwind Partners", quarter="2027-Q2", amount="1k EUR")
+    async with any_core.db.transaction() as session:
+        channels = {row.action: row.channel for row in await queries.audit_of(session, "M-1")}
+        budget = (
+            (await session.execute(select(AuditEntry).where(AuditEntry.action == "mdf.budget")))
+            .scalars()
+            .all()
+        )
+    assert channels["mdf.remind.activity_end"] == "job"
+    assert channels["mdf.approve"] == world.dana.channel
+    assert budget[-1].channel == "cli"

@@ -37,6 +37,7 @@ from bot.features.content.model import (
     audience_text,
 )
 from bot.features.deals.service import clean_text
+from bot.kernel.changes import ChangeLog
 from bot.kernel.dates import local_today, to_local, utc_stamp
 from bot.kernel.errors import InputError, NotAllowed, NotFound
 from bot.kernel.messages import Actor
@@ -45,7 +46,7 @@ from bot.people import EMAIL_RE, People
 from store import content_queries, queries
 from store.content_models import ContentAudience, ContentDelivery, ContentItem
 from store.db import Database
-from store.models import AuditEntry, Partner, Person
+from store.models import Partner, Person
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PUBLISH_ROLES = ("channel_manager",)
@@ -102,9 +103,16 @@ NO_PARTNER = "vendor staff"
 
 class Content:
     def __init__(
-        self, *, db: Database, clock: Callable[[], datetime], public_url: str, default_tz: str = "UTC"
+        self,
+        *,
+        db: Database,
+        clock: Callable[[], datetime],
+        public_url: str,
+        default_tz: str = "UTC",
+        changes: ChangeLog | None = None,
     ) -> None:
         self.db = db
+        self.changes = changes or ChangeLog()
         self.clock = clock
         self.public_url = public_url.rstrip("/")
         self.default_tz = default_tz
@@ -351,25 +359,24 @@ class Content:
                     kind="content",
                     now=now,
                 )
-            session.add(
-                AuditEntry(
-                    actor_id=actor.person_id if actor else None,
-                    action="content.publish",
-                    entity=ref,
-                    before=None,
-                    after={
-                        "title": clean.title,
-                        "url": clean.url,
-                        "tiers": list(clean.tiers),
-                        "regions": list(clean.regions),
-                        "partners": list(clean.partners),
-                        "people": list(clean.people),
-                        "expires_at": resolved.expires_at.isoformat() if resolved.expires_at else None,
-                        "recipients": len(recipients),
-                    },
-                    channel=actor.channel if actor else "cli",
-                    at=now,
-                )
+            await self.changes.record(
+                session,
+                actor,
+                action="content.publish",
+                entity=ref,
+                before=None,
+                after={
+                    "title": clean.title,
+                    "url": clean.url,
+                    "tiers": list(clean.tiers),
+                    "regions": list(clean.regions),
+                    "partners": list(clean.partners),
+                    "people": list(clean.people),
+                    "expires_at": resolved.expires_at.isoformat() if resolved.expires_at else None,
+                    "recipients": len(recipients),
+                },
+                channel="cli",
+                at=now,
             )
             return PublishResult(
                 ref=ref,

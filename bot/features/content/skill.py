@@ -22,7 +22,7 @@ from bot.intents import NO_RE, YES_RE
 from bot.kernel.dates import parse_close_date
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
-from bot.kernel.skills import Dialog, DialogStore
+from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.people import EMAIL_RE
 
 WHATS_NEW_RE = re.compile(
@@ -135,13 +135,13 @@ class ContentSkill:
                 dict(dialog.state.get("draft", {})) if dialog and dialog.flow == "content.publish" else {}
             )
             return [Reply(text="Change what you need.", form=content_views.publish_form(values))]
-        return [Reply(text="That button is no longer available.")]
+        return stale_button()
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
     ) -> FormResult:
         if form_id != "content.publish":
-            return FormResult(replies=[Reply(text="That form is no longer available.")])
+            return stale_form()
         self._require_publisher(actor)
         raw: dict[str, Any] = dict(values)
         if values.get("expires"):

@@ -8,11 +8,37 @@ from datetime import date, datetime
 
 from bot.kernel.amounts import Money
 from bot.kernel.history import HistoryView
+from bot.kernel.lifecycle import Lifecycle
 
 STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
 
 
+STATUS_LABELS = {
+    "pending": "waiting for review",
+    "info_requested": "more information requested",
+    "approved": "approved",
+    "rejected": "rejected",
+    "expired": "protection expired",
+    "won": "won",
+    "lost": "lost",
+    "withdrawn": "withdrawn",
+}
+
+
 CLOSED = ("rejected", "expired", "won", "lost", "withdrawn")
+IN_REVIEW = frozenset({"pending", "info_requested"})
+LIFECYCLE = Lifecycle(
+    moves={
+        "approved": IN_REVIEW,
+        "rejected": IN_REVIEW,
+        "asked for information": IN_REVIEW,
+        "given more information": frozenset({"info_requested"}),
+        "extended": frozenset({"approved", "expired"}),
+        "marked won": IN_REVIEW | {"approved"},
+        "marked lost": IN_REVIEW | {"approved"},
+    },
+    labels=STATUS_LABELS,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from bot.features.deals import views
 from bot.features.deals.conflicts import find_conflicts
 from bot.features.deals.model import (
     CLOSED,
+    LIFECYCLE,
     STAGES,
     ConflictView,
     DealChanges,
@@ -30,16 +31,17 @@ from bot.features.deals.model import (
     DealView,
 )
 from bot.kernel.amounts import Money, format_money
-from bot.kernel.audit import audit_entry
+from bot.kernel.changes import ChangeLog
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, local_today, validate_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor
+from bot.kernel.recipients import StaffPolicy, record_owner, staff_for
 from bot.kernel.refs import DEAL
-from store import nudge_queries, queries
+from store import queries
 from store.db import Database
-from store.models import Customer, Deal, DealConflict, DealHistory, Person
+from store.models import Customer, Deal, DealConflict, DealHistory
 
 # The key of a notice to one person of the partner (see _notify_partner).
 NOTICE_RE = re.compile(r"^(?P<ref>D-\d+):[a-z0-9_.-]+:p(?P<person>\d+):")
@@ -78,8 +80,10 @@ class Deals:
         vendor_channel: bool = False,
         default_tz: str = "UTC",
         tell_partner_conflicts: bool = False,
+        changes: ChangeLog | None = None,
     ) -> None:
         self.db = db
+        self.changes = changes or ChangeLog()
         self.clock = clock
         self.protection_days = protection_days
         self.vendor_channel = vendor_channel
@@ -162,19 +166,14 @@ class Deals:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None:
-        session.add(
-            audit_entry(
-                actor,
-                action=action,
-                entity=deal_ref(deal.number),
-                before=before,
-                after=after,
-                at=self.clock(),
-            )
-        )
-        # Any change to a deal answers the nudges about it: nobody is asked about what they just did.
-        await nudge_queries.mark_answered(
-            session, ref=deal_ref(deal.number), now=self.clock(), outcome=action
+        await self.changes.record(
+            session,
+            actor,
+            action=action,
+            entity=deal_ref(deal.number),
+            before=before,
+            after=after,
+            at=self.clock(),
         )
 
     def _history(
@@ -182,28 +181,22 @@ class Deals:
     ) -> None:
         session.add(DealHistory(deal_id=deal.id, **history_fields(actor, name, old, new, at=self.clock())))
 
-    async def _reviewers(self, session: AsyncSession, deal: Deal) -> list[Person]:
-        """Who gets a review card by DM: the partner's channel manager, plus every approver when there
-        is no vendor channel to post to."""
-        people: list[Person] = []
-        if deal.partner.channel_manager_id:
-            manager = await queries.person_by_id(session, deal.partner.channel_manager_id)
-            if manager is not None and manager.active:
-                people.append(manager)
-        if not self.vendor_channel:
-            people.extend(p for p in await queries.staff_with_role(session, "approver") if p not in people)
-        return people
-
     async def _notify_staff(self, session: AsyncSession, deal: Deal, *, event: str, headline: str) -> None:
         view = await self._view(session, deal, None)
         card = views.review_card(view, headline=headline)
         now = self.clock()
         stamp = now.isoformat()
-        if self.vendor_channel:
+        people, channel = await staff_for(
+            session,
+            StaffPolicy.MANAGER_AND_APPROVERS_WITHOUT_CHANNEL,
+            partner_id=deal.partner_id,
+            vendor_channel=self.vendor_channel,
+        )
+        if channel:
             await outbox.queue_for_vendor_channel(
                 session, key=f"{view.ref}:{event}:vendor:{stamp}", reply=card, kind="review", now=now
             )
-        for person in await self._reviewers(session, deal):
+        for person in people:
             await outbox.queue_for_person(
                 session,
                 key=f"{view.ref}:{event}:p{person.id}:{stamp}",
@@ -218,10 +211,7 @@ class Deals:
     ) -> None:
         view = await self._view(session, deal, None)
         view = replace(view, conflicts=(), in_conflict=view.in_conflict and self.tell_partner_conflicts)
-        registrant = await queries.person_by_id(session, deal.registered_by_id)
-        recipients = [registrant] if registrant is not None and registrant.active else []
-        if not recipients:
-            recipients = list(await queries.people_of_partner(session, deal.partner_id))[:1]
+        recipients = await record_owner(session, owner_id=deal.registered_by_id, partner_id=deal.partner_id)
         now = self.clock()
         for person in recipients:
             if person.id == exclude:
@@ -429,7 +419,7 @@ class Deals:
         self._require_reviewer(actor)
         async with self.db.transaction() as session:
             deal = await self._deal_for(session, actor, ref, for_update=True)
-            self._expect(deal, ("pending", "info_requested"), "approved")
+            self._expect(deal, "approved")
             before = _snapshot(deal)
             deal.status = "approved"
             deal.decided_by_id = actor.person_id
@@ -461,7 +451,7 @@ class Deals:
             )
         async with self.db.transaction() as session:
             deal = await self._deal_for(session, actor, ref, for_update=True)
-            self._expect(deal, ("pending", "info_requested"), "rejected")
+            self._expect(deal, "rejected")
             before = _snapshot(deal)
             deal.status = "rejected"
             deal.decided_by_id = actor.person_id
@@ -488,7 +478,7 @@ class Deals:
             )
         async with self.db.transaction() as session:
             deal = await self._deal_for(session, actor, ref, for_update=True)
-            self._expect(deal, ("pending", "info_requested"), "asked for information")
+            self._expect(deal, "asked for information")
             before = _snapshot(deal)
             deal.status = "info_requested"
             deal.decision_reason = text
@@ -513,7 +503,7 @@ class Deals:
             deal = await self._deal_for(session, actor, ref, for_update=True)
             if actor.is_staff:
                 raise NotAllowed("The partner answers information requests.")
-            self._expect(deal, ("info_requested",), "given more information")
+            self._expect(deal, "given more information")
             before = _snapshot(deal)
             deal.status = "pending"
             deal.notes = f"{deal.notes}\n{text}" if deal.notes else text
@@ -539,7 +529,7 @@ class Deals:
             deal = await self._deal_for(session, actor, ref, for_update=True)
             if actor.is_staff:
                 raise NotAllowed("The partner asks for an extension; staff decide on it.")
-            self._expect(deal, ("approved", "expired"), "extended")
+            self._expect(deal, "extended")
             if deal.extension_requested_at is not None:
                 raise Conflict(f"An extension of {deal_ref(deal.number)} is already waiting for review.")
             before = _snapshot(deal)
@@ -693,7 +683,7 @@ class Deals:
         async with self.db.transaction() as session:
             deal = await self._deal_for(session, actor, ref, for_update=True)
             target = "won" if won else "lost"
-            self._expect(deal, ("pending", "info_requested", "approved"), f"marked {target}")
+            self._expect(deal, f"marked {target}")
             before = _snapshot(deal)
             deal.status = target
             deal.outcome_reason = text
@@ -735,11 +725,8 @@ class Deals:
         return expired
 
     @staticmethod
-    def _expect(deal: Deal, allowed: Sequence[str], verb: str) -> None:
-        if deal.status not in allowed:
-            raise Conflict(
-                f"{deal_ref(deal.number)} is {deal.status.replace('_', ' ')}, so it can't be {verb} now."
-            )
+    def _expect(deal: Deal, move: str) -> None:
+        LIFECYCLE.expect(deal_ref(deal.number), deal.status, move)
 
 
 def _snapshot(deal: Deal) -> dict[str, Any]:

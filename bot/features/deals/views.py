@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.features.deals.model import STATUS_LABELS
 from bot.kernel import history as kernel_history
 from bot.kernel.amounts import format_money
 from bot.kernel.dates import format_date
@@ -15,17 +16,6 @@ from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Re
 
 if TYPE_CHECKING:
     from bot.features.deals.model import DealDraft, DealView
-
-STATUS_LABELS = {
-    "pending": "waiting for review",
-    "info_requested": "more information requested",
-    "approved": "approved",
-    "rejected": "rejected",
-    "expired": "protection expired",
-    "won": "won",
-    "lost": "lost",
-    "withdrawn": "withdrawn",
-}
 
 
 def status_text(view: DealView) -> str:

@@ -8,9 +8,24 @@ from datetime import datetime
 from typing import Literal
 
 from bot.kernel.history import HistoryView
+from bot.kernel.lifecycle import Lifecycle
 from store.lead_models import (
     OPEN_LEAD_STATUSES,
 )
+
+MANAGE_ROLES = ("channel_manager", "approver")  # who assigns, reassigns and reviews leads
+STATUS_LABELS = {
+    "new": "new",
+    "unassigned": "waiting for staff review",
+    "offered": "offered, waiting for acceptance",
+    "accepted": "accepted",
+    "contacted": "contacted",
+    "qualified": "qualified",
+    "converted": "converted to a deal",
+    "disqualified": "disqualified",
+    "declined": "declined",
+}
+LIFECYCLE = Lifecycle(labels=STATUS_LABELS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,18 +46,19 @@ from bot.features.leads.assignment import (
     Performance,
     region_of,
 )
-from bot.features.leads.model import LeadInput, LeadView, OfferView
+from bot.features.leads.model import LIFECYCLE, MANAGE_ROLES, LeadInput, LeadView, OfferView
 from bot.intents import match_product
 from bot.kernel.amounts import Money
-from bot.kernel.audit import audit_entry
+from bot.kernel.changes import ChangeLog
 from bot.kernel.companies import normalize_company, validate_company_name
 from bot.kernel.dates import format_when
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor, Reply
+from bot.kernel.recipients import StaffPolicy, partner_users, staff_for
 from bot.kernel.refs import LEAD
 from bot.people import EMAIL_RE
-from store import lead_queries, nudge_queries, queries
+from store import lead_queries, queries
 from store.db import Database
 from store.lead_models import (
     CLOSED_LEAD_STATUSES,
@@ -68,7 +69,7 @@ from store.lead_models import (
     LeadOffer,
     PartnerLeadProfile,
 )
-from store.models import AuditEntry, Partner, Person
+from store.models import Partner, Person
 
 # The key of an offer's message to one user of the partner (see _offer / _notify_partner).
 OFFER_MESSAGE_RE = re.compile(r"^(?P<ref>L-\d+):offer:o(?P<offer>\d+):p\d+$")
@@ -76,7 +77,6 @@ OFFER_MESSAGE_RE = re.compile(r"^(?P<ref>L-\d+):offer:o(?P<offer>\d+):p\d+$")
 if TYPE_CHECKING:
     from bot.config import Settings
 
-MANAGE_ROLES = lead_views.MANAGE_ROLES
 STATUS_ORDER = {"accepted": 1, "contacted": 2, "qualified": 3}
 SETTABLE_STATUSES = ("contacted", "qualified", "disqualified")
 DEFAULT_ACCEPT_HOURS = 48
@@ -324,10 +324,12 @@ class Leads:
         engine: AssignmentEngine | None = None,
         vendor_channel: bool = False,
         default_tz: str = "UTC",
+        changes: ChangeLog | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.deals = deals
+        self.changes = changes or ChangeLog()
         self.settings = settings or LeadSettings()
         self.engine = engine or AssignmentEngine(weights=self.settings.weights)
         self.vendor_channel = vendor_channel
@@ -484,37 +486,19 @@ class Leads:
         channel: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        session.add(
-            audit_entry(
-                actor,
-                action=action,
-                entity=lead_ref(lead.number),
-                before=before,
-                after={**_snapshot(lead), **(extra or {})},
-                channel=channel or "job",
-                at=now,
-            )
+        await self.changes.record(
+            session,
+            actor,
+            action=action,
+            entity=lead_ref(lead.number),
+            before=before,
+            after={**_snapshot(lead), **(extra or {})},
+            channel=channel or "job",
+            at=now,
         )
-        # Any change to a lead answers the nudges about it: nobody is asked about what they just did.
-        await nudge_queries.mark_answered(session, ref=lead_ref(lead.number), now=now, outcome=action)
 
     def _tz(self, person: Person) -> str:
         return person.tz or self.default_tz
-
-    async def _staff_recipients(
-        self, session: AsyncSession, partner_id: int | None
-    ) -> tuple[list[Person], bool]:
-        """Who on the vendor side hears about a lead: the partner's channel manager; without one, the
-        vendor channel when there is one, else every channel manager. Returns (people, vendor channel)."""
-        if partner_id is not None:
-            partner = await queries.partner_by_id(session, partner_id)
-            if partner is not None and partner.channel_manager_id:
-                manager = await queries.person_by_id(session, partner.channel_manager_id)
-                if manager is not None and manager.active:
-                    return [manager], False
-        if self.vendor_channel:
-            return [], True
-        return list(await queries.staff_with_role(session, "channel_manager")), False
 
     async def _notify_staff(
         self,
@@ -527,7 +511,12 @@ class Leads:
         now: datetime,
     ) -> None:
         view = await self._view(session, lead, audience="staff")
-        people, channel = await self._staff_recipients(session, partner_id)
+        people, channel = await staff_for(
+            session,
+            StaffPolicy.MANAGER_ELSE_CHANNEL_ELSE_MANAGERS,
+            partner_id=partner_id,
+            vendor_channel=self.vendor_channel,
+        )
         stamp = now.isoformat()
         if channel:
             await outbox.queue_for_vendor_channel(
@@ -559,7 +548,7 @@ class Leads:
     ) -> None:
         """A message for every active user of ``partner_id``; ``make(view, tz)`` builds it."""
         view = await self._view(session, lead, audience="partner")
-        for person in await queries.people_of_partner(session, partner_id):
+        for person in await partner_users(session, partner_id):
             await outbox.queue_for_person(
                 session,
                 key=f"{view.ref}:{event}:p{person.id}",
@@ -858,7 +847,12 @@ class Leads:
         self, session: AsyncSession, items: list[tuple[str, str]], *, now: datetime
     ) -> None:
         """One message for staff about the leads of a bulk import that nobody fits, not one per lead."""
-        people, channel = await self._staff_recipients(session, None)
+        people, channel = await staff_for(
+            session,
+            StaffPolicy.MANAGER_ELSE_CHANNEL_ELSE_MANAGERS,
+            partner_id=None,
+            vendor_channel=self.vendor_channel,
+        )
         reply = lead_views.review_digest([line for _, line in items])
         stamp = now.isoformat()
         first = items[0][0]
@@ -1424,16 +1418,14 @@ class Leads:
             if names is not None:
                 profile.products = sorted(set(names))
             profile.updated_at = self.clock()
-            session.add(
-                AuditEntry(
-                    actor_id=actor.person_id,
-                    action="lead.profile",
-                    entity=f"partner:{found.name}"[:40],
-                    before=None,
-                    after={"capacity": profile.capacity, "products": list(profile.products)},
-                    channel=actor.channel,
-                    at=self.clock(),
-                )
+            await self.changes.record(
+                session,
+                actor,
+                action="lead.profile",
+                entity=f"partner:{found.name}"[:40],
+                before=None,
+                after={"capacity": profile.capacity, "products": list(profile.products)},
+                at=self.clock(),
             )
             return profile.capacity, list(profile.products)
 
@@ -1458,8 +1450,7 @@ def _not_now(lead: Lead, verb: str, *, staff: bool = False) -> str:
         return f"{ref} is already accepted."
     if lead.status == "unassigned":
         return f"{ref} waits for staff review, so it can't be {verb} now."
-    label = lead_views.STATUS_LABELS.get(lead.status, lead.status)
-    return f"{ref} is {label}, so it can't be {verb} now."
+    return LIFECYCLE.cannot(ref, lead.status, verb)
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from bot.features.deals import views
 from bot.features.deals.model import DealView
 from bot.features.deals.service import Deals
 from bot.features.leads import views as lead_views
-from bot.features.leads.model import LeadView
+from bot.features.leads.model import LIFECYCLE, LeadView
 from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
 from bot.intents import NO_RE, YES_RE, match_product
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
@@ -29,7 +29,7 @@ from bot.kernel.companies import normalize_company
 from bot.kernel.dates import find_close_date, format_date, format_when, parse_close_date, validate_close_date
 from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
-from bot.kernel.skills import Dialog, DialogStore
+from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
 LREF_RE = re.compile(r"\bL-(\d{1,9})\b", re.IGNORECASE)
 DREF_RE = re.compile(r"\bD-?\d{1,9}\b", re.IGNORECASE)
@@ -282,7 +282,7 @@ class LeadSkill:
                     form=lead_views.create_form(await self.leads.products(), draft),
                 )
             ]
-        return [Reply(text="That button is no longer available.")]
+        return stale_button()
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
@@ -309,7 +309,7 @@ class LeadSkill:
             return FormResult(replies=await self._create_summary(actor, raw))
         if form_id == "lead.convert":
             return await self._convert_form(actor, ref, values)
-        return FormResult(replies=[Reply(text="That form is no longer available.")])
+        return stale_form()
 
     async def home(self, actor: Actor) -> list[Reply]:
         if actor.is_staff:
@@ -481,9 +481,7 @@ class LeadSkill:
     async def _ask_reason(self, actor: Actor, kind: str, ref: str) -> list[Reply]:
         view = await self.leads.get(actor, ref)  # "not found" answers before anything is asked
         if kind == "decline" and view.status not in ("offered", "accepted") and not actor.is_staff:
-            raise Conflict(
-                f"{view.ref} is {lead_views.STATUS_LABELS.get(view.status, view.status)}, so it can't be declined now."
-            )
+            raise Conflict(LIFECYCLE.cannot(view.ref, view.status, "declined"))
         ask = ASKS[kind]
         await self.dialogs.save(actor, ask.flow, {"ref": view.ref})
         prompt = ask.prompt.format(ref=view.ref)

@@ -11,25 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.features.leads.model import MANAGE_ROLES, STATUS_LABELS
 from bot.kernel import history as kernel_history
 from bot.kernel.dates import format_when, utc_stamp
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
     from bot.features.leads.model import LeadView
-
-STATUS_LABELS = {
-    "new": "new",
-    "unassigned": "waiting for staff review",
-    "offered": "offered, waiting for acceptance",
-    "accepted": "accepted",
-    "contacted": "contacted",
-    "qualified": "qualified",
-    "converted": "converted to a deal",
-    "disqualified": "disqualified",
-    "declined": "declined",
-}
-MANAGE_ROLES = ("channel_manager", "approver")
 
 
 def offer_key(ref: str, offer_id: int) -> str:

@@ -8,6 +8,25 @@ from datetime import date, datetime
 
 from bot.kernel.amounts import Money
 from bot.kernel.history import HistoryView
+from bot.kernel.lifecycle import Lifecycle
+
+DECIDE_ROLES = ("approver", "channel_manager")  # who approves, rejects and marks MDF paid
+STATUS_LABELS = {
+    "pending": "waiting for approval",
+    "approved": "approved, waiting for the claim",
+    "rejected": "rejected",
+    "claimed": "claimed, waiting for payment",
+    "paid": "paid",
+}
+LIFECYCLE = Lifecycle(
+    moves={
+        "approved": frozenset({"pending"}),
+        "rejected": frozenset({"pending"}),
+        "claimed": frozenset({"approved"}),
+        "marked paid": frozenset({"claimed"}),
+    },
+    labels=STATUS_LABELS,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,18 +34,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.features.deals.service import clean_text
 from bot.features.mdf import views as mdf_views
-from bot.features.mdf.model import BalanceView, MdfDraft, MdfView
+from bot.features.mdf.model import DECIDE_ROLES, LIFECYCLE, BalanceView, MdfDraft, MdfView
 from bot.kernel.amounts import Money, format_money, parse_money
-from bot.kernel.audit import audit_entry
+from bot.kernel.changes import ChangeLog
 from bot.kernel.dates import find_close_date, format_date, local_today, parse_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor
+from bot.kernel.recipients import StaffPolicy, record_owner, staff_for
 from bot.kernel.refs import MDF_REQUEST
 from store import mdf_queries, queries
 from store.db import Database
 from store.mdf_models import MdfBudget, MdfHistory, MdfRequest
-from store.models import Partner, Person
 
 QUARTER_RES = (
     re.compile(r"^\s*(?P<year>\d{4})\s*[-/ ]?\s*Q(?P<q>[1-4])\s*$", re.IGNORECASE),
@@ -53,7 +53,6 @@ QUARTER_RES = (
 )
 BUDGET_ROLES = ("channel_manager",)
 """Who sets budgets (``admin`` may do everything)."""
-DECIDE_ROLES = ("approver", "channel_manager")
 """Who approves, rejects and marks requests paid."""
 DEFAULT_CLAIM_DAYS = 30
 """Days after the activity's end in which the partner claims (``PARTNERBOT_MDF_CLAIM_DAYS``)."""
@@ -261,8 +260,10 @@ class Mdf:
         claim_days: int = DEFAULT_CLAIM_DAYS,
         vendor_channel: bool = False,
         default_currency: str = "EUR",
+        changes: ChangeLog | None = None,
     ) -> None:
         self.db = db
+        self.changes = changes or ChangeLog()
         self.default_currency = default_currency
         self.clock = clock
         self.default_tz = default_tz
@@ -352,18 +353,17 @@ class Mdf:
         request: MdfRequest,
         ref: str,
         *,
-        from_status: str,
         verb: str,
         values: dict[str, Any],
     ) -> None:
-        """Move ``request`` on from ``from_status`` (a conditional update: of two deciders at once one
-        wins), or raise saying what it is now; ``request`` is reloaded either way."""
+        """Make the move ``verb`` from the statuses LIFECYCLE allows it from (a conditional update: of two
+        deciders at once one wins), or raise saying what it is now; ``request`` is reloaded either way."""
         moved = await mdf_queries.transition(
-            session, request_id=request.id, from_statuses=(from_status,), values=values
+            session, request_id=request.id, from_statuses=tuple(sorted(LIFECYCLE.moves[verb])), values=values
         )
         await session.refresh(request)
         if not moved:
-            raise _moved_on(ref, request.status, verb)
+            raise Conflict(LIFECYCLE.cannot(ref, request.status, verb))
 
     def _history(
         self, session: AsyncSession, actor: Actor | None, request: MdfRequest, name: str, old: Any, new: Any
@@ -372,7 +372,7 @@ class Mdf:
             MdfHistory(request_id=request.id, **history_fields(actor, name, old, new, at=self.clock()))
         )
 
-    def _audit(
+    async def _audit(
         self,
         session: AsyncSession,
         actor: Actor | None,
@@ -380,29 +380,19 @@ class Mdf:
         entity: str,
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
+        *,
+        channel: str = "job",
     ) -> None:
-        session.add(
-            audit_entry(
-                actor,
-                action=action,
-                entity=entity,
-                before=before,
-                after=after,
-                channel="cli",
-                at=self.clock(),
-            )
+        await self.changes.record(
+            session,
+            actor,
+            action=action,
+            entity=entity,
+            before=before,
+            after=after,
+            at=self.clock(),
+            channel=channel,
         )
-
-    async def _reviewers(self, session: AsyncSession, partner: Partner | None) -> list[Person]:
-        """Who gets the staff card by DM: the partner's channel manager, else every approver."""
-        people: list[Person] = []
-        if partner is not None and partner.channel_manager_id:
-            manager = await queries.person_by_id(session, partner.channel_manager_id)
-            if manager is not None and manager.active:
-                people.append(manager)
-        if not people:
-            people.extend(await queries.staff_with_role(session, "approver"))
-        return people
 
     async def _notify_staff(
         self, session: AsyncSession, request: MdfRequest, *, event: str, headline: str
@@ -410,12 +400,17 @@ class Mdf:
         view = await self._view(session, request)
         card = mdf_views.staff_card(view, headline=headline)
         now = self.clock()
-        if self.vendor_channel:
+        people, channel = await staff_for(
+            session,
+            StaffPolicy.MANAGER_ELSE_APPROVERS,
+            partner_id=request.partner_id,
+            vendor_channel=self.vendor_channel,
+        )
+        if channel:
             await outbox.queue_for_vendor_channel(
                 session, key=f"{view.ref}:{event}:vendor", reply=card, kind="mdf", now=now
             )
-        partner = await queries.partner_by_id(session, request.partner_id)
-        for person in await self._reviewers(session, partner):
+        for person in people:
             await outbox.queue_for_person(
                 session,
                 key=f"{view.ref}:{event}:p{person.id}",
@@ -424,12 +419,6 @@ class Mdf:
                 kind="mdf",
                 now=now,
             )
-
-    async def _partner_recipients(self, session: AsyncSession, request: MdfRequest) -> list[Person]:
-        requester = await queries.person_by_id(session, request.requested_by_id)
-        if requester is not None and requester.active and requester.partner_id == request.partner_id:
-            return [requester]
-        return list(await queries.people_of_partner(session, request.partner_id))[:1]
 
     async def notice_unreachable(self, message_key: str, *, reason: str) -> bool:
         """A notice about an MDF request (``M-n:<event>:p<person>``) could not reach a partner user:
@@ -459,7 +448,9 @@ class Mdf:
     ) -> None:
         view = await self._view(session, request)
         now = self.clock()
-        for person in await self._partner_recipients(session, request):
+        for person in await record_owner(
+            session, owner_id=request.requested_by_id, partner_id=request.partner_id
+        ):
             await outbox.queue_for_person(
                 session,
                 key=f"{view.ref}:{event}:p{person.id}",
@@ -532,13 +523,14 @@ class Mdf:
                 budget.amount, budget.currency = amount.amount, amount.currency
                 budget.set_by_id = actor.person_id if actor else None
                 budget.updated_at = now
-            self._audit(
+            await self._audit(
                 session,
                 actor,
                 "mdf.budget",
                 f"mdf-budget:p{org.id}:{quarter}",
                 before,
                 {"amount": str(amount.amount), "currency": amount.currency},
+                channel="cli",
             )
             return await self._balance(session, budget, org.name)
 
@@ -680,7 +672,7 @@ class Mdf:
             await session.flush()
             self._history(session, actor, request, "status", None, "pending")
             ref = mdf_ref(request.number)
-            self._audit(session, actor, "mdf.request", ref, None, _snapshot(request))
+            await self._audit(session, actor, "mdf.request", ref, None, _snapshot(request))
             await self._notify_staff(
                 session,
                 request,
@@ -741,7 +733,6 @@ class Mdf:
                 session,
                 request,
                 ref,
-                from_status="pending",
                 verb="approved",
                 values={
                     "status": "approved",
@@ -756,7 +747,7 @@ class Mdf:
             partial = approved.amount < requested.amount
             self._history(session, actor, request, "status", "pending", "approved")
             self._history(session, actor, request, "approved_amount", None, format_money(approved))
-            self._audit(session, actor, "mdf.approve", ref, before, _snapshot(request))
+            await self._audit(session, actor, "mdf.approve", ref, before, _snapshot(request))
             how = (
                 f"{format_money(approved)} of {format_money(requested)}"
                 if partial
@@ -788,7 +779,6 @@ class Mdf:
                 session,
                 request,
                 ref,
-                from_status="pending",
                 verb="rejected",
                 values={
                     "status": "rejected",
@@ -799,7 +789,7 @@ class Mdf:
                 },
             )
             self._history(session, actor, request, "status", "pending", "rejected")
-            self._audit(session, actor, "mdf.reject", ref, before, _snapshot(request))
+            await self._audit(session, actor, "mdf.reject", ref, before, _snapshot(request))
             await self._close_review(
                 session, request, event="rejected", outcome=f"Rejected by {actor.name}: {text}"
             )
@@ -835,7 +825,6 @@ class Mdf:
                 session,
                 request,
                 ref,
-                from_status="approved",
                 verb="claimed",
                 values={
                     "status": "claimed",
@@ -849,7 +838,7 @@ class Mdf:
             self._history(session, actor, request, "status", "approved", "claimed")
             self._history(session, actor, request, "claim_proof", None, proof_text)
             self._history(session, actor, request, "actual_results", None, results_text)
-            self._audit(session, actor, "mdf.claim", ref, before, _snapshot(request))
+            await self._audit(session, actor, "mdf.claim", ref, before, _snapshot(request))
             partner = await queries.partner_by_id(session, request.partner_id)
             await self._notify_staff(
                 session,
@@ -883,7 +872,6 @@ class Mdf:
                 session,
                 request,
                 ref,
-                from_status="claimed",
                 verb="marked paid",
                 values={
                     "status": "paid",
@@ -895,7 +883,7 @@ class Mdf:
             )
             self._history(session, actor, request, "status", "claimed", "paid")
             self._history(session, actor, request, "paid_amount", None, format_money(paid))
-            self._audit(session, actor, "mdf.paid", ref, before, _snapshot(request))
+            await self._audit(session, actor, "mdf.paid", ref, before, _snapshot(request))
             await self._close_review(
                 session, request, event="paid", outcome=f"Marked paid by {actor.name}: {format_money(paid)}"
             )
@@ -945,7 +933,9 @@ class Mdf:
                         continue
                     view = await self._view(session, request)
                     reply = mdf_views.reminder(view, kind=kind, days_left=left)
-                    for person in await self._partner_recipients(session, request):
+                    for person in await record_owner(
+                        session, owner_id=request.requested_by_id, partner_id=request.partner_id
+                    ):
                         await outbox.queue_for_person(
                             session,
                             key=f"{view.ref}:remind:{kind}:{crossed[0]}:p{person.id}",
@@ -954,7 +944,9 @@ class Mdf:
                             kind="mdf",
                             now=now,
                         )
-                    self._audit(session, None, f"mdf.remind.{kind}", view.ref, None, {"days": crossed[0]})
+                    await self._audit(
+                        session, None, f"mdf.remind.{kind}", view.ref, None, {"days": crossed[0]}
+                    )
                     sent.append(
                         f"{view.ref} ({kind.replace('_', ' ')}, {left} day{'s' if left != 1 else ''})"
                     )
@@ -972,10 +964,6 @@ def over_balance_text(amount: Money, balance: BalanceView) -> str:
         f"{format_money(amount)} is more than your remaining {balance.quarter} balance of "
         f"{format_money(balance.remaining)}. Ask for {format_money(balance.remaining)} or less."
     )
-
-
-def _moved_on(ref: str, status: str, verb: str) -> Conflict:
-    return Conflict(f"{ref} is {mdf_views.STATUS_LABELS.get(status, status)}, so it can't be {verb} now.")
 
 
 def claim_days_from(extra: Mapping[str, str]) -> int:

@@ -34,7 +34,7 @@ from bot.intents import NO_RE, YES_RE
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
-from bot.kernel.skills import Dialog, DialogStore
+from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
 MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
 MREF_RE = re.compile(r"\bM-(\d{1,9})\b", re.IGNORECASE)
@@ -260,7 +260,7 @@ class MdfSkill:
             return [self._paid(actor, view)]
         if action == "mdf.budget.start":
             return await self._budget_form(actor)
-        return [Reply(text="That button is no longer available.")]
+        return stale_button()
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
@@ -290,7 +290,7 @@ class MdfSkill:
                 actor, partner=values.get("partner", ""), quarter=values.get("quarter", ""), amount=money
             )
             return FormResult(replies=[_budget_saved(view)])
-        return FormResult(replies=[Reply(text="That form is no longer available.")])
+        return stale_form()
 
     async def home(self, actor: Actor) -> list[Reply]:
         if actor.is_staff:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
+from bot.features.mdf.model import DECIDE_ROLES, STATUS_LABELS
 from bot.kernel import history as kernel_history
 from bot.kernel.amounts import format_money
 from bot.kernel.dates import format_date, format_when
@@ -17,14 +18,6 @@ from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Re
 if TYPE_CHECKING:
     from bot.features.mdf.model import BalanceView, MdfView
 
-STATUS_LABELS = {
-    "pending": "waiting for approval",
-    "approved": "approved, waiting for the claim",
-    "rejected": "rejected",
-    "claimed": "claimed, waiting for payment",
-    "paid": "paid",
-}
-DECIDE_ROLES = ("approver", "channel_manager")
 QUESTIONS = {
     "activity": "What is the activity? (e.g. webinar with our customers, trade-show booth, e-mail campaign)",
     "dates": "When does it take place? (e.g. 10-20 March, 10 March to 2 April, 12 March)",

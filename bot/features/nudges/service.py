@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.features.deals.service import OPEN_STATUSES, Deals, deal_ref
+from bot.kernel.changes import RecordChanged
 from bot.kernel.dates import format_date, to_local
 from bot.kernel.errors import InputError, NotFound
 from bot.kernel.messages import Actor, Button, Fact, Reply
@@ -325,6 +326,11 @@ class Nudges:
         self.policy = policy or NudgePolicy()
         self.default_tz = default_tz
         self.sources: list[NudgeSource] = [DealNudges(), LeadNudges(), *sources]
+
+    async def record_changed(self, session: AsyncSession, event: RecordChanged) -> None:
+        """Any change to a record answers the nudges about it: nobody is asked about what they just did
+        (subscribed to the change log in the composition root)."""
+        await nudge_queries.mark_answered(session, ref=event.ref, now=event.at, outcome=event.action)
 
     def add_source(self, source: NudgeSource) -> None:
         self.sources.append(source)

@@ -9,7 +9,7 @@ from bot.features.nudges.service import Nudges
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, FormResult, Reply
 from bot.kernel.numbers import carried_number
-from bot.kernel.skills import Dialog
+from bot.kernel.skills import STALE_BUTTON, Dialog, stale_form
 
 PUSH_DAYS = 30
 
@@ -59,7 +59,7 @@ class NudgeSkill:
             await self.deals.close(actor, ref, won=True)
             outcome = "won — congratulations!"
         else:
-            raise InputError("action", "That button is no longer available.")
+            raise InputError("action", STALE_BUTTON)
         if message_id is not None:
             updated = await self.nudges.record(actor, message_id=message_id, ref=ref, outcome=outcome)
             if updated is not None:
@@ -69,7 +69,7 @@ class NudgeSkill:
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
     ) -> FormResult:
-        return FormResult(replies=[Reply(text="That form is no longer available.")])
+        return stale_form()
 
     async def home(self, actor: Actor) -> list[Reply]:
         return []

@@ -27,7 +27,7 @@ from bot.kernel.dates import format_date
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.numbers import carried_number
-from bot.kernel.skills import Dialog
+from bot.kernel.skills import STALE_BUTTON, Dialog, stale_form
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -259,12 +259,12 @@ class PerformanceSkill:
             return await self._scorecard(actor, data.get("partner") or None, days)
         if action == "performance.laggards":
             return await self._laggards(actor, days)
-        raise InputError("action", "That button is no longer available.")
+        raise InputError("action", STALE_BUTTON)
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
     ) -> FormResult:
-        return FormResult(replies=[Reply(text="That form is no longer available.")])
+        return stale_form()
 
     async def home(self, actor: Actor) -> list[Reply]:
         return []

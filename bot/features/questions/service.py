@@ -32,7 +32,7 @@ from bot import outbox
 from bot.features.deals.service import clean_text
 from bot.features.questions import views as question_views
 from bot.features.questions.model import KbView, QuestionView, ThreadEntry
-from bot.kernel.audit import audit_entry
+from bot.kernel.changes import ChangeLog
 from bot.kernel.dates import format_day_time
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.messages import Actor
@@ -40,7 +40,7 @@ from bot.kernel.refs import KB_ENTRY, QUESTION
 from store import queries
 from store import question_queries as qq
 from store.db import Database
-from store.models import AuditEntry, Partner, Person
+from store.models import Partner, Person
 from store.question_models import WAITING_STATUSES, KbEntry, Question
 
 KB_THRESHOLD = 80
@@ -303,8 +303,10 @@ class Questions:
         vendor_channel: bool = False,
         sla_hours: float = DEFAULT_SLA_HOURS,
         kb_threshold: float = KB_THRESHOLD,
+        changes: ChangeLog | None = None,
     ) -> None:
         self.db = db
+        self.changes = changes or ChangeLog()
         self.clock = clock
         self.default_tz = default_tz
         self.vendor_channel = vendor_channel
@@ -351,7 +353,7 @@ class Questions:
                 "Questions are asked by partners and answered by staff. Say 'questions' for your queue."
             )
 
-    def _audit(
+    async def _audit(
         self,
         session: AsyncSession,
         actor: Actor | None,
@@ -360,8 +362,8 @@ class Questions:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None:
-        session.add(
-            audit_entry(actor, action=action, entity=entity, before=before, after=after, at=self.clock())
+        await self.changes.record(
+            session, actor, action=action, entity=entity, before=before, after=after, at=self.clock()
         )
 
     async def _view(
@@ -587,7 +589,7 @@ class Questions:
                 question.status = "answered_by_kb"
                 question.kb_entry_id = entry.id
                 await qq.count_kb_use(session, entry.id)
-                self._audit(
+                await self._audit(
                     session,
                     actor,
                     "question.ask",
@@ -597,7 +599,7 @@ class Questions:
                 )
             else:
                 await self._route(session, question, headline=f"New question {ref}", event=f"m{asked.id}")
-                self._audit(session, actor, "question.ask", ref, None, _snapshot(question))
+                await self._audit(session, actor, "question.ask", ref, None, _snapshot(question))
             return await self._view(session, question, actor)
 
     async def ask_person(self, actor: Actor, ref: str, *, details: str | None = None) -> QuestionView:
@@ -640,7 +642,7 @@ class Questions:
             )
             question.closed_at = None
             await self._route(session, question, headline=f"New question {rref}", event=f"m{note.id}")
-            self._audit(session, actor, "question.ask_person", rref, before, _snapshot(question))
+            await self._audit(session, actor, "question.ask_person", rref, before, _snapshot(question))
             return await self._view(session, question, actor)
 
     async def mark_helpful(self, actor: Actor, ref: str) -> QuestionView:
@@ -668,7 +670,7 @@ class Questions:
                 channel=actor.channel,
                 at=now,
             )
-            self._audit(session, actor, "question.close", rref, before, _snapshot(question))
+            await self._audit(session, actor, "question.close", rref, before, _snapshot(question))
             if question.answered_at is not None:
                 await self._refresh_cards(
                     session,
@@ -754,7 +756,7 @@ class Questions:
                 await self._send_to(
                     session, question, person=assignee, headline=headline, event=f"followup-{event}"
                 )
-            self._audit(session, actor, "question.followup", rref, before, _snapshot(question))
+            await self._audit(session, actor, "question.followup", rref, before, _snapshot(question))
             return await self._view(session, question, actor)
 
     # -- staff: claim, answer, reassign -----------------------------------------------------------
@@ -793,7 +795,7 @@ class Questions:
                 channel=actor.channel,
                 at=now,
             )
-            self._audit(session, actor, "question.claim", rref, before, _snapshot(question))
+            await self._audit(session, actor, "question.claim", rref, before, _snapshot(question))
             await session.flush()
             await self._refresh_cards(
                 session, question, outcome=f"{rref} claimed by {actor.name}", event=f"m{note.id}"
@@ -828,7 +830,7 @@ class Questions:
             question.answered_at = now
             question.due_at = None
             question.updated_at = now
-            self._audit(session, actor, "question.answer", rref, before, _snapshot(question))
+            await self._audit(session, actor, "question.answer", rref, before, _snapshot(question))
             await session.flush()
             asker = await queries.person_by_id(session, question.asker_id)
             if asker is not None and asker.active:
@@ -878,7 +880,7 @@ class Questions:
                 channel=actor.channel,
                 at=now,
             )
-            self._audit(session, actor, "question.reassign", rref, before, _snapshot(question))
+            await self._audit(session, actor, "question.reassign", rref, before, _snapshot(question))
             await session.flush()
             await self._refresh_cards(
                 session, question, outcome=f"{rref} reassigned to {person.name}", event=f"m{note.id}"
@@ -937,7 +939,7 @@ class Questions:
                 channel="job",
                 at=now,
             )
-            self._audit(session, None, "question.unreachable", rref, before, _snapshot(question))
+            await self._audit(session, None, "question.unreachable", rref, before, _snapshot(question))
             await session.flush()
             await self._send_to(
                 session,
@@ -1024,7 +1026,7 @@ class Questions:
                 replace=False,
             )
             question.saved_kb_entry_id = entry.id
-            self._audit(session, actor, "question.save_kb", rref, None, {"kb": kb_ref(entry.number)})
+            await self._audit(session, actor, "question.save_kb", rref, None, {"kb": kb_ref(entry.number)})
             note = (
                 "I took out the asker's name and organisation; check the wording."
                 if q_changed or a_changed
@@ -1060,7 +1062,9 @@ class Questions:
                 entry.answer, entry.tags = row.answer, list(row.tags)
                 entry.topic = row.topic or entry.topic
                 entry.updated_at = self.clock()
-                self._audit(session, actor, "kb.update", kb_ref(entry.number), before, _kb_snapshot(entry))
+                await self._audit(
+                    session, actor, "kb.update", kb_ref(entry.number), before, _kb_snapshot(entry)
+                )
                 return _kb_view(entry, created=False)
             entry, created = await self._upsert_kb(
                 session,
@@ -1120,7 +1124,7 @@ class Questions:
             existing.tags = list(tags) or list(existing.tags or [])
             existing.active = True
             existing.updated_at = now
-            self._kb_audit(session, actor, "kb.update", existing, before, channel)
+            await self._kb_audit(session, actor, "kb.update", existing, before, channel)
             return existing, False
         entry = KbEntry(
             number=await queries.next_number(session, "kb"),
@@ -1137,10 +1141,10 @@ class Questions:
         )
         session.add(entry)
         await session.flush()
-        self._kb_audit(session, actor, "kb.add", entry, None, channel)
+        await self._kb_audit(session, actor, "kb.add", entry, None, channel)
         return entry, True
 
-    def _kb_audit(
+    async def _kb_audit(
         self,
         session: AsyncSession,
         actor: Actor | None,
@@ -1149,16 +1153,15 @@ class Questions:
         before: dict[str, Any] | None,
         channel: str,
     ) -> None:
-        session.add(
-            AuditEntry(
-                actor_id=actor.person_id if actor else None,
-                action=action,
-                entity=kb_ref(entry.number),
-                before=before,
-                after=_kb_snapshot(entry),
-                channel=actor.channel if actor else channel,
-                at=self.clock(),
-            )
+        await self.changes.record(
+            session,
+            actor,
+            action=action,
+            entity=kb_ref(entry.number),
+            before=before,
+            after=_kb_snapshot(entry),
+            channel=channel,
+            at=self.clock(),
         )
 
     # -- SLA sweep (scheduler) ------------------------------------------------------------------
@@ -1223,7 +1226,7 @@ class Questions:
                     channel="job",
                     at=now,
                 )
-                self._audit(session, None, "question.escalate", rref, before, _snapshot(question))
+                await self._audit(session, None, "question.escalate", rref, before, _snapshot(question))
                 await self._refresh_cards(session, question, outcome=f"{rref} escalated", event=f"m{note.id}")
                 await self._send_to(
                     session,

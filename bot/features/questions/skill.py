@@ -18,7 +18,7 @@ from bot.features.questions.service import Questions, question_ref
 from bot.intents import recognize
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
-from bot.kernel.skills import Dialog, DialogStore
+from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
 QREF = r"Q-(\d{1,9})"  # the hyphen is required: "Q2" is a quarter in sales talk
 OTHER_REF_RE = re.compile(r"\b[DL]-?\d{1,9}\b", re.I)
@@ -229,7 +229,7 @@ class QuestionSkill:
         if action == "question.kb_edit":
             entry = await questions.kb_entry(actor, data.get("kb", ""))
             return [Reply(text=f"Change {entry.ref} and save.", form=qv.kb_form(entry))]
-        return [Reply(text="That button is no longer available.")]
+        return stale_button()
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
@@ -254,7 +254,7 @@ class QuestionSkill:
             )
             replies = [qv.kb_saved(entry)]
         else:
-            return FormResult(replies=[Reply(text="That form is no longer available.")])
+            return stale_form()
         await self._clear_mine(actor)
         return FormResult(replies=replies)
 
