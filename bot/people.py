@@ -220,11 +220,14 @@ class People:
         tier: str,
         region: str,
         countries: Iterable[str] = (),
-        slack_team: str | None = None,
-        teams_tenant: str | None = None,
+        workspaces: Iterable[tuple[str, str]] = (),
         channel_manager_email: str | None = None,
     ) -> tuple[Partner, bool]:
-        """Create or update a partner organisation. Returns it and whether it was created."""
+        """Create or update a partner organisation. Returns it and whether it was created.
+
+        ``workspaces`` are ``(platform, workspace)`` pairs (``("slack", team id)``, ``("teams", tenant
+        id)``): people who write from one belong to this partner. Each pair becomes the partner's
+        workspace on that platform, in place of the one it had there."""
         name = " ".join(name.split())
         if not name:
             raise InputError("name", "A partner needs a name, e.g. 'Acme Partners'.")
@@ -248,17 +251,18 @@ class People:
                 partner.countries = codes
             elif created:
                 partner.countries = []
-            for column, value, platform in (
-                ("slack_team_id", slack_team, "slack"),
-                ("teams_tenant_id", teams_tenant, "teams"),
-            ):
+            await session.flush()
+            for platform, value in workspaces:
                 if value:
                     other = await queries.partner_by_workspace(session, platform=platform, workspace=value)
                     if other is not None and other is not partner:
                         raise InputError(
-                            column, f"{platform} workspace {value} already belongs to partner {other.name}."
+                            "workspace",
+                            f"{platform} workspace {value} already belongs to partner {other.name}.",
                         )
-                    setattr(partner, column, value)
+                    await queries.set_partner_workspace(
+                        session, partner_id=partner.id, platform=platform, workspace=value
+                    )
             if channel_manager_email:
                 manager = await queries.person_by_email(session, channel_manager_email)
                 if manager is None or manager.kind != "staff":
