@@ -279,12 +279,19 @@ def partner_rows(spec: Spec) -> list[dict[str, Any]]:
                 "region": region,
                 "countries": list(REGIONS[region][:2]),
                 "status": "active",
-                "slack_team_id": slack_team(p),
-                "teams_tenant_id": teams_tenant(p),
                 "channel_manager_id": MANAGERS[p % len(MANAGERS)],
                 "created_at": spec.now - timedelta(days=400),
             }
         )
+    return rows
+
+
+def partner_workspace_rows(spec: Spec) -> list[dict[str, Any]]:
+    """Each partner's Slack workspace and Teams tenant."""
+    rows = []
+    for p in range(1, spec.partners + 1):
+        for platform, workspace in (("slack", slack_team(p)), ("teams", teams_tenant(p))):
+            rows.append({"id": len(rows) + 1, "partner_id": p, "platform": platform, "workspace": workspace})
     return rows
 
 
@@ -718,11 +725,10 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "region",
         "countries",
         "status",
-        "slack_team_id",
-        "teams_tenant_id",
         "channel_manager_id",
         "created_at",
     ),
+    "partner_workspaces": ("id", "partner_id", "platform", "workspace"),
     "people": (
         "id",
         "email",
@@ -881,6 +887,7 @@ class _Writer:
         if self.dialect == "postgresql":
             for table in (
                 "partners",
+                "partner_workspaces",
                 "people",
                 "chat_identities",
                 "customers",
@@ -936,6 +943,7 @@ def populate(
                         writer.execute("INSERT INTO products (name, active) VALUES (?, ?)", (name, True))
             manifest.counts["people"] += write("people", staff_rows(spec))
             manifest.counts["partners"] = write("partners", partner_rows(spec))
+            manifest.counts["partner_workspaces"] = write("partner_workspaces", partner_workspace_rows(spec))
             for start in range(0, spec.people, CHUNK):
                 manifest.counts["people"] += write(
                     "people", list(user_rows(spec, start, min(spec.people, start + CHUNK)))

@@ -83,8 +83,8 @@ class Core:
         vendor_channel_platform: str | None = None,
     ) -> Core:
         db = db or Database.from_url(settings.database_url)
-        if vendor_channel_platform is None and settings.slack_vendor_channel:
-            vendor_channel_platform = "slack"
+        if vendor_channel_platform is None:
+            vendor_channel_platform = settings.vendor_channel_platform()
         vendor_channel = bool(vendor_channel_platform)
         changes = ChangeLog()
         people = People(

@@ -238,12 +238,17 @@ async def _partner(core: Core, args: argparse.Namespace) -> int:
         tier=args.tier,
         region=args.region,
         countries=args.country,
-        slack_team=args.slack_team,
-        teams_tenant=args.teams_tenant,
+        workspaces=_workspaces(args),
         channel_manager_email=args.channel_manager,
     )
     print(f"{'created' if created else 'updated'} partner {partner.name} ({partner.tier}, {partner.region})")
     return 0
+
+
+def _workspaces(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``--slack-team T --teams-tenant X`` as the core's ``(platform, workspace)`` pairs."""
+    flags = (("slack", args.slack_team), ("teams", args.teams_tenant))
+    return [(platform, value) for platform, value in flags if value]
 
 
 async def _user(core: Core, args: argparse.Namespace) -> int:

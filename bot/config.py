@@ -85,6 +85,11 @@ class Settings:
         """Whether ``/api/messages`` is served: with Teams credentials, or in emulator mode."""
         return bool(self.microsoft_app_id.strip()) or self.teams_emulator
 
+    def vendor_channel_platform(self) -> str | None:
+        """The platform with a vendor channel configured (``SLACK_VENDOR_CHANNEL``), if any: where
+        registrations and routed questions for vendor staff go."""
+        return "slack" if self.slack_vendor_channel else None
+
     def vendor_workspaces(self) -> dict[str, frozenset[str]]:
         """Per platform, the workspaces whose accounts may be linked to vendor staff by e-mail."""
         return {

@@ -459,8 +459,8 @@ class OutboxDispatcher:
             if not _starts_conversations(notifier):
                 continue
             workspaces = sorted(self.vendor_workspaces.get(platform, ())) if kind == "staff" else []
-            if kind != "staff" and places.get(platform):
-                workspaces = [places[platform]]
+            if kind != "staff":
+                workspaces = places.get(platform, [])
             for workspace in workspaces:
                 tried.append(f"{platform} workspace {workspace}")
                 finder = cast(StartsConversations, notifier)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +45,11 @@ class Profile:
     email: str | None
     name: str | None = None
     tz: str | None = None
+
+
+ProfileLoader = Callable[[], Awaitable[Profile | None]]
+"""A handler's lookup of the account writing (its e-mail, name, time zone), or None when the platform
+won't tell; :meth:`People.identify` awaits it only for an account linked to nobody."""
 
 
 def actor_from(person: Person, *, channel: str, default_tz: str) -> Actor:
@@ -93,13 +98,44 @@ class People:
         platform: str,
         workspace: str,
         external_id: str,
-        profile: Profile | None = None,
+        load_profile: ProfileLoader | None = None,
         conversation: ConversationRef | None = None,
     ) -> Actor | None:
         """The Actor for a platform account, or None when nobody may be served.
 
-        Call first without ``profile``; on None, a handler that can look the account up (e-mail)
-        calls again with it. Stores ``conversation`` for proactive messages."""
+        The one turn pipeline every handler runs: by the linked identity first; when the account is
+        linked to nobody, ``load_profile`` (the platform's own lookup: Slack ``users.info``, the Teams
+        member) is awaited - once, and only then - and the account is matched by the e-mail it gives
+        (see :meth:`_match_profile`). Stores ``conversation`` for proactive messages."""
+        actor, linked = await self._identify_once(
+            platform=platform, workspace=workspace, external_id=external_id, conversation=conversation
+        )
+        if actor is not None or linked or load_profile is None:
+            return actor
+        # Outside any transaction: the platform lookup is a network call.
+        profile = await load_profile()
+        if profile is None or not profile.email:
+            return None
+        actor, _ = await self._identify_once(
+            platform=platform,
+            workspace=workspace,
+            external_id=external_id,
+            profile=profile,
+            conversation=conversation,
+        )
+        return actor
+
+    async def _identify_once(
+        self,
+        *,
+        platform: str,
+        workspace: str,
+        external_id: str,
+        profile: Profile | None = None,
+        conversation: ConversationRef | None = None,
+    ) -> tuple[Actor | None, bool]:
+        """One pass of :meth:`identify` in one transaction: the Actor (or None), and whether the account
+        is linked to someone (then no profile can change the answer)."""
         now = self.clock()
         async with self.db.transaction() as session:
             found = await queries.linked_identity(
@@ -119,8 +155,9 @@ class People:
                         person_id=person.id, platform=platform, workspace=workspace, external_id=external_id
                     )
                     session.add(linked)
+            is_linked = found is not None
             if person is None or linked is None or not person.active:
-                return None
+                return None, is_linked
             # Written only when it changes (or the last sighting is older than LAST_SEEN_STEP): this
             # runs on every request, and an UPDATE per request costs a write lock and a commit.
             if linked.last_seen_at is None or now - linked.last_seen_at >= LAST_SEEN_STEP:
@@ -141,8 +178,8 @@ class People:
                 if partner is None or partner.id != person.partner_id:
                     partner = await queries.partner_by_id(session, person.partner_id)
                 if partner is None or partner.status != "active":
-                    return None
-            return actor_from(person, channel=platform, default_tz=self.default_tz)
+                    return None, is_linked
+            return actor_from(person, channel=platform, default_tz=self.default_tz), is_linked
 
     async def _match_profile(
         self, session: Any, *, platform: str, workspace: str, profile: Profile
@@ -220,11 +257,14 @@ class People:
         tier: str,
         region: str,
         countries: Iterable[str] = (),
-        slack_team: str | None = None,
-        teams_tenant: str | None = None,
+        workspaces: Iterable[tuple[str, str]] = (),
         channel_manager_email: str | None = None,
     ) -> tuple[Partner, bool]:
-        """Create or update a partner organisation. Returns it and whether it was created."""
+        """Create or update a partner organisation. Returns it and whether it was created.
+
+        ``workspaces`` are ``(platform, workspace)`` pairs (``("slack", team id)``, ``("teams", tenant
+        id)``): people who write from one belong to this partner. Each pair becomes the partner's
+        workspace on that platform, in place of the one it had there."""
         name = " ".join(name.split())
         if not name:
             raise InputError("name", "A partner needs a name, e.g. 'Acme Partners'.")
@@ -248,17 +288,18 @@ class People:
                 partner.countries = codes
             elif created:
                 partner.countries = []
-            for column, value, platform in (
-                ("slack_team_id", slack_team, "slack"),
-                ("teams_tenant_id", teams_tenant, "teams"),
-            ):
+            await session.flush()
+            for platform, value in workspaces:
                 if value:
                     other = await queries.partner_by_workspace(session, platform=platform, workspace=value)
                     if other is not None and other is not partner:
                         raise InputError(
-                            column, f"{platform} workspace {value} already belongs to partner {other.name}."
+                            "workspace",
+                            f"{platform} workspace {value} already belongs to partner {other.name}.",
                         )
-                    setattr(partner, column, value)
+                    await queries.set_partner_workspace(
+                        session, partner_id=partner.id, platform=platform, workspace=value
+                    )
             if channel_manager_email:
                 manager = await queries.person_by_email(session, channel_manager_email)
                 if manager is None or manager.kind != "staff":

@@ -40,10 +40,22 @@ class Partner(Base):
     region: Mapped[str] = mapped_column(String(40))
     countries: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="active")
-    slack_team_id: Mapped[str | None] = mapped_column(String(40), unique=True)
-    teams_tenant_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     channel_manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", use_alter=True))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PartnerWorkspace(Base):
+    """A chat workspace of a partner organisation: a Slack workspace (team id), a Teams tenant, or the
+    equivalent on any other platform. People who write from it belong to that partner; each
+    ``(platform, workspace)`` belongs to one partner at most."""
+
+    __tablename__ = "partner_workspaces"
+    __table_args__ = (UniqueConstraint("platform", "workspace"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(64))
 
 
 class Person(Base):

@@ -25,6 +25,7 @@ from store.models import (
     DialogState,
     OutboxMessage,
     Partner,
+    PartnerWorkspace,
     Person,
     ProcessedRequest,
     Product,
@@ -141,8 +142,48 @@ async def partner_by_id(session: AsyncSession, partner_id: int) -> Partner | Non
 
 
 async def partner_by_workspace(session: AsyncSession, *, platform: str, workspace: str) -> Partner | None:
-    column = Partner.slack_team_id if platform == "slack" else Partner.teams_tenant_id
-    return (await session.execute(select(Partner).where(column == workspace))).scalar_one_or_none()
+    """The partner whose chat workspace ``(platform, workspace)`` is, if any."""
+    return (
+        await session.execute(
+            select(Partner)
+            .join(PartnerWorkspace, PartnerWorkspace.partner_id == Partner.id)
+            .where(PartnerWorkspace.platform == platform, PartnerWorkspace.workspace == workspace)
+        )
+    ).scalar_one_or_none()
+
+
+async def workspaces_of(session: AsyncSession, partner_id: int) -> list[tuple[str, str]]:
+    """A partner's chat workspaces as ``(platform, workspace)``, by platform then workspace."""
+    rows = await session.execute(
+        select(PartnerWorkspace.platform, PartnerWorkspace.workspace)
+        .where(PartnerWorkspace.partner_id == partner_id)
+        .order_by(PartnerWorkspace.platform, PartnerWorkspace.workspace)
+    )
+    return [(platform, workspace) for platform, workspace in rows]
+
+
+async def set_partner_workspace(
+    session: AsyncSession, *, partner_id: int, platform: str, workspace: str
+) -> None:
+    """Make ``workspace`` the partner's workspace on ``platform`` (in place of the one it had there).
+    The caller has checked that no other partner holds it."""
+    await session.execute(
+        delete(PartnerWorkspace).where(
+            PartnerWorkspace.partner_id == partner_id,
+            PartnerWorkspace.platform == platform,
+            PartnerWorkspace.workspace != workspace,
+        )
+    )
+    existing = (
+        await session.execute(
+            select(PartnerWorkspace).where(
+                PartnerWorkspace.platform == platform, PartnerWorkspace.workspace == workspace
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        session.add(PartnerWorkspace(partner_id=partner_id, platform=platform, workspace=workspace))
+        await session.flush()
 
 
 _LINKED = (
@@ -239,22 +280,22 @@ async def unreachable_recipients(session: AsyncSession, *, marker: str) -> list[
     return sorted(found, key=lambda row: row[0].email)
 
 
-async def where_to_look_up(session: AsyncSession, person_id: int) -> tuple[str, str, dict[str, str]] | None:
+async def where_to_look_up(
+    session: AsyncSession, person_id: int
+) -> tuple[str, str, dict[str, list[str]]] | None:
     """For a person the bot may look up by e-mail: (e-mail, kind, {platform: their organisation's
-    workspace}) - a partner user's partner's Slack workspace / Teams tenant; none for staff (the
+    workspaces there}) - a partner user's partner's Slack workspace / Teams tenant; none for staff (the
     caller knows the vendor's own). None for someone inactive or unknown."""
     person = await session.get(Person, person_id)
     if person is None or not person.active:
         return None
-    places: dict[str, str] = {}
+    places: dict[str, list[str]] = {}
     if person.partner_id is not None:
         partner = await session.get(Partner, person.partner_id)
         if partner is None or partner.status != "active":
             return None
-        if partner.slack_team_id:
-            places["slack"] = partner.slack_team_id
-        if partner.teams_tenant_id:
-            places["teams"] = partner.teams_tenant_id
+        for platform, workspace in await workspaces_of(session, partner.id):
+            places.setdefault(platform, []).append(workspace)
     return person.email, person.kind, places
 
 

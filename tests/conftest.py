@@ -207,8 +207,7 @@ async def make_world(core: Core) -> World:
         tier="Gold",
         region="EMEA",
         countries=["DE"],
-        slack_team="TNORTH",
-        teams_tenant="tenant-northwind",
+        workspaces=[("slack", "TNORTH"), ("teams", "tenant-northwind")],
         channel_manager_email="dana@vendor.example",
     )
     await people.add_partner(
@@ -216,8 +215,7 @@ async def make_world(core: Core) -> World:
         tier="Silver",
         region="NA",
         countries=["US"],
-        slack_team="TCONTOSO",
-        teams_tenant="tenant-contoso",
+        workspaces=[("slack", "TCONTOSO"), ("teams", "tenant-contoso")],
         channel_manager_email="carl@vendor.example",
     )
     await people.add_user(

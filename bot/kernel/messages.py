@@ -10,11 +10,19 @@ persisted dialog state.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, cast
 
 ButtonStyle = Literal["primary", "danger", "default"]
 FieldKind = Literal["text", "textarea", "number", "date", "select", "email"]
+
+FILE_REF = r"(?:[a-z][a-z0-9]*-)?file:"
+"""The prefix of a file shared in a message, as a regular expression: ``file:<id>`` as handlers put
+it into the text, or ``<platform>-file:<id>`` (``slack-file:F07…``, ``teams-file:…``) for any platform
+name. Compile it with ``re.IGNORECASE``, followed by what the id may be."""
+FILE_REF_RE = re.compile(FILE_REF + r"\S+", re.IGNORECASE)
+"""A file reference anywhere in a text."""
 
 
 @dataclass(frozen=True, slots=True)

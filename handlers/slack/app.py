@@ -685,17 +685,17 @@ class SlackChannel:
         if who.enterprise:
             extras["enterprise"] = who.enterprise
         ref = ConversationRef("slack", who.home_team, who.user, extras=extras)
-        people = self.core.people
-        actor = await people.identify(
-            platform="slack", workspace=who.home_team, external_id=who.user, conversation=ref
-        )
-        if actor is not None:
-            return actor
-        profile = await self._profile(client, who.user)
-        if profile is None or not profile.email:
-            return None
-        return await people.identify(
-            platform="slack", workspace=who.home_team, external_id=who.user, profile=profile, conversation=ref
+        user = who.user
+
+        async def load_profile() -> Profile | None:
+            return await self._profile(client, user)
+
+        return await self.core.people.identify(
+            platform="slack",
+            workspace=who.home_team,
+            external_id=user,
+            load_profile=load_profile,
+            conversation=ref,
         )
 
     async def _profile(self, client: AsyncWebClient, user: str) -> Profile | None:

@@ -600,23 +600,18 @@ class PartnerbotTeams(ActivityHandler):
         external_id = _account_id(user)
         if not external_id:
             return None
-        workspace = _tenant(activity)
-        conversation = self._conversation_ref(activity)
-        people = self.core.people
-        actor = await people.identify(
-            platform=PLATFORM, workspace=workspace, external_id=external_id, conversation=conversation
+        member_id = user.id if user is not None else None
+
+        async def load_profile() -> Profile | None:
+            return await self._profile(turn_context, member_id) if member_id else None
+
+        return await self.core.people.identify(
+            platform=PLATFORM,
+            workspace=_tenant(activity),
+            external_id=external_id,
+            load_profile=load_profile,
+            conversation=self._conversation_ref(activity),
         )
-        if actor is None and user is not None and user.id:
-            profile = await self._profile(turn_context, user.id)
-            if profile is not None:
-                actor = await people.identify(
-                    platform=PLATFORM,
-                    workspace=workspace,
-                    external_id=external_id,
-                    profile=profile,
-                    conversation=conversation,
-                )
-        return actor
 
     # -- sending -------------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from bot.kernel.changes import ChangeLog
 from bot.kernel.dates import find_close_date, format_date, local_today, parse_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
-from bot.kernel.messages import Actor
+from bot.kernel.messages import FILE_REF, Actor
 from bot.kernel.recipients import StaffPolicy, record_owner, staff_for
 from bot.kernel.refs import MDF_REQUEST
 from store import mdf_queries, queries
@@ -59,7 +59,7 @@ DEFAULT_CLAIM_DAYS = 30
 REMINDER_DAYS = (14, 3)
 """Days before an activity ends unclaimed, and before a claim window closes, that the partner hears."""
 MAX_ACTIVITY_DAYS = 366
-PROOF_RE = re.compile(r"^(?:https?://[^\s<>]+|(?:slack-|teams-)?file:\S.*)$", re.IGNORECASE)
+PROOF_RE = re.compile(rf"^(?:https?://[^\s<>]+|{FILE_REF}\S.*)$", re.IGNORECASE)
 PROOF_HINT = "Send the proof as a link (https://…) to the invoice, photos or report, or share the file here."
 DATES_HINT = "Try 10-20 March, 10 March to 2 April, 2027-03-10 to 2027-03-20, or 12 March for one day."
 

@@ -33,7 +33,7 @@ from bot.features.mdf.service import (
 from bot.intents import NO_RE, YES_RE
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.errors import InputError, NotAllowed
-from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
+from bot.kernel.messages import FILE_REF, Actor, Button, Fact, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
 MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
@@ -82,7 +82,7 @@ BARE_REF_RE = re.compile(
     r"^\s*(?:show\s+|open\s+|history\s+)?M-\d{1,9}(?:\s+history)?\s*[?.!]*\s*$", re.IGNORECASE
 )
 REASON_LEAD_RE = re.compile(r"^[\s,:;.\-–—]*(?:(?:because|reason|as|since|due\s+to)\b\s*[:\-]?\s*)?", re.I)
-URL_RE = re.compile(r"https?://[^\s<>]+|(?:slack-|teams-)?file:[^\s,;]+", re.IGNORECASE)
+URL_RE = re.compile(rf"https?://[^\s<>]+|{FILE_REF}[^\s,;]+", re.IGNORECASE)
 RESULTS_RE = re.compile(
     r"\b(?:actual\s+)?results?\b\s*(?:[:=\-–]|were|are|was)?\s*(?P<r>.+)$"
     r"|\b(?:we\s+got|we\s+had|got|achieved|delivered)\s+(?P<r2>.+)$",
