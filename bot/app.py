@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Core
 from bot.config import Settings
-from bot.outbox import unreachable_people
+from bot.kernel.outbox import unreachable_people
 from store import db as store_db
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import outbox
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.features.content.service import Content
@@ -35,9 +34,10 @@ from bot.features.performance.service import FlagThresholds, Performance
 from bot.features.performance.skill import PerformanceSkill
 from bot.features.questions.service import Questions, sla_hours_from
 from bot.features.questions.skill import QuestionSkill
-from bot.inbox import Inbox
+from bot.kernel import outbox
 from bot.kernel.changes import ChangeLog
-from bot.outbox import Notifier, OutboxDispatcher
+from bot.kernel.inbox import Inbox
+from bot.kernel.outbox import Notifier, OutboxDispatcher
 from bot.people import People
 from store.db import Database
 

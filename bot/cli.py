@@ -202,7 +202,7 @@ async def _demo(core: Core, args: argparse.Namespace) -> int:
 
 async def _people(core: Core, args: argparse.Namespace) -> int:
     """``partnerbot people unreachable``: who has messages waiting that can not reach them."""
-    from bot.outbox import unreachable_people
+    from bot.kernel.outbox import unreachable_people
 
     stuck = await unreachable_people(core.db)
     if not stuck:

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from bot.bootstrap import Core
 from bot.kernel.messages import Actor, Button, Form, Reply
-from bot.outbox import NotReachableNow
+from bot.kernel.outbox import NotReachableNow
 
 
 def render(reply: Reply, choices: list[Button], *, indent: str = "") -> str:

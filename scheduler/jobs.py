@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.bootstrap import Core
-from bot.inbox import purge
+from bot.kernel.inbox import purge
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,14 @@ to, ``partner_users`` everyone of the organisation (a lead offer)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.kernel import outbox
+from bot.kernel.messages import Reply
 from store import queries
 from store.models import Person
 
@@ -53,6 +56,31 @@ async def staff_for(
     if vendor_channel:
         return [], True
     return list(await queries.staff_with_role(session, "channel_manager")), False
+
+
+async def tell_staff(
+    session: AsyncSession,
+    policy: StaffPolicy,
+    *,
+    partner_id: int | None,
+    vendor_channel: bool,
+    kind: str,
+    key: Callable[[str], str],
+    reply: Callable[[Person | None], Reply],
+    now: datetime,
+) -> None:
+    """Queue a notice for the staff ``policy`` names, in ``session``: ``reply(person)`` to each person,
+    ``reply(None)`` to the vendor channel; ``key(who)`` is the outbox key, ``who`` being ``vendor`` or
+    ``p<person id>``."""
+    people, channel = await staff_for(session, policy, partner_id=partner_id, vendor_channel=vendor_channel)
+    if channel:
+        await outbox.queue_for_vendor_channel(
+            session, key=key("vendor"), reply=reply(None), kind=kind, now=now
+        )
+    for person in people:
+        await outbox.queue_for_person(
+            session, key=key(f"p{person.id}"), person_id=person.id, reply=reply(person), kind=kind, now=now
+        )
 
 
 async def record_owner(session: AsyncSession, *, owner_id: int | None, partner_id: int) -> list[Person]:

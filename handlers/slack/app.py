@@ -11,7 +11,7 @@ a Slack Connect channel shared with other companies. Nothing is ever posted ``in
 
 Slack's clock. Commands, clicks and submissions must be acknowledged within 3 seconds. The bolt app
 runs with ``process_before_response=True`` so that each listener finishes before the HTTP answer; the
-listeners store the request in the inbox (:mod:`bot.inbox`) and return, which acknowledges it, and the
+listeners store the request in the inbox (:mod:`bot.kernel.inbox`) and return, which acknowledges it, and the
 inbox hands it to the matching ``_name(payload)`` method afterwards - in this replica or, if this one
 dies first, another. Tests wait for that work with :meth:`SlackChannel.drain`. A modal submission is
 answered with the field errors its values alone show (``Conversation.precheck_form``, no database);
@@ -70,7 +70,7 @@ from bot.bootstrap import Core
 from bot.config import Settings
 from bot.kernel.errors import RequestFailed
 from bot.kernel.messages import Actor, ConversationRef, Reply
-from bot.outbox import DeliveryError
+from bot.kernel.outbox import DeliveryError
 from bot.people import UNKNOWN_PERSON_TEXT, Profile
 from handlers.http_input import (
     BadInput,
@@ -125,7 +125,7 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 WEB_API_TIMEOUT = 15
-# Kinds of stored requests (bot.inbox) this channel handles.
+# Kinds of stored requests (bot.kernel.inbox) this channel handles.
 MESSAGE_WORK = "slack.message"
 MENTION_WORK = "slack.mention"
 HOME_WORK = "slack.home"
@@ -255,7 +255,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
 
 
 class SlackNotifier:
-    """The outbox's way into Slack (the :class:`bot.outbox.Notifier` port).
+    """The outbox's way into Slack (the :class:`bot.kernel.outbox.Notifier` port).
 
     ``target`` is ``{"vendor_channel": True}`` or a person's stored :class:`ConversationRef` (as a dict)
     whose ``extras`` hold ``team`` (the installation to use), ``user`` and, when known, the DM

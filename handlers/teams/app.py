@@ -60,7 +60,7 @@ from msrest.exceptions import ClientRequestError, HttpOperationError
 from bot.bootstrap import Core
 from bot.kernel.errors import RequestFailed
 from bot.kernel.messages import Actor, ConversationRef, Reply
-from bot.outbox import DeliveryError
+from bot.kernel.outbox import DeliveryError
 from bot.people import UNKNOWN_PERSON_TEXT, Profile
 from handlers.http_input import BadInput, decode, parse_json_object, read_body, refuse
 from handlers.teams import cards
@@ -72,7 +72,7 @@ PLATFORM = "teams"
 ROUTE = "/api/messages"
 RETRYABLE = frozenset({408, 412, 429, 500, 502, 503, 504})
 GONE = frozenset({403, 404})
-TURN_WORK = "teams.turn"  # stored activities (bot.inbox)
+TURN_WORK = "teams.turn"  # stored activities (bot.kernel.inbox)
 DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams/"  # public cloud, for a chat Graph opened
 MAX_CONNECTORS = 64
 MAX_REFERENCES = 10_000  # serialized conversation references kept (one per person and chat)  # connector clients kept per bot (one per Bot Connector service URL in practice)

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.outbox import DeliveryError, NotReachableNow
+from bot.kernel.outbox import DeliveryError, NotReachableNow
 
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 LOGIN_URL = "https://login.microsoftonline.com"

@@ -15,7 +15,7 @@ from bot.app import build_web_app
 from bot.cli import main
 from bot.config import Settings
 from bot.kernel.messages import Reply
-from bot.outbox import DeliveryError
+from bot.kernel.outbox import DeliveryError
 from handlers.teams.app import TeamsNotifier, build_adapter, check_serving, service_url_allowed
 from tests.conftest import FakeClock
 from tests.teams.teams_harness import USERS, StandInConnector, Teams, TeamsUser, start_teams

@@ -1,4 +1,4 @@
-"""What Slack acknowledged is done, even if the process that acknowledged it dies first (bot.inbox)."""
+"""What Slack acknowledged is done, even if the process that acknowledged it dies first (bot.kernel.inbox)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import build_web_app
 from bot.bootstrap import Core
 from bot.kernel.messages import Reply
-from bot.outbox import DeliveryError
+from bot.kernel.outbox import DeliveryError
 from handlers.slack.app import SLACK_KEY, SlackNotifier, attach_slack, slack_notifier
 from tests.conftest import FakeClock, build_core
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, VENDOR_CHANNEL, SlackStandIn, validate_call

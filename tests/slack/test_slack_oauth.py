@@ -21,7 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.app import build_web_app
 from bot.bootstrap import Core
 from bot.kernel.messages import Reply
-from bot.outbox import DeliveryError
+from bot.kernel.outbox import DeliveryError
 from handlers.slack.app import SLACK_KEY, SlackNotifier
 from store.db import sync_url
 from tests.conftest import FakeClock, build_core, make_world

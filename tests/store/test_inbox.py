@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import inbox as inbox_module
 from bot.bootstrap import Core
-from bot.inbox import MAX_ATTEMPTS, Inbox
+from bot.kernel import inbox as inbox_module
+from bot.kernel.inbox import MAX_ATTEMPTS, Inbox
 from scheduler.jobs import JOBS
 from store import inbox_queries, queries
 from store.inbox_models import InboxRequest

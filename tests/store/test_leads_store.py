@@ -12,11 +12,11 @@ import pytest
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from bot import outbox
 from bot.bootstrap import Core, leads_for
 from bot.features.leads.assignment import AssignmentEngine
 from bot.features.leads.model import LeadInput
 from bot.features.leads.service import Leads
+from bot.kernel import outbox
 from bot.kernel.amounts import Money
 from bot.kernel.errors import Conflict
 from store import lead_queries, queries

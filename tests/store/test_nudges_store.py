@@ -9,7 +9,7 @@ from decimal import Decimal
 from bot.bootstrap import Core
 from bot.features.deals.model import DealDraft
 from bot.kernel.amounts import Money
-from bot.outbox import DeliveryError
+from bot.kernel.outbox import DeliveryError
 from store import queries
 from store.nudge_models import NudgeMessage
 from tests.conftest import FakeClock, RecordingNotifier, build_core, make_world, reachable

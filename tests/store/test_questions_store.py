@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, inspect, select
 from bot.bootstrap import Core, build_questions
 from bot.features.questions.service import Questions
 from bot.kernel.errors import InputError
-from bot.outbox import PREFER_PLATFORM
+from bot.kernel.outbox import PREFER_PLATFORM
 from scheduler.jobs import escalate_questions
 from store import queries
 from store import question_queries as qq

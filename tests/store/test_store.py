@@ -16,7 +16,7 @@ from bot.bootstrap import Core
 from bot.features.deals.model import DealChanges, DealDraft
 from bot.kernel.amounts import Money
 from bot.kernel.errors import NotFound
-from bot.outbox import DeliveryError
+from bot.kernel.outbox import DeliveryError
 from store import queries
 from store.db import downgrade, include_object, sync_url, upgrade
 from store.models import Base

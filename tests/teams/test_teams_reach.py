@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.features.deals.model import DealDraft
 from bot.kernel.amounts import Money
-from bot.outbox import unreachable_people
+from bot.kernel.outbox import unreachable_people
 from scheduler.jobs import JOBS
 from tests.conftest import START, Chat, FakeClock
 from tests.teams.teams_harness import USERS, StandInConnector, Teams, start_teams

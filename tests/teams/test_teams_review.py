@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.kernel.messages import Reply
-from bot.outbox import DeliveryError
+from bot.kernel.outbox import DeliveryError
 from handlers.teams.app import TeamsNotifier
 from store import queries
 from store.models import Deal, DealHistory, OutboxMessage

@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
 from bot.features.content import views as content_views
 from bot.features.content.model import (
     ContentDraft,
@@ -37,6 +36,7 @@ from bot.features.content.model import (
     audience_text,
 )
 from bot.features.deals.service import clean_text
+from bot.kernel import outbox
 from bot.kernel.changes import ChangeLog
 from bot.kernel.dates import local_today, to_local, utc_stamp
 from bot.kernel.errors import InputError, NotAllowed, NotFound

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
 from bot.features.deals import views
 from bot.features.deals.conflicts import find_conflicts
 from bot.features.deals.model import (
@@ -30,6 +29,7 @@ from bot.features.deals.model import (
     DealDraft,
     DealView,
 )
+from bot.kernel import outbox
 from bot.kernel.amounts import Money, format_money
 from bot.kernel.changes import ChangeLog
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
@@ -37,7 +37,7 @@ from bot.kernel.dates import format_date, local_today, validate_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor
-from bot.kernel.recipients import StaffPolicy, record_owner, staff_for
+from bot.kernel.recipients import StaffPolicy, record_owner, tell_staff
 from bot.kernel.refs import DEAL
 from store import queries
 from store.db import Database
@@ -185,26 +185,16 @@ class Deals:
         view = await self._view(session, deal, None)
         card = views.review_card(view, headline=headline)
         now = self.clock()
-        stamp = now.isoformat()
-        people, channel = await staff_for(
+        await tell_staff(
             session,
             StaffPolicy.MANAGER_AND_APPROVERS_WITHOUT_CHANNEL,
             partner_id=deal.partner_id,
             vendor_channel=self.vendor_channel,
+            kind="review",
+            key=lambda who: f"{view.ref}:{event}:{who}:{now.isoformat()}",
+            reply=lambda _: card,
+            now=now,
         )
-        if channel:
-            await outbox.queue_for_vendor_channel(
-                session, key=f"{view.ref}:{event}:vendor:{stamp}", reply=card, kind="review", now=now
-            )
-        for person in people:
-            await outbox.queue_for_person(
-                session,
-                key=f"{view.ref}:{event}:p{person.id}:{stamp}",
-                person_id=person.id,
-                reply=card,
-                kind="review",
-                now=now,
-            )
 
     async def _notify_partner(
         self, session: AsyncSession, deal: Deal, *, event: str, headline: str, exclude: int | None = None

@@ -33,7 +33,6 @@ from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot import outbox
 from bot.features.deals.model import DealDraft, DealView
 from bot.features.deals.service import Deals, clean_text, deal_ref
 from bot.features.leads import views as lead_views
@@ -48,6 +47,7 @@ from bot.features.leads.assignment import (
 )
 from bot.features.leads.model import LIFECYCLE, MANAGE_ROLES, LeadInput, LeadView, OfferView
 from bot.intents import match_product
+from bot.kernel import outbox
 from bot.kernel.amounts import Money
 from bot.kernel.changes import ChangeLog
 from bot.kernel.companies import normalize_company, validate_company_name
@@ -55,7 +55,7 @@ from bot.kernel.dates import format_when
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor, Reply
-from bot.kernel.recipients import StaffPolicy, partner_users, staff_for
+from bot.kernel.recipients import StaffPolicy, partner_users, tell_staff
 from bot.kernel.refs import LEAD
 from bot.people import EMAIL_RE
 from store import lead_queries, queries
@@ -511,30 +511,23 @@ class Leads:
         now: datetime,
     ) -> None:
         view = await self._view(session, lead, audience="staff")
-        people, channel = await staff_for(
+        stamp = now.isoformat()
+        await tell_staff(
             session,
             StaffPolicy.MANAGER_ELSE_CHANNEL_ELSE_MANAGERS,
             partner_id=partner_id,
             vendor_channel=self.vendor_channel,
+            kind="lead",
+            key=lambda who: (
+                f"{view.ref}:{event}:vendor:{stamp}"
+                if who == "vendor"
+                else f"{view.ref}:{event}:{stamp}:{who}"
+            ),
+            reply=lambda person: lead_views.staff_notice(
+                view, headline=headline, tz=self._tz(person) if person else self.default_tz
+            ),
+            now=now,
         )
-        stamp = now.isoformat()
-        if channel:
-            await outbox.queue_for_vendor_channel(
-                session,
-                key=f"{view.ref}:{event}:vendor:{stamp}",
-                reply=lead_views.staff_notice(view, headline=headline, tz=self.default_tz),
-                kind="lead",
-                now=now,
-            )
-        for person in people:
-            await outbox.queue_for_person(
-                session,
-                key=f"{view.ref}:{event}:{stamp}:p{person.id}",
-                person_id=person.id,
-                reply=lead_views.staff_notice(view, headline=headline, tz=self._tz(person)),
-                kind="lead",
-                now=now,
-            )
 
     async def _notify_partner(
         self,
@@ -847,28 +840,23 @@ class Leads:
         self, session: AsyncSession, items: list[tuple[str, str]], *, now: datetime
     ) -> None:
         """One message for staff about the leads of a bulk import that nobody fits, not one per lead."""
-        people, channel = await staff_for(
+        reply = lead_views.review_digest([line for _, line in items])
+        stamp = now.isoformat()
+        first = items[0][0]
+        await tell_staff(
             session,
             StaffPolicy.MANAGER_ELSE_CHANNEL_ELSE_MANAGERS,
             partner_id=None,
             vendor_channel=self.vendor_channel,
+            kind="lead",
+            key=lambda who: (
+                f"{first}:review-digest:vendor:{stamp}"
+                if who == "vendor"
+                else f"{first}:review-digest:{stamp}:{who}"
+            ),
+            reply=lambda _: reply,
+            now=now,
         )
-        reply = lead_views.review_digest([line for _, line in items])
-        stamp = now.isoformat()
-        first = items[0][0]
-        if channel:
-            await outbox.queue_for_vendor_channel(
-                session, key=f"{first}:review-digest:vendor:{stamp}", reply=reply, kind="lead", now=now
-            )
-        for person in people:
-            await outbox.queue_for_person(
-                session,
-                key=f"{first}:review-digest:{stamp}:p{person.id}",
-                person_id=person.id,
-                reply=reply,
-                kind="lead",
-                now=now,
-            )
 
     # -- read ---------------------------------------------------------------------------------------
 

@@ -31,17 +31,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
 from bot.features.deals.service import clean_text
 from bot.features.mdf import views as mdf_views
 from bot.features.mdf.model import DECIDE_ROLES, LIFECYCLE, BalanceView, MdfDraft, MdfView
+from bot.kernel import outbox
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.changes import ChangeLog
 from bot.kernel.dates import find_close_date, format_date, local_today, parse_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import FILE_REF, Actor
-from bot.kernel.recipients import StaffPolicy, record_owner, staff_for
+from bot.kernel.recipients import StaffPolicy, record_owner, tell_staff
 from bot.kernel.refs import MDF_REQUEST
 from store import mdf_queries, queries
 from store.db import Database
@@ -399,26 +399,16 @@ class Mdf:
     ) -> None:
         view = await self._view(session, request)
         card = mdf_views.staff_card(view, headline=headline)
-        now = self.clock()
-        people, channel = await staff_for(
+        await tell_staff(
             session,
             StaffPolicy.MANAGER_ELSE_APPROVERS,
             partner_id=request.partner_id,
             vendor_channel=self.vendor_channel,
+            kind="mdf",
+            key=lambda who: f"{view.ref}:{event}:{who}",
+            reply=lambda _: card,
+            now=self.clock(),
         )
-        if channel:
-            await outbox.queue_for_vendor_channel(
-                session, key=f"{view.ref}:{event}:vendor", reply=card, kind="mdf", now=now
-            )
-        for person in people:
-            await outbox.queue_for_person(
-                session,
-                key=f"{view.ref}:{event}:p{person.id}",
-                person_id=person.id,
-                reply=card,
-                kind="mdf",
-                now=now,
-            )
 
     async def notice_unreachable(self, message_key: str, *, reason: str) -> bool:
         """A notice about an MDF request (``M-n:<event>:p<person>``) could not reach a partner user:

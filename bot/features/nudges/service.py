@@ -433,7 +433,7 @@ class Nudges:
         replica, or an earlier run today, may have it already); the items of the messages sent.
 
         In bulk, for a sweep over a million deals: the slots in multi-row inserts, the new ledger rows
-        and the outbox rows (what :func:`bot.outbox.queue_for_person` would queue, one by one) each in
+        and the outbox rows (what :func:`bot.kernel.outbox.queue_for_person` would queue, one by one) each in
         one executemany."""
         payloads = {person_id: [_item_dict(i) for i in items] for person_id, items in batch}
         claimed = await nudge_queries.claim_slots(

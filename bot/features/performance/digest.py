@@ -13,11 +13,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
-from bot import outbox
 from bot.features.deals.service import OPEN_STATUSES
 from bot.features.nudges.service import NudgePolicy
 from bot.features.performance import charts
 from bot.features.performance.service import charts_by_group
+from bot.kernel import outbox
 from bot.kernel.messages import Fact, Reply
 from store import nudge_queries
 from store.db import Database

@@ -28,10 +28,10 @@ from zoneinfo import ZoneInfo
 from rapidfuzz import fuzz
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox
 from bot.features.deals.service import clean_text
 from bot.features.questions import views as question_views
 from bot.features.questions.model import KbView, QuestionView, ThreadEntry
+from bot.kernel import outbox
 from bot.kernel.changes import ChangeLog
 from bot.kernel.dates import format_day_time
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
