@@ -10,6 +10,7 @@ questions. Every decision (who may do what, which state a lead may move to) is t
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -214,75 +215,84 @@ class LeadSkill:
         return None
 
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
-        ref = data.get("ref", "")
-        if action == "lead.list":
-            return await self._list(
-                actor, scope=data.get("scope", "open"), partner=data.get("partner") or None
+        handler = self._actions.get(action)
+        return await handler(actor, data) if handler else stale_button()
+
+    @property
+    def _actions(self) -> dict[str, Callable[[Actor, dict[str, str]], Awaitable[list[Reply]]]]:
+        """Each button this skill puts on a message, by action name."""
+        return {
+            "lead.list": self._list_action,
+            "lead.show": self._show_action,
+            "lead.history": self._history_action,
+            "lead.accept": lambda actor, data: self._accept(actor, data.get("ref", "")),
+            "lead.decline": lambda actor, data: self._ask_reason(actor, "decline", data.get("ref", "")),
+            "lead.status": self._status_action,
+            "lead.convert": lambda actor, data: self._convert_start(actor, data.get("ref", ""), ""),
+            "lead.convert.confirm": self._convert_confirm_action,
+            "lead.convert.edit": self._convert_edit_action,
+            "lead.assign": self._assign_action,
+            "lead.create.start": self._create_start_action,
+            "lead.create.confirm": lambda actor, data: self._create_confirm(actor),
+            "lead.create.edit": self._create_edit_action,
+        }
+
+    async def _list_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return await self._list(actor, scope=data.get("scope", "open"), partner=data.get("partner") or None)
+
+    async def _show_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [lead_views.lead_card(await self.leads.get(actor, data.get("ref", "")), actor)]
+
+    async def _history_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [lead_views.history_reply(await self.leads.get(actor, data.get("ref", ""), history=True))]
+
+    async def _status_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        ref, status = data.get("ref", ""), data.get("status", "")
+        if status == "disqualified":
+            return await self._ask_reason(actor, "disqualify", ref)
+        return await self._set_status(actor, ref, status)
+
+    async def _convert_confirm_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        dialog = await self.dialogs.load(actor)
+        if dialog is None or dialog.flow != "lead.convert" or dialog.state.get("asking") != "confirm":
+            return [
+                Reply(
+                    text="That conversion was already sent or cancelled; say 'convert L-12' to start again."
+                )
+            ]
+        return await self._convert_finish(actor, dialog.state)
+
+    async def _convert_edit_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        dialog = await self.dialogs.load(actor)
+        slots = dialog.state.get("slots", {}) if dialog and dialog.flow == "lead.convert" else {}
+        products = await self.leads.products()
+        form = lead_views.convert_form(data.get("ref", ""), products, _slots_as_text(slots))
+        return [Reply(text="Change what you need and register.", form=form)]
+
+    async def _assign_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view, partners = await self.leads.assign_choices(actor, data.get("ref", ""))
+        return [
+            Reply(
+                text=f"Which partner should get {view.ref}? Or type 'assign {view.ref} to PARTNER'.",
+                form=lead_views.assign_form(view.ref, partners),
+                ref=view.ref,
             )
-        if action == "lead.show":
-            return [lead_views.lead_card(await self.leads.get(actor, ref), actor)]
-        if action == "lead.history":
-            return [lead_views.history_reply(await self.leads.get(actor, ref, history=True))]
-        if action == "lead.accept":
-            return await self._accept(actor, ref)
-        if action == "lead.decline":
-            return await self._ask_reason(actor, "decline", ref)
-        if action == "lead.status":
-            status = data.get("status", "")
-            if status == "disqualified":
-                return await self._ask_reason(actor, "disqualify", ref)
-            return await self._set_status(actor, ref, status)
-        if action == "lead.convert":
-            return await self._convert_start(actor, ref, "")
-        if action == "lead.convert.confirm":
-            dialog = await self.dialogs.load(actor)
-            if dialog is None or dialog.flow != "lead.convert" or dialog.state.get("asking") != "confirm":
-                return [
-                    Reply(
-                        text="That conversion was already sent or cancelled; say 'convert L-12' to start again."
-                    )
-                ]
-            return await self._convert_finish(actor, dialog.state)
-        if action == "lead.convert.edit":
-            dialog = await self.dialogs.load(actor)
-            slots = dialog.state.get("slots", {}) if dialog and dialog.flow == "lead.convert" else {}
-            products = await self.leads.products()
-            return [
-                Reply(
-                    text="Change what you need and register.",
-                    form=lead_views.convert_form(ref, products, _slots_as_text(slots)),
-                )
-            ]
-        if action == "lead.assign":
-            view, partners = await self.leads.assign_choices(actor, ref)
-            return [
-                Reply(
-                    text=f"Which partner should get {view.ref}? Or type 'assign {view.ref} to PARTNER'.",
-                    form=lead_views.assign_form(view.ref, partners),
-                    ref=view.ref,
-                )
-            ]
-        if action == "lead.create.start":
-            if not actor.is_staff:
-                return [Reply(text=_PARTNER_CREATE)]
-            return [
-                Reply(
-                    text="Fill in the form, or tell me in a sentence.",
-                    form=lead_views.create_form(await self.leads.products()),
-                )
-            ]
-        if action == "lead.create.confirm":
-            return await self._create_confirm(actor)
-        if action == "lead.create.edit":
-            dialog = await self.dialogs.load(actor)
-            draft = dict(dialog.state.get("lead", {})) if dialog and dialog.flow == "lead.create" else {}
-            return [
-                Reply(
-                    text="Change what you need.",
-                    form=lead_views.create_form(await self.leads.products(), draft),
-                )
-            ]
-        return stale_button()
+        ]
+
+    async def _create_start_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        if not actor.is_staff:
+            return [Reply(text=_PARTNER_CREATE)]
+        form = lead_views.create_form(await self.leads.products())
+        return [Reply(text="Fill in the form, or tell me in a sentence.", form=form)]
+
+    async def _create_edit_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        dialog = await self.dialogs.load(actor)
+        draft = dict(dialog.state.get("lead", {})) if dialog and dialog.flow == "lead.create" else {}
+        return [
+            Reply(
+                text="Change what you need.", form=lead_views.create_form(await self.leads.products(), draft)
+            )
+        ]
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
