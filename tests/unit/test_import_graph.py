@@ -20,6 +20,8 @@ PACKAGES = ("bot", "handlers", "store", "scheduler")
 WIRING = {"bot.app", "bot.cli"}
 # A feature may import the features before it, never one after it.
 FEATURE_ORDER = ("deals", "leads", "questions", "mdf", "content", "nudges", "performance")
+# What builds or drives the features; none of them may be imported by a feature.
+ABOVE_FEATURES = {"bot.bootstrap", "bot.conversation", "bot.demo", "bot.app", "bot.cli"}
 
 
 def module_of(path: Path) -> str:
@@ -138,8 +140,8 @@ def layer_breaks(edges: dict[str, set[str]]) -> list[str]:
                 why = "jobs reach people through the outbox"
             elif source.startswith("bot.kernel") and not target.startswith("bot.kernel") and to == "bot":
                 why = "the kernel imports no feature and nothing above it"
-            elif feature_of(source) and target == "bot.bootstrap":
-                why = "no feature imports the composition root"
+            elif feature_of(source) and target in ABOVE_FEATURES:
+                why = "a feature imports the kernel, people, config, intents and earlier features only"
             elif (a := feature_of(source)) and (b := feature_of(target)) and a != b:
                 if FEATURE_ORDER.index(b) > FEATURE_ORDER.index(a):
                     why = f"{a} comes before {b} in FEATURE_ORDER"
@@ -156,6 +158,39 @@ def test_the_project_has_no_import_cycle() -> None:
 def test_every_import_goes_the_way_the_layers_go() -> None:
     broken = layer_breaks(graph())
     assert not broken, "\n".join(broken)
+
+
+# Platform SDKs and the web framework: only handlers/ (and the wiring) may import them; botbuilder only
+# handlers/teams/ (bench/ builds a bare botbuilder app as the Teams ingress baseline: a harness).
+PLATFORM_SDKS = ("slack_bolt", "slack_sdk", "botbuilder", "aiohttp")
+
+
+def test_platform_sdks_stay_in_the_handlers() -> None:
+    found = []
+    for module, path in MODULES.items():
+        top = module.split(".")[0]
+        if module in WIRING or top == "handlers":
+            continue
+        for name in imported_names(path, module):
+            if name.split(".")[0] in PLATFORM_SDKS:
+                found.append(f"{module} imports {name}")
+    assert not found, "\n".join(found)
+
+
+def test_botbuilder_stays_in_the_teams_handlers() -> None:
+    found = [
+        f"{module} imports {name}"
+        for module, path in MODULES.items()
+        if not module.startswith("handlers.teams")
+        for name in imported_names(path, module)
+        if name.split(".")[0] == "botbuilder"
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_no_module_named_utils() -> None:
+    names = {module.rpartition(".")[2] for module in MODULES}
+    assert "utils" not in names and "helpers" not in names
 
 
 def test_every_feature_package_is_listed_in_the_order() -> None:
@@ -183,6 +218,7 @@ def test_the_cycle_finder_finds_cycles(edges: dict[str, set[str]], expected: lis
         ("store.models", "bot.kernel.refs"),
         ("bot.kernel.refs", "bot.features.deals.model"),
         ("bot.features.leads.service", "bot.bootstrap"),
+        ("bot.features.mdf.skill", "bot.conversation"),
         ("bot.features.deals.service", "bot.features.leads.model"),
         ("scheduler.jobs", "handlers.slack.app"),
     ],
