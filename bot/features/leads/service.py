@@ -380,44 +380,11 @@ class Leads:
         history: bool = False,
     ) -> LeadView:
         person = PersonNames(session)
-
         offers = await lead_queries.offers_of(session, lead.id)
         current = next((o for o in reversed(offers) if o.outcome in ("offered", "accepted")), None)
         staff = audience == "staff"
-        offer_views: tuple[OfferView, ...] = ()
-        if staff:
-            offer_views = tuple(
-                [
-                    OfferView(
-                        partner=await self._partner_name(session, o.partner_id) or "?",
-                        outcome=o.outcome,
-                        reason=o.reason,
-                        assigned_by=await person(o.assigned_by_id),
-                        decline_reason=o.decline_reason,
-                        decided_by=await person(o.decided_by_id),
-                        offered_at=o.offered_at,
-                        accept_by=o.accept_by,
-                        decided_at=o.decided_at,
-                    )
-                    for o in offers
-                ]
-            )
-        hist: tuple[HistoryView, ...] = ()
-        if history:
-            rows = list(await lead_queries.lead_history(session, lead.id))
-            if not staff:
-                # A partner's history starts when the lead came to them: what happened before (other
-                # partners, their reasons) is none of their business.
-                mine = await self._partner_name(session, lead.partner_id)
-                start = max(
-                    (r.id for r in rows if r.field == "partner" and r.new_value == mine), default=None
-                )
-                rows = [
-                    r
-                    for r in rows
-                    if start is not None and r.id > start and r.field not in PARTNER_HIDDEN_HISTORY
-                ]
-            hist = await history_views(rows, person)
+        offer_views = await self._offer_views(session, offers, person) if staff else ()
+        hist = await self._history_views(session, lead, person, staff=staff) if history else ()
         deal = None
         if lead.converted_deal_id:
             numbers = await lead_queries.deal_numbers(session, [lead.converted_deal_id])
@@ -451,6 +418,43 @@ class Leads:
             offers=offer_views,
             history=hist,
         )
+
+    async def _offer_views(
+        self, session: AsyncSession, offers: Sequence[LeadOffer], person: PersonNames
+    ) -> tuple[OfferView, ...]:
+        """Every offer of a lead, for staff: to whom, why, what came of it."""
+        return tuple(
+            [
+                OfferView(
+                    partner=await self._partner_name(session, o.partner_id) or "?",
+                    outcome=o.outcome,
+                    reason=o.reason,
+                    assigned_by=await person(o.assigned_by_id),
+                    decline_reason=o.decline_reason,
+                    decided_by=await person(o.decided_by_id),
+                    offered_at=o.offered_at,
+                    accept_by=o.accept_by,
+                    decided_at=o.decided_at,
+                )
+                for o in offers
+            ]
+        )
+
+    async def _history_views(
+        self, session: AsyncSession, lead: Lead, person: PersonNames, *, staff: bool
+    ) -> tuple[HistoryView, ...]:
+        rows = list(await lead_queries.lead_history(session, lead.id))
+        if not staff:
+            # A partner's history starts when the lead came to them: what happened before (other
+            # partners, their reasons) is none of their business.
+            mine = await self._partner_name(session, lead.partner_id)
+            start = max((r.id for r in rows if r.field == "partner" and r.new_value == mine), default=None)
+            rows = [
+                r
+                for r in rows
+                if start is not None and r.id > start and r.field not in PARTNER_HIDDEN_HISTORY
+            ]
+        return await history_views(rows, person)
 
     async def _view_for(
         self, session: AsyncSession, lead: Lead, actor: Actor, *, history: bool = False
