@@ -8,9 +8,10 @@ so the service that changes a record needs no import of the feature that reacts.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,3 +61,19 @@ class ChangeLog:
         event = RecordChanged(ref=entity, action=action, at=at)
         for subscriber in self._subscribers:
             await subscriber(session, event)
+
+
+def snapshot(record: object, fields: Sequence[str]) -> dict[str, Any]:
+    """The audited ``fields`` of a record as JSON values (amounts as text, dates and times in ISO form),
+    for an audit row's ``before``/``after``. Each feature names its audited fields next to its model."""
+    return {name: _json_value(getattr(record, name)) for name in fields}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value

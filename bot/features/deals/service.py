@@ -31,7 +31,7 @@ from bot.features.deals.model import (
 )
 from bot.kernel import outbox
 from bot.kernel.amounts import Money, format_money
-from bot.kernel.changes import ChangeLog
+from bot.kernel.changes import ChangeLog, snapshot
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, local_today, validate_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
@@ -50,6 +50,20 @@ MAX_TEXT = 2000
 REVIEW_ROLES = ("approver",)
 PRODUCTS_TTL = 30.0
 UPDATE_ROLES = ("approver", "channel_manager")
+
+# What the audit log keeps of a deal before and after each change.
+AUDITED = (
+    "status",
+    "stage",
+    "amount",
+    "currency",
+    "close_date",
+    "next_step",
+    "notes",
+    "protection_until",
+    "in_conflict",
+    "decision_reason",
+)
 
 
 parse_ref = DEAL.parse
@@ -720,15 +734,4 @@ class Deals:
 
 
 def _snapshot(deal: Deal) -> dict[str, Any]:
-    return {
-        "status": deal.status,
-        "stage": deal.stage,
-        "amount": str(deal.amount),
-        "currency": deal.currency,
-        "close_date": deal.close_date.isoformat() if deal.close_date else None,
-        "next_step": deal.next_step,
-        "notes": deal.notes,
-        "protection_until": deal.protection_until.isoformat() if deal.protection_until else None,
-        "in_conflict": deal.in_conflict,
-        "decision_reason": deal.decision_reason,
-    }
+    return snapshot(deal, AUDITED)

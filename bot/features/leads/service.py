@@ -49,7 +49,7 @@ from bot.features.leads.model import LIFECYCLE, MANAGE_ROLES, LeadInput, LeadVie
 from bot.intents import match_product
 from bot.kernel import outbox
 from bot.kernel.amounts import Money
-from bot.kernel.changes import ChangeLog
+from bot.kernel.changes import ChangeLog, snapshot
 from bot.kernel.companies import normalize_company, validate_company_name
 from bot.kernel.dates import format_when
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
@@ -110,6 +110,18 @@ FREEMAIL = frozenset(
         "proton.me",
         "protonmail.com",
     }
+)
+
+# What the audit log keeps of a lead before and after each change.
+AUDITED = (
+    "status",
+    "partner_id",
+    "accept_by",
+    "status_note",
+    "disqualify_reason",
+    "review_reason",
+    "product",
+    "country",
 )
 
 
@@ -1446,16 +1458,7 @@ def _not_now(lead: Lead, verb: str, *, staff: bool = False) -> str:
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:
-    return {
-        "status": lead.status,
-        "partner_id": lead.partner_id,
-        "accept_by": lead.accept_by.isoformat() if lead.accept_by else None,
-        "status_note": lead.status_note,
-        "disqualify_reason": lead.disqualify_reason,
-        "review_reason": lead.review_reason,
-        "product": lead.product,
-        "country": lead.country,
-    }
+    return snapshot(lead, AUDITED)
 
 
 # -- entry points for the wiring (CLI, HTTP, scheduler) -----------------------------------------------

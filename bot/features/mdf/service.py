@@ -36,7 +36,7 @@ from bot.features.mdf import views as mdf_views
 from bot.features.mdf.model import DECIDE_ROLES, LIFECYCLE, BalanceView, MdfDraft, MdfView
 from bot.kernel import outbox
 from bot.kernel.amounts import Money, format_money, parse_money
-from bot.kernel.changes import ChangeLog
+from bot.kernel.changes import ChangeLog, snapshot
 from bot.kernel.dates import find_close_date, format_date, local_today, parse_close_date
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
@@ -62,6 +62,18 @@ MAX_ACTIVITY_DAYS = 366
 PROOF_RE = re.compile(rf"^(?:https?://[^\s<>]+|{FILE_REF}\S.*)$", re.IGNORECASE)
 PROOF_HINT = "Send the proof as a link (https://…) to the invoice, photos or report, or share the file here."
 DATES_HINT = "Try 10-20 March, 10 March to 2 April, 2027-03-10 to 2027-03-20, or 12 March for one day."
+
+# What the audit log keeps of a request before and after each change.
+AUDITED = (
+    "status",
+    "amount",
+    "currency",
+    "approved_amount",
+    "paid_amount",
+    "decision_reason",
+    "claim_proof",
+    "actual_results",
+)
 
 
 mdf_ref = MDF_REQUEST.format
@@ -238,16 +250,7 @@ def _money(value: Any, currency: str) -> Money:
 
 
 def _snapshot(request: MdfRequest) -> dict[str, Any]:
-    return {
-        "status": request.status,
-        "amount": str(request.amount),
-        "currency": request.currency,
-        "approved_amount": None if request.approved_amount is None else str(request.approved_amount),
-        "paid_amount": None if request.paid_amount is None else str(request.paid_amount),
-        "decision_reason": request.decision_reason,
-        "claim_proof": request.claim_proof,
-        "actual_results": request.actual_results,
-    }
+    return snapshot(request, AUDITED)
 
 
 class Mdf:

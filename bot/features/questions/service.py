@@ -32,7 +32,7 @@ from bot.features.deals.service import clean_text
 from bot.features.questions import views as question_views
 from bot.features.questions.model import KbView, QuestionView, ThreadEntry
 from bot.kernel import outbox
-from bot.kernel.changes import ChangeLog
+from bot.kernel.changes import ChangeLog, snapshot
 from bot.kernel.dates import format_day_time
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.messages import Actor
@@ -116,6 +116,9 @@ STOPWORDS = frozenset(
 )
 
 TOKEN_RE = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+# What the audit log keeps of a question before and after each change.
+AUDITED = ("status", "topic", "assignee_id", "escalation_level", "due_at")
 
 
 # -- references ---------------------------------------------------------------------------------
@@ -1244,22 +1247,11 @@ class Questions:
 
 def _snapshot(question: Question) -> dict[str, Any]:
     """The audited fields of a question (not its text: the audit log is no second copy of it)."""
-    return {
-        "status": question.status,
-        "topic": question.topic,
-        "assignee_id": question.assignee_id,
-        "escalation_level": question.escalation_level,
-        "due_at": question.due_at.isoformat() if question.due_at else None,
-    }
+    return snapshot(question, AUDITED)
 
 
 def _kb_snapshot(entry: KbEntry) -> dict[str, Any]:
-    return {
-        "question": entry.question,
-        "answer": entry.answer,
-        "topic": entry.topic,
-        "tags": list(entry.tags or []),
-    }
+    return snapshot(entry, ("question", "answer", "topic", "tags"))
 
 
 def _kb_view(entry: KbEntry, *, created: bool, note: str = "") -> KbView:
