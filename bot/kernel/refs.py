@@ -4,9 +4,14 @@ request). Every message shows these; database ids never leave the store."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from bot.kernel.errors import InputError
+from bot.kernel.errors import InputError, NotFound
+from bot.kernel.messages import Actor
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,32 @@ class RefKind:
                 f"{self.plural} look like {self.format(self.example)}.",
             )
         return int(match.group(1))
+
+    def not_found(self, number: int, *, among: str | None = None) -> NotFound:
+        """The one answer for a reference that does not exist and for one the reader may not see, so
+        neither tells the other apart: "I can't find D-12 among your deals."."""
+        return NotFound(f"I can't find {self.format(number)} among {among or 'your ' + self.plural}.")
+
+    async def find(
+        self,
+        actor: Actor,
+        ref: str,
+        load: Callable[[int], Awaitable[T | None]],
+        *,
+        partner_of: Callable[[T], int | None],
+    ) -> T:
+        """The record ``ref`` names, loaded with ``load(number)``, if ``actor`` may see it: staff see
+        every record, a partner user only their organisation's; else :meth:`not_found`."""
+        number = self.parse(ref)
+        record = await load(number)
+        if record is None or not may_see(actor, partner_of(record)):
+            raise self.not_found(number)
+        return record
+
+
+def may_see(actor: Actor, partner_id: int | None) -> bool:
+    """Staff see every partner's records; a partner user only their own organisation's."""
+    return actor.is_staff or (actor.partner_id is not None and partner_id == actor.partner_id)
 
 
 DEAL = RefKind("D", "deal", "deals")

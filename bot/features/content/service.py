@@ -39,7 +39,7 @@ from bot.features.deals.service import clean_text
 from bot.kernel import outbox
 from bot.kernel.changes import ChangeLog
 from bot.kernel.dates import local_today, to_local, utc_stamp
-from bot.kernel.errors import InputError, NotAllowed, NotFound
+from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor
 from bot.kernel.refs import CONTENT_ITEM
 from bot.people import EMAIL_RE, People
@@ -497,7 +497,7 @@ class Content:
             if not reaches:
                 item = None
         if item is None:
-            raise NotFound(f"I can't find {content_ref(number)} among the content for you.")
+            raise CONTENT_ITEM.not_found(number, among="the content for you")
         return item
 
     async def get(self, actor: Actor, ref: str) -> ItemView:

@@ -34,7 +34,7 @@ from bot.kernel.amounts import Money, format_money
 from bot.kernel.changes import ChangeLog, snapshot
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, local_today, validate_close_date
-from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
+from bot.kernel.errors import Conflict, InputError, NotAllowed
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor
 from bot.kernel.recipients import StaffPolicy, record_owner, tell_staff
@@ -115,11 +115,12 @@ class Deals:
     async def _deal_for(
         self, session: AsyncSession, actor: Actor, ref: str, *, for_update: bool = False
     ) -> Deal:
-        number = parse_ref(ref)
-        deal = await queries.deal_by_number(session, number, for_update=for_update)
-        if deal is None or (not actor.is_staff and deal.partner_id != actor.partner_id):
-            raise NotFound(f"I can't find {deal_ref(number)} among your deals.")
-        return deal
+        return await DEAL.find(
+            actor,
+            ref,
+            lambda number: queries.deal_by_number(session, number, for_update=for_update),
+            partner_of=lambda deal: deal.partner_id,
+        )
 
     def _may_see_conflicts(self, viewer: Actor | None) -> bool:
         """Whether ``viewer`` learns that a deal conflicts with another registration: staff and the

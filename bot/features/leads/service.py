@@ -369,13 +369,12 @@ class Leads:
     async def _lead_for(
         self, session: AsyncSession, actor: Actor, ref: str, *, for_update: bool = False
     ) -> Lead:
-        number = parse_lead_ref(ref)
-        lead = await lead_queries.lead_by_number(session, number, for_update=for_update)
-        if lead is None or (
-            not actor.is_staff and (actor.partner_id is None or lead.partner_id != actor.partner_id)
-        ):
-            raise NotFound(f"I can't find {lead_ref(number)} among your leads.")
-        return lead
+        return await LEAD.find(
+            actor,
+            ref,
+            lambda number: lead_queries.lead_by_number(session, number, for_update=for_update),
+            partner_of=lambda lead: lead.partner_id,
+        )
 
     async def _partner_name(self, session: AsyncSession, partner_id: int | None) -> str | None:
         if partner_id is None:

@@ -289,11 +289,12 @@ class Mdf:
     async def _request_for(
         self, session: AsyncSession, actor: Actor, ref: str, *, for_update: bool = False
     ) -> MdfRequest:
-        number = parse_mdf_ref(ref)
-        request = await mdf_queries.request_by_number(session, number, for_update=for_update)
-        if request is None or (not actor.is_staff and request.partner_id != actor.partner_id):
-            raise NotFound(f"I can't find {mdf_ref(number)} among your MDF requests.")
-        return request
+        return await MDF_REQUEST.find(
+            actor,
+            ref,
+            lambda number: mdf_queries.request_by_number(session, number, for_update=for_update),
+            partner_of=lambda request: request.partner_id,
+        )
 
     async def _balance(self, session: AsyncSession, budget: MdfBudget, partner_name: str) -> BalanceView:
         held = await mdf_queries.reserved_by_status(session, budget_id=budget.id)

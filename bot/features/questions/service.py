@@ -326,7 +326,7 @@ class Questions:
 
     @staticmethod
     def _not_found(number: int) -> NotFound:
-        return NotFound(f"I can't find {question_ref(number)} among your questions.")
+        return QUESTION.not_found(number)
 
     async def _question_for(
         self, session: AsyncSession, actor: Actor, ref: str, *, for_update: bool = False
