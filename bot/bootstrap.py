@@ -22,6 +22,7 @@ from bot.conversation import Conversation
 from bot.features.content.service import Content
 from bot.features.content.skill import ContentSkill
 from bot.features.deals.service import Deals
+from bot.features.deals.skill import DealSkill
 from bot.features.leads.assignment import AssignmentEngine
 from bot.features.leads.service import Leads, LeadSettings
 from bot.features.leads.skill import LeadSkill
@@ -117,12 +118,11 @@ class Core:
         )
         changes.subscribe(nudges.record_changed)
         performance = _performance(settings, db=db, clock=clock, policy=nudges.policy)
-        conversation = Conversation(
-            db=db, deals=deals, clock=clock, default_currency=settings.default_currency
-        )
+        conversation = Conversation(db=db, clock=clock, default_currency=settings.default_currency)
         dialogs = conversation.dialogs
         # The order is the precedence for a typed message: nudge replies first; content and MDF before
-        # leads ("MDF for a webinar, expecting 1 lead" is not a lead lookup); questions claim the least.
+        # leads ("MDF for a webinar, expecting 1 lead" is not a lead lookup); questions claim the least;
+        # deals last, as the fallback, which answers whatever nobody claimed ("I didn't catch that").
         for skill in (
             NudgeSkill(nudges=nudges, deals=deals, leads=leads),
             ContentSkill(content=content, dialogs=dialogs),
@@ -132,6 +132,9 @@ class Core:
             QuestionSkill(questions=questions, dialogs=dialogs),
         ):
             conversation.add_skill(skill)
+        conversation.set_fallback(
+            DealSkill(deals=deals, dialogs=dialogs, default_currency=settings.default_currency)
+        )
         return cls(
             settings=settings,
             db=db,

@@ -15,6 +15,7 @@ from rapidfuzz import fuzz
 
 from bot.kernel.amounts import Money, find_money
 from bot.kernel.dates import find_close_date
+from bot.kernel.words import CANCEL_RE, HELP_RE
 
 REF = r"D-?(\d{1,9})"
 REF_RE = re.compile(rf"\b{REF}\b", re.IGNORECASE)
@@ -49,8 +50,6 @@ STAGE_WORDS = {
 }
 STAGE_RE = re.compile(r"\b(" + "|".join(sorted(STAGE_WORDS, key=len, reverse=True)) + r")\b", re.I)
 
-CANCEL_RE = re.compile(r"^\s*(cancel|stop|abort|quit|never ?mind|forget it)\b[.!]*\s*$", re.I)
-HELP_RE = re.compile(r"^\s*(help|\?|commands|what can you do\??|menu)\s*[.!?]*\s*$", re.I)
 YES_RE = re.compile(r"^\s*(yes|y|yep|yeah|confirm|ok|okay|sure|correct|submit|go ahead|looks good)\b", re.I)
 NO_RE = re.compile(r"^\s*(no|n|nope|not really)\b", re.I)
 EDIT_RE = re.compile(r"^\s*(edit|change|fix)\s*$", re.I)

@@ -1,11 +1,12 @@
 """How capabilities plug into the conversation.
 
-Deal registration is built into :class:`bot.conversation.Conversation`; every other capability
-(leads, questions, ...) is a :class:`Skill`. For a typed message, the conversation offers it first to
-the skill that owns the dialog in progress, then to every skill in order, then to the deal dialog.
-Buttons and forms are routed by the prefix of their action/form id (``lead.accept`` -> the skill whose
-``prefix`` is ``lead``). A skill raises :class:`bot.kernel.errors.PartnerbotError` subclasses for replies
-such as "not found"; the conversation turns them into text.
+Every capability (deals, leads, questions, ...) is a :class:`Skill`. For a typed message, the
+conversation offers it first to the skill that owns the dialog in progress, then to every skill in
+order, then to the :class:`FallbackSkill` (deals), which answers whatever nobody claimed. Buttons and
+forms are routed by the prefix of their action/form id (``lead.accept`` -> the skill whose ``prefix`` is
+``lead``); what no skill's prefix names goes to the fallback, and so does a dialog no prefix names. A
+skill raises :class:`bot.kernel.errors.PartnerbotError` subclasses for replies such as "not found"; the
+conversation turns them into text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.kernel.messages import Actor, FormResult, Reply
+from bot.kernel.messages import Actor, Button, FormResult, Reply
 from store import queries
 from store.db import Database
 
@@ -89,4 +90,13 @@ class Skill(Protocol):
 
     async def home(self, actor: Actor) -> list[Reply]:
         """Sections for the person's home view."""
+        ...
+
+
+class FallbackSkill(Skill, Protocol):
+    """The skill that answers typed text no other skill claimed, and every action, form and dialog no
+    skill's prefix names. Its help lines and home sections come first, and its buttons are the help's."""
+
+    def help_buttons(self, actor: Actor) -> list[Button]:
+        """The buttons under 'help': the things most people come for."""
         ...

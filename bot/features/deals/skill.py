@@ -1,0 +1,954 @@
+"""Deals in the conversation: registration in a few words, reviews, updates and outcomes.
+
+The skill answers whatever typed text no other skill claimed (it is the conversation's fallback, see
+:meth:`bot.conversation.Conversation.set_fallback`): "register a deal for Globex ...", "D-12 moved to
+proposal", "pending", or "I didn't catch that". Its dialogs are ``deal.register`` (slot collection, then
+confirm or edit), ``deal.reason`` (the reason for a rejection, a loss, an extension, ...) and
+``deal.update`` (confirm the changes read from a sentence). Every decision (who may do what, which state
+a deal may move to) is the deal service's (:mod:`bot.features.deals.service`); this module reads words
+and builds replies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from bot.features.deals import views
+from bot.features.deals.model import STAGES, DealChanges, DealDraft, DealView
+from bot.features.deals.service import Deals
+from bot.intents import (
+    EDIT_RE,
+    NO_RE,
+    YES_RE,
+    Details,
+    Intent,
+    extract_details,
+    match_product,
+    recognize,
+)
+from bot.kernel.amounts import Money, format_money, parse_money
+from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
+from bot.kernel.dates import format_date, parse_close_date, validate_close_date
+from bot.kernel.errors import InputError
+from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+
+REQUIRED = ("customer", "product", "amount", "close_date")
+OPTIONAL = ("customer", "domain", "country", "product", "notes")  # read as they are, then validated
+QUESTIONS = {
+    "customer": "Which customer is the deal with? (company name, e.g. Globex Corporation)",
+    "product": "Which product or solution?",
+    "amount": "What is the deal worth? (e.g. 120k USD, $1.2M, EUR 50,000)",
+    "close_date": "When do you expect it to close? (e.g. 2027-03-31, end of March, Q2, in 6 weeks)",
+}
+FIELD_WORDS = {
+    "customer": "customer",
+    "company": "customer",
+    "product": "product",
+    "solution": "product",
+    "amount": "amount",
+    "value": "amount",
+    "close": "close_date",
+    "closing": "close_date",
+    "date": "close_date",
+    "domain": "domain",
+    "country": "country",
+    "notes": "notes",
+    "note": "notes",
+}
+REASON_PROMPTS = {
+    "reject": (
+        "deal.reject",
+        "Reject {ref}",
+        "Why are you rejecting {ref}? The partner will see the reason.",
+    ),
+    "ask_info": ("deal.ask_info", "Ask about {ref}", "What should the partner tell you about {ref}?"),
+    "lost": ("deal.lost", "{ref} lost", "Why was {ref} lost? (e.g. price, went with a competitor)"),
+    "extend": ("deal.extend", "Extend {ref}", "Why should the protection of {ref} be extended?"),
+    "provide_info": (
+        "deal.provide_info",
+        "Information for {ref}",
+        "What would you like to tell the reviewer about {ref}?",
+    ),
+}
+REGISTER, REASON, UPDATE = "deal.register", "deal.reason", "deal.update"
+# Dialogs saved before the flows were named after the skill (one in progress across the upgrade).
+LEGACY_FLOWS = {"register": REGISTER, "reason": REASON, "update": UPDATE}
+LIST_TITLES = {"review": "Waiting for review", "conflicts": "Possible conflicts", "all": "All deals"}
+LIST_EMPTY = {"review": "Nothing waits for review.", "conflicts": "No conflicts wait for review."}
+NO_DEALS = "No open deals. Say 'register a deal' to add one."
+REGISTRATION_GONE = "That registration was already sent or cancelled; say 'register a deal' to start another."
+PARTNERS_REGISTER = "Deals are registered by partners."
+LEAD_OR_QUESTION_REF_RE = re.compile(r"\b[LQM]-\d{1,9}\b", re.IGNORECASE)
+
+Replies = list[Reply]
+IntentStep = Callable[[Actor, Intent], Awaitable[Replies]]
+ActionStep = Callable[[Actor, dict[str, str]], Awaitable[Replies]]
+RegistrationStep = Callable[[Actor, dict[str, Any], dict[str, str]], Awaitable[Replies]]
+FormStep = Callable[[Actor, dict[str, str], dict[str, str]], Awaitable[FormResult]]
+FlowStep = Callable[[Actor, dict[str, Any], str], Awaitable[Replies | None]]
+ReasonStep = Callable[[Actor, str, str], Awaitable[Replies]]
+
+
+class DealSkill:
+    """Implements :class:`bot.kernel.skills.FallbackSkill` for deals (``prefix = "deal"``; the
+    conversation also hands it every action and form no other skill owns, such as ``deals.list``)."""
+
+    prefix = "deal"
+
+    def __init__(self, *, deals: Deals, dialogs: DialogStore, default_currency: str = "USD") -> None:
+        self.deals = deals
+        self.dialogs = dialogs
+        self.default_currency = default_currency
+        self._intents: dict[str, IntentStep] = {
+            "register": self._start_registration,
+            "list": self._list_intent,
+            "status": self._status,
+            "history": self._history_intent,
+            "approve": self._approve_intent,
+            "won": self._won,
+            "update": self._update_intent,
+            **{name: self._reason_intent for name in REASON_PROMPTS},
+        }
+        registering: dict[str, RegistrationStep] = {
+            "deal.register.confirm": self._confirm_registration,
+            "deal.register.edit": self._edit_registration,
+            "deal.customer.yes": self._customer_yes,
+            "deal.customer.no": self._customer_no,
+            "deal.product.pick": self._product_pick,
+        }
+        self._actions: dict[str, ActionStep] = {
+            "deals.list": self._list_action,
+            "deal.register.start": self._registration_start,
+            "deal.show": self._show,
+            "deal.history": self._history,
+            "deal.approve": self._approve,
+            "deal.extension.approve": self._approve_extension,
+            "deal.extension.decline": self._decline_extension,
+            "deal.won": self._won_action,
+            "deal.update": self._update_start,
+            "deal.update.confirm": self._update_confirm,
+            **{f"deal.{name}": partial(self._ask_reason_action, name) for name in REASON_PROMPTS},
+            **{name: partial(self._in_registration, step) for name, step in registering.items()},
+        }
+        self._forms: dict[str, FormStep] = {
+            "deal.register": self._registration_form,
+            "deal.update": self._update_form,
+            **{f"deal.{name}": partial(self._reason_form, name) for name in REASON_PROMPTS},
+        }
+        self._flows: dict[str, FlowStep] = {
+            REGISTER: self._continue_registration,
+            REASON: self._continue_reason,
+            UPDATE: self._continue_update,
+        }
+        self._reasons: dict[str, ReasonStep] = {
+            "reject": self._reject,
+            "ask_info": self._ask_info,
+            "lost": self._lost,
+            "extend": self._extend,
+            "provide_info": self._provide_info,
+            "decline_extension": self._decline,
+        }
+
+    # -- Skill ------------------------------------------------------------------------------------
+
+    def help_lines(self, actor: Actor) -> list[str]:
+        if actor.is_staff:
+            return [
+                "pending - registrations waiting for review",
+                "conflicts - registrations that may clash with another partner's",
+                "show deals / show all deals - the pipeline",
+                "D-12 - one deal; history D-12 - its changes",
+                "approve D-12 / reject D-12 because … / ask info D-12: …",
+                "D-12 moved to negotiation, closing next month - update a deal",
+            ]
+        return [
+            "register a deal for Globex, 120k USD of Cloud Suite, closing end of March",
+            "show my deals - your open registrations",
+            "what's the status of the Globex deal? / D-12",
+            "D-12 moved to proposal, closing next month - update a deal",
+            "D-12 won / D-12 lost because price",
+            "extend D-12 because the budget moved to Q3",
+        ]
+
+    def help_buttons(self, actor: Actor) -> list[Button]:
+        if actor.is_staff:
+            return [
+                Button("Waiting for review", "deals.list", {"scope": "review"}),
+                Button("Conflicts", "deals.list", {"scope": "conflicts"}),
+                Button("Open deals", "deals.list", {"scope": "open"}),
+            ]
+        return [
+            Button("Register a deal", "deal.register.start", style="primary"),
+            Button("My deals", "deals.list", {"scope": "open"}),
+        ]
+
+    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        intent = self._recognize(
+            text, today=self.deals.today_for(actor), products=await self.deals.products()
+        )
+        step = self._intents.get(intent.name)
+        if step is None:
+            return [self._not_understood(actor)]
+        return await step(actor, intent)
+
+    async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
+        """The next turn of a deal dialog, or None when the message starts something new."""
+        step = self._flows.get(LEGACY_FLOWS.get(dialog.flow, dialog.flow))
+        return None if step is None else await step(actor, dialog.state, text)
+
+    async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
+        step = self._actions.get(action)
+        if step is not None:
+            return await step(actor, data)
+        if (
+            action.startswith(("deal.register.", "deal.customer."))
+            and await self._state(actor, REGISTER) is None
+        ):
+            return [Reply(text=REGISTRATION_GONE)]
+        return stale_button()
+
+    async def on_form(
+        self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult:
+        step = self._forms.get(form_id)
+        if step is None:
+            return stale_form()
+        return await step(actor, values, data)
+
+    async def home(self, actor: Actor) -> list[Reply]:
+        """A partner's open deals with quick actions; staff's queues - registrations waiting for review
+        and conflicts."""
+        first = actor.name.split()[0]
+        if actor.is_staff:
+            review = await self.deals.list_deals(actor, scope="review")
+            conflicts = await self.deals.list_deals(actor, scope="conflicts")
+            return [
+                Reply(title=f"Hi {first} - your queues", text="", buttons=self.help_buttons(actor)),
+                views.deal_list(review, actor, title=LIST_TITLES["review"], empty=LIST_EMPTY["review"]),
+                views.deal_list(
+                    conflicts, actor, title=LIST_TITLES["conflicts"], empty=LIST_EMPTY["conflicts"]
+                ),
+            ]
+        deals = await self.deals.list_deals(actor, scope="open")
+        return [
+            Reply(
+                title=f"Hi {first}",
+                text="Register deals and keep them current in a few words.",
+                buttons=self.help_buttons(actor),
+            ),
+            views.deal_list(deals, actor, title="Your open deals", empty=NO_DEALS),
+        ]
+
+    # -- typed requests ---------------------------------------------------------------------------
+
+    def _recognize(self, text: str, *, today: date, products: list[str]) -> Intent:
+        return recognize(text, today=today, products=products, default_currency=self.default_currency)
+
+    def _not_understood(self, actor: Actor) -> Reply:
+        return Reply(
+            text="I didn't catch that. You can say things like 'register a deal for Globex, 120k USD, closing "
+            "end of March', 'show my deals', 'D-12 moved to proposal' or 'help'.",
+            buttons=self.help_buttons(actor),
+        )
+
+    async def _start_registration(self, actor: Actor, intent: Intent) -> Replies:
+        if actor.is_staff:
+            return [
+                Reply(text="Deals are registered by partners. Try 'pending' to see what waits for review.")
+            ]
+        await self.dialogs.clear(actor)
+        products = await self.deals.products()
+        return await self._collect(actor, _slots_from(intent.details, {}), products=products)
+
+    async def _list_intent(self, actor: Actor, intent: Intent) -> Replies:
+        return await self._list(actor, intent.text)
+
+    async def _list(self, actor: Actor, scope: str) -> Replies:
+        if scope in ("review", "conflicts") and not actor.is_staff:
+            scope = "open"
+        found = await self.deals.list_deals(actor, scope=scope)
+        title = LIST_TITLES.get(scope, "Open deals" if actor.is_staff else "Your open deals")
+        return [views.deal_list(found, actor, title=title, empty=LIST_EMPTY.get(scope, NO_DEALS))]
+
+    async def _status(self, actor: Actor, intent: Intent) -> Replies:
+        if intent.ref:
+            return await self._show(actor, {"ref": intent.ref})
+        return await self._status_by_customer(actor, intent.text)
+
+    async def _history_intent(self, actor: Actor, intent: Intent) -> Replies:
+        return await self._history(actor, {"ref": intent.ref or ""})
+
+    async def _approve_intent(self, actor: Actor, intent: Intent) -> Replies:
+        return await self._approve(actor, {"ref": intent.ref or ""})
+
+    async def _reason_intent(self, actor: Actor, intent: Intent) -> Replies:
+        if intent.reason:
+            return await self._apply_reason(actor, intent.name, intent.ref or "", intent.reason)
+        return await self._ask_reason(actor, intent.name, intent.ref or "")
+
+    async def _won(self, actor: Actor, intent: Intent) -> Replies:
+        view = await self.deals.close(actor, intent.ref or "", won=True, reason=intent.reason)
+        return [views.deal_card(view, actor, headline=f"{view.ref} marked as won. Congratulations!")]
+
+    async def _update_intent(self, actor: Actor, intent: Intent) -> Replies:
+        return await self._propose_update(actor, intent.ref or "", intent.details)
+
+    async def _status_by_customer(self, actor: Actor, phrase: str) -> Replies:
+        customers = await self.deals.customers_visible(actor)
+        not_found = [Reply(text=f"I can't find a deal for '{phrase}' among your deals.")]
+        if not customers or not phrase:
+            return not_found
+        names = {name: normalize_company(name) for name, _ in customers}
+        ranked = process.extract(normalize_company(phrase), names, scorer=fuzz.WRatio, limit=3)
+        refs: dict[str, list[str]] = dict(customers)
+        if ranked and ranked[0][1] >= 90:
+            return await self._deals_of(actor, ranked[0][2], refs[ranked[0][2]])
+        close = [r for r in ranked if r[1] >= 70]
+        if not close:
+            return not_found
+        return [
+            Reply(
+                text=f"I can't find '{phrase}'. Did you mean {close[0][2]}?",
+                buttons=[
+                    Button(f"{n} ({refs[n][0]})", "deal.show", {"ref": refs[n][0]}) for _, _, n in close
+                ],
+            )
+        ]
+
+    async def _deals_of(self, actor: Actor, customer: str, refs: list[str]) -> Replies:
+        if len(refs) == 1:
+            return await self._show(actor, {"ref": refs[0]})
+        listed = [await self.deals.get(actor, r) for r in refs]
+        return [views.deal_list(listed, actor, title=f"Deals for {customer}", empty="")]
+
+    # -- buttons ----------------------------------------------------------------------------------
+
+    async def _list_action(self, actor: Actor, data: dict[str, str]) -> Replies:
+        return await self._list(actor, data.get("scope", "open"))
+
+    async def _registration_start(self, actor: Actor, data: dict[str, str]) -> Replies:
+        if actor.is_staff:
+            return [Reply(text=PARTNERS_REGISTER)]
+        form = views.registration_form(await self.deals.products())
+        return [Reply(text="Fill in the form, or tell me in a sentence.", form=form)]
+
+    async def _show(self, actor: Actor, data: dict[str, str]) -> Replies:
+        return [views.deal_card(await self.deals.get(actor, data.get("ref", "")), actor)]
+
+    async def _history(self, actor: Actor, data: dict[str, str]) -> Replies:
+        return [views.history_reply(await self.deals.get(actor, data.get("ref", ""), history=True))]
+
+    async def _approve(self, actor: Actor, data: dict[str, str]) -> Replies:
+        view = await self.deals.approve(actor, data.get("ref", ""))
+        return [views.review_outcome(view, outcome=f"Approved by {actor.name}: {_protected_until(view)}")]
+
+    async def _approve_extension(self, actor: Actor, data: dict[str, str]) -> Replies:
+        view = await self.deals.decide_extension(actor, data.get("ref", ""), approve=True)
+        outcome = f"Extension approved by {actor.name}: {_protected_until(view)}"
+        return [views.review_outcome(view, outcome=outcome)]
+
+    async def _decline_extension(self, actor: Actor, data: dict[str, str]) -> Replies:
+        return await self._apply_reason(actor, "decline_extension", data.get("ref", ""), "")
+
+    async def _won_action(self, actor: Actor, data: dict[str, str]) -> Replies:
+        return await self._won(actor, Intent("won", ref=data.get("ref", "")))
+
+    async def _ask_reason_action(self, action: str, actor: Actor, data: dict[str, str]) -> Replies:
+        return await self._ask_reason(actor, action, data.get("ref", ""))
+
+    async def _update_start(self, actor: Actor, data: dict[str, str]) -> Replies:
+        view = await self.deals.get(actor, data.get("ref", ""))
+        await self.dialogs.save(actor, UPDATE, {"ref": view.ref, "changes": {}})
+        return [
+            Reply(
+                text=f"What changed on {view.ref}? E.g. 'stage proposal, closing end of April', or use the form.",
+                form=views.update_form(view),
+            )
+        ]
+
+    async def _update_confirm(self, actor: Actor, data: dict[str, str]) -> Replies:
+        state = await self._state(actor, UPDATE)
+        if state is None or not state.get("changes"):
+            return [Reply(text="That update was already saved or cancelled.")]
+        view = await self.deals.update(actor, state["ref"], _changes_from(state["changes"]))
+        await self.dialogs.clear(actor)
+        return [views.deal_card(view, actor, headline=f"Saved. {view.ref} is up to date.")]
+
+    async def _in_registration(self, step: RegistrationStep, actor: Actor, data: dict[str, str]) -> Replies:
+        """A button of the registration in progress: ``step`` gets its state, or the person hears it
+        is gone."""
+        state = await self._state(actor, REGISTER)
+        if state is None:
+            return [Reply(text=REGISTRATION_GONE)]
+        return await step(actor, state, data)
+
+    async def _confirm_registration(
+        self, actor: Actor, state: dict[str, Any], data: dict[str, str]
+    ) -> Replies:
+        slots = dict(state.get("slots", {}))
+        products = await self.deals.products()
+        if state.get("asking") != "confirm":
+            return await self._collect(actor, slots, products=products)
+        return await self._register(actor, slots, products=products)
+
+    async def _edit_registration(self, actor: Actor, state: dict[str, Any], data: dict[str, str]) -> Replies:
+        return [_edit_prompt(dict(state.get("slots", {})), await self.deals.products())]
+
+    async def _customer_yes(self, actor: Actor, state: dict[str, Any], data: dict[str, str]) -> Replies:
+        slots = dict(state.get("slots", {}))
+        slots["customer"] = slots.pop("customer_suggestion", slots.get("customer"))
+        return await self._collect(actor, slots, products=await self.deals.products())
+
+    async def _customer_no(self, actor: Actor, state: dict[str, Any], data: dict[str, str]) -> Replies:
+        slots = dict(state.get("slots", {}))
+        slots.pop("customer_suggestion", None)
+        return await self._collect(actor, slots, products=await self.deals.products())
+
+    async def _product_pick(self, actor: Actor, state: dict[str, Any], data: dict[str, str]) -> Replies:
+        slots = {**state.get("slots", {}), "product": data.get("product", "")}
+        return await self._collect(actor, slots, products=await self.deals.products())
+
+    # -- forms ------------------------------------------------------------------------------------
+
+    async def _registration_form(
+        self, actor: Actor, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult:
+        if actor.is_staff:
+            return FormResult(replies=[Reply(text=PARTNERS_REGISTER)])
+        products = await self.deals.products()
+        slots, errors = self._read_form(values, today=self.deals.today_for(actor), products=products)
+        if errors:
+            return FormResult(errors=errors)
+        slots["customer_checked"] = True
+        return FormResult(replies=await self._collect(actor, slots, products=products))
+
+    def _read_form(
+        self, values: dict[str, str], *, today: date, products: list[str]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The registration form's slots, and an error for each field that is missing or unreadable."""
+        errors: dict[str, str] = {}
+        slots: dict[str, Any] = {}
+        for name in OPTIONAL:
+            _read_into(
+                slots, errors, name, values, partial(_validate_slot, name, today=today, products=products)
+            )
+        for name in REQUIRED:
+            if not values.get(name):
+                errors.setdefault(name, QUESTIONS[name])
+        _read_into(
+            slots,
+            errors,
+            "amount",
+            values,
+            lambda value: _money_slot(parse_money(value, default_currency=self.default_currency)),
+        )
+        _read_into(
+            slots,
+            errors,
+            "close_date",
+            values,
+            lambda value: parse_close_date(value, today=today).isoformat(),
+        )
+        return slots, errors
+
+    async def _update_form(self, actor: Actor, values: dict[str, str], data: dict[str, str]) -> FormResult:
+        today = self.deals.today_for(actor)
+        changes = DealChanges(
+            stage=values.get("stage") or None,
+            amount=parse_money(values["amount"], default_currency=self.default_currency)
+            if values.get("amount")
+            else None,
+            close_date=parse_close_date(values["close_date"], today=today)
+            if values.get("close_date")
+            else None,
+            next_step=values.get("next_step") or None,
+            notes=values.get("notes") or None,
+        )
+        if changes.stage and changes.stage not in STAGES:
+            return FormResult(errors={"stage": f"Stages are {', '.join(STAGES)}."})
+        view = await self.deals.update(actor, data.get("ref", ""), changes)
+        await self.dialogs.clear(actor)
+        return FormResult(
+            replies=[views.deal_card(view, actor, headline=f"Saved. {view.ref} is up to date.")]
+        )
+
+    async def _reason_form(
+        self, action: str, actor: Actor, values: dict[str, str], data: dict[str, str]
+    ) -> FormResult:
+        reason = values.get("reason", "")
+        if not reason:
+            return FormResult(
+                errors={"reason": REASON_PROMPTS[action][2].format(ref=data.get("ref", "the deal"))}
+            )
+        replies = await self._apply_reason(actor, action, data.get("ref", ""), reason)
+        await self.dialogs.clear(actor)
+        return FormResult(replies=replies)
+
+    # -- dialogs ----------------------------------------------------------------------------------
+
+    async def _state(self, actor: Actor, flow: str) -> dict[str, Any] | None:
+        """The state of the person's dialog if it is ``flow``."""
+        dialog = await self.dialogs.load(actor)
+        if dialog is None or LEGACY_FLOWS.get(dialog.flow, dialog.flow) != flow:
+            return None
+        return dialog.state
+
+    async def _cancel(self, actor: Actor) -> Replies:
+        await self.dialogs.clear(actor)
+        return [Reply(text="Cancelled. Nothing was saved.")]
+
+    async def _continue_registration(self, actor: Actor, state: dict[str, Any], text: str) -> Replies | None:
+        slots = dict(state.get("slots", {}))
+        asking = state.get("asking")
+        if asking == "confirm":
+            return await self._answer_confirm(actor, slots, text)
+        if asking == "customer_suggestion":
+            if YES_RE.match(text):
+                return await self._customer_yes(actor, state, {})
+            if NO_RE.match(text):
+                return await self._customer_no(actor, state, {})
+            slots.pop("customer_suggestion", None)
+            return await self._answer_slot(actor, slots, "customer", text)
+        if asking in REQUIRED:
+            return await self._answer_slot(actor, slots, str(asking), text)
+        return None
+
+    async def _answer_confirm(self, actor: Actor, slots: dict[str, Any], text: str) -> Replies | None:
+        products = await self.deals.products()
+        today = self.deals.today_for(actor)
+        if YES_RE.match(text):
+            return await self._register(actor, slots, products=products)
+        if NO_RE.match(text):
+            return await self._cancel(actor)
+        if EDIT_RE.match(text):
+            return [_edit_prompt(slots, products)]
+        changed = self._field_edits(text, today=today, products=products)
+        if changed:
+            recheck = {"customer_checked": False} if "customer" in changed else {}
+            return await self._collect(actor, {**slots, **changed, **recheck}, products=products)
+        if self._recognize(text, today=today, products=products).name != "unknown":
+            return None
+        return [
+            Reply(
+                text="Reply 'yes' to register, tell me what to change (e.g. 'amount 150k'), or 'cancel'.",
+                buttons=views.draft_summary(_slots_to_draft(slots)).buttons,
+            )
+        ]
+
+    async def _answer_slot(
+        self, actor: Actor, slots: dict[str, Any], field: str, text: str
+    ) -> Replies | None:
+        """The answer to the question for ``field`` - and any other details given with it."""
+        products = await self.deals.products()
+        today = self.deals.today_for(actor)
+        if _starts_something_else(self._recognize(text, today=today, products=products)):
+            return None  # e.g. "show my deals" while asked for the customer: answer that instead
+        found = extract_details(text, today=today, products=products, default_currency=self.default_currency)
+        more = _slots_from(found, {})
+        more.pop("customer", None)
+        value = self._answer_for(field, text, found, today=today)
+        if value is None and not more:
+            return [
+                Reply(
+                    text=self._why_not(field, text, today=today, products=products) + "\n" + QUESTIONS[field]
+                )
+            ]
+        if value is not None:
+            more[field] = value
+            if field == "customer":
+                more["customer_checked"] = False
+        try:
+            for name, val in more.items():
+                if name != "customer_checked":
+                    _validate_slot(name, val, today=today, products=products)
+        except InputError as exc:
+            return [Reply(text=exc.message + "\n" + QUESTIONS.get(exc.field, QUESTIONS[field]))]
+        return await self._collect(actor, {**slots, **more}, products=products)
+
+    async def _continue_reason(self, actor: Actor, state: dict[str, Any], text: str) -> Replies | None:
+        intent = self._recognize(
+            text, today=self.deals.today_for(actor), products=await self.deals.products()
+        )
+        if intent.name not in ("unknown", "status"):
+            return None
+        await self.dialogs.clear(actor)
+        return await self._apply_reason(actor, state["action"], state["ref"], text)
+
+    async def _continue_update(self, actor: Actor, state: dict[str, Any], text: str) -> Replies | None:
+        if YES_RE.match(text):
+            return await self._update_confirm(actor, {})
+        if NO_RE.match(text):
+            return await self._cancel(actor)
+        found = extract_details(
+            text,
+            today=self.deals.today_for(actor),
+            products=await self.deals.products(),
+            default_currency=self.default_currency,
+        )
+        if any(
+            v is not None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)
+        ):
+            return await self._propose_update(actor, state["ref"], found)
+        return None
+
+    # -- registration -----------------------------------------------------------------------------
+
+    async def _collect(
+        self, actor: Actor, slots: dict[str, Any], *, products: list[str], prefix: str = ""
+    ) -> Replies:
+        """Validate what we have, ask for the next missing detail, or show the summary."""
+        today = self.deals.today_for(actor)
+        problems: list[str] = []
+        for name in list(slots):
+            try:
+                slots[name] = _validate_slot(name, slots[name], today=today, products=products)
+            except InputError as exc:
+                problems.append(exc.message)
+                slots.pop(name)
+        lead = "\n".join(([prefix] if prefix else []) + problems)
+        lead_in = lead + "\n" if lead else ""
+        if "customer" in slots and not slots.get("customer_checked"):
+            asked = await self._check_customer(actor, slots, lead_in)
+            if asked:
+                return asked
+        for name in REQUIRED:
+            if name not in slots:
+                await self.dialogs.save(actor, REGISTER, {"slots": slots, "asking": name})
+                buttons = []
+                if name == "product" and products:
+                    buttons = [Button(p, "deal.product.pick", {"product": p}) for p in products[:8]]
+                return [Reply(text=lead_in + QUESTIONS[name], buttons=buttons)]
+        await self.dialogs.save(actor, REGISTER, {"slots": slots, "asking": "confirm"})
+        summary = views.draft_summary(_slots_to_draft(slots))
+        if lead:
+            summary.text = lead + "\n" + summary.text
+        return [summary]
+
+    async def _check_customer(self, actor: Actor, slots: dict[str, Any], lead_in: str) -> Replies:
+        """Ask "did you mean ...?" when the customer looks like one the partner already has."""
+        suggestion = await self._similar_customer(actor, slots["customer"])
+        slots["customer_checked"] = True
+        if not suggestion:
+            return []
+        slots["customer_suggestion"] = suggestion
+        await self.dialogs.save(actor, REGISTER, {"slots": slots, "asking": "customer_suggestion"})
+        return [
+            Reply(
+                text=lead_in + f"Did you mean {suggestion}?",
+                buttons=[
+                    Button(f"Yes, {suggestion}", "deal.customer.yes", style="primary"),
+                    Button(f"No, {slots['customer']} is new", "deal.customer.no"),
+                ],
+            )
+        ]
+
+    async def _similar_customer(self, actor: Actor, name: str) -> str | None:
+        """An existing customer of the actor's own organisation that looks like ``name``."""
+        known = await self.deals.known_customer_names(actor)
+        key = normalize_company(name)
+        best = None
+        for existing in known:
+            if existing == name:
+                return None
+            score = fuzz.ratio(key, normalize_company(existing))
+            if score >= 85 and (best is None or score > best[0]):
+                best = (score, existing)
+        return best[1] if best else None
+
+    def _answer_for(self, field: str, text: str, found: Details, *, today: date) -> Any:
+        if field == "customer":
+            name = found.customer or found.leftover or text
+            return name.strip(" .") or None
+        if field == "product":
+            return found.product or (text if text else None)
+        if field == "amount":
+            if found.amount:
+                return _money_slot(found.amount)
+            try:
+                return _money_slot(parse_money(text, default_currency=self.default_currency))
+            except InputError:
+                return None
+        if field == "close_date":
+            if found.close_date:
+                return found.close_date.isoformat()
+            try:
+                return parse_close_date(text, today=today).isoformat()
+            except InputError:
+                return None
+        return None
+
+    def _why_not(self, field: str, text: str, *, today: date, products: list[str]) -> str:
+        try:
+            if field == "amount":
+                parse_money(text, default_currency=self.default_currency)
+            elif field == "close_date":
+                parse_close_date(text, today=today)
+            elif field == "customer":
+                validate_company_name(text)
+            elif field == "product":
+                _validate_slot("product", text, today=today, products=products)
+        except InputError as exc:
+            return exc.message
+        return f"I couldn't read that as the {field.replace('_', ' ')}."
+
+    def _field_edits(self, text: str, *, today: date, products: list[str]) -> dict[str, Any]:
+        """'amount 150k', 'customer Globex Inc', 'close end of April' while confirming."""
+        words = text.strip().split(None, 1)
+        if len(words) == 2 and words[0].lower().rstrip(":") in FIELD_WORDS:
+            field, value = FIELD_WORDS[words[0].lower().rstrip(":")], words[1].strip()
+            if field == "amount":
+                return {"amount": _money_slot(parse_money(value, default_currency=self.default_currency))}
+            if field == "close_date":
+                value = value.removeprefix("date").strip()
+                return {"close_date": parse_close_date(value, today=today).isoformat()}
+            return {field: value}
+        found = extract_details(text, today=today, products=products, default_currency=self.default_currency)
+        return {k: v for k, v in _slots_from(found, {}).items() if k != "customer"}
+
+    async def _register(self, actor: Actor, slots: dict[str, Any], *, products: list[str]) -> Replies:
+        try:
+            view = await self.deals.register(actor, _slots_to_draft(slots))
+        except InputError as exc:
+            slots.pop(exc.field, None)
+            return await self._collect(actor, slots, products=products, prefix=exc.message)
+        await self.dialogs.clear(actor)
+        if view.in_conflict:
+            headline = (
+                f"Thanks! {view.ref} is registered. This customer needs a closer review before approval; "
+                "we'll let you know the outcome."
+            )
+        else:
+            headline = (
+                f"Thanks! {view.ref} is registered and waiting for review. I'll tell you when it's decided."
+            )
+        return [views.deal_card(view, actor, headline=headline)]
+
+    # -- reasons, updates -------------------------------------------------------------------------
+
+    async def _ask_reason(self, actor: Actor, action: str, ref: str) -> Replies:
+        view = await self.deals.get(actor, ref)  # not found answers before anything is asked
+        form_id, title, prompt = REASON_PROMPTS[action]
+        await self.dialogs.save(actor, REASON, {"action": action, "ref": view.ref})
+        label = prompt.format(ref=view.ref)
+        return [
+            Reply(
+                text=label,
+                form=views.reason_form(form_id, ref=view.ref, title=title.format(ref=view.ref), label=label),
+            )
+        ]
+
+    async def _apply_reason(self, actor: Actor, action: str, ref: str, reason: str) -> Replies:
+        step = self._reasons.get(action)
+        if step is None:
+            raise InputError("action", f"Unknown action {action}.")
+        return await step(actor, ref, reason)
+
+    async def _reject(self, actor: Actor, ref: str, reason: str) -> Replies:
+        view = await self.deals.reject(actor, ref, reason=reason)
+        return [views.review_outcome(view, outcome=f"Rejected by {actor.name}: {view.decision_reason}")]
+
+    async def _ask_info(self, actor: Actor, ref: str, reason: str) -> Replies:
+        view = await self.deals.request_info(actor, ref, question=reason)
+        return [views.review_outcome(view, outcome=f"{actor.name} asked the partner: {view.decision_reason}")]
+
+    async def _lost(self, actor: Actor, ref: str, reason: str) -> Replies:
+        view = await self.deals.close(actor, ref, won=False, reason=reason)
+        return [
+            views.deal_card(view, actor, headline=f"{view.ref} marked as lost. Thanks for letting us know.")
+        ]
+
+    async def _extend(self, actor: Actor, ref: str, reason: str) -> Replies:
+        view = await self.deals.request_extension(actor, ref, reason=reason)
+        headline = f"Extension of {view.ref} requested; I'll tell you the decision."
+        return [views.deal_card(view, actor, headline=headline)]
+
+    async def _provide_info(self, actor: Actor, ref: str, reason: str) -> Replies:
+        view = await self.deals.provide_info(actor, ref, info=reason)
+        return [views.deal_card(view, actor, headline=f"Thanks, {view.ref} is back with the reviewers.")]
+
+    async def _decline(self, actor: Actor, ref: str, reason: str) -> Replies:
+        view = await self.deals.decide_extension(actor, ref, approve=False, reason=reason)
+        return [views.review_outcome(view, outcome=f"Extension declined by {actor.name}")]
+
+    async def _propose_update(self, actor: Actor, ref: str, found: Details) -> Replies:
+        view = await self.deals.get(actor, ref)
+        changes = {
+            "stage": found.stage,
+            "amount": _money_slot(found.amount) if found.amount else None,
+            "close_date": found.close_date.isoformat() if found.close_date else None,
+            "next_step": found.next_step,
+            "notes": found.notes,
+        }
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if found.close_date:
+            validate_close_date(found.close_date, today=self.deals.today_for(actor))
+        await self.dialogs.save(actor, UPDATE, {"ref": view.ref, "changes": changes})
+        return [
+            Reply(
+                title=f"Update {view.ref} · {view.customer}?",
+                text="\n".join(_describe_changes(view, changes)),
+                buttons=[
+                    Button("Confirm", "deal.update.confirm", {"ref": view.ref}, style="primary"),
+                    Button("Cancel", "dialog.cancel"),
+                ],
+                ref=view.ref,
+            )
+        ]
+
+
+# -- slots ------------------------------------------------------------------------------------------
+
+
+def _slots_from(found: Details, slots: dict[str, Any]) -> dict[str, Any]:
+    slots = dict(slots)
+    if found.customer:
+        slots["customer"] = found.customer
+    for name in ("domain", "country", "product", "notes"):
+        value = getattr(found, name)
+        if value:
+            slots[name] = value
+    if found.amount:
+        slots["amount"] = _money_slot(found.amount)
+    if found.close_date:
+        slots["close_date"] = found.close_date.isoformat()
+    return slots
+
+
+def _slots_to_draft(slots: dict[str, Any]) -> DealDraft:
+    amount = slots["amount"]
+    return DealDraft(
+        customer=slots["customer"],
+        product=slots["product"],
+        amount=Money(Decimal(amount["amount"]), amount["currency"]),
+        close_date=date.fromisoformat(slots["close_date"]),
+        domain=slots.get("domain"),
+        country=slots.get("country"),
+        notes=slots.get("notes"),
+    )
+
+
+def _money_slot(money: Money) -> dict[str, str]:
+    return {"amount": str(money.amount), "currency": money.currency}
+
+
+def _read_into(
+    slots: dict[str, Any],
+    errors: dict[str, str],
+    name: str,
+    values: dict[str, str],
+    read: Callable[[str], Any],
+) -> None:
+    """``slots[name]`` read from a form's non-empty value, or the reason it can't be in ``errors``."""
+    if not values.get(name):
+        return
+    try:
+        slots[name] = read(values[name])
+    except InputError as exc:
+        errors[name] = exc.message
+
+
+def _validate_slot(name: str, value: Any, *, today: date, products: list[str]) -> Any:
+    if name == "customer":
+        return validate_company_name(value)
+    if name == "domain":
+        return normalize_domain(value)
+    if name == "country":
+        return _country(value)
+    if name == "product":
+        return _product(value, products)
+    if name == "close_date":
+        return validate_close_date(date.fromisoformat(value), today=today).isoformat()
+    return value
+
+
+def _country(value: Any) -> str:
+    code = str(value).strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise InputError("country", "Give the customer's country as a two-letter code such as DE or US.")
+    return code
+
+
+def _product(value: Any, products: list[str]) -> str:
+    text = " ".join(str(value).split())
+    if products:
+        known = match_product(text, products)
+        if known is None:
+            raise InputError(
+                "product", f"I don't know the product '{text}'. Products: {', '.join(products)}."
+            )
+        return known[0]
+    if not text:
+        raise InputError("product", QUESTIONS["product"])
+    return text
+
+
+def _edit_prompt(slots: dict[str, Any], products: list[str]) -> Reply:
+    draft = {
+        "customer": slots.get("customer", ""),
+        "domain": slots.get("domain") or "",
+        "country": slots.get("country") or "",
+        "product": slots.get("product", ""),
+        "amount": format_money(Money(Decimal(slots["amount"]["amount"]), slots["amount"]["currency"]))
+        if "amount" in slots
+        else "",
+        "close_date": slots.get("close_date", ""),
+        "notes": slots.get("notes") or "",
+    }
+    return Reply(
+        text="What should I change? Say e.g. 'amount 150k', 'close end of April', 'product Edge Gateway' or "
+        "'customer Globex Corporation' - or use the form.",
+        form=views.registration_form(products, draft),
+    )
+
+
+def _starts_something_else(intent: Intent) -> bool:
+    """A message that is clearly a new request rather than an answer to the question asked."""
+    if LEAD_OR_QUESTION_REF_RE.search(intent.text or ""):
+        return True  # "L-3 contacted" is about a lead, not a customer name
+    if intent.name in ("unknown", "register"):
+        return False
+    return intent.name != "status" or bool(intent.ref)
+
+
+def _protected_until(view: DealView) -> str:
+    return f"protected until {format_date(view.protection_until) if view.protection_until else '—'}"
+
+
+# -- updates ----------------------------------------------------------------------------------------
+
+
+def _changes_from(changes: dict[str, Any]) -> DealChanges:
+    amount = changes.get("amount")
+    return DealChanges(
+        stage=changes.get("stage"),
+        amount=Money(Decimal(amount["amount"]), amount["currency"]) if amount else None,
+        close_date=date.fromisoformat(changes["close_date"]) if changes.get("close_date") else None,
+        next_step=changes.get("next_step"),
+        notes=changes.get("notes"),
+    )
+
+
+def _describe_changes(view: DealView, changes: dict[str, Any]) -> list[str]:
+    lines = []
+    if "stage" in changes:
+        lines.append(f"Stage: {view.stage} → {changes['stage']}")
+    if "amount" in changes:
+        new = Money(Decimal(changes["amount"]["amount"]), changes["amount"]["currency"])
+        lines.append(f"Amount: {format_money(view.amount)} → {format_money(new)}")
+    if "close_date" in changes:
+        lines.append(
+            f"Close date: {format_date(view.close_date)} → {format_date(date.fromisoformat(changes['close_date']))}"
+        )
+    if "next_step" in changes:
+        lines.append(f"Next step: {changes['next_step']}")
+    if "notes" in changes:
+        lines.append(f"Notes: {changes['notes']}")
+    return lines
