@@ -38,6 +38,7 @@ from bot.kernel.companies import normalize_company, normalize_domain, validate_c
 from bot.kernel.dates import format_date, parse_close_date, validate_close_date
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.reasons import ReasonStep
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
 REQUIRED = ("customer", "product", "amount", "close_date")
@@ -63,19 +64,17 @@ FIELD_WORDS = {
     "notes": "notes",
     "note": "notes",
 }
-REASON_PROMPTS = {
-    "reject": (
-        "deal.reject",
-        "Reject {ref}",
-        "Why are you rejecting {ref}? The partner will see the reason.",
+REASON_STEPS = {
+    "reject": ReasonStep(
+        "deal.reject", "Reject {ref}", "Why are you rejecting {ref}? The partner will see the reason."
     ),
-    "ask_info": ("deal.ask_info", "Ask about {ref}", "What should the partner tell you about {ref}?"),
-    "lost": ("deal.lost", "{ref} lost", "Why was {ref} lost? (e.g. price, went with a competitor)"),
-    "extend": ("deal.extend", "Extend {ref}", "Why should the protection of {ref} be extended?"),
-    "provide_info": (
-        "deal.provide_info",
-        "Information for {ref}",
-        "What would you like to tell the reviewer about {ref}?",
+    "ask_info": ReasonStep(
+        "deal.ask_info", "Ask about {ref}", "What should the partner tell you about {ref}?"
+    ),
+    "lost": ReasonStep("deal.lost", "{ref} lost", "Why was {ref} lost? (e.g. price, went with a competitor)"),
+    "extend": ReasonStep("deal.extend", "Extend {ref}", "Why should the protection of {ref} be extended?"),
+    "provide_info": ReasonStep(
+        "deal.provide_info", "Information for {ref}", "What would you like to tell the reviewer about {ref}?"
     ),
 }
 REGISTER, REASON, UPDATE = "deal.register", "deal.reason", "deal.update"
@@ -94,7 +93,7 @@ ActionStep = Callable[[Actor, dict[str, str]], Awaitable[Replies]]
 RegistrationStep = Callable[[Actor, dict[str, Any], dict[str, str]], Awaitable[Replies]]
 FormStep = Callable[[Actor, dict[str, str], dict[str, str]], Awaitable[FormResult]]
 FlowStep = Callable[[Actor, dict[str, Any], str], Awaitable[Replies | None]]
-ReasonStep = Callable[[Actor, str, str], Awaitable[Replies]]
+ApplyReason = Callable[[Actor, str, str], Awaitable[Replies]]
 
 
 class DealSkill:
@@ -115,7 +114,7 @@ class DealSkill:
             "approve": self._approve_intent,
             "won": self._won,
             "update": self._update_intent,
-            **{name: self._reason_intent for name in REASON_PROMPTS},
+            **{name: self._reason_intent for name in REASON_STEPS},
         }
         registering: dict[str, RegistrationStep] = {
             "deal.register.confirm": self._confirm_registration,
@@ -135,20 +134,20 @@ class DealSkill:
             "deal.won": self._won_action,
             "deal.update": self._update_start,
             "deal.update.confirm": self._update_confirm,
-            **{f"deal.{name}": partial(self._ask_reason_action, name) for name in REASON_PROMPTS},
+            **{f"deal.{name}": partial(self._ask_reason_action, name) for name in REASON_STEPS},
             **{name: partial(self._in_registration, step) for name, step in registering.items()},
         }
         self._forms: dict[str, FormStep] = {
             "deal.register": self._registration_form,
             "deal.update": self._update_form,
-            **{f"deal.{name}": partial(self._reason_form, name) for name in REASON_PROMPTS},
+            **{f"deal.{name}": partial(self._reason_form, name) for name in REASON_STEPS},
         }
         self._flows: dict[str, FlowStep] = {
             REGISTER: self._continue_registration,
             REASON: self._continue_reason,
             UPDATE: self._continue_update,
         }
-        self._reasons: dict[str, ReasonStep] = {
+        self._reasons: dict[str, ApplyReason] = {
             "reject": self._reject,
             "ask_info": self._ask_info,
             "lost": self._lost,
@@ -485,9 +484,7 @@ class DealSkill:
     ) -> FormResult:
         reason = values.get("reason", "")
         if not reason:
-            return FormResult(
-                errors={"reason": REASON_PROMPTS[action][2].format(ref=data.get("ref", "the deal"))}
-            )
+            return REASON_STEPS[action].missing(data.get("ref"), noun="deal")
         replies = await self._apply_reason(actor, action, data.get("ref", ""), reason)
         await self.dialogs.clear(actor)
         return FormResult(replies=replies)
@@ -735,15 +732,8 @@ class DealSkill:
 
     async def _ask_reason(self, actor: Actor, action: str, ref: str) -> Replies:
         view = await self.deals.get(actor, ref)  # not found answers before anything is asked
-        form_id, title, prompt = REASON_PROMPTS[action]
-        await self.dialogs.save(actor, REASON, {"action": action, "ref": view.ref})
-        label = prompt.format(ref=view.ref)
-        return [
-            Reply(
-                text=label,
-                form=views.reason_form(form_id, ref=view.ref, title=title.format(ref=view.ref), label=label),
-            )
-        ]
+        state = {"action": action, "ref": view.ref}
+        return await REASON_STEPS[action].ask(self.dialogs, actor, ref=view.ref, flow=REASON, state=state)
 
     async def _apply_reason(self, actor: Actor, action: str, ref: str, reason: str) -> Replies:
         step = self._reasons.get(action)

@@ -268,16 +268,6 @@ def update_form(view: DealView) -> Form:
     )
 
 
-def reason_form(form_id: str, *, ref: str, title: str, label: str, required: bool = True) -> Form:
-    return Form(
-        form_id=form_id,
-        title=title,
-        submit_label="Send",
-        data={"ref": ref},
-        fields=(FormField("reason", label, kind="textarea", required=required),),
-    )
-
-
 def draft_summary(draft: DealDraft, *, partner: str | None = None) -> Reply:
     facts = [
         Fact("Customer", draft.customer + (f" ({draft.domain})" if draft.domain else "")),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -30,6 +29,7 @@ from bot.kernel.companies import normalize_company
 from bot.kernel.dates import find_close_date, format_date, format_when, parse_close_date, validate_close_date
 from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
+from bot.kernel.reasons import ReasonStep
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
 LREF_RE = re.compile(r"\bL-(\d{1,9})\b", re.IGNORECASE)
@@ -113,16 +113,9 @@ DECLINE_PROMPT = (
 DISQUALIFY_PROMPT = "Why is {ref} disqualified? (e.g. no budget, not interested, went with a competitor)"
 
 
-@dataclass(slots=True)
-class _Ask:
-    flow: str
-    prompt: str
-    form_title: str
-
-
 ASKS = {
-    "decline": _Ask("lead.decline", DECLINE_PROMPT, "Decline {ref}"),
-    "disqualify": _Ask("lead.disqualify", DISQUALIFY_PROMPT, "Disqualify {ref}"),
+    "decline": ReasonStep("lead.decline", "Decline {ref}", DECLINE_PROMPT),
+    "disqualify": ReasonStep("lead.disqualify", "Disqualify {ref}", DISQUALIFY_PROMPT),
 }
 
 
@@ -302,9 +295,9 @@ class LeadSkill:
             kind = "decline" if form_id == "lead.decline" else "disqualify"
             reason = values.get("reason", "")
             if not reason:
-                return FormResult(errors={"reason": ASKS[kind].prompt.format(ref=ref or "the lead")})
+                return ASKS[kind].missing(ref, noun="lead")
             replies = await self._apply_reason(actor, kind, ref, reason)
-            await self._clear_if(actor, ASKS[kind].flow)
+            await self._clear_if(actor, ASKS[kind].form_id)
             return FormResult(replies=replies)
         if form_id == "lead.assign":
             partner = values.get("partner", "")
@@ -493,17 +486,9 @@ class LeadSkill:
         if kind == "decline" and view.status not in ("offered", "accepted") and not actor.is_staff:
             raise Conflict(LIFECYCLE.cannot(view.ref, view.status, "declined"))
         ask = ASKS[kind]
-        await self.dialogs.save(actor, ask.flow, {"ref": view.ref})
-        prompt = ask.prompt.format(ref=view.ref)
-        return [
-            Reply(
-                text=prompt,
-                form=lead_views.reason_form(
-                    ask.flow, ref=view.ref, title=ask.form_title.format(ref=view.ref), label=prompt
-                ),
-                ref=view.ref,
-            )
-        ]
+        return await ask.ask(
+            self.dialogs, actor, ref=view.ref, flow=ask.form_id, state={"ref": view.ref}, reply_ref=True
+        )
 
     async def _apply_reason(self, actor: Actor, kind: str, ref: str, reason: str) -> list[Reply]:
         if kind == "decline":

@@ -268,16 +268,6 @@ def review_digest(lines: Sequence[str]) -> Reply:
 # -- forms ---------------------------------------------------------------------------------------------
 
 
-def reason_form(form_id: str, *, ref: str, title: str, label: str) -> Form:
-    return Form(
-        form_id=form_id,
-        title=title,
-        submit_label="Send",
-        data={"ref": ref},
-        fields=(FormField("reason", label, kind="textarea"),),
-    )
-
-
 def assign_form(ref: str, partners: Sequence[str]) -> Form:
     return Form(
         form_id="lead.assign",
