@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from bot.features.deals import views
 from bot.features.deals.model import STAGES, DealChanges, DealDraft, DealView
@@ -38,6 +38,7 @@ from bot.kernel.companies import normalize_company, normalize_domain, validate_c
 from bot.kernel.dates import format_date, parse_close_date, validate_close_date
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.names import match_name
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
@@ -305,19 +306,17 @@ class DealSkill:
         not_found = [Reply(text=f"I can't find a deal for '{phrase}' among your deals.")]
         if not customers or not phrase:
             return not_found
-        names = {name: normalize_company(name) for name, _ in customers}
-        ranked = process.extract(normalize_company(phrase), names, scorer=fuzz.WRatio, limit=3)
         refs: dict[str, list[str]] = dict(customers)
-        if ranked and ranked[0][1] >= 90:
-            return await self._deals_of(actor, ranked[0][2], refs[ranked[0][2]])
-        close = [r for r in ranked if r[1] >= 70]
-        if not close:
+        match = match_name(phrase, refs)
+        if match.best is not None:
+            return await self._deals_of(actor, match.best, refs[match.best])
+        if not match.close:
             return not_found
         return [
             Reply(
-                text=f"I can't find '{phrase}'. Did you mean {close[0][2]}?",
+                text=f"I can't find '{phrase}'. Did you mean {match.close[0]}?",
                 buttons=[
-                    Button(f"{n} ({refs[n][0]})", "deal.show", {"ref": refs[n][0]}) for _, _, n in close
+                    Button(f"{n} ({refs[n][0]})", "deal.show", {"ref": refs[n][0]}) for n in match.close
                 ],
             )
         ]

@@ -15,8 +15,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from rapidfuzz import fuzz, process
-
 from bot.features.deals import views
 from bot.features.deals.model import DealView
 from bot.features.deals.service import Deals
@@ -25,10 +23,10 @@ from bot.features.leads.model import LIFECYCLE, LeadView
 from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
 from bot.intents import NO_RE, YES_RE, match_product
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
-from bot.kernel.companies import normalize_company
 from bot.kernel.dates import find_close_date, format_date, format_when, parse_close_date, validate_close_date
 from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
+from bot.kernel.names import match_name
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
@@ -384,28 +382,25 @@ class LeadSkill:
         missing = [Reply(text=f"I can't find a lead for '{phrase}' among your leads.")]
         if not leads:
             return missing
-        key = normalize_company(phrase)
-        names = {company: normalize_company(company) for company, _ in leads}
-        ranked = process.extract(key, names, scorer=fuzz.WRatio, limit=3)
         refs: dict[str, list[str]] = {}
         for company, ref in leads:
             refs.setdefault(company, []).append(ref)
-        if ranked and ranked[0][1] >= 90:
-            found = refs[ranked[0][2]]
+        named = match_name(phrase, refs)
+        if named.best is not None:
+            found = refs[named.best]
             if len(found) == 1:
                 return await self._with_ref(actor, f"{found[0]} {rest}", found[0])
             listed = [await self.leads.get(actor, r) for r in found]
             return [
-                lead_views.lead_list(listed, actor, title=f"Leads for {ranked[0][2]}", empty=""),
+                lead_views.lead_list(listed, actor, title=f"Leads for {named.best}", empty=""),
                 Reply(text=f"Which one? Say it with the reference, e.g. '{found[0]}{rest}'."),
             ]
-        close = [r for r in ranked if r[1] >= 70]
-        if close:
+        if named.close:
             return [
                 Reply(
-                    text=f"I can't find '{phrase}'. Did you mean {close[0][2]}?",
+                    text=f"I can't find '{phrase}'. Did you mean {named.close[0]}?",
                     buttons=[
-                        Button(f"{n} ({refs[n][0]})", "lead.show", {"ref": refs[n][0]}) for _, _, n in close
+                        Button(f"{n} ({refs[n][0]})", "lead.show", {"ref": refs[n][0]}) for n in named.close
                     ],
                 )
             ]
