@@ -31,8 +31,9 @@ from store.models import (
     Product,
 )
 
-ACTIVE_DEAL_STATUSES = ("pending", "info_requested", "approved")
+# The deal statuses SQL filters on; the deal feature's model (bot/features/deals/model.py) names the rest.
 OPEN_DEAL_STATUSES = ("pending", "info_requested", "approved")
+ACTIVE_DEAL_STATUSES = OPEN_DEAL_STATUSES  # a registration conflicts only with an open one
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:

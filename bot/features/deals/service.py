@@ -22,6 +22,7 @@ from bot.features.deals import views
 from bot.features.deals.conflicts import find_conflicts
 from bot.features.deals.model import (
     CLOSED,
+    IN_REVIEW,
     LIFECYCLE,
     STAGES,
     ConflictView,
@@ -374,7 +375,7 @@ class Deals:
         statuses: Sequence[str] | None = {
             "open": queries.OPEN_DEAL_STATUSES,
             "review": ("pending",),
-            "conflicts": ("pending", "info_requested"),
+            "conflicts": tuple(sorted(IN_REVIEW)),
             "all": None,
         }.get(scope, queries.OPEN_DEAL_STATUSES)
         async with self.db.transaction() as session:
@@ -695,7 +696,7 @@ class Deals:
             deal.updated_at = self.clock()
             self._history(session, actor, deal, "status", before["status"], target)
             await self._audit(session, actor, f"deal.{target}", deal, before, _snapshot(deal))
-            if before["status"] in ("pending", "info_requested"):
+            if before["status"] in IN_REVIEW:
                 await self._close_review(session, deal, outcome=f"Marked {target} by {actor.name}")
             if actor.is_staff:
                 await self._notify_partner(

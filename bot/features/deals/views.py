@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.features.deals.model import STATUS_LABELS
+from bot.features.deals.model import IN_REVIEW, STATUS_LABELS
 from bot.kernel import history as kernel_history
 from bot.kernel.amounts import format_money
 from bot.kernel.dates import format_date
@@ -52,7 +52,7 @@ def deal_buttons(view: DealView, viewer: Actor) -> list[Button]:
     ref = {"ref": view.ref}
     buttons: list[Button] = []
     if viewer.is_staff:
-        if viewer.has_role("approver") and view.status in ("pending", "info_requested"):
+        if viewer.has_role("approver") and view.status in IN_REVIEW:
             buttons += [
                 Button("Approve", "deal.approve", ref, style="primary"),
                 Button("Reject", "deal.reject", ref, style="danger"),
