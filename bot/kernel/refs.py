@@ -27,6 +27,21 @@ class RefKind:
     def __post_init__(self) -> None:
         object.__setattr__(self, "pattern", re.compile(rf"^\s*{self.prefix}-?(\d{{1,9}})\s*$", re.IGNORECASE))
 
+    @property
+    def token(self) -> str:
+        """The reference as a regular-expression fragment with its number as a group: ``D-(\\d{1,9})``
+        (``loose_token`` also takes ``d12``). The one grammar other patterns (message keys, mentions in
+        text) are built from."""
+        return rf"{self.prefix}-(\d{{1,9}})"
+
+    @property
+    def loose_token(self) -> str:
+        return rf"{self.prefix}-?(\d{{1,9}})"
+
+    def mention(self, *, loose: bool = False) -> re.Pattern[str]:
+        """A reference anywhere in a text, as a word: ``... about D-12 ...``."""
+        return re.compile(rf"\b{self.loose_token if loose else self.token}\b", re.IGNORECASE)
+
     def format(self, number: int) -> str:
         return f"{self.prefix}-{number}"
 

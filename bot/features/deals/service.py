@@ -45,7 +45,7 @@ from store.db import Database
 from store.models import Customer, Deal, DealConflict, DealHistory
 
 # The key of a notice to one person of the partner (see _notify_partner).
-NOTICE_RE = re.compile(r"^(?P<ref>D-\d+):[a-z0-9_.-]+:p(?P<person>\d+):")
+NOTICE_RE = re.compile(rf"^(?P<ref>{DEAL.token}):[a-z0-9_.-]+:p(?P<person>\d+):")
 OPEN_STATUSES = queries.OPEN_DEAL_STATUSES
 MAX_TEXT = 2000
 REVIEW_ROLES = ("approver",)

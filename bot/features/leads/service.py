@@ -72,7 +72,7 @@ from store.lead_models import (
 from store.models import Partner, Person
 
 # The key of an offer's message to one user of the partner (see _offer / _notify_partner).
-OFFER_MESSAGE_RE = re.compile(r"^(?P<ref>L-\d+):offer:o(?P<offer>\d+):p\d+$")
+OFFER_MESSAGE_RE = re.compile(rf"^(?P<ref>{LEAD.token}):offer:o(?P<offer>\d+):p\d+$")
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -28,10 +28,11 @@ from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.names import match_name
 from bot.kernel.reasons import ReasonStep
+from bot.kernel.refs import DEAL, LEAD
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
-LREF_RE = re.compile(r"\bL-(\d{1,9})\b", re.IGNORECASE)
-DREF_RE = re.compile(r"\bD-?\d{1,9}\b", re.IGNORECASE)
+LREF_RE = LEAD.mention()
+DREF_RE = DEAL.mention(loose=True)
 LEAD_WORD_RE = re.compile(r"\bleads?\b", re.IGNORECASE)
 
 CREATE_RE = re.compile(r"^\s*(?:new|add|create|log|enter)\s+(?:a\s+)?lead\b\s*[:,-]?\s*(.*)$", re.I | re.S)

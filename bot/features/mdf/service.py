@@ -79,7 +79,7 @@ AUDITED = (
 mdf_ref = MDF_REQUEST.format
 parse_mdf_ref = MDF_REQUEST.parse
 # The key of a notice to one person (see _notify_partner and _notify_staff).
-NOTICE_RE = re.compile(r"^(?P<ref>M-\d+):[a-z0-9_.:-]+:p(?P<person>\d+)$")
+NOTICE_RE = re.compile(rf"^(?P<ref>{MDF_REQUEST.token}):[a-z0-9_.:-]+:p(?P<person>\d+)$")
 
 
 # -- quarters and activity dates --------------------------------------------------------------

@@ -126,7 +126,7 @@ AUDITED = ("status", "topic", "assignee_id", "escalation_level", "due_at")
 
 question_ref = QUESTION.format
 # The key of a staff card given to one person (see _send_to): Q-<n>:<event>:p<person id>.
-ROUTED_MESSAGE_RE = re.compile(r"^Q-(?P<number>\d+):[a-z0-9-]+:p(?P<person>\d+)$")
+ROUTED_MESSAGE_RE = re.compile(rf"^(?P<ref>{QUESTION.token}):[a-z0-9-]+:p(?P<person>\d+)$")
 kb_ref = KB_ENTRY.format
 parse_question_ref = QUESTION.parse
 parse_kb_ref = KB_ENTRY.parse
@@ -910,7 +910,9 @@ class Questions:
         why = reason.removeprefix(outbox.UNREACHABLE)
         now = self.clock()
         async with self.db.transaction() as session:
-            question = await qq.question_by_number(session, int(match.group("number")), for_update=True)
+            question = await qq.question_by_number(
+                session, parse_question_ref(match.group("ref")), for_update=True
+            )
             if question is None or question.status not in WAITING_STATUSES:
                 return None
             if question.assignee_id != unreachable_id:
