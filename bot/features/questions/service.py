@@ -41,7 +41,7 @@ from store import queries
 from store import question_queries as qq
 from store.db import Database
 from store.models import Partner, Person
-from store.question_models import WAITING_STATUSES, KbEntry, Question
+from store.question_models import WAITING_STATUSES, KbEntry, Question, QuestionMessage
 
 KB_THRESHOLD = 80
 """A knowledge-base entry answers a question when :func:`kb_score` reaches this (0-100)."""
@@ -355,6 +355,30 @@ class Questions:
             raise NotAllowed(
                 "Questions are asked by partners and answered by staff. Say 'questions' for your queue."
             )
+
+    async def _note(
+        self,
+        session: AsyncSession,
+        question: Question,
+        actor: Actor | None,
+        action: str,
+        before: dict[str, Any],
+        *,
+        body: str,
+        at: datetime,
+    ) -> QuestionMessage:
+        """A note in the question's thread (by ``actor``, or by a job) and the audit row of the change."""
+        note = await qq.add_message(
+            session,
+            question_id=question.id,
+            kind="note",
+            author_id=actor.person_id if actor else None,
+            body=body,
+            channel=actor.channel if actor else "job",
+            at=at,
+        )
+        await self._audit(session, actor, action, question_ref(question.number), before, _snapshot(question))
+        return note
 
     async def _audit(
         self,
@@ -789,16 +813,9 @@ class Questions:
             question.assignee_id = actor.person_id
             question.status = "claimed"
             question.updated_at = now
-            note = await qq.add_message(
-                session,
-                question_id=question.id,
-                kind="note",
-                author_id=actor.person_id,
-                body=f"Claimed by {actor.name}.",
-                channel=actor.channel,
-                at=now,
+            note = await self._note(
+                session, question, actor, "question.claim", before, body=f"Claimed by {actor.name}.", at=now
             )
-            await self._audit(session, actor, "question.claim", rref, before, _snapshot(question))
             await session.flush()
             await self._refresh_cards(
                 session, question, outcome=f"{rref} claimed by {actor.name}", event=f"m{note.id}"
@@ -874,16 +891,15 @@ class Questions:
             question.escalation_level = self._level_for(person, await self._channel_manager(session, partner))
             question.due_at = self._due(person, now)
             question.updated_at = now
-            note = await qq.add_message(
+            note = await self._note(
                 session,
-                question_id=question.id,
-                kind="note",
-                author_id=actor.person_id,
+                question,
+                actor,
+                "question.reassign",
+                before,
                 body=f"Reassigned to {person.name} by {actor.name}.",
-                channel=actor.channel,
                 at=now,
             )
-            await self._audit(session, actor, "question.reassign", rref, before, _snapshot(question))
             await session.flush()
             await self._refresh_cards(
                 session, question, outcome=f"{rref} reassigned to {person.name}", event=f"m{note.id}"
@@ -935,16 +951,15 @@ class Questions:
                 person = manager
             self._give(question, person, manager=manager, now=now)
             where = person.name if person else ("the vendor channel" if self.vendor_channel else "the admins")
-            note = await qq.add_message(
+            note = await self._note(
                 session,
-                question_id=question.id,
-                kind="note",
-                author_id=None,
+                question,
+                None,
+                "question.unreachable",
+                before,
                 body=f"{gone.name if gone else 'The assignee'} could not be reached ({why}); passed to {where}.",
-                channel="job",
                 at=now,
             )
-            await self._audit(session, None, "question.unreachable", rref, before, _snapshot(question))
             await session.flush()
             await self._send_to(
                 session,
@@ -1222,16 +1237,9 @@ class Questions:
                     if target is not None and manager is not None
                     else f"Escalated to {where}: unanswered past the SLA."
                 )
-                note = await qq.add_message(
-                    session,
-                    question_id=question.id,
-                    kind="note",
-                    author_id=None,
-                    body=body,
-                    channel="job",
-                    at=now,
+                note = await self._note(
+                    session, question, None, "question.escalate", before, body=body, at=now
                 )
-                await self._audit(session, None, "question.escalate", rref, before, _snapshot(question))
                 await self._refresh_cards(session, question, outcome=f"{rref} escalated", event=f"m{note.id}")
                 await self._send_to(
                     session,
