@@ -9,6 +9,7 @@ this module reads words and builds replies.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -110,32 +111,44 @@ class ContentSkill:
         return None
 
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
-        ref = data.get("ref", "")
-        if action == "content.open":
-            return []  # a link button: the platform opened the tracked URL
-        if action == "content.ack":
-            view = await self.content.acknowledge(actor, ref)
-            return [Reply(text=f"Thanks, noted that you've got '{view.title}'.", ref=view.ref)]
-        if action == "content.show":
-            return [content_views.item_card(await self.content.get(actor, ref), actor)]
-        if action == "content.list":
-            return await self._whats_new(actor)
-        if action == "content.stats":
-            return [content_views.stats_reply(await self.content.stats(actor, ref), actor)]
-        if action == "content.publish.start":
-            self._require_publisher(actor)
-            return [
-                Reply(text="Fill in the form, or tell me in a sentence.", form=content_views.publish_form())
-            ]
-        if action == "content.publish.confirm":
-            return await self._publish_confirm(actor)
-        if action == "content.publish.edit":
-            dialog = await self.dialogs.load(actor)
-            values = (
-                dict(dialog.state.get("draft", {})) if dialog and dialog.flow == "content.publish" else {}
-            )
-            return [Reply(text="Change what you need.", form=content_views.publish_form(values))]
-        return stale_button()
+        handler = self._actions.get(action)
+        return await handler(actor, data) if handler else stale_button()
+
+    @property
+    def _actions(self) -> dict[str, Callable[[Actor, dict[str, str]], Awaitable[list[Reply]]]]:
+        """Each button this skill puts on a message, by action name."""
+        return {
+            "content.open": self._open_action,
+            "content.ack": self._ack_action,
+            "content.show": self._show_action,
+            "content.list": lambda actor, data: self._whats_new(actor),
+            "content.stats": self._stats_action,
+            "content.publish.start": self._publish_start_action,
+            "content.publish.confirm": lambda actor, data: self._publish_confirm(actor),
+            "content.publish.edit": self._publish_edit_action,
+        }
+
+    async def _open_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return []  # a link button: the platform opened the tracked URL
+
+    async def _ack_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view = await self.content.acknowledge(actor, data.get("ref", ""))
+        return [Reply(text=f"Thanks, noted that you've got '{view.title}'.", ref=view.ref)]
+
+    async def _show_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [content_views.item_card(await self.content.get(actor, data.get("ref", "")), actor)]
+
+    async def _stats_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [content_views.stats_reply(await self.content.stats(actor, data.get("ref", "")), actor)]
+
+    async def _publish_start_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        self._require_publisher(actor)
+        return [Reply(text="Fill in the form, or tell me in a sentence.", form=content_views.publish_form())]
+
+    async def _publish_edit_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        dialog = await self.dialogs.load(actor)
+        values = dict(dialog.state.get("draft", {})) if dialog and dialog.flow == "content.publish" else {}
+        return [Reply(text="Change what you need.", form=content_views.publish_form(values))]
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]

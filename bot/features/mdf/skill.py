@@ -11,6 +11,7 @@ reads words and builds replies.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -197,100 +198,133 @@ class MdfSkill:
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
         if self._starts_something_else(text, dialog):
             return None
-        state = dialog.state
-        if dialog.flow == "mdf.request":
-            return await self._request_answer(actor, state, text)
-        if dialog.flow == "mdf.claim":
-            return await self._claim_answer(actor, state, text)
-        if dialog.flow == "mdf.reject":
-            await self._clear_mine(actor)
-            return await self._reject(actor, state["ref"], text)
-        if dialog.flow == "mdf.approve_part":
-            await self._clear_mine(actor)
-            return await self._approve(actor, state["ref"], text)
-        return None
+        answer = self._dialog_answers.get(dialog.flow)
+        return await answer(actor, dialog.state, text) if answer else None
+
+    @property
+    def _dialog_answers(
+        self,
+    ) -> dict[str, Callable[[Actor, dict[str, Any], str], Awaitable[list[Reply] | None]]]:
+        """What answers the next message in each MDF dialog, by flow name."""
+        return {
+            "mdf.request": self._request_answer,
+            "mdf.claim": self._claim_answer,
+            "mdf.reject": self._reject_reason_answer,
+            "mdf.approve_part": self._approve_part_answer,
+        }
+
+    async def _reject_reason_answer(self, actor: Actor, state: dict[str, Any], text: str) -> list[Reply]:
+        await self._clear_mine(actor)
+        return await self._reject(actor, state["ref"], text)
+
+    async def _approve_part_answer(self, actor: Actor, state: dict[str, Any], text: str) -> list[Reply]:
+        await self._clear_mine(actor)
+        return await self._approve(actor, state["ref"], text)
 
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
-        ref = data.get("ref", "")
-        if action == "mdf.show":
-            return [mdf_views.request_card(await self.mdf.get(actor, ref), actor)]
-        if action == "mdf.history":
-            return [mdf_views.history_reply(await self.mdf.get(actor, ref, history=True))]
-        if action == "mdf.list":
-            return await self._list(actor, scope=data.get("scope", "open"))
-        if action == "mdf.balance":
-            return await self._balance(actor)
-        if action == "mdf.request.start":
-            return await self._start_request(actor, "")
-        if action == "mdf.request.confirm":
-            dialog = await self.dialogs.load(actor)
-            if dialog is None or dialog.flow != "mdf.request" or dialog.state.get("asking") != "confirm":
-                return [
-                    Reply(
-                        text="That request was already sent or cancelled; say 'request MDF' to start another."
-                    )
-                ]
-            return await self._request_finish(actor, dict(dialog.state.get("slots", {})))
-        if action == "mdf.request.edit":
-            dialog = await self.dialogs.load(actor)
-            slots = dict(dialog.state.get("slots", {})) if dialog and dialog.flow == "mdf.request" else {}
-            return [Reply(text="Change what you need.", form=mdf_views.request_form(_slots_as_text(slots)))]
-        if action == "mdf.approve":
-            view = await self.mdf.approve(actor, ref)
-            return [self._decided(actor, view)]
-        if action == "mdf.approve_part":
-            view = await self.mdf.get(actor, ref)
-            if not self.mdf.may_decide(actor):
-                raise NotAllowed("Only approvers and channel managers decide on MDF requests.")
-            await self.dialogs.save(actor, "mdf.approve_part", {"ref": view.ref})
-            requested = format_money(view.amount)
+        handler = self._actions.get(action)
+        return await handler(actor, data) if handler else stale_button()
+
+    @property
+    def _actions(self) -> dict[str, Callable[[Actor, dict[str, str]], Awaitable[list[Reply]]]]:
+        """Each button this skill puts on a message, by action name."""
+        return {
+            "mdf.show": self._show_action,
+            "mdf.history": self._history_action,
+            "mdf.list": lambda actor, data: self._list(actor, scope=data.get("scope", "open")),
+            "mdf.balance": lambda actor, data: self._balance(actor),
+            "mdf.request.start": lambda actor, data: self._start_request(actor, ""),
+            "mdf.request.confirm": self._request_confirm_action,
+            "mdf.request.edit": self._request_edit_action,
+            "mdf.approve": self._approve_action,
+            "mdf.approve_part": self._approve_part_action,
+            "mdf.reject": lambda actor, data: self._ask_reject_reason(actor, data.get("ref", "")),
+            "mdf.claim": lambda actor, data: self._claim(actor, data.get("ref", ""), ""),
+            "mdf.paid": self._paid_action,
+            "mdf.budget.start": lambda actor, data: self._budget_form(actor),
+        }
+
+    async def _show_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [mdf_views.request_card(await self.mdf.get(actor, data.get("ref", "")), actor)]
+
+    async def _history_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [mdf_views.history_reply(await self.mdf.get(actor, data.get("ref", ""), history=True))]
+
+    async def _request_confirm_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        dialog = await self.dialogs.load(actor)
+        if dialog is None or dialog.flow != "mdf.request" or dialog.state.get("asking") != "confirm":
             return [
-                Reply(
-                    text=f"{view.ref} asks for {requested}. How much do you approve? (e.g. 3,000)",
-                    form=mdf_views.approve_form(view.ref, requested),
-                    ref=view.ref,
-                )
+                Reply(text="That request was already sent or cancelled; say 'request MDF' to start another.")
             ]
-        if action == "mdf.reject":
-            return await self._ask_reject_reason(actor, ref)
-        if action == "mdf.claim":
-            return await self._claim(actor, ref, "")
-        if action == "mdf.paid":
-            view = await self.mdf.mark_paid(actor, ref)
-            return [self._paid(actor, view)]
-        if action == "mdf.budget.start":
-            return await self._budget_form(actor)
-        return stale_button()
+        return await self._request_finish(actor, dict(dialog.state.get("slots", {})))
+
+    async def _request_edit_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        dialog = await self.dialogs.load(actor)
+        slots = dict(dialog.state.get("slots", {})) if dialog and dialog.flow == "mdf.request" else {}
+        return [Reply(text="Change what you need.", form=mdf_views.request_form(_slots_as_text(slots)))]
+
+    async def _approve_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [self._decided(actor, await self.mdf.approve(actor, data.get("ref", "")))]
+
+    async def _approve_part_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view = await self.mdf.get(actor, data.get("ref", ""))
+        if not self.mdf.may_decide(actor):
+            raise NotAllowed("Only approvers and channel managers decide on MDF requests.")
+        await self.dialogs.save(actor, "mdf.approve_part", {"ref": view.ref})
+        requested = format_money(view.amount)
+        return [
+            Reply(
+                text=f"{view.ref} asks for {requested}. How much do you approve? (e.g. 3,000)",
+                form=mdf_views.approve_form(view.ref, requested),
+                ref=view.ref,
+            )
+        ]
+
+    async def _paid_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [self._paid(actor, await self.mdf.mark_paid(actor, data.get("ref", "")))]
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
     ) -> FormResult:
-        ref = data.get("ref", "")
-        if form_id == "mdf.request":
-            return await self._request_form(actor, values)
-        if form_id == "mdf.reject":
-            if not values.get("reason"):
-                return FormResult(errors={"reason": f"Why are you rejecting {ref or 'the request'}?"})
-            replies = await self._reject(actor, ref, values["reason"])
-            await self._clear_mine(actor)
-            return FormResult(replies=replies)
-        if form_id == "mdf.approve":
-            if not values.get("amount"):
-                return FormResult(errors={"amount": "How much do you approve? E.g. 3,000."})
-            replies = await self._approve(actor, ref, values["amount"])
-            await self._clear_mine(actor)
-            return FormResult(replies=replies)
-        if form_id == "mdf.claim":
-            replies = await self._claim_submit(actor, ref, values.get("proof", ""), values.get("results", ""))
-            await self._clear_mine(actor)
-            return FormResult(replies=replies)
-        if form_id == "mdf.budget":
-            money = parse_money(values.get("amount", ""), default_currency=self.default_currency)
-            view = await self.mdf.set_budget(
-                actor, partner=values.get("partner", ""), quarter=values.get("quarter", ""), amount=money
-            )
-            return FormResult(replies=[_budget_saved(view)])
-        return stale_form()
+        handler = self._forms.get(form_id)
+        return await handler(actor, values, data.get("ref", "")) if handler else stale_form()
+
+    @property
+    def _forms(self) -> dict[str, Callable[[Actor, dict[str, str], str], Awaitable[FormResult]]]:
+        """Each form this skill sends, by form id; a handler gets the values and the request's ref."""
+        return {
+            "mdf.request": lambda actor, values, ref: self._request_form(actor, values),
+            "mdf.reject": self._on_reject_form,
+            "mdf.approve": self._on_approve_form,
+            "mdf.claim": self._on_claim_form,
+            "mdf.budget": lambda actor, values, ref: self._on_budget_form(actor, values),
+        }
+
+    async def _on_reject_form(self, actor: Actor, values: dict[str, str], ref: str) -> FormResult:
+        if not values.get("reason"):
+            return FormResult(errors={"reason": f"Why are you rejecting {ref or 'the request'}?"})
+        replies = await self._reject(actor, ref, values["reason"])
+        await self._clear_mine(actor)
+        return FormResult(replies=replies)
+
+    async def _on_approve_form(self, actor: Actor, values: dict[str, str], ref: str) -> FormResult:
+        if not values.get("amount"):
+            return FormResult(errors={"amount": "How much do you approve? E.g. 3,000."})
+        replies = await self._approve(actor, ref, values["amount"])
+        await self._clear_mine(actor)
+        return FormResult(replies=replies)
+
+    async def _on_claim_form(self, actor: Actor, values: dict[str, str], ref: str) -> FormResult:
+        replies = await self._claim_submit(actor, ref, values.get("proof", ""), values.get("results", ""))
+        await self._clear_mine(actor)
+        return FormResult(replies=replies)
+
+    async def _on_budget_form(self, actor: Actor, values: dict[str, str]) -> FormResult:
+        money = parse_money(values.get("amount", ""), default_currency=self.default_currency)
+        view = await self.mdf.set_budget(
+            actor, partner=values.get("partner", ""), quarter=values.get("quarter", ""), amount=money
+        )
+        return FormResult(replies=[_budget_saved(view)])
 
     async def home(self, actor: Actor) -> list[Reply]:
         if actor.is_staff:

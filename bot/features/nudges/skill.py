@@ -3,6 +3,8 @@ returns the nudge re-rendered (same ``replace_key``) so the message updates in p
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from bot.features.deals.service import Deals
 from bot.features.leads.service import Leads
 from bot.features.nudges.service import Nudges
@@ -42,29 +44,50 @@ class NudgeSkill:
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
         ref = data.get("ref")
         message_id = carried_number(data.get("msg"), default=None)
-        if action == "nudge.snooze":
-            days = carried_number(data.get("days"), default=7) or 0
-            until = await self.nudges.snooze(actor, ref=ref, days=days)
-            outcome = f"snoozed until {until:%d %b}"
-        elif action == "nudge.on_track" and ref:
-            await self.deals.confirm_on_track(actor, ref)
-            outcome = "still on track"
-        elif action == "nudge.push" and ref:
-            view = await self.deals.push_close_date(actor, ref, days=PUSH_DAYS)
-            outcome = f"close date moved to {view.close_date:%d %b %Y}"
-        elif action == "nudge.lead" and ref and self.leads is not None:
-            lead = await self.leads.set_status(actor, ref, data.get("status", ""))
-            outcome = f"marked {lead.status}"
-        elif action == "nudge.won" and ref:
-            await self.deals.close(actor, ref, won=True)
-            outcome = "won — congratulations!"
-        else:
+        answer = self._answers.get(action)
+        if answer is None:
             raise InputError("action", STALE_BUTTON)
+        outcome = await answer(actor, ref, data)
         if message_id is not None:
             updated = await self.nudges.record(actor, message_id=message_id, ref=ref, outcome=outcome)
             if updated is not None:
                 return [updated]
         return [Reply(text=f"Recorded: {ref + ' ' if ref else ''}{outcome}.")]
+
+    @property
+    def _answers(self) -> dict[str, Callable[[Actor, str | None, dict[str, str]], Awaitable[str]]]:
+        """Each one-click answer in a nudge, by action name; a handler records the answer and says
+        what it did, for the re-rendered nudge."""
+        return {
+            "nudge.snooze": self._snooze_answer,
+            "nudge.on_track": self._on_track_answer,
+            "nudge.push": self._push_answer,
+            "nudge.lead": self._lead_answer,
+            "nudge.won": self._won_answer,
+        }
+
+    async def _snooze_answer(self, actor: Actor, ref: str | None, data: dict[str, str]) -> str:
+        days = carried_number(data.get("days"), default=7) or 0
+        until = await self.nudges.snooze(actor, ref=ref, days=days)
+        return f"snoozed until {until:%d %b}"
+
+    async def _on_track_answer(self, actor: Actor, ref: str | None, data: dict[str, str]) -> str:
+        await self.deals.confirm_on_track(actor, _about_one(ref))
+        return "still on track"
+
+    async def _push_answer(self, actor: Actor, ref: str | None, data: dict[str, str]) -> str:
+        view = await self.deals.push_close_date(actor, _about_one(ref), days=PUSH_DAYS)
+        return f"close date moved to {view.close_date:%d %b %Y}"
+
+    async def _lead_answer(self, actor: Actor, ref: str | None, data: dict[str, str]) -> str:
+        if self.leads is None:
+            raise InputError("action", STALE_BUTTON)
+        lead = await self.leads.set_status(actor, _about_one(ref), data.get("status", ""))
+        return f"marked {lead.status}"
+
+    async def _won_answer(self, actor: Actor, ref: str | None, data: dict[str, str]) -> str:
+        await self.deals.close(actor, _about_one(ref), won=True)
+        return "won — congratulations!"
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
@@ -73,3 +96,10 @@ class NudgeSkill:
 
     async def home(self, actor: Actor) -> list[Reply]:
         return []
+
+
+def _about_one(ref: str | None) -> str:
+    """The deal or lead a nudge answer is about; an answer without one is a stale button."""
+    if not ref:
+        raise InputError("action", STALE_BUTTON)
+    return ref

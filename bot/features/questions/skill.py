@@ -11,6 +11,7 @@ claimed as staff commands ("questions", "claim Q-3", "answer Q-3: …", "add to 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from bot.features.questions import views as qv
 from bot.features.questions.model import QuestionView
@@ -148,115 +149,151 @@ class QuestionSkill:
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
         if self._starts_something_else(text):
             return None
-        ref = str(dialog.state.get("ref", ""))
-        if dialog.flow == "question.ask":
-            replies = await self._ask(actor, text)
-        elif dialog.flow == "question.followup":
-            replies = await self._follow_up(actor, ref, text)
-        elif dialog.flow == "question.answer":
-            replies = await self._answer(actor, ref, text)
-        elif dialog.flow == "question.reassign":
-            replies = await self._reassign(actor, ref, text)
-        elif dialog.flow == "question.kb_add":
-            replies = await self._kb_add_text(actor, text)
-        else:
+        answer = self._dialog_answers.get(dialog.flow)
+        if answer is None:
             return None
+        replies = await answer(actor, str(dialog.state.get("ref", "")), text)
         await self._clear_mine(actor)
         return replies
 
+    @property
+    def _dialog_answers(self) -> dict[str, Callable[[Actor, str, str], Awaitable[list[Reply]]]]:
+        """What the next message in each question dialog is, by flow name; a handler gets the
+        question's ref (empty when the dialog has none) and the text."""
+        return {
+            "question.ask": lambda actor, ref, text: self._ask(actor, text),
+            "question.followup": self._follow_up,
+            "question.answer": self._answer,
+            "question.reassign": self._reassign,
+            "question.kb_add": lambda actor, ref, text: self._kb_add_text(actor, text),
+        }
+
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
-        ref = data.get("ref", "")
-        questions = self.questions
-        if action == "question.helpful":
-            view = await questions.mark_helpful(actor, ref)
-            return [
-                Reply(text=f"Glad that helped! {view.ref} is closed; say 'follow up {view.ref}: …' any time.")
-            ]
-        if action == "question.ask_person":
-            view = await questions.ask_person(actor, ref)
-            return [qv.routed_reply(view, tz=actor.tz)]
-        if action == "question.followup":
-            view = await questions.get(actor, ref)
-            if actor.is_staff:
-                raise NotAllowed("The partner follows up on a question; you can answer it again.")
-            await self.dialogs.save(actor, "question.followup", {"ref": view.ref})
-            return [
-                Reply(
-                    text=f"What would you like to add to {view.ref}? Type it, or use the form.",
-                    form=qv.followup_form(view.ref),
-                )
-            ]
-        if action == "question.claim":
-            view = await questions.claim(actor, ref)
-            return [qv.staff_card(view, headline=f"You claimed {view.ref}", tz=actor.tz, viewer=actor)]
-        if action == "question.answer":
-            view = await questions.get(actor, ref)
-            if not actor.is_staff:
-                raise NotAllowed("Vendor staff answer questions; you'll get the answer here.")
-            await self.dialogs.save(actor, "question.answer", {"ref": view.ref})
-            return [
-                Reply(
-                    text=f"{view.ref} from {view.asker} ({view.partner}): {view.text}\n"
-                    "Type your answer - the partner reads it as you write it - or use the form.",
-                    form=qv.answer_form(view.ref),
-                    ref=view.ref,
-                )
-            ]
-        if action == "question.reassign":
-            view = await questions.get(actor, ref)
-            if not actor.is_staff:
-                raise NotAllowed("Vendor staff reassign questions.")
-            await self.dialogs.save(actor, "question.reassign", {"ref": view.ref})
-            return [
-                Reply(
-                    text=f"Who should answer {view.ref}? Type their e-mail or name, or use the form.",
-                    form=qv.reassign_form(view.ref, await questions.staff_directory()),
-                )
-            ]
-        if action == "question.save_kb":
-            return [qv.kb_saved(await questions.save_to_kb(actor, ref))]
-        if action == "question.show":
-            return await self._show(actor, ref)
-        if action == "question.list":
-            return await self._list(actor)
-        if action == "question.ask":
-            return await self._ask_form(actor)
-        if action == "question.kb_add":
-            if not actor.is_staff:
-                raise NotAllowed("Vendor staff curate the knowledge base.")
-            await self.dialogs.save(actor, "question.kb_add", {})
-            return [Reply(text=KB_FORMAT + " Or use the form.", form=qv.kb_form())]
-        if action == "question.kb_edit":
-            entry = await questions.kb_entry(actor, data.get("kb", ""))
-            return [Reply(text=f"Change {entry.ref} and save.", form=qv.kb_form(entry))]
-        return stale_button()
+        handler = self._actions.get(action)
+        return await handler(actor, data) if handler else stale_button()
+
+    @property
+    def _actions(self) -> dict[str, Callable[[Actor, dict[str, str]], Awaitable[list[Reply]]]]:
+        """Each button this skill puts on a message, by action name."""
+        return {
+            "question.helpful": self._helpful_action,
+            "question.ask_person": self._ask_person_action,
+            "question.followup": self._followup_action,
+            "question.claim": self._claim_action,
+            "question.answer": self._answer_action,
+            "question.reassign": self._reassign_action,
+            "question.save_kb": self._save_kb_action,
+            "question.show": lambda actor, data: self._show(actor, data.get("ref", "")),
+            "question.list": lambda actor, data: self._list(actor),
+            "question.ask": lambda actor, data: self._ask_form(actor),
+            "question.kb_add": self._kb_add_action,
+            "question.kb_edit": self._kb_edit_action,
+        }
+
+    async def _helpful_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view = await self.questions.mark_helpful(actor, data.get("ref", ""))
+        return [
+            Reply(text=f"Glad that helped! {view.ref} is closed; say 'follow up {view.ref}: …' any time.")
+        ]
+
+    async def _ask_person_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view = await self.questions.ask_person(actor, data.get("ref", ""))
+        return [qv.routed_reply(view, tz=actor.tz)]
+
+    async def _followup_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view = await self.questions.get(actor, data.get("ref", ""))
+        if actor.is_staff:
+            raise NotAllowed("The partner follows up on a question; you can answer it again.")
+        await self.dialogs.save(actor, "question.followup", {"ref": view.ref})
+        return [
+            Reply(
+                text=f"What would you like to add to {view.ref}? Type it, or use the form.",
+                form=qv.followup_form(view.ref),
+            )
+        ]
+
+    async def _claim_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view = await self.questions.claim(actor, data.get("ref", ""))
+        return [qv.staff_card(view, headline=f"You claimed {view.ref}", tz=actor.tz, viewer=actor)]
+
+    async def _answer_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view = await self.questions.get(actor, data.get("ref", ""))
+        if not actor.is_staff:
+            raise NotAllowed("Vendor staff answer questions; you'll get the answer here.")
+        await self.dialogs.save(actor, "question.answer", {"ref": view.ref})
+        return [
+            Reply(
+                text=f"{view.ref} from {view.asker} ({view.partner}): {view.text}\n"
+                "Type your answer - the partner reads it as you write it - or use the form.",
+                form=qv.answer_form(view.ref),
+                ref=view.ref,
+            )
+        ]
+
+    async def _reassign_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        view = await self.questions.get(actor, data.get("ref", ""))
+        if not actor.is_staff:
+            raise NotAllowed("Vendor staff reassign questions.")
+        await self.dialogs.save(actor, "question.reassign", {"ref": view.ref})
+        return [
+            Reply(
+                text=f"Who should answer {view.ref}? Type their e-mail or name, or use the form.",
+                form=qv.reassign_form(view.ref, await self.questions.staff_directory()),
+            )
+        ]
+
+    async def _save_kb_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        return [qv.kb_saved(await self.questions.save_to_kb(actor, data.get("ref", "")))]
+
+    async def _kb_add_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        if not actor.is_staff:
+            raise NotAllowed("Vendor staff curate the knowledge base.")
+        await self.dialogs.save(actor, "question.kb_add", {})
+        return [Reply(text=KB_FORMAT + " Or use the form.", form=qv.kb_form())]
+
+    async def _kb_edit_action(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        entry = await self.questions.kb_entry(actor, data.get("kb", ""))
+        return [Reply(text=f"Change {entry.ref} and save.", form=qv.kb_form(entry))]
 
     async def on_form(
         self, actor: Actor, form_id: str, values: dict[str, str], data: dict[str, str]
     ) -> FormResult:
-        ref = data.get("ref", "")
-        if form_id == "question.ask":
-            replies = await self._ask(actor, values.get("question", ""))
-        elif form_id == "question.answer":
-            replies = await self._answer(actor, ref, values.get("answer", ""))
-        elif form_id == "question.followup":
-            replies = await self._follow_up(actor, ref, values.get("text", ""))
-        elif form_id == "question.reassign":
-            replies = await self._reassign(actor, ref, values.get("person", ""))
-        elif form_id == "question.kb_add":
-            entry = await self.questions.add_kb_entry(
-                actor,
-                question=values.get("question", ""),
-                answer=values.get("answer", ""),
-                topic=values.get("topic") or None,
-                tags=[t for t in (values.get("tags") or "").split(";")],
-                ref=data.get("kb") or None,
-            )
-            replies = [qv.kb_saved(entry)]
-        else:
+        handler = self._forms.get(form_id)
+        if handler is None:
             return stale_form()
+        replies = await handler(actor, values, data)
         await self._clear_mine(actor)
         return FormResult(replies=replies)
+
+    @property
+    def _forms(
+        self,
+    ) -> dict[str, Callable[[Actor, dict[str, str], dict[str, str]], Awaitable[list[Reply]]]]:
+        """Each form this skill sends, by form id; a handler gets the values and the form's data."""
+        return {
+            "question.ask": lambda actor, values, data: self._ask(actor, values.get("question", "")),
+            "question.answer": lambda actor, values, data: self._answer(
+                actor, data.get("ref", ""), values.get("answer", "")
+            ),
+            "question.followup": lambda actor, values, data: self._follow_up(
+                actor, data.get("ref", ""), values.get("text", "")
+            ),
+            "question.reassign": lambda actor, values, data: self._reassign(
+                actor, data.get("ref", ""), values.get("person", "")
+            ),
+            "question.kb_add": self._on_kb_form,
+        }
+
+    async def _on_kb_form(self, actor: Actor, values: dict[str, str], data: dict[str, str]) -> list[Reply]:
+        entry = await self.questions.add_kb_entry(
+            actor,
+            question=values.get("question", ""),
+            answer=values.get("answer", ""),
+            topic=values.get("topic") or None,
+            tags=[t for t in (values.get("tags") or "").split(";")],
+            ref=data.get("kb") or None,
+        )
+        return [qv.kb_saved(entry)]
 
     async def home(self, actor: Actor) -> list[Reply]:
         if actor.is_staff:
