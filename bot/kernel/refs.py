@@ -79,6 +79,14 @@ class RefKind:
         return record
 
 
+def mention_any(*, strict: tuple[RefKind, ...] = (), loose: tuple[RefKind, ...] = ()) -> re.Pattern[str]:
+    """Any of these references as a word in a text, e.g. another feature's reference that tells a skill
+    a message is not for it. ``loose`` kinds also match without the hyphen (``d12``); ``strict`` ones
+    need it where the bare form means something else (``q1`` is a quarter)."""
+    tokens = [rf"{k.prefix}-\d{{1,9}}" for k in strict] + [rf"{k.prefix}-?\d{{1,9}}" for k in loose]
+    return re.compile(rf"\b(?:{'|'.join(tokens)})\b", re.IGNORECASE)
+
+
 def may_see(actor: Actor, partner_id: int | None) -> bool:
     """Staff see every partner's records; a partner user only their own organisation's."""
     return actor.is_staff or (actor.partner_id is not None and partner_id == actor.partner_id)

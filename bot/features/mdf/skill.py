@@ -35,11 +35,12 @@ from bot.intents import NO_RE, YES_RE
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import FILE_REF, Actor, Button, Fact, FormResult, Reply
+from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
 MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
-MREF_RE = re.compile(r"\bM-(\d{1,9})\b", re.IGNORECASE)
-OTHER_REF_RE = re.compile(r"\b(?:[DL]-?\d{1,9}|Q-\d{1,9})\b", re.IGNORECASE)
+MREF_RE = MDF_REQUEST.mention()
+OTHER_REF_RE = mention_any(loose=(DEAL, LEAD), strict=(QUESTION,))
 HOW_TO_RE = re.compile(
     r"^\s*(?:how\s+(?:do|can|should|would|does|to)\b|where\s+(?:do|can|is|are)\b|who\s+|why\b"
     r"|what\s+(?:is|are)\s+the\s+(?:process|rules?|requirements?|policy|deadline)\b)",

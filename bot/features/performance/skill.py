@@ -27,6 +27,7 @@ from bot.kernel.dates import format_date
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.numbers import carried_number
+from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any
 from bot.kernel.skills import STALE_BUTTON, Dialog, stale_form
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ LAGGARDS_RE = re.compile(
     r"|lagging\s+partners|(?:partners\s+with\s+)?red\s+flags)\s*[?.!]*$",
     re.I,
 )
-OTHER_REF_RE = re.compile(r"\b[DLQM]-?\d{1,9}\b", re.I)
+OTHER_REF_RE = mention_any(loose=(DEAL, LEAD, QUESTION, MDF_REQUEST))
 NAMED_RE = re.compile(
     r"^(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:scorecard|performance)\s+(?:(?:for|of)\s+)?(?P<name>\S.*?)\s*[?.!]*$",
     re.I,

@@ -19,10 +19,11 @@ from bot.features.questions.service import Questions, question_ref
 from bot.intents import recognize
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.refs import DEAL, LEAD, mention_any
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 
 QREF = r"Q-(\d{1,9})"  # the hyphen is required: "Q2" is a quarter in sales talk
-OTHER_REF_RE = re.compile(r"\b[DL]-?\d{1,9}\b", re.I)
+OTHER_REF_RE = mention_any(loose=(DEAL, LEAD))
 QREF_RE = re.compile(rf"\b{QREF}\b", re.I)
 MY_QUESTIONS_RE = re.compile(
     r"^\s*(?:(?:show|list|see)\s+)?(?:(?:my|our)\s+)?(?:open\s+)?questions(?:\s+queue)?\s*[?.!]*\s*$", re.I
