@@ -32,9 +32,9 @@ from bench.report import Report, Row, latency_summary
 from bench.synthetic import Planted, Spec, fresh_names, planted, populate
 from bot.features.deals import conflicts
 from bot.kernel.companies import CONFLICT_THRESHOLD, company_similarity, normalize_company
-from store import queries
+from store import deal_queries
 from store.db import Database
-from store.models import Customer
+from store.deal_models import Customer
 
 SPEC = Spec(partners=500, people=2_000, deals=10_000, leads=0, active_share=1.0, due_share=0.0, identities=0)
 
@@ -86,7 +86,7 @@ async def _index_check_in_registration(db: Database, query: Query) -> tuple[int,
 async def _prefix_check(db: Database, query: Query) -> list[int]:
     """The conflict check as it was before the index (``bot/features/deals/conflicts.py`` at the start of #9)."""
     async with db.sessions() as session:
-        rows = await queries.active_registrations_of_others(
+        rows = await deal_queries.active_registrations_of_others(
             session, partner_id=query.partner_id, name_keys=[query.name_key[:3]], domain=None
         )
         found = [

@@ -5,6 +5,7 @@ schema tests and string-named relationships), without the model modules importin
 
 from store import (  # noqa: F401
     content_models,
+    deal_models,
     inbox_models,
     lead_models,
     mdf_models,

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Subquery, and_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Customer, Deal
-from store.queries import ACTIVE_DEAL_STATUSES
+from store.deal_models import Customer, Deal
+from store.deal_queries import ACTIVE_DEAL_STATUSES
 
 CHUNK = 500
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.deal_models import Deal
 from store.lead_models import (
     OPEN_LEAD_STATUSES,
     Lead,
@@ -16,7 +17,7 @@ from store.lead_models import (
     LeadOffer,
     PartnerLeadProfile,
 )
-from store.models import Deal, OutboxMessage, Partner, Person
+from store.models import OutboxMessage, Partner, Person
 
 EXCLUDING_OUTCOMES = ("declined", "expired", "unreachable")
 

@@ -11,7 +11,8 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Customer, Deal, OutboxMessage, Partner, Person
+from store.deal_models import Customer, Deal
+from store.models import OutboxMessage, Partner, Person
 from store.nudge_models import NudgeItem, NudgeMessage, Snooze
 from store.queries import _insert
 
@@ -267,7 +268,7 @@ async def managed_partners(session: AsyncSession) -> Sequence[Any]:
 
 async def deal_changes_by_partner(session: AsyncSession, *, since: datetime) -> dict[int, dict[str, int]]:
     """partner id -> {"changes": n, "registered": n, "won": n, "lost": n} since ``since``."""
-    from store.models import DealHistory
+    from store.deal_models import DealHistory
 
     out: dict[int, dict[str, int]] = defaultdict(lambda: {"changes": 0, "registered": 0, "won": 0, "lost": 0})
     rows = await session.execute(

@@ -22,9 +22,10 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import mdf_queries
+from store.deal_models import Deal, DealHistory
+from store.deal_queries import OPEN_DEAL_STATUSES
 from store.lead_models import WORKING_LEAD_STATUSES, Lead, LeadOffer
-from store.models import Deal, DealHistory, Partner
-from store.queries import OPEN_DEAL_STATUSES
+from store.models import Partner
 
 _Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]])
 

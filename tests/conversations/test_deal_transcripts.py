@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from bot.bootstrap import Core
 from bot.features.deals.service import Deals
-from store import queries
+from store import deal_queries, queries
 from tests.conftest import Chat, FakeClock, RecordingNotifier, World, build_core, reachable
 
 
 async def deal_count(core: Core) -> int:
     async with core.db.transaction() as session:
-        return len(await queries.deals_visible(session, partner_id=None, limit=1000))
+        return len(await deal_queries.deals_visible(session, partner_id=None, limit=1000))
 
 
 async def deliver(core: Core, notifier: RecordingNotifier) -> None:

@@ -13,7 +13,7 @@ from bot.features.leads.model import LeadInput
 from bot.features.leads.skill import LeadSkill
 from bot.kernel.messages import Actor
 from scheduler.jobs import expire_lead_offers
-from store import lead_queries, queries
+from store import deal_queries, lead_queries, queries
 from tests.conftest import Chat, FakeClock, RecordingNotifier, World, reachable
 
 
@@ -328,7 +328,7 @@ async def test_conversion_registers_a_deal_through_the_normal_conflict_check(cor
     assert deal.in_conflict and deal.conflicts[0].ref == "D-1", "the normal conflict check ran"
     assert deal.domain == "initech.example" and deal.country == "DE" and deal.notes == f"From lead {ref}."
     async with core.db.transaction() as session:
-        row = await queries.deal_by_number(session, 2)
+        row = await deal_queries.deal_by_number(session, 2)
         lead_row = await lead_queries.lead_by_number(session, 1)
         assert row is not None and lead_row is not None and row.source_lead_id == lead_row.id
     out = await alice.say(f"{ref} converted")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.conversation import RETRYING_TEXT
 from bot.kernel.messages import Reply
-from store.models import Deal
+from store.deal_models import Deal
 from tests.conftest import FakeClock, fail_first_call
 from tests.slack.conftest import Slack, SlackStandIn, slack_app
 

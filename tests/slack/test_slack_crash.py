@@ -22,7 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import func, select
 
 from store.db import upgrade
-from store.models import Deal
+from store.deal_models import Deal
 from tests.conftest import FakeClock, build_core, make_world
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, SlackStandIn, serving
 

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.people import UNKNOWN_PERSON_TEXT
-from store.models import ChatIdentity, Deal, DialogState, OutboxMessage, ProcessedRequest
+from store.deal_models import Deal
+from store.models import ChatIdentity, DialogState, OutboxMessage, ProcessedRequest
 from tests.slack.conftest import VENDOR_CHANNEL, Call, Slack
 
 REGISTER_SENTENCE = "register a deal for Globex Corporation, 120k USD of Cloud Suite, closing end of March"

@@ -8,8 +8,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import build_web_app
+from store.deal_models import Deal
 from store.inbox_models import InboxRequest
-from store.models import Deal
 from tests.conftest import build_core
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, VENDOR_CHANNEL, Slack
 

@@ -18,7 +18,7 @@ from bot.kernel.amounts import Money
 from bot.kernel.companies import CONFLICT_THRESHOLD, company_similarity
 from bot.kernel.messages import Actor
 from store import conflict_queries
-from store.models import Customer
+from store.deal_models import Customer
 from tests.conftest import FakeClock, build_core, make_world
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -17,7 +17,7 @@ from bot.features.deals.model import DealChanges, DealDraft
 from bot.kernel.amounts import Money
 from bot.kernel.errors import NotFound
 from bot.kernel.outbox import DeliveryError
-from store import queries
+from store import deal_queries, queries
 from store.db import downgrade, include_object, sync_url, upgrade
 from store.models import Base
 from tests.conftest import (
@@ -108,14 +108,14 @@ async def test_notifications_are_written_with_the_change_or_not_at_all(
         await any_core.deals.register(world.alice, _draft("Globex"))
     monkeypatch.undo()
     async with any_core.db.transaction() as session:
-        assert await queries.deals_visible(session, partner_id=None) == []
+        assert await deal_queries.deals_visible(session, partner_id=None) == []
         assert await queries.outbox_for(session) == []
     await any_core.deals.register(world.alice, _draft("Globex"))
     async with any_core.db.transaction() as session:
         assert (
             len(await queries.outbox_for(session)) == 1
         )  # Northwind's channel manager (Dana, also approver)
-        assert (await queries.deals_visible(session, partner_id=None))[0].number == 1, (
+        assert (await deal_queries.deals_visible(session, partner_id=None))[0].number == 1, (
             "the failed try used no number"
         )
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from bot.people import UNKNOWN_PERSON_TEXT
 from store import queries
-from store.models import ChatIdentity, Deal, ProcessedRequest
+from store.deal_models import Deal
+from store.models import ChatIdentity, ProcessedRequest
 from tests.teams.teams_harness import BOT, CARD_TYPE, USERS, Teams, card_actions, find_action
 
 ALICE, DANA, MALLORY = USERS["alice"], USERS["dana"], USERS["mallory"]

@@ -12,7 +12,8 @@ from bot.kernel.messages import Reply
 from bot.kernel.outbox import DeliveryError
 from handlers.teams.app import TeamsNotifier
 from store import queries
-from store.models import Deal, DealHistory, OutboxMessage
+from store.deal_models import Deal, DealHistory
+from store.models import OutboxMessage
 from tests.conftest import fail_first_call
 from tests.teams.teams_harness import USERS, Call, Teams, card_actions
 

@@ -60,7 +60,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.kernel.companies import CONFLICT_THRESHOLD, MIN_CONTAINMENT_LENGTH, company_similarity
-from store import conflict_queries, queries
+from store import conflict_queries, deal_queries
 from store.db import Database
 
 log = logging.getLogger(__name__)
@@ -675,7 +675,7 @@ async def find_conflicts(
     index = index_for(engine)
     found: list[Conflict] = []
     if not await index.ready(engine, wait=LOAD_WAIT):
-        registrations = await queries.active_registrations_of_others(
+        registrations = await deal_queries.active_registrations_of_others(
             session,
             partner_id=partner_id,
             name_keys=[name_key[:BLOCK_PREFIX]] if name_key else [],

@@ -40,13 +40,13 @@ from bot.kernel.history import HistoryView, PersonNames, history_fields, history
 from bot.kernel.messages import Actor
 from bot.kernel.recipients import StaffPolicy, record_owner, tell_staff
 from bot.kernel.refs import DEAL
-from store import queries
+from store import deal_queries, queries
 from store.db import Database
-from store.models import Customer, Deal, DealConflict, DealHistory
+from store.deal_models import Customer, Deal, DealConflict, DealHistory
 
 # The key of a notice to one person of the partner (see _notify_partner).
 NOTICE_RE = re.compile(rf"^(?P<ref>{DEAL.token}):[a-z0-9_.-]+:p(?P<person>\d+):")
-OPEN_STATUSES = queries.OPEN_DEAL_STATUSES
+OPEN_STATUSES = deal_queries.OPEN_DEAL_STATUSES
 MAX_TEXT = 2000
 REVIEW_ROLES = ("approver",)
 PRODUCTS_TTL = 30.0
@@ -119,7 +119,7 @@ class Deals:
         return await DEAL.find(
             actor,
             ref,
-            lambda number: queries.deal_by_number(session, number, for_update=for_update),
+            lambda number: deal_queries.deal_by_number(session, number, for_update=for_update),
             partner_of=lambda deal: deal.partner_id,
         )
 
@@ -143,11 +143,11 @@ class Deals:
                     status=other.status,
                     reason=c.reason,
                 )
-                for c, other in await queries.conflicts_of(session, deal.id)
+                for c, other in await deal_queries.conflicts_of(session, deal.id)
             )
         hist: tuple[HistoryView, ...] = ()
         if history:
-            hist = await history_views(await queries.history_of(session, deal.id), PersonNames(session))
+            hist = await history_views(await deal_queries.history_of(session, deal.id), PersonNames(session))
         return DealView(
             ref=deal_ref(deal.number),
             partner=deal.partner.name,
@@ -240,7 +240,7 @@ class Deals:
         recipient_id = int(match.group("person"))
         now = self.clock()
         async with self.db.transaction() as session:
-            deal = await queries.deal_by_number(session, parse_ref(match.group("ref")))
+            deal = await deal_queries.deal_by_number(session, parse_ref(match.group("ref")))
             if deal is None:
                 return False
             ref = deal_ref(deal.number)
@@ -301,7 +301,9 @@ class Deals:
         now = self.clock()
         async with self.db.transaction() as session:
             name_key = normalize_company(draft.customer)
-            customer = await queries.customer_by_key(session, partner_id=actor.partner_id, name_key=name_key)
+            customer = await deal_queries.customer_by_key(
+                session, partner_id=actor.partner_id, name_key=name_key
+            )
             if customer is None:
                 customer = Customer(
                     partner_id=actor.partner_id,
@@ -373,13 +375,13 @@ class Deals:
         if partner_id is None and not actor.is_staff:
             return []
         statuses: Sequence[str] | None = {
-            "open": queries.OPEN_DEAL_STATUSES,
+            "open": deal_queries.OPEN_DEAL_STATUSES,
             "review": ("pending",),
             "conflicts": tuple(sorted(IN_REVIEW)),
             "all": None,
-        }.get(scope, queries.OPEN_DEAL_STATUSES)
+        }.get(scope, deal_queries.OPEN_DEAL_STATUSES)
         async with self.db.transaction() as session:
-            deals = await queries.deals_visible(
+            deals = await deal_queries.deals_visible(
                 session,
                 partner_id=partner_id,
                 statuses=statuses,
@@ -392,7 +394,7 @@ class Deals:
         """(customer name, refs of visible deals) for fuzzy resolution - never other partners'."""
         partner_id = None if actor.is_staff else actor.partner_id
         async with self.db.transaction() as session:
-            deals = await queries.deals_visible(session, partner_id=partner_id, statuses=None, limit=500)
+            deals = await deal_queries.deals_visible(session, partner_id=partner_id, statuses=None, limit=500)
             out: dict[str, list[str]] = {}
             for d in deals:
                 out.setdefault(d.customer.name, []).append(deal_ref(d.number))
@@ -402,7 +404,7 @@ class Deals:
         if actor.partner_id is None:
             return []
         async with self.db.transaction() as session:
-            return [c.name for c in await queries.customers_of(session, actor.partner_id)]
+            return [c.name for c in await deal_queries.customers_of(session, actor.partner_id)]
 
     async def products(self) -> list[str]:
         """The active products' names, read again after :data:`PRODUCTS_TTL` seconds (every message
@@ -713,7 +715,7 @@ class Deals:
         """Expire approved registrations whose protection ended before ``now``'s date."""
         expired: list[str] = []
         async with self.db.transaction() as session:
-            for deal in await queries.approved_expiring(session, before=now.date()):
+            for deal in await deal_queries.approved_expiring(session, before=now.date()):
                 before = _snapshot(deal)
                 ended = deal.protection_until
                 deal.status = "expired"

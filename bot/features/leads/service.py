@@ -58,7 +58,7 @@ from bot.kernel.messages import Actor, Reply
 from bot.kernel.recipients import StaffPolicy, partner_users, tell_staff
 from bot.kernel.refs import LEAD
 from bot.people import EMAIL_RE
-from store import lead_queries, queries
+from store import deal_queries, lead_queries, queries
 from store.db import Database
 from store.lead_models import (
     CLOSED_LEAD_STATUSES,
@@ -1297,7 +1297,9 @@ class Leads:
                     f"{deal.ref} is registered, but {lead_ref(lead.number)} changed meanwhile "
                     f"({lead.status}), so it was not marked converted."
                 )
-            row = await queries.deal_by_number(session, int(deal.ref.removeprefix("D-")), for_update=True)
+            row = await deal_queries.deal_by_number(
+                session, int(deal.ref.removeprefix("D-")), for_update=True
+            )
             assert row is not None
             before = _snapshot(lead)
             row.source_lead_id = lead.id
