@@ -7,7 +7,7 @@ Slack's Web API (``SLACK_API_URL``, as in ``tests/slack/conftest.py``). The base
 slack-bolt ``AsyncApp`` with the same signing secret whose listeners only ``ack()``, served by aiohttp
 the same way, receiving the same requests. The ack latency is the time to the HTTP answer (what Slack
 waits for); partnerbot then finishes the work in background tasks, so the end-to-end throughput also
-counts the time until that work is done (:meth:`handlers.slack.app.SlackChannel.drain`).
+counts the time until that work is done (:meth:`handlers.slack.listeners.SlackChannel.drain`).
 
 Teams. Bot Framework activities - messages, card button clicks, registration forms and their Confirm -
 go to ``POST /api/messages`` with ``serviceUrl`` on a stand-in Bot Connector (as in
@@ -58,12 +58,12 @@ from bot.app import build_core, build_web_app
 from bot.config import Settings
 from bot.features.deals import views
 from handlers.slack import blocks
-from handlers.slack.app import metadata_key
+from handlers.slack.security import metadata_key
 from handlers.teams.app import build_adapter
 from store.db import sync_url
 
 SIGNING_SECRET = "bench-signing-secret"
-# Modal metadata sealed the way partnerbot seals it for the submitter (handlers.slack.app.metadata_key).
+# Modal metadata sealed the way partnerbot seals it for the submitter (handlers.slack.security.metadata_key).
 METADATA_KEY = metadata_key(Settings(slack_signing_secret=SIGNING_SECRET))
 BOT_TOKEN = "xoxb-bench"
 VENDOR_CHANNEL = "CVENDOR"

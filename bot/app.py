@@ -120,7 +120,7 @@ def attach_channels(app: web.Application, core: Core) -> None:
 
 def build_core(settings: Settings) -> Core:
     """The core with a notifier for every configured platform (also used by CLI jobs)."""
-    from handlers.slack.app import slack_notifier
+    from handlers.slack.notifier import slack_notifier
     from handlers.teams.app import teams_notifier
 
     core = Core.build(settings)

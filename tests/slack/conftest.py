@@ -26,7 +26,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_web_app
 from bot.bootstrap import Core
-from handlers.slack.app import SLACK_KEY, SlackChannel
+from handlers.slack.app import SLACK_KEY
+from handlers.slack.listeners import SlackChannel
 from tests.conftest import FakeClock, World, build_core, make_world
 
 SIGNING_SECRET = "secret"

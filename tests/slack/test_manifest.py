@@ -248,7 +248,7 @@ def test_home_and_messages_tabs(manifest: dict[str, Any]) -> None:
 
 
 class ListenerRecorder:
-    """Stands in for the bolt ``AsyncApp`` and records what ``handlers.slack.app.register_listeners`` asks for."""
+    """Stands in for the bolt ``AsyncApp`` and records what ``handlers.slack.listeners.register_listeners`` asks for."""
 
     def __init__(self) -> None:
         self.registered: dict[str, list[Any]] = {}
@@ -267,7 +267,7 @@ class ListenerRecorder:
 def registered_listeners() -> dict[str, list[Any]]:
     from unittest.mock import MagicMock
 
-    from handlers.slack.app import register_listeners
+    from handlers.slack.listeners import register_listeners
 
     recorder = ListenerRecorder()
     register_listeners(recorder, MagicMock())

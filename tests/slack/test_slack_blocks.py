@@ -8,7 +8,7 @@ from slack_sdk.models.views import View
 
 from bot.kernel.messages import Button, Choice, Fact, Form, FormField, Reply
 from handlers.slack import blocks as sb
-from handlers.slack.app import from_slack_text
+from handlers.slack.listeners import from_slack_text
 from tests.slack.conftest import validate_blocks
 
 KEY = b"test-metadata-key"

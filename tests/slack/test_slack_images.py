@@ -11,7 +11,8 @@ from datetime import datetime
 
 from bot.features.performance.charts import MAX_PNG_BYTES, png_size
 from bot.kernel.messages import Reply
-from handlers.slack.app import SlackNotifier, slack_notifier, upload_chart, web_client
+from handlers.slack.notifier import SlackNotifier, slack_notifier, upload_chart
+from handlers.slack.web_api import web_client
 from scheduler.jobs import JOBS
 from tests.conversations.test_performance_transcripts import stale_contoso, with_performance
 from tests.slack.conftest import BOT_TOKEN, Slack, SlackStandIn

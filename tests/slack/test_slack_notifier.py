@@ -12,7 +12,8 @@ from bot.app import build_web_app
 from bot.bootstrap import Core
 from bot.kernel.messages import Reply
 from bot.kernel.outbox import DeliveryError
-from handlers.slack.app import SLACK_KEY, SlackNotifier, attach_slack, slack_notifier
+from handlers.slack.app import SLACK_KEY, attach_slack
+from handlers.slack.notifier import SlackNotifier, slack_notifier
 from tests.conftest import FakeClock, build_core
 from tests.slack.conftest import BOT_TOKEN, SIGNING_SECRET, VENDOR_CHANNEL, SlackStandIn, validate_call
 

@@ -22,7 +22,8 @@ from bot.app import build_web_app
 from bot.bootstrap import Core
 from bot.kernel.messages import Reply
 from bot.kernel.outbox import DeliveryError
-from handlers.slack.app import SLACK_KEY, SlackNotifier
+from handlers.slack.app import SLACK_KEY
+from handlers.slack.notifier import SlackNotifier
 from store.db import sync_url
 from tests.conftest import FakeClock, build_core, make_world
 from tests.slack.conftest import SIGNING_SECRET, SlackStandIn, validate_call
