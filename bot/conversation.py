@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.kernel.amounts import parse_money
 from bot.kernel.companies import normalize_domain, validate_company_name
@@ -84,9 +83,6 @@ class Conversation:
 
     async def _load(self, actor: Actor) -> Dialog | None:
         return await self.dialogs.load(actor)
-
-    async def _save(self, actor: Actor, flow: str, state: dict[str, Any]) -> None:
-        await self.dialogs.save(actor, flow, state)
 
     async def _clear(self, actor: Actor) -> None:
         await self.dialogs.clear(actor)
