@@ -127,6 +127,11 @@ class Scratch:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["nlu"]:
+        from bench import nlu
+
+        return nlu.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of about two minutes")
     parser.add_argument(

@@ -14,15 +14,22 @@ only cancel, help, home, and what keeps a request from being done twice.
 from __future__ import annotations
 
 import logging
+import re
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.kernel.amounts import parse_money
 from bot.kernel.companies import normalize_domain, validate_company_name
 from bot.kernel.dates import parse_close_date
 from bot.kernel.errors import InputError, PartnerbotError, RequestFailed
-from bot.kernel.messages import Actor, FormResult, Reply
+from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore, FallbackSkill, Skill, stale_button, stale_form
+from bot.kernel.understanding.entities import Named
+from bot.kernel.understanding.meta import META_INTENTS
+from bot.kernel.understanding.reader import Understanding
+from bot.kernel.understanding.spec import Reading, Understood
 from bot.kernel.words import CANCEL_RE, HELP_RE
 from store import queries
 from store.db import Database
@@ -31,6 +38,19 @@ log = logging.getLogger(__name__)
 
 RETRYING_TEXT = "That didn't go through on my side, and nothing was changed. I'm trying it again now."
 NOT_UNDERSTOOD = "I didn't catch that. Say 'help' to see what I can do."
+NOT_SURE = "I'm not sure what you mean. Pick one, or say 'help' to see what I can do:"
+CHOOSE, CONFIRM = "understand.choose", "understand.confirm"
+NO_UNDO = (
+    "I can't undo a change. Tell me what it should be instead (e.g. 'D-12 amount 50k'), "
+    "or open the record and change it there."
+)
+SMALL_TALK = {
+    "meta.greeting": "Hi! Say 'help' to see what I can do.",
+    "meta.thanks": "You're welcome!",
+}
+_YES_RE = re.compile(r"^\s*(?:yes|y|yep|yeah|ok|okay|sure|do it|go ahead|confirm)\b", re.I)
+_PICK_RE = re.compile(r"^\s*([1-3])\s*[.)]?\s*$")
+_UNDERSTANDINGS: dict[tuple[str, ...], Understanding] = {}
 
 MAX_MESSAGE = 2000
 
@@ -63,9 +83,10 @@ class Conversation:
         self.dialogs = DialogStore(db=db, clock=clock)
         self.skills: list[Skill] = list(skills)
         self.fallback = fallback
-        self._actions: dict[str, Callable[[Actor], Awaitable[list[Reply]]]] = {
-            "dialog.cancel": self._cancel,
-            "help": self._help_action,
+        self._actions: dict[str, Callable[[Actor, dict[str, str]], Awaitable[list[Reply]]]] = {
+            "dialog.cancel": lambda actor, data: self._cancel(actor),
+            "help": lambda actor, data: self._help_action(actor),
+            "understand.pick": self._pick,
         }
 
     def add_skill(self, skill: Skill) -> None:
@@ -78,6 +99,129 @@ class Conversation:
     def _skill_for(self, name: str) -> Skill | None:
         prefix = name.split(".", 1)[0]
         return next((s for s in self.skills if s.prefix == prefix), None)
+
+    # -- understanding ----------------------------------------------------------------------------
+
+    def _everyone(self) -> list[Skill]:
+        return [*self.skills, *([self.fallback] if self.fallback else [])]
+
+    def understanding(self) -> Understanding:
+        """The understanding layer, trained from the meta intents and every skill's declared intents
+        (once per set of skills in the process: training takes a fraction of a second)."""
+        key = tuple(s.prefix for s in self._everyone())
+        found = _UNDERSTANDINGS.get(key)
+        if found is None:
+            specs = list(META_INTENTS)
+            for skill in self._everyone():
+                specs += list(getattr(skill, "intents", ()))
+            found = _UNDERSTANDINGS[key] = Understanding(specs)
+        return found
+
+    def _owner(self, intent: str) -> Skill | None:
+        for skill in self._everyone():
+            if any(spec.name == intent for spec in getattr(skill, "intents", ())):
+                return skill
+        return None
+
+    async def understand(self, actor: Actor, text: str, *, only: str | None = None) -> Understood:
+        """Every likely reading of ``text`` for ``actor``, with the names of the records they may see."""
+        names: list[Named] = []
+        for skill in self._everyone():
+            provider = getattr(skill, "names", None)
+            if provider is not None:
+                names += await provider(actor)
+        products = [n.name for n in names if n.kind == "product"]
+        today = self.clock().astimezone(ZoneInfo(actor.tz or "UTC")).date()
+        return self.understanding().read(
+            text,
+            role=actor.kind,
+            today=today,
+            products=products,
+            names=[n for n in names if n.kind != "product"],
+            default_currency=self.default_currency,
+            only=only,
+        )
+
+    async def _act(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Hand a reading to the skill that declared its intent; a write on a record the layer inferred
+        from a name is confirmed first."""
+        if reading.intent == "meta.help":
+            return [self._help(actor)]
+        if reading.intent == "meta.cancel":
+            return await self._cancel(actor)
+        if reading.intent == "meta.undo":
+            return [Reply(text=NO_UNDO)]
+        if reading.intent in SMALL_TALK:
+            return [Reply(text=SMALL_TALK[reading.intent])]
+        spec = self.understanding().specs.get(reading.intent)
+        owner = self._owner(reading.intent)
+        if spec is None or owner is None:
+            return None
+        if spec.writes and "ref" in reading.inferred and not reading.confirmed:
+            return await self._offer(actor, reading.text, [reading], confirm=True)
+        return await owner.on_intent(actor, reading)  # type: ignore[attr-defined,no-any-return]
+
+    def _may(self, actor: Actor, reading: Reading) -> bool:
+        """Whether a reading is for someone of ``actor``'s kind (a partner is never offered staff work)."""
+        spec = self.understanding().specs.get(reading.intent)
+        return spec is not None and actor.kind in spec.roles
+
+    def describe(self, reading: Reading) -> str:
+        """A reading in a few words, for a choice button: "Mark D-3 as lost (Stark Logistics Inc): price"."""
+        spec = self.understanding().specs[reading.intent]
+        slots: defaultdict[str, str] = defaultdict(str, {k: str(v) for k, v in reading.slots.items()})
+        if not reading.ref:
+            slots["ref"] = "a deal" if spec.record == "D" else "it"
+        label = (spec.confirm or reading.intent).format_map(slots).replace("  ", " ")
+        if reading.ref and reading.get("customer"):
+            label += f" ({reading.get('customer')})"
+        detail = reading.get("reason") or reading.get("stage")
+        if detail and spec.writes:
+            label += f": {detail}"
+        return label if len(label) <= 72 else label[:71] + "…"
+
+    async def _offer(
+        self, actor: Actor, text: str, readings: list[Reading], *, confirm: bool = False
+    ) -> list[Reply]:
+        """Ask which reading was meant - or, for one inferred write, whether it was meant - and keep the
+        question as a dialog, so a click after a restart still knows what it answers."""
+        await self.dialogs.save(
+            actor,
+            CONFIRM if confirm else CHOOSE,
+            {"text": text, "choices": [{"intent": r.intent, "ref": r.ref} for r in readings]},
+        )
+        if confirm:
+            return [
+                Reply(
+                    text=f"{self.describe(readings[0])} - is that right?",
+                    buttons=[
+                        Button("Yes", "understand.pick", {"i": "0"}, style="primary"),
+                        Button("No", "dialog.cancel"),
+                    ],
+                )
+            ]
+        buttons = [Button(self.describe(r), "understand.pick", {"i": str(i)}) for i, r in enumerate(readings)]
+        return [Reply(text=NOT_SURE, buttons=[*buttons, Button("Something else", "help")])]
+
+    async def _pick(self, actor: Actor, data: dict[str, str]) -> list[Reply]:
+        dialog = await self._load(actor)
+        if dialog is None or dialog.flow not in (CHOOSE, CONFIRM):
+            return [Reply(text="That question was already answered; tell me again what you need.")]
+        return await self._picked(actor, dialog, data.get("i", ""))
+
+    async def _picked(self, actor: Actor, dialog: Dialog, index: str) -> list[Reply]:
+        choices = dialog.state.get("choices", [])
+        if not index.isdigit() or int(index) >= len(choices):
+            return stale_button()
+        await self._clear(actor)
+        choice = choices[int(index)]
+        understood = await self.understand(actor, dialog.state.get("text", ""), only=choice["intent"])
+        reading = understood.readings[0]
+        if choice.get("ref"):
+            reading.slots["ref"] = choice["ref"]
+        reading.confirmed = True
+        answered = await self._act(actor, reading)
+        return answered if answered is not None else [Reply(text=NOT_UNDERSTOOD)]
 
     # -- dialog state ---------------------------------------------------------------------------
 
@@ -231,17 +375,40 @@ class Conversation:
         dialog = await self._load(actor)
         if HELP_RE.match(text):
             return self._help_in(actor, dialog)
+        if dialog is not None and dialog.flow in (CHOOSE, CONFIRM):
+            pick = _PICK_RE.match(text)
+            if pick or (dialog.flow == CONFIRM and _YES_RE.match(text)):
+                return await self._picked(actor, dialog, str(int(pick.group(1)) - 1) if pick else "0")
+            await self._clear(actor)  # something new instead of an answer
+            dialog = None
         if dialog is not None:
             owner = self._skill_for(dialog.flow) or self.fallback
             handled = await owner.continue_dialog(actor, dialog, text) if owner else None
             if handled is not None:
                 return handled
-        for skill in self.skills:
+        # A command in a skill's own words first ("scorecard for Northwind last 30 days", "L-3 contacted"):
+        # those grammars are exact, and say no to everything else.
+        for skill in self._everyone():
             claimed = await skill.on_text(actor, text)
             if claimed is not None:
                 return claimed
-        answered = await self.fallback.on_text(actor, text) if self.fallback else None
-        return answered if answered is not None else [Reply(text=NOT_UNDERSTOOD)]
+        understood = await self.understand(actor, text)
+        if understood.decision == "act" and understood.best is not None:
+            acted = await self._act(actor, understood.best)
+            if acted is not None:
+                return acted
+        for skill in self._everyone():  # e.g. a question for a person, when nothing else fits
+            unsure = getattr(skill, "on_unsure", None)
+            taken: list[Reply] | None = await unsure(actor, understood) if unsure is not None else None
+            if taken is not None:
+                return taken
+        if understood.decision == "ask":
+            choices = [r for r in self.understanding().choices(understood) if self._may(actor, r)]
+            if choices:
+                return await self._offer(actor, understood.text, choices)
+        if self.fallback is not None:
+            return [self.fallback.not_understood(actor)]
+        return [Reply(text=NOT_UNDERSTOOD)]
 
     def _help_in(self, actor: Actor, dialog: Dialog | None) -> list[Reply]:
         replies = [self._help(actor)]
@@ -268,7 +435,7 @@ class Conversation:
             return await skill.on_action(actor, action, data)
         generic = self._actions.get(action)
         if generic is not None:
-            return await generic(actor)
+            return await generic(actor, data)
         if self.fallback is not None:
             return await self.fallback.on_action(actor, action, data)
         return stale_button()

@@ -216,7 +216,7 @@ def recognize(text: str, *, today: date, products: list[str], default_currency: 
         return Intent(
             "lost",
             ref=ref,
-            reason=reason_after_ref() if re.search(r"because|reason|to |:", lowered) else None,
+            reason=reason_after_ref() if re.search(r"because|reason|to |:|\s[-–—]\s|,", lowered) else None,
         )
     if ref:
         found = details()

@@ -100,3 +100,7 @@ class FallbackSkill(Skill, Protocol):
     def help_buttons(self, actor: Actor) -> list[Button]:
         """The buttons under 'help': the things most people come for."""
         ...
+
+    def not_understood(self, actor: Actor) -> Reply:
+        """The answer to a message nothing understood: what one can say instead."""
+        ...

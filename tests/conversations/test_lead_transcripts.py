@@ -493,7 +493,9 @@ async def test_deal_messages_and_questions_about_leads_pass_through(core: Core, 
         "what is a qualified lead?",
     ):
         assert await lw.skill.on_text(lw.world.alice, text) is None, text
-    assert "help" in (await alice.say("how do I get more leads?")).lower()
+    out = await alice.say("how do I get more leads?")
+    # Not a lead lookup: a question for the vendor (issue #18), or "help" when nothing understood it.
+    assert "passed your question" in out or "help" in out.lower()
     assert "show my leads" in await alice.say("help")
 
 

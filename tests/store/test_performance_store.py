@@ -213,6 +213,9 @@ async def test_scorecard_numbers_from_known_data(any_core: Core, clock: FakeCloc
     assert {s.stage: s.deals for s in lit.chart.stages} == {
         "prospecting": 0,
         "qualification": 0,
+        "discovery": 0,  # the stages partners name (see bot/features/deals/intents.py)
+        "demo": 0,
+        "evaluation": 0,
         "proposal": 0,
         "negotiation": 2,
         "commit": 0,

@@ -17,6 +17,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from bot.features.content import views as content_views
+from bot.features.content.intents import CONTENT_INTENTS
 from bot.features.content.model import ContentDraft
 from bot.features.content.service import Content, content_ref
 from bot.intents import NO_RE, YES_RE
@@ -24,6 +25,7 @@ from bot.kernel.dates import parse_close_date
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.understanding.spec import Reading
 from bot.people import EMAIL_RE
 
 WHATS_NEW_RE = re.compile(
@@ -68,6 +70,7 @@ class ContentSkill:
     """Implements :class:`bot.kernel.skills.Skill` for content (``prefix = "content"``)."""
 
     prefix = "content"
+    intents = CONTENT_INTENTS
 
     def __init__(self, *, content: Content, dialogs: DialogStore) -> None:
         self.content = content
@@ -82,6 +85,22 @@ class ContentSkill:
                 "content stats / stats for Q1 price list - delivered, opened and open rate, by tier and partner",
             ]
         return ["what's new? - the latest content and announcements for you"]
+
+    async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Act on a reading of the understanding layer (:mod:`bot.features.content.intents`)."""
+        if reading.intent == "content.new":
+            return await self._whats_new(actor)
+        if reading.intent == "staff.publish":
+            legacy = await self.on_text(actor, reading.text)
+            if legacy is not None:
+                return legacy
+            if re.search(r"\b(?:stats|statistics|report)\b", reading.text, re.I):
+                return [content_views.stats_overview(await self.content.recent_stats(actor))]
+            publish = PUBLISH_RE.match(reading.text)
+            if publish:
+                return await self._publish_text(actor, publish.group("rest"))
+            return await self.on_action(actor, "content.publish.start", {})
+        return None
 
     async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
         text = text.strip().replace("\u2019", "'")

@@ -10,7 +10,16 @@ from bot.kernel.amounts import Money
 from bot.kernel.history import HistoryView
 from bot.kernel.lifecycle import Lifecycle
 
-STAGES = ("prospecting", "qualification", "proposal", "negotiation", "commit")
+STAGES = (
+    "prospecting",
+    "qualification",
+    "discovery",
+    "demo",
+    "evaluation",
+    "proposal",
+    "negotiation",
+    "commit",
+)
 
 
 STATUS_LABELS = {

@@ -21,6 +21,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from bot.features.deals import views
+from bot.features.deals.intents import DEAL_INTENTS
 from bot.features.deals.model import STAGES, DealChanges, DealDraft, DealView
 from bot.features.deals.service import Deals
 from bot.intents import (
@@ -41,6 +42,8 @@ from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.names import match_name
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.understanding.entities import Named
+from bot.kernel.understanding.spec import Reading
 
 REQUIRED = ("customer", "product", "amount", "close_date")
 OPTIONAL = ("customer", "domain", "country", "product", "notes")  # read as they are, then validated
@@ -102,6 +105,7 @@ class DealSkill:
     conversation also hands it every action and form no other skill owns, such as ``deals.list``)."""
 
     prefix = "deal"
+    intents = DEAL_INTENTS
 
     def __init__(self, *, deals: Deals, dialogs: DialogStore, default_currency: str = "USD") -> None:
         self.deals = deals
@@ -194,10 +198,145 @@ class DealSkill:
         intent = self._recognize(
             text, today=self.deals.today_for(actor), products=await self.deals.products()
         )
+        if intent.name == "register":
+            return None  # the understanding layer reads a registration's details (its reading)
         step = self._intents.get(intent.name)
         if step is None:
-            return [self._not_understood(actor)]
+            return None
         return await step(actor, intent)
+
+    async def names(self, actor: Actor) -> list[Named]:
+        """The customers of the deals ``actor`` may see, and the products, for the understanding layer."""
+        named = [
+            Named("D", ref, customer)
+            for customer, refs in await self.deals.customers_visible(actor)
+            for ref in refs
+        ]
+        return named + [Named("product", p, p) for p in await self.deals.products()]
+
+    async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Act on a reading of the understanding layer (:mod:`bot.features.deals.intents`)."""
+        step = self._readings.get(reading.intent)
+        return None if step is None else await step(actor, reading)
+
+    @property
+    def _readings(self) -> dict[str, Callable[[Actor, Reading], Awaitable[Replies | None]]]:
+        return {
+            "deal.register": self._register_reading,
+            "deal.status": self._status_reading,
+            "deal.list": self._list_reading,
+            "deal.update": self._update_reading,
+            "deal.won": self._won_reading,
+            "deal.lost": partial(self._reason_reading, "lost"),
+            "deal.extend": partial(self._reason_reading, "extend"),
+            "staff.reject": partial(self._reason_reading, "reject"),
+            "staff.ask_info": partial(self._reason_reading, "ask_info"),
+            "staff.approve": self._approve_reading,
+            "staff.pending": self._pending_reading,
+            "staff.conflicts": lambda actor, reading: self._list(actor, "conflicts"),
+        }
+
+    async def _register_reading(self, actor: Actor, reading: Reading) -> Replies:
+        if actor.is_staff:
+            return await self._start_registration(actor, Intent("register"))
+        products = await self.deals.products()
+        found = extract_details(
+            reading.text,
+            today=self.deals.today_for(actor),
+            products=products,
+            default_currency=self.default_currency,
+        )
+        slots = _slots_from(found, {})
+        typed = reading.get("customer")
+        if typed and (not slots.get("customer") or re.search(r"[?!](?:\s|$)", slots["customer"])):
+            slots["customer"] = typed  # "for Duff Brewery? cloud suite ..." is Duff Brewery
+        if reading.get("product") and not slots.get("product"):
+            slots["product"] = reading.get("product")
+        if reading.get("amount") is not None:
+            slots["amount"] = _money_slot(reading.get("amount"))
+        if reading.get("close_date") is not None:
+            slots["close_date"] = reading.get("close_date").isoformat()
+        for name in reading.invalid:
+            slots.pop(name, None)
+        await self.dialogs.clear(actor)
+        problems = "\n".join(reading.invalid.values())
+        return await self._collect(actor, slots, products=products, prefix=problems)
+
+    async def _which_deal(self, actor: Actor, reading: Reading, doing: str) -> Replies:
+        """No deal was named: the candidates a name could mean, or the person's open deals to pick from."""
+        if reading.candidates:
+            return [
+                Reply(
+                    text=f"Which deal do you mean{doing}?",
+                    buttons=[
+                        Button(f"{ref} {name}", "deal.show", {"ref": ref}) for ref, name in reading.candidates
+                    ],
+                )
+            ]
+        found = await self.deals.list_deals(actor, scope="open")
+        if not found:
+            return [Reply(text=NO_DEALS)]
+        return [
+            views.deal_list(
+                found,
+                actor,
+                title=f"Which deal{doing}? Say it with its reference, e.g. '{found[0].ref}'",
+                empty="",
+            )
+        ]
+
+    async def _status_reading(self, actor: Actor, reading: Reading) -> Replies:
+        if reading.ref:
+            return await self._show(actor, {"ref": reading.ref})
+        return await self._which_deal(actor, reading, "")
+
+    async def _list_reading(self, actor: Actor, reading: Reading) -> Replies:
+        closed = reading.get("stage") in ("won", "lost", "rejected", "closed") or re.search(
+            r"\b(?:all|every\w*|incl\w*|closed|history)\b", reading.text, re.I
+        )
+        return await self._list(actor, "all" if closed else "open")
+
+    async def _update_reading(self, actor: Actor, reading: Reading) -> Replies:
+        if reading.invalid:
+            return [Reply(text="\n".join(reading.invalid.values()) + " Nothing was changed.")]
+        if not reading.ref:
+            return await self._which_deal(actor, reading, " to update")
+        found = Details(
+            stage=reading.get("stage") if reading.get("stage") in STAGES else None,
+            amount=reading.get("amount"),
+            close_date=reading.get("close_date"),
+            next_step=reading.get("next_step"),
+            notes=reading.get("notes"),
+        )
+        if all(
+            v is None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)
+        ):
+            return await self._update_start(actor, {"ref": reading.ref})
+        return await self._propose_update(actor, reading.ref, found)
+
+    async def _won_reading(self, actor: Actor, reading: Reading) -> Replies:
+        if not reading.ref:
+            return await self._which_deal(actor, reading, " to mark as won")
+        return await self._won(actor, Intent("won", ref=reading.ref, reason=reading.get("notes")))
+
+    async def _reason_reading(self, action: str, actor: Actor, reading: Reading) -> Replies:
+        if not reading.ref:
+            return await self._which_deal(actor, reading, "")
+        reason = reading.get("text") if action == "ask_info" else reading.get("reason")
+        return await self._reason_intent(actor, Intent(action, ref=reading.ref, reason=reason))
+
+    async def _approve_reading(self, actor: Actor, reading: Reading) -> Replies:
+        if not reading.ref:
+            return await self._which_deal(actor, reading, " to approve")
+        replies: Replies = []
+        for ref in reading.get("refs") or [reading.ref]:
+            replies += await self._approve(actor, {"ref": ref})
+        return replies
+
+    async def _pending_reading(self, actor: Actor, reading: Reading) -> Replies | None:
+        if reading.get("topic") == "mdf" or re.search(r"\bmdf\b", reading.text, re.I):
+            return None
+        return await self._list(actor, "review")
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
         """The next turn of a deal dialog, or None when the message starts something new."""
@@ -252,7 +391,7 @@ class DealSkill:
     def _recognize(self, text: str, *, today: date, products: list[str]) -> Intent:
         return recognize(text, today=today, products=products, default_currency=self.default_currency)
 
-    def _not_understood(self, actor: Actor) -> Reply:
+    def not_understood(self, actor: Actor) -> Reply:
         return Reply(
             text="I didn't catch that. You can say things like 'register a deal for Globex, 120k USD, closing "
             "end of March', 'show my deals', 'D-12 moved to proposal' or 'help'.",

@@ -19,6 +19,7 @@ from bot.features.deals import views
 from bot.features.deals.model import DealView
 from bot.features.deals.service import Deals
 from bot.features.leads import views as lead_views
+from bot.features.leads.intents import LEAD_INTENTS
 from bot.features.leads.model import LIFECYCLE, LeadView
 from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
 from bot.intents import NO_RE, YES_RE, match_product
@@ -30,6 +31,8 @@ from bot.kernel.names import match_name
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.refs import DEAL, LEAD
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.understanding.entities import Named
+from bot.kernel.understanding.spec import Reading
 
 LREF_RE = LEAD.mention()
 DREF_RE = DEAL.mention(loose=True)
@@ -146,6 +149,7 @@ class LeadSkill:
     """Implements :class:`bot.kernel.skills.Skill` for leads (``prefix = "lead"``)."""
 
     prefix = "lead"
+    intents = LEAD_INTENTS
 
     def __init__(
         self, *, leads: Leads, deals: Deals, dialogs: DialogStore, default_currency: str = "USD"
@@ -172,6 +176,53 @@ class LeadSkill:
             "the Initech lead went nowhere - disqualify a lead",
             "convert L-12 - register a deal from a lead",
         ]
+
+    async def names(self, actor: Actor) -> list[Named]:
+        return [Named("L", ref, company) for company, ref in await self.leads.companies_visible(actor)]
+
+    async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Act on a reading of the understanding layer (:mod:`bot.features.leads.intents`)."""
+        if reading.intent == "lead.list":
+            return await self._list(actor, scope="all" if ALL_RE.search(reading.text) else "open")
+        if reading.intent == "staff.leads":
+            if reading.get("partner"):
+                return await self._list(actor, scope="all", partner=reading.get("partner"))
+            return await self._without_ref(actor, reading.text) or await self._list(actor, scope="review")
+        ref = reading.ref
+        if ref is None:
+            return await self._which_lead(actor, reading)
+        if reading.intent == "lead.accept":
+            replies: list[Reply] = []
+            for one in reading.get("refs") or [ref]:
+                replies += await self._accept(actor, one)
+            return replies
+        if reading.intent == "lead.decline":
+            if reading.get("reason"):
+                return await self._apply_reason(actor, "decline", ref, reading.get("reason"))
+            return await self._ask_reason(actor, "decline", ref)
+        if reading.intent == "lead.convert":
+            return await self._convert_start(actor, ref, reading.text)
+        if reading.intent == "staff.assign_lead":
+            if reading.get("partner"):
+                return await self._assign(actor, ref, reading.get("partner"))
+            return await self.on_action(actor, "lead.assign", {"ref": ref})
+        if reading.intent == "lead.update":
+            return await self._with_ref(actor, reading.text, ref)
+        return [lead_views.lead_card(await self.leads.get(actor, ref), actor)]
+
+    async def _which_lead(self, actor: Actor, reading: Reading) -> list[Reply]:
+        if reading.candidates:
+            return [
+                Reply(
+                    text="Which lead do you mean?",
+                    buttons=[
+                        Button(f"{ref} {name}", "lead.show", {"ref": ref}) for ref, name in reading.candidates
+                    ],
+                )
+            ]
+        scope = "review" if actor.is_staff else "open"
+        listed = await self._list(actor, scope=scope)
+        return [Reply(text="Which lead? Say it with its reference, e.g. 'L-12', or its company."), *listed]
 
     async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
         ref = find_lead_ref(text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from bot.features.mdf import views as mdf_views
+from bot.features.mdf.intents import MDF_INTENTS
 from bot.features.mdf.model import BalanceView, MdfDraft, MdfView
 from bot.features.mdf.service import (
     PROOF_HINT,
@@ -37,6 +39,9 @@ from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import FILE_REF, Actor, Button, Fact, FormResult, Reply
 from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.understanding.entities import Named
+from bot.kernel.understanding.slots import SlotContext
+from bot.kernel.understanding.spec import Reading
 
 MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
 MREF_RE = MDF_REQUEST.mention()
@@ -116,6 +121,25 @@ def _clean_activity(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def request_slots(ctx: SlotContext) -> dict[str, Any]:
+    """An MDF request's activity, dates and expected leads, read the way the request dialog reads them."""
+    request = REQUEST_RE.match(ctx.text)
+    rest = (
+        request.group("rest")
+        if request
+        else _after_first(ctx.text, r"\b(?:mdf|funds?|money)\b(?:\s+request)?\s*[:\-–—]?")
+    )
+    slots, _ = parse_request_text(rest, today=ctx.today)
+    found: dict[str, Any] = {"activity": slots.get("activity")}
+    if slots.get("start"):
+        found["start_date"] = date.fromisoformat(slots["start"])
+        found["end_date"] = date.fromisoformat(slots["end"])
+    leads = re.search(r"(\d+)\s*(?:leads?|mqls?)\b", ctx.text, re.I)
+    if leads:
+        found["expected_leads"] = int(leads.group(1))
+    return found
+
+
 def parse_request_text(text: str, *, today: date) -> tuple[dict[str, Any], list[str]]:
     """Slots from a sentence such as "I'd like MDF for a webinar, 5k EUR, 10-20 March, expecting 40
     leads", and the problems found (a past date, an unreadable amount) to tell the person."""
@@ -153,6 +177,7 @@ class MdfSkill:
     """Implements :class:`bot.kernel.skills.Skill` for MDF (``prefix = "mdf"``)."""
 
     prefix = "mdf"
+    intents = tuple(replace(s, parse=request_slots) if s.name == "mdf.request" else s for s in MDF_INTENTS)
 
     def __init__(self, *, mdf: Mdf, dialogs: DialogStore, default_currency: str = "USD") -> None:
         self.mdf = mdf
@@ -173,6 +198,63 @@ class MdfSkill:
             "I'd like MDF for a webinar, 5k EUR, 10-20 March, expecting 40 leads",
             "my MDF requests / M-3 - your requests; claim M-3 with https://… results: 38 leads",
         ]
+
+    async def names(self, actor: Actor) -> list[Named]:
+        """Activities of the MDF requests ``actor`` may see; partners' names for staff."""
+        named = [
+            Named("M", v.ref, v.activity) for v in await self.mdf.list_requests(actor, scope="all", limit=200)
+        ]
+        return named + [Named("partner", n, n) for n in await self.mdf.partner_names(actor)]
+
+    async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Act on a reading of the understanding layer (:mod:`bot.features.mdf.intents`)."""
+        text = reading.text
+        if reading.intent == "mdf.request":
+            request = REQUEST_RE.match(text)
+            rest = (
+                request.group("rest")
+                if request
+                else _after_first(text, r"\b(?:mdf|funds?|money|budget)\b(?:\s+request)?\s*[:\-–—]?")
+            )
+            return await self._start_request(actor, rest)
+        if reading.intent == "mdf.balance":
+            return await self._balance(actor)
+        if reading.intent == "mdf.list":
+            return await self._list(actor, scope="all" if ALL_RE.search(text) else "open")
+        if reading.intent == "staff.mdf_budget":
+            if reading.get("partner") and reading.get("amount") is not None:
+                quarter = reading.get("quarter") or quarter_of(self.mdf.today_for(actor))
+                view = await self.mdf.set_budget(
+                    actor, partner=reading.get("partner"), quarter=quarter, amount=reading.get("amount")
+                )
+                return [Reply(text=f"MDF budget set: {mdf_views.balance_line(view)}.")]
+            if reading.get("partner"):
+                return await self._balance(actor, partner=reading.get("partner"))
+            return await self._staff_text(actor, text)
+        ref = reading.ref
+        if ref is None:
+            if reading.candidates:
+                return [
+                    Reply(
+                        text="Which MDF request do you mean?",
+                        buttons=[Button(f"{r} {n}", "mdf.show", {"ref": r}) for r, n in reading.candidates],
+                    )
+                ]
+            return await self._list(actor, scope="open")
+        if reading.intent == "mdf.claim":
+            return await self._claim(
+                actor, ref, _after_first(text, rf"\b{ref}\b") if ref.lower() in text.lower() else text
+            )
+        if reading.intent == "staff.mdf_decide":
+            decision = reading.get("decision")
+            if decision == "approve":
+                return await self._approve(actor, ref, _after_first(text, r"\b(?:approve\w*|ok)\b"))
+            if decision == "reject":
+                if reading.get("reason"):
+                    return await self._reject(actor, ref, reading.get("reason"))
+                return await self._ask_reject_reason(actor, ref)
+            return await self._with_ref(actor, text, ref)
+        return [mdf_views.request_card(await self.mdf.get(actor, ref), actor)]
 
     async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
         text = text.strip().replace("\u2019", "'")
@@ -836,3 +918,9 @@ def _budget_saved(view: BalanceView) -> Reply:
 
 
 __all__ = ["MdfSkill", "parse_request_text"]
+
+
+def _after_first(text: str, pattern: str) -> str:
+    """What follows the first match of ``pattern`` in ``text`` (all of it when there is none)."""
+    found = re.search(pattern, text, re.IGNORECASE)
+    return text[found.end() :] if found else text

@@ -7,17 +7,20 @@ from collections.abc import Awaitable, Callable
 
 from bot.features.deals.service import Deals
 from bot.features.leads.service import Leads
+from bot.features.nudges.intents import NUDGE_INTENTS
 from bot.features.nudges.service import Nudges
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, FormResult, Reply
 from bot.kernel.numbers import carried_number
 from bot.kernel.skills import STALE_BUTTON, Dialog, stale_form
+from bot.kernel.understanding.spec import Reading
 
 PUSH_DAYS = 30
 
 
 class NudgeSkill:
     prefix = "nudge"
+    intents = NUDGE_INTENTS
 
     def __init__(self, *, nudges: Nudges, deals: Deals, leads: Leads | None = None) -> None:
         self.nudges = nudges
@@ -28,6 +31,12 @@ class NudgeSkill:
         return (
             ["nudge stats - how often people are nudged and how fast they answer"] if actor.is_staff else []
         )
+
+    async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Act on a reading of the understanding layer (:mod:`bot.features.nudges.intents`)."""
+        if reading.intent == "staff.nudge_stats" and actor.is_staff:
+            return [await self.nudges.stats(actor)]
+        return None
 
     async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
         lowered = text.lower().strip(" ?!.")

@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.features.performance import charts
+from bot.features.performance.intents import PERFORMANCE_INTENTS
 from bot.features.performance.service import (
     DEFAULT_DAYS,
     AmbiguousPartner,
@@ -29,6 +30,7 @@ from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.numbers import carried_number
 from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any
 from bot.kernel.skills import STALE_BUTTON, Dialog, stale_form
+from bot.kernel.understanding.spec import Reading
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -214,6 +216,7 @@ class PerformanceSkill:
     """The :class:`bot.kernel.skills.Skill` for scorecards (``performance.*`` actions)."""
 
     prefix = "performance"
+    intents = PERFORMANCE_INTENTS
 
     def __init__(self, *, performance: Performance) -> None:
         self.performance = performance
@@ -225,6 +228,24 @@ class PerformanceSkill:
                 "scorecard for Northwind [last 30 days] - one partner against its tier, with a chart",
             ]
         return ["how am I doing? / my scorecard last 30 days - your figures against your tier's median"]
+
+    async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Act on a reading of the understanding layer (:mod:`bot.features.performance.intents`)."""
+        words, days = split_period(reading.text)
+        days = days or DEFAULT_DAYS
+        if reading.intent == "staff.lagging":
+            return await self._laggards(actor, days)
+        if reading.intent == "scorecard.self":
+            return (
+                await self.on_text(actor, "how am i doing")
+                if actor.is_staff
+                else await self._scorecard(actor, None, days)
+            )
+        if reading.intent == "staff.scorecard":
+            if reading.get("partner"):
+                return await self._scorecard(actor, reading.get("partner"), days)
+            return await self.on_text(actor, reading.text)
+        return None
 
     async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
         if OTHER_REF_RE.search(text):

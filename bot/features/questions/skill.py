@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from bot.features.questions import views as qv
+from bot.features.questions.intents import QUESTION_INTENTS
 from bot.features.questions.model import QuestionView
 from bot.features.questions.service import Questions, question_ref
 from bot.intents import recognize
@@ -21,6 +22,7 @@ from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.refs import DEAL, LEAD, mention_any
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.understanding.spec import Reading, Understood
 
 QREF = r"Q-(\d{1,9})"  # the hyphen is required: "Q2" is a quarter in sales talk
 OTHER_REF_RE = mention_any(loose=(DEAL, LEAD))
@@ -38,6 +40,7 @@ FOLLOWUP_RE = re.compile(rf"^\s*follow[\s-]?up\s+(?:on\s+)?{QREF}\s*(?:[:\-–�
 KB_ADD_RE = re.compile(
     r"^\s*add\s+to\s+(?:the\s+)?(?:kb|knowledge\s*base)\s*(?:[:\-–—]\s*(.*))?$", re.I | re.S
 )
+UNSURE_OTHER = 0.35  # a likelier reading than this of another intent is offered as a choice instead
 ASK_RE = re.compile(r"^\s*(?:/partner\s+)?(?:ask|question)\s*(?:[:\-–—]\s*|\s+)(\S.*)$", re.I | re.S)
 ASK_ALONE_RE = re.compile(r"^\s*(?:/partner\s+)?(?:ask|ask\s+a\s+question|question)\s*[:.!?]*\s*$", re.I)
 QUESTION_START_RE = re.compile(
@@ -90,6 +93,7 @@ class QuestionSkill:
     """The :class:`bot.kernel.skills.Skill` for questions (``question.*`` actions, forms and dialog flows)."""
 
     prefix = "question"
+    intents = QUESTION_INTENTS
 
     def __init__(self, *, questions: Questions, dialogs: DialogStore) -> None:
         self.questions = questions
@@ -109,6 +113,38 @@ class QuestionSkill:
             "my questions / Q-3 - your questions and their answers",
             "follow up Q-3: … - add to a question",
         ]
+
+    async def on_unsure(self, actor: Actor, understood: Understood) -> list[Reply] | None:
+        """A partner's message nothing else fits, worded as a question for a person: it goes to the
+        vendor (answered from the knowledge base, or routed to an expert)."""
+        if actor.is_staff or not looks_like_question(understood.text):
+            return None
+        others = [
+            r for r in understood.readings if r.intent != "question.ask" and not r.intent.startswith("meta.")
+        ]
+        if others and others[0].confidence >= UNSURE_OTHER:
+            return None
+        return await self._ask(actor, understood.text)
+
+    async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Act on a reading of the understanding layer (:mod:`bot.features.questions.intents`)."""
+        if reading.intent == "question.ask":
+            if actor.is_staff:
+                return None
+            asked = ASK_RE.match(reading.text)
+            return await self._ask(actor, asked.group(1) if asked else reading.text)
+        if reading.intent in ("question.list", "staff.questions"):
+            return await self._list(actor)
+        ref = reading.ref
+        if ref is None:
+            return await self._list(actor)
+        if reading.intent == "question.followup" and reading.get("text") and not actor.is_staff:
+            return await self._follow_up(actor, ref, reading.get("text"))
+        if reading.intent == "staff.answer" and actor.is_staff:
+            return await self._staff_text(actor, reading.text) or await self.on_action(
+                actor, "question.answer", {"ref": ref}
+            )
+        return await self._show(actor, ref)
 
     async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
         text = text.strip()
@@ -143,8 +179,6 @@ class QuestionSkill:
         match = ASK_RE.match(text)
         if match:
             return await self._ask(actor, match.group(1))
-        if not actor.is_staff and looks_like_question(text):
-            return await self._ask(actor, text)
         return None
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:

@@ -1,0 +1,42 @@
+"""What people type about content: what's new for partners, publishing for staff."""
+
+from __future__ import annotations
+
+from bot.kernel.understanding.spec import PARTNER, STAFF, IntentSpec
+
+CONTENT_INTENTS: tuple[IntentSpec, ...] = (
+    IntentSpec(
+        "content.new",
+        (
+            "what's new",
+            "anything new?",
+            "new content",
+            "latest materials",
+            "any new sales decks for {product}",
+            "what was published this week",
+            "show me the newest assets",
+            "new collateral?",
+            "anything new for gold partners",
+        ),
+        slots=("product",),
+        roles=PARTNER,
+        confirm="Show what's new",
+    ),
+    IntentSpec(
+        "staff.publish",
+        (
+            "publish {url} to gold partners",
+            "share the new battlecard with {partner}: {url}",
+            "publish the {product} launch deck {url} for all partners",
+            "publish",
+            "new content: pricing faq {url}",
+            "send the q1 promo kit to silver partners {url}",
+            "content stats",
+            "content report",
+        ),
+        slots=("url", "partner"),
+        roles=STAFF,
+        writes=True,
+        confirm="Publish content",
+    ),
+)

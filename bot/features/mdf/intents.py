@@ -1,0 +1,127 @@
+"""What people type about market development funds: the MDF skill's intents."""
+
+from __future__ import annotations
+
+from bot.kernel.understanding.spec import PARTNER, STAFF, IntentSpec
+
+DECISION_WORDS = {"approve": "approve", "approved": "approve", "ok": "approve", "reject": "reject",
+                  "rejected": "reject", "decline": "reject", "deny": "reject"}  # fmt: skip
+
+MDF_INTENTS: tuple[IntentSpec, ...] = (
+    IntentSpec(
+        "mdf.request",
+        (
+            "mdf request: webinar on {product}, {amount}, {date}, 40 leads",
+            "request mdf for a trade show booth, {amount}, {date}",
+            "i'd like funds for a roadshow in march, {amount}, expecting 60 leads",
+            "mdf for a linkedin campaign, {amount}",
+            "apply for marketing funds: customer event, {amount}",
+            "can we get mdf for a lunch and learn? {amount}",
+            "requesting co-marketing money for an email campaign",
+            "new mdf request",
+            "request mdf",
+            "mdf: partner summit sponsorship {amount} {date}",
+            "need budget for a google ads campaign, {amount}",
+        ),
+        slots=("activity", "amount", "start_date", "end_date", "expected_leads"),
+        roles=PARTNER,
+        writes=True,
+        confirm="Request MDF",
+    ),
+    IntentSpec(
+        "mdf.balance",
+        (
+            "mdf balance",
+            "how much mdf do we have left",
+            "what's left in our mdf budget",
+            "mdf budget",
+            "remaining marketing funds for {quarter}",
+            "how much money is left",
+            "mdf left?",
+            "how much can we still spend on marketing",
+            "our budget for {quarter}",
+        ),
+        slots=("quarter",),
+        roles=PARTNER,
+        confirm="Show my MDF balance",
+    ),
+    IntentSpec(
+        "mdf.list",
+        (
+            "my mdf requests",
+            "list mdf",
+            "show our mdf requests and claims",
+            "mdf requests",
+            "what mdf have we asked for",
+        ),
+        roles=PARTNER,
+        confirm="Show my MDF requests",
+    ),
+    IntentSpec(
+        "mdf.status",
+        (
+            "{ref}",
+            "status of {ref}",
+            "status of my {name} mdf",
+            "was the {name} request approved?",
+            "any news on {ref}",
+            "is {ref} approved",
+            "what happened to my mdf request for the {name}",
+        ),
+        slots=("ref", "activity"),
+        record="M",
+        confirm="Show {ref}",
+    ),
+    IntentSpec(
+        "mdf.claim",
+        (
+            "claim {ref}",
+            "claim for {ref}: invoice attached {url}",
+            "submit the claim for {ref}, {amount}",
+            "claim reimbursement for the {name}",
+            "we ran the {name}, claiming {amount}, proof {url}",
+            "proof of performance for {ref}: {url}",
+            "i want to claim the mdf for {ref}",
+        ),
+        slots=("ref", "activity", "amount", "url"),
+        roles=PARTNER,
+        record="M",
+        writes=True,
+        confirm="Claim {ref}",
+    ),
+    IntentSpec(
+        "staff.mdf_budget",
+        (
+            "set mdf budget for {partner} to {amount} for {quarter}",
+            "mdf budget {partner} {quarter} = {amount}",
+            "{partner} mdf budget {quarter} {amount}",
+            "give {partner} {amount} mdf in {quarter}",
+            "what's the mdf budget of {partner}",
+            "mdf budgets",
+            "set budget {partner} {amount}",
+        ),
+        slots=("partner", "quarter", "amount"),
+        roles=STAFF,
+        writes=True,
+        confirm="Set the MDF budget",
+    ),
+    IntentSpec(
+        "staff.mdf_decide",
+        (
+            "approve {ref}",
+            "reject {ref}, overlaps with our campaign",
+            "approve the {name} mdf",
+            "reject the {name} mdf, no budget",
+            "decline {ref} - not eligible",
+            "approve {ref} but only {amount}",
+            "ok {ref}",
+            "mark {ref} paid",
+        ),
+        slots=("ref", "activity", "partner", "amount", "reason", "decision"),
+        roles=STAFF,
+        record="M",
+        writes=True,
+        values={"decision": DECISION_WORDS},
+        confirm="Decide {ref}",
+    ),
+)

@@ -1,0 +1,177 @@
+"""One component turns a message into ranked readings: (intent, slots, confidence), and a decision.
+
+:class:`Understanding` is built from every capability's :class:`IntentSpec` s (the conversation's own
+meta intents included) and trains its model from their examples when it is built. ``read`` finds the
+values in the message (:mod:`entities`), ranks the intents (:mod:`model`), fills each likely intent's
+slots (:mod:`slots`) and decides:
+
+* ``act`` - one reading is clearly ahead; the conversation hands it to the skill that owns it;
+* ``ask`` - two or three readings are close; the person picks one (nothing is written on a guess);
+* ``unknown`` - nothing fits; the person hears what can be said instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Literal
+
+from bot.kernel.understanding.entities import Named, find_entities, fold
+from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel
+from bot.kernel.understanding.slots import SlotContext, clean, fill
+from bot.kernel.understanding.spec import IntentSpec, Reading, Understood
+
+Decision = Literal["act", "ask", "unknown"]
+UNKNOWN = "meta.unknown"
+ACT_AT = 0.4  # the best reading's probability at which it is acted on ...
+MARGIN = 0.15  # ... when it is this far ahead of the next one
+OFFER_AT = 0.12  # readings at least this likely are offered as choices
+UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message is not understood
+
+_PLACEHOLDERS = {
+    "ref": None,  # the intent's own record kind
+    "dref": "xdref",
+    "lref": "xlref",
+    "qref": "xqref",
+    "mref": "xmref",
+    "cref": "xcref",
+    "kbref": "xkbref",
+    "name": "xname",
+    "partner": "xpartner",
+    "product": "xproduct",
+    "amount": "xamount",
+    "date": "xdate",
+    "quarter": "xquarter",
+    "url": "xurl",
+    "email": "xemail",
+    "days": "xdays",
+}
+_PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
+
+
+def expand(example: str, spec: IntentSpec) -> str:
+    """An example as the model reads it: ``{name}`` becomes ``xname``, ``{ref}`` the reference of the
+    intent's record kind."""
+
+    def one(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key == "ref":
+            return f"x{(spec.record or 'd').lower()}ref"
+        return _PLACEHOLDERS.get(key) or f"x{key}"
+
+    return _PLACEHOLDER_RE.sub(one, example).replace("<", "").replace(">", "")
+
+
+_VALUE_RE = re.compile(r"<[^>]*>|\{\w+\}")
+
+
+def request_words(spec: IntentSpec) -> frozenset[str]:
+    """The words an intent's examples use to ask for it - not the values in them (``<Globex>``,
+    ``{amount}``): what a slot parser strips to find a name typed beside them."""
+    words: set[str] = set()
+    for example in spec.examples:
+        words.update(re.findall(r"[a-z0-9']+", fold(_VALUE_RE.sub(" ", example))))
+    return frozenset(words)
+
+
+class Understanding:
+    def __init__(self, specs: Iterable[IntentSpec], *, model: str = DEFAULT) -> None:
+        self.specs: dict[str, IntentSpec] = {}
+        for spec in specs:
+            if spec.name in self.specs:
+                raise ValueError(f"intent {spec.name} is declared twice")
+            self.specs[spec.name] = spec
+        self.request_words = {name: request_words(spec) for name, spec in self.specs.items()}
+        self.model: IntentModel = MODELS[model]()
+        texts, roles, labels = [], [], []
+        for spec in self.specs.values():
+            for example in spec.examples:
+                for role in sorted(spec.roles):
+                    texts.append(expand(example, spec))
+                    roles.append(role)
+                    labels.append(spec.name)
+        self.model.fit(texts, roles, labels)
+
+    def rank(self, placeholder_text: str, role: str) -> list[tuple[str, float]]:
+        return self.model.rank(placeholder_text, role)
+
+    def read(
+        self,
+        text: str,
+        *,
+        role: str,
+        today: date,
+        products: Sequence[str] = (),
+        names: Sequence[Named] = (),
+        default_currency: str = "USD",
+        only: str | None = None,
+    ) -> Understood:
+        """Every likely reading of ``text`` for a person of ``role``; ``only`` reads it as that intent
+        (a choice the person picked)."""
+        message = clean(text)
+        entities = find_entities(
+            message,
+            today=today,
+            products=list(products),
+            names=list(names),
+            default_currency=default_currency,
+        )
+        ranked = [(only, 1.0)] if only else self.rank(entities.placeholders(), role)
+        readings: list[Reading] = []
+        for intent, probability in ranked[:4]:
+            spec = self.specs.get(intent)
+            if spec is None:
+                continue
+            ctx = SlotContext(
+                text=message,
+                entities=entities,
+                today=today,
+                intent=intent,
+                record=spec.record,
+                values={k: dict(v) for k, v in spec.values.items()},
+                request_words=self.request_words[intent],
+            )
+            slots, invalid, inferred, candidates = fill(ctx, spec.slots)
+            if spec.parse is not None:
+                extra = spec.parse(ctx)
+                for key, value in extra.items():
+                    if key.startswith("invalid:"):
+                        invalid[key.removeprefix("invalid:")] = str(value)
+                    elif value is not None:
+                        slots[key] = value
+            readings.append(
+                Reading(
+                    intent=intent,
+                    confidence=probability,
+                    text=message,
+                    slots=slots,
+                    invalid=invalid,
+                    inferred=inferred,
+                    candidates=candidates,
+                )
+            )
+        return Understood(text=message, readings=readings, decision=self._decide(readings, only=only))
+
+    def _decide(self, readings: list[Reading], *, only: str | None) -> Decision:
+        if only:
+            return "act"
+        if not readings:
+            return "unknown"
+        first = readings[0]
+        second = readings[1].confidence if len(readings) > 1 else 0.0
+        if first.intent == UNKNOWN:
+            return "ask" if any(self._offerable(r) for r in readings[1:3]) else "unknown"
+        if first.confidence >= ACT_AT and first.confidence - second >= MARGIN:
+            return "act"
+        if first.confidence < UNKNOWN_BELOW and not any(self._offerable(r) for r in readings[1:3]):
+            return "unknown"
+        return "ask"
+
+    def _offerable(self, reading: Reading) -> bool:
+        return reading.confidence >= OFFER_AT and not reading.intent.startswith("meta.")
+
+    def choices(self, understood: Understood) -> list[Reading]:
+        """The readings worth offering when the layer asks: two or three, best first, no meta intent."""
+        offered = [r for r in understood.readings if self._offerable(r) or r is understood.readings[0]]
+        return [r for r in offered if not r.intent.startswith("meta.")][:3]

@@ -1,0 +1,268 @@
+"""Slot filling: the details of a request, taken from the spans :mod:`entities` found and from the words
+around them. One filler per slot name, shared by every intent that declares the slot; an intent with
+details of its own (a registration's new customer, an MDF activity) adds a ``parse`` function to its
+:class:`~bot.kernel.understanding.spec.IntentSpec`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from rapidfuzz import fuzz
+
+from bot.kernel.understanding.entities import Entities, Named, Span, fold
+
+# Words that introduce a reason, and the words that only say what is being done ("lost", "mark").
+_REASON_MARK_RE = re.compile(
+    r"\b(?:because(?:\s+of)?|reason(?:\s+is)?\s*[:=-]?|due\s+to|since|b/?c|cuz|as\s+(?=the|they|we|it|our|no)|"
+    r"(?<=lost)\s+(?:on|to)|(?<=lose)\s+(?:on|to))\s*",
+    re.IGNORECASE,
+)
+_FILLER = frozenset(
+    """mark marked as is was it its the a an deal lead registration reg request mdf one this that lost
+    lose won win closed close decline declined declining reject rejected rejecting deny denied pass
+    passing nope thanks thx not for us please pls to on and so sorry we i it's, ok okay i'd i'm id im
+    like want wanna would need can could you u me my our hey hi hello bot got just also another some any
+    have has had new with w at from yes of by""".split()
+)
+_SEPARATORS = " \t\n,;:.-–—=>→|/!?"
+_NEXT_STEP_RE = re.compile(r"\bnext\s*steps?\b\s*(?:is|are|on|for)?\s*", re.IGNORECASE)
+_NOTES_RE = re.compile(r"\b(?:notes?|comments?)\s*[:=-]\s*(?P<notes>.+)$", re.IGNORECASE | re.DOTALL)
+_CHAT_PREFIX_RE = re.compile(r"^\s*(?:<at>[^<]*</at>\s*|@partnerbot\b\s*|/partner\b\s*)+", re.IGNORECASE)
+_EMOJI_RE = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]+")
+
+
+def clean(text: str) -> str:
+    """A message without what the platform or the person adds around the request: a Teams mention, a
+    Slack slash command's name, emoji."""
+    text = _CHAT_PREFIX_RE.sub("", text)
+    return _EMOJI_RE.sub(" ", text).strip()
+
+
+@dataclass(slots=True)
+class SlotContext:
+    """What a slot parser may read: the message, its spans, and the person's day."""
+
+    text: str
+    entities: Entities
+    today: date
+    intent: str
+    record: str | None
+    values: dict[str, dict[str, str]]
+    request_words: frozenset[str] = frozenset()  # the words of the intent's examples, not its values
+
+
+def fill(
+    ctx: SlotContext, names: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, str], set[str], list[tuple[str, str]]]:
+    """The declared slots found in the message: (slots, invalid, inferred, candidates)."""
+    slots: dict[str, Any] = {}
+    invalid: dict[str, str] = {}
+    inferred: set[str] = set()
+    candidates: list[tuple[str, str]] = []
+    ents = ctx.entities
+    for span in ents.spans:
+        if span.error and span.kind in ("amount", "date"):
+            slot = "amount" if span.kind == "amount" else _date_slot(names)
+            if slot in names:
+                invalid[slot] = span.error
+    if "ref" in names or "refs" in names:
+        typed = ents.refs(ctx.record) if ctx.record else ents.refs()
+        if typed:
+            slots["ref"] = typed[0]
+            if len(typed) > 1:
+                slots["refs"] = typed
+        elif ctx.record:
+            found, close = record_by_name(ents, ctx.record)
+            if found is not None:
+                slots["ref"] = found.ref
+                slots["customer"] = found.name
+                inferred.add("ref")
+            candidates = close
+    if "amount" in names and "amount" not in invalid:
+        money = [s for s in ents.of("amount") if s.value is not None]
+        if money:
+            slots["amount"] = money[0].value
+    date_slot = _date_slot(names)
+    if date_slot and date_slot not in invalid:
+        dates = [s for s in ents.of("date") if s.value is not None]
+        if dates:
+            slots[date_slot] = dates[0].value
+    if "product" in names:
+        product = ents.first("product")
+        if product:
+            slots["product"] = product.value
+    if "partner" in names:
+        partner = ents.first("partner")
+        if partner:
+            slots["partner"] = partner.value.name
+    if "quarter" in names:
+        quarter = ents.first("quarter")
+        if quarter:
+            slots["quarter"] = quarter.value
+    if "days" in names:
+        days = ents.first("days")
+        if days:
+            slots["days"] = days.value
+    if "url" in names:
+        url = ents.first("url")
+        if url:
+            slots["url"] = url.value
+    for vocab_slot, words in ctx.values.items():
+        if vocab_slot in names:
+            value = vocabulary_value(ctx.text, words)
+            if value:
+                slots[vocab_slot] = value
+    if "next_step" in names:
+        step = next_step(ctx)
+        if step:
+            slots["next_step"] = step
+    if "notes" in names:
+        m = _NOTES_RE.search(ctx.text)
+        if m:
+            slots["notes"] = m.group("notes").strip()
+    if "reason" in names:
+        reason = reason_in(ctx)
+        if reason:
+            slots["reason"] = reason
+    if "text" in names:
+        rest = text_after_record(ctx) if ctx.record else ctx.text
+        if rest:
+            slots["text"] = rest
+    return slots, invalid, inferred, candidates
+
+
+def _date_slot(names: tuple[str, ...]) -> str | None:
+    return next((n for n in ("close_date", "start_date", "end_date", "date") if n in names), None)
+
+
+def record_by_name(ents: Entities, kind: str) -> tuple[Named | None, list[tuple[str, str]]]:
+    """The record of ``kind`` a name in the message means, or the ones it might mean (ref, name)."""
+    hits = [s for s in ents.names if isinstance(s.value, Named) and s.value.kind == kind]
+    if not hits:
+        return None, []
+    best = hits[0].score
+    top = [s for s in hits if s.score >= best - 0.01]
+    refs = {s.value.ref: s.value.name for s in top}
+    if len(refs) == 1:
+        return top[0].value, []
+    return None, sorted(refs.items())[:3]
+
+
+def vocabulary_value(text: str, words: dict[str, str]) -> str | None:
+    """The canonical value of the first word or phrase of ``words`` in ``text`` (typos allowed in long
+    words): ``{"poc": "evaluation", "proposal": "proposal"}``."""
+    folded = fold(text)
+    best: tuple[int, str] | None = None
+    for phrase, value in words.items():
+        m = re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", folded)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), value)
+    if best:
+        return best[1]
+    for token in re.findall(r"[a-z]{6,}", folded):
+        for phrase, value in words.items():
+            if " " not in phrase and len(phrase) >= 6 and fuzz.ratio(token, phrase) >= 88:
+                return value
+    return None
+
+
+def _after(ctx: SlotContext, spans: list[Span]) -> str:
+    """The text after the last of ``spans`` (or all of it), other spans blanked out."""
+    end = max((s.end for s in spans), default=0)
+    return ctx.text[end:]
+
+
+def _record_spans(ctx: SlotContext) -> list[Span]:
+    ents = ctx.entities
+    spans = [s for s in ents.of("ref")] + [s for s in ents.of("name")] + ents.of("partner")
+    return spans
+
+
+def _strip_filler(text: str) -> str:
+    words = text.strip(_SEPARATORS).split()
+    while words and words[0].lower().strip(_SEPARATORS) in _FILLER:
+        words.pop(0)
+    return " ".join(words).strip(_SEPARATORS + " ")
+
+
+def reason_in(ctx: SlotContext) -> str | None:
+    text = ctx.text
+    m = _REASON_MARK_RE.search(text)
+    if m:
+        found = _strip_filler(text[m.end() :])
+        return found or None
+    tail = _after(ctx, _record_spans(ctx))
+    if not tail.strip():
+        return None
+    found = _strip_filler(tail)
+    return found if re.search(r"[A-Za-z]{3,}", found) else None
+
+
+def next_step(ctx: SlotContext) -> str | None:
+    m = _NEXT_STEP_RE.search(ctx.text)
+    if not m:
+        return None
+    after = [s for s in _record_spans(ctx) if s.start >= m.start()]
+    rest = ctx.text[max([m.end()] + [s.end for s in after]) :]
+    rest = re.split(r"\s+(?:notes?|comments?)\s*[:=]", rest, maxsplit=1)[0]
+    found = rest.strip(_SEPARATORS + " ")
+    return found or None
+
+
+def text_after_record(ctx: SlotContext) -> str | None:
+    spans = [s for s in ctx.entities.of("ref")]
+    if not spans:
+        return None
+    found = ctx.text[spans[-1].end :].strip(_SEPARATORS + " ")
+    return found or None
+
+
+_SEGMENT_RE = re.compile(r"\s*(?:[,;|/\n:=()\[\]]|\s[-–—>→]+\s|\s[-–—]|[-–—]\s|[?!](?=\s|$)|\.(?=\s|$))\s*")
+_LABEL_RE_TEMPLATE = r"\b{label}\s*(?:name\s*)?(?:is\s+|[:=]\s*)(?P<value>[^,;|\n/]+)"
+_KEEP_LOWER = frozenset("and of de la du von van der the".split())
+
+
+def free_name(
+    ctx: SlotContext, *, labels: tuple[str, ...] = ("customer", "company", "account", "client")
+) -> str | None:
+    """A name that is not a known record, as typed: after a label ("customer: Globex"), else the first
+    stretch of the message that is none of the intent's own words and no other value ("reg globex /
+    cloud suite / 120k" -> "Globex")."""
+    blanked = ctx.entities.without("amount", "date", "product", "url", "email", "quarter", "days", "ref")
+    for label in labels:
+        m = re.search(_LABEL_RE_TEMPLATE.format(label=label), blanked, re.IGNORECASE)
+        if m:
+            value = _trim_name(m.group("value"), ctx.request_words)
+            if value:
+                return value
+    notes = _NOTES_RE.search(blanked)
+    if notes:
+        blanked = blanked[: notes.start()]
+    for segment in _SEGMENT_RE.split(blanked):
+        value = _trim_name(segment, ctx.request_words)
+        if value:
+            return value
+    return None
+
+
+def _trim_name(segment: str, request_words: frozenset[str]) -> str:
+    words = segment.split()
+
+    def is_request(word: str) -> bool:
+        bare = fold(word).strip(_SEPARATORS + "'\"?")
+        return not bare or bare in request_words or bare in _FILLER
+
+    while words and is_request(words[0]):
+        words.pop(0)
+    while words and is_request(words[-1]):
+        words.pop()
+    name = " ".join(words).strip(_SEPARATORS + "'\"?")
+    if not re.search(r"[^\W\d_]", name):
+        return ""
+    if name == name.lower():
+        name = " ".join(w if w in _KEEP_LOWER else w[:1].upper() + w[1:] for w in name.split())
+    return name
