@@ -282,14 +282,9 @@ async def run(
         template = await demo_template(folder)
         core = await core_on(template)
         conversation = core.conversation
-        if model:
-            conversation.understanding()  # trained with the default; replaced below
-            key = tuple(s.prefix for s in conversation._everyone())
-            reader_cls = reader.Understanding
-            reader_cls_instance = reader_cls(conversation.understanding().specs.values(), model=model)
-            from bot import conversation as conversation_module
-
-            conversation_module._UNDERSTANDINGS[key] = reader_cls_instance
+        if model:  # the same intents, read by another model
+            trained = reader.Understanding(conversation.understanding().specs.values(), model=model)
+            conversation.understanding = lambda: trained  # type: ignore[method-assign]
         actors: dict[str, Any] = {}
         score = Score()
         for line in corpus:

@@ -113,13 +113,13 @@ class Conversation:
         if found is None:
             specs = list(META_INTENTS)
             for skill in self._everyone():
-                specs += list(getattr(skill, "intents", ()))
+                specs += list(skill.intents)
             found = _UNDERSTANDINGS[key] = Understanding(specs)
         return found
 
     def _owner(self, intent: str) -> Skill | None:
         for skill in self._everyone():
-            if any(spec.name == intent for spec in getattr(skill, "intents", ())):
+            if any(spec.name == intent for spec in skill.intents):
                 return skill
         return None
 
@@ -159,7 +159,7 @@ class Conversation:
             return None
         if spec.writes and "ref" in reading.inferred and not reading.confirmed:
             return await self._offer(actor, reading.text, [reading], confirm=True)
-        return await owner.on_intent(actor, reading)  # type: ignore[attr-defined,no-any-return]
+        return await owner.on_intent(actor, reading)
 
     def _may(self, actor: Actor, reading: Reading) -> bool:
         """Whether a reading is for someone of ``actor``'s kind (a partner is never offered staff work)."""
@@ -215,7 +215,9 @@ class Conversation:
             return stale_button()
         await self._clear(actor)
         choice = choices[int(index)]
-        understood = await self.understand(actor, dialog.state.get("text", ""), only=choice["intent"])
+        understood = await self.understand(actor, dialog.state.get("text", ""), only=choice.get("intent"))
+        if not understood.readings:  # an intent no skill declares any more (an upgrade in between)
+            return stale_button()
         reading = understood.readings[0]
         if choice.get("ref"):
             reading.slots["ref"] = choice["ref"]

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.understanding.spec import IntentSpec, Reading
 from store import queries
 from store.db import Database
 
@@ -69,6 +70,7 @@ class Skill(Protocol):
     """A capability in the conversation. Every method returns ``None`` for "not mine"."""
 
     prefix: str  # owns actions, forms and dialog flows named "<prefix>.…"
+    intents: tuple[IntentSpec, ...]  # what it understands (bot/kernel/understanding/spec.py)
 
     def help_lines(self, actor: Actor) -> list[str]:
         """Lines for 'help', written as examples of what the person can type."""
@@ -76,6 +78,10 @@ class Skill(Protocol):
 
     async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
         """A message typed outside any dialog of this skill's; be conservative in what you claim."""
+        ...
+
+    async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
+        """Act on a reading of one of ``intents``; None when this reading is not one it acts on."""
         ...
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:

@@ -254,8 +254,9 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
             "show pending deals",
             "what's in my queue",
         ),
-        slots=("partner",),
+        slots=("partner", "topic"),
         roles=STAFF,
+        values={"topic": {"mdf": "mdf", "marketing funds": "mdf"}},
         confirm="Show what waits for review",
     ),
     IntentSpec(

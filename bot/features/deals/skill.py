@@ -334,8 +334,8 @@ class DealSkill:
         return replies
 
     async def _pending_reading(self, actor: Actor, reading: Reading) -> Replies | None:
-        if reading.get("topic") == "mdf" or re.search(r"\bmdf\b", reading.text, re.I):
-            return None
+        if reading.get("topic") == "mdf":
+            return None  # the MDF queue: the MDF skill's own words answer it
         return await self._list(actor, "review")
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:

@@ -121,15 +121,17 @@ def _clean_activity(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def request_details(text: str) -> str:
+    """What follows the words that ask for MDF ("requesting mdf: booth at ..." -> "booth at ...")."""
+    request = REQUEST_RE.match(text)
+    if request:
+        return request.group("rest")
+    return _after_first(text, r"\b(?:mdf|funds?|money|budget)\b(?:\s+request)?\s*[:\-–—]?")
+
+
 def request_slots(ctx: SlotContext) -> dict[str, Any]:
     """An MDF request's activity, dates and expected leads, read the way the request dialog reads them."""
-    request = REQUEST_RE.match(ctx.text)
-    rest = (
-        request.group("rest")
-        if request
-        else _after_first(ctx.text, r"\b(?:mdf|funds?|money)\b(?:\s+request)?\s*[:\-–—]?")
-    )
-    slots, _ = parse_request_text(rest, today=ctx.today)
+    slots, _ = parse_request_text(request_details(ctx.text), today=ctx.today)
     found: dict[str, Any] = {"activity": slots.get("activity")}
     if slots.get("start"):
         found["start_date"] = date.fromisoformat(slots["start"])
@@ -210,13 +212,7 @@ class MdfSkill:
         """Act on a reading of the understanding layer (:mod:`bot.features.mdf.intents`)."""
         text = reading.text
         if reading.intent == "mdf.request":
-            request = REQUEST_RE.match(text)
-            rest = (
-                request.group("rest")
-                if request
-                else _after_first(text, r"\b(?:mdf|funds?|money|budget)\b(?:\s+request)?\s*[:\-–—]?")
-            )
-            return await self._start_request(actor, rest)
+            return await self._start_request(actor, request_details(text))
         if reading.intent == "mdf.balance":
             return await self._balance(actor)
         if reading.intent == "mdf.list":
@@ -227,7 +223,7 @@ class MdfSkill:
                 view = await self.mdf.set_budget(
                     actor, partner=reading.get("partner"), quarter=quarter, amount=reading.get("amount")
                 )
-                return [Reply(text=f"MDF budget set: {mdf_views.balance_line(view)}.")]
+                return [_budget_saved(view)]
             if reading.get("partner"):
                 return await self._balance(actor, partner=reading.get("partner"))
             return await self._staff_text(actor, text)

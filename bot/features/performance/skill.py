@@ -231,16 +231,12 @@ class PerformanceSkill:
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Act on a reading of the understanding layer (:mod:`bot.features.performance.intents`)."""
-        words, days = split_period(reading.text)
-        days = days or DEFAULT_DAYS
+        _, period = split_period(reading.text)
+        days = period or DEFAULT_DAYS
         if reading.intent == "staff.lagging":
             return await self._laggards(actor, days)
         if reading.intent == "scorecard.self":
-            return (
-                await self.on_text(actor, "how am i doing")
-                if actor.is_staff
-                else await self._scorecard(actor, None, days)
-            )
+            return self._per_partner(days) if actor.is_staff else await self._scorecard(actor, None, days)
         if reading.intent == "staff.scorecard":
             if reading.get("partner"):
                 return await self._scorecard(actor, reading.get("partner"), days)
@@ -255,17 +251,7 @@ class PerformanceSkill:
             return await self._laggards(actor, days or DEFAULT_DAYS)
         if OWN_RE.match(words):
             if actor.is_staff:
-                return [
-                    Reply(
-                        text="Scorecards are per partner: say 'scorecard for Northwind', or 'who is lagging?' "
-                        "for the partners with red flags.",
-                        buttons=[
-                            Button(
-                                "Who is lagging?", "performance.laggards", {"days": str(days or DEFAULT_DAYS)}
-                            )
-                        ],
-                    )
-                ]
+                return self._per_partner(days or DEFAULT_DAYS)
             return await self._scorecard(actor, None, days or DEFAULT_DAYS)
         match = NAMED_RE.match(words)
         if match:
@@ -292,6 +278,16 @@ class PerformanceSkill:
         return []
 
     # -- replies -----------------------------------------------------------------------------
+
+    def _per_partner(self, days: int) -> list[Reply]:
+        """Staff asking for "my" scorecard: scorecards are per partner."""
+        return [
+            Reply(
+                text="Scorecards are per partner: say 'scorecard for Northwind', or 'who is lagging?' "
+                "for the partners with red flags.",
+                buttons=[Button("Who is lagging?", "performance.laggards", {"days": str(days)})],
+            )
+        ]
 
     async def _scorecard(self, actor: Actor, name: str | None, days: int) -> list[Reply]:
         try:

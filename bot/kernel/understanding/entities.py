@@ -35,8 +35,7 @@ _QUARTER_RE = re.compile(
 _DAYS_RE = re.compile(r"\b(?P<n>\d{1,3})\s*(?P<unit>days?|d|weeks?|wks?|w)\b", re.IGNORECASE)
 # Length-preserving rewrites for the date finder, so its spans still point into the original text.
 _DATE_REWRITES = (
-    (re.compile(r"\b(wks?)\b", re.I), lambda m: "week"[: len(m.group(1))] if len(m.group(1)) > 2 else "wk"),
-    (re.compile(r"\b(?:to|til)(?=\s+(?:the\s+)?(?:end|mid|early|late|next|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|q[1-4]\b))", re.I), "by"),
+    (re.compile(r"\b(?:to|til)(?=\s+(?:the\s+)?(?:end|mid|early|late|next|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|q[1-4]\b))", re.I), lambda m: "by".ljust(len(m.group(0)))),
     (re.compile(r"\binto(?=\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|q[1-4]\b|next))", re.I), "  by"),
 )  # fmt: skip
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -55,7 +54,7 @@ def fold(text: str) -> str:
     for ch in text:
         base = unicodedata.normalize("NFKD", ch)
         kept = "".join(c for c in base if not unicodedata.combining(c)) or ch
-        out.append(kept[0].lower() if len(kept) >= 1 else ch)
+        out.append(kept[0].lower())
     return "".join(out)
 
 

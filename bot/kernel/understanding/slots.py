@@ -91,26 +91,10 @@ def fill(
         dates = [s for s in ents.of("date") if s.value is not None]
         if dates:
             slots[date_slot] = dates[0].value
-    if "product" in names:
-        product = ents.first("product")
-        if product:
-            slots["product"] = product.value
-    if "partner" in names:
-        partner = ents.first("partner")
-        if partner:
-            slots["partner"] = partner.value.name
-    if "quarter" in names:
-        quarter = ents.first("quarter")
-        if quarter:
-            slots["quarter"] = quarter.value
-    if "days" in names:
-        days = ents.first("days")
-        if days:
-            slots["days"] = days.value
-    if "url" in names:
-        url = ents.first("url")
-        if url:
-            slots["url"] = url.value
+    for slot in ("product", "partner", "quarter", "days", "url"):  # the first span of the slot's kind
+        first = ents.first(slot) if slot in names else None
+        if first is not None:
+            slots[slot] = first.value.name if isinstance(first.value, Named) else first.value
     for vocab_slot, words in ctx.values.items():
         if vocab_slot in names:
             value = vocabulary_value(ctx.text, words)
