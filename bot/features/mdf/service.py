@@ -699,6 +699,18 @@ class Mdf:
             )
             return [await self._view(session, r) for r in rows]
 
+    async def activities_visible(self, actor: Actor) -> list[tuple[str, str]]:
+        """(ref, activity) of the requests the actor may see - for resolving "the webinar MDF"; never
+        another partner's."""
+        if not actor.is_staff and actor.partner_id is None:
+            return []
+        partner_id = None if actor.is_staff else actor.partner_id
+        async with self.db.transaction() as session:
+            rows = await mdf_queries.requests_visible(
+                session, partner_id=partner_id, statuses=None, limit=500
+            )
+            return [(mdf_ref(r.number), r.activity) for r in rows]
+
     async def approve(self, actor: Actor, ref: str, *, amount: Money | None = None) -> MdfView:
         """Approve in full (``amount`` None) or in part (less than requested, same currency)."""
         self._require_decider(actor)

@@ -203,9 +203,7 @@ class MdfSkill:
 
     async def names(self, actor: Actor) -> list[Named]:
         """Activities of the MDF requests ``actor`` may see; partners' names for staff."""
-        named = [
-            Named("M", v.ref, v.activity) for v in await self.mdf.list_requests(actor, scope="all", limit=200)
-        ]
+        named = [Named("M", ref, activity) for ref, activity in await self.mdf.activities_visible(actor)]
         return named + [Named("partner", n, n) for n in await self.mdf.partner_names(actor)]
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
