@@ -90,12 +90,10 @@ class ContentSkill:
         """Act on a reading of the understanding layer (:mod:`bot.features.content.intents`)."""
         if reading.intent == "content.new":
             return await self._whats_new(actor)
+        if reading.intent == "staff.content_stats":
+            named = await self.on_text(actor, reading.text)  # "stats for the launch kit", "C-3"
+            return named or [content_views.stats_overview(await self.content.recent_stats(actor))]
         if reading.intent == "staff.publish":
-            legacy = await self.on_text(actor, reading.text)
-            if legacy is not None:
-                return legacy
-            if re.search(r"\b(?:stats|statistics|report)\b", reading.text, re.I):
-                return [content_views.stats_overview(await self.content.recent_stats(actor))]
             publish = PUBLISH_RE.match(reading.text)
             if publish:
                 return await self._publish_text(actor, publish.group("rest"))
