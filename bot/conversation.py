@@ -215,7 +215,9 @@ class Conversation:
             return stale_button()
         await self._clear(actor)
         choice = choices[int(index)]
-        understood = await self.understand(actor, dialog.state.get("text", ""), only=choice.get("intent"))
+        if not choice.get("intent"):
+            return stale_button()
+        understood = await self.understand(actor, dialog.state.get("text", ""), only=choice["intent"])
         if not understood.readings:  # an intent no skill declares any more (an upgrade in between)
             return stale_button()
         reading = understood.readings[0]

@@ -112,7 +112,6 @@ class DealSkill:
         self.dialogs = dialogs
         self.default_currency = default_currency
         self._intents: dict[str, IntentStep] = {
-            "register": self._start_registration,
             "list": self._list_intent,
             "status": self._status,
             "history": self._history_intent,
