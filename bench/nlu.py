@@ -200,6 +200,7 @@ def score_line(line: dict[str, Any], understood: Any, today: date, score: Score)
     if "amount" in slots and isinstance(slots["amount"], Money) and "currency" in line["slots"]:
         slots["currency"] = slots["amount"].currency
     slots_right = True
+    wrong: list[str] = []
     for name, expected in line["slots"].items():
         score.slot_total[name] += 1
         if isinstance(expected, str) and expected.startswith("invalid:"):
@@ -208,6 +209,8 @@ def score_line(line: dict[str, Any], understood: Any, today: date, score: Score)
             ok = intent == want and slot_ok(name, expected, slots.get(name), today)
         if ok:
             score.slot_right[name] += 1
+        else:
+            wrong.append(f"{name}: want {expected!r} got {slots.get(name)!s}")
         slots_right = slots_right and ok
     if kind == "ambiguous":
         passed = understood.decision != "act" or intent == "meta.unknown"
@@ -221,9 +224,9 @@ def score_line(line: dict[str, Any], understood: Any, today: date, score: Score)
         score.passed += 1
         score.kinds_passed[kind] += 1
     else:
+        why = f"got {intent}" if intent != want else "; ".join(wrong) or "right reading, not acted on"
         score.failures.append(
-            f"{line['id']} [{kind}] {line['text'][:70]!r}: want {want} {line['slots']}, "
-            f"got {intent} ({understood.decision}) {_shown(slots)}"
+            f"{line['id']} [{kind}] {line['text']!r}\n    want {want}, {understood.decision}: {why}"
         )
     return passed
 
