@@ -185,7 +185,17 @@ class Score:
         return self.outcomes[what] / self.lines if self.lines else 0.0
 
 
-def score_line(line: dict[str, Any], understood: Any, today: date, score: Score) -> bool:
+def missing(reading: Any, specs: dict[str, Any]) -> list[str]:
+    spec = specs.get(reading.intent)
+    if spec is None:
+        return []
+    return [n for n in spec.needs if not reading.slots.get(n) and not reading.slots.get(n + "s")]
+
+
+def score_line(
+    line: dict[str, Any], understood: Any, today: date, score: Score, specs: dict[str, Any] | None = None
+) -> bool:
+    specs = specs or {}
     best = understood.best
     intent = best.intent if best else "meta.unknown"
     want = line["intent"]
@@ -213,7 +223,9 @@ def score_line(line: dict[str, Any], understood: Any, today: date, score: Score)
             wrong.append(f"{name}: want {expected!r} got {slots.get(name)!s}")
         slots_right = slots_right and ok
     if kind == "ambiguous":
-        passed = understood.decision != "act" or intent == "meta.unknown"
+        # acting on a reading without the record it needs is the skill asking which one
+        asks = understood.decision != "act" or bool(best and missing(best, specs))
+        passed = asks or intent == "meta.unknown"
     elif kind == "bad input":
         passed = intent == want or understood.decision != "act" or bool(best and best.invalid)
     elif want == "meta.unknown":
@@ -299,7 +311,7 @@ async def run(
             understood = await conversation.understand(actor, line["text"])
             timings.append(time.perf_counter() - started)
             today = core.clock().astimezone(ZoneInfo(actor.tz)).date()
-            score_line(line, understood, today, score)
+            score_line(line, understood, today, score, conversation.understanding().specs)
             if outcomes:
                 await _outcome(line, template, folder, actor, score)
         await core.db.dispose()

@@ -408,6 +408,10 @@ class Conversation:
                 return taken
         if understood.decision == "ask":
             choices = [r for r in self.understanding().choices(understood) if self._may(actor, r)]
+            best = understood.best
+            if best is not None and not self._may(actor, best):
+                # what it most likely asks is not theirs to do: offer only what is nearly as likely
+                choices = [r for r in choices if r.confidence >= best.confidence / 2]
             if choices:
                 return await self._offer(actor, understood.text, choices)
         if self.fallback is not None:

@@ -97,9 +97,11 @@ _DAY_MONTH_RE = re.compile(
 )
 _MONTH_DAY_RE = re.compile(rf"(?P<month>{_MONTH}) (?:the )?(?P<day>\d{{1,2}}){_ORD}(?:,? (?P<year>\d{{4}}))?")
 _RELATIVE_RE = re.compile(
-    rf"(?:(?:in|within) (?P<n>{_COUNT}) (?P<unit>day|week|month|year)s?"
+    rf"(?:(?:in|within) (?:about |approx |~ ?)?(?P<n>{_COUNT}) (?P<unit>day|week|month|year)s?"
     rf"|(?P<n2>{_COUNT}) (?P<unit2>day|week|month|year)s? from (?:now|today))"
 )
+# "6/30", "30.06.", "15.1": a day and month without a year (day first unless that is impossible)
+_DAY_MONTH_NUMERIC_RE = re.compile(r"(\d{1,2})([/.])(\d{1,2})\.?")
 _WEEKDAY_RE = re.compile(rf"(?:(?:this|next|coming|on) )?(?P<weekday>{_WEEKDAY})")
 _END_OF_YEAR_RE = re.compile(r"(?:the )?end of (?:(?:the )?year )?(?P<year>\d{4})")
 
@@ -125,6 +127,7 @@ _FIND_LEAD = r"""
   | (?:by|on|in|around|before|until|till|at)\s+
 ))?
 """
+_UNIT = r"(?:days?|weeks?|wks?|months?|mos|mths?|years?)"
 _SENTENCE_MONTH = rf"\b{_MONTH}\b(?:\.(?=\s*\d))?"  # "Mar. 5" keeps its dot, "in May." does not
 _STRONG = rf"""
     (?<![\w./\-])\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}(?![\w/\-]|[.,]\d)
@@ -144,16 +147,20 @@ _STRONG = rf"""
   | {_SENTENCE_MONTH}\s+(?:the\s+)?\d{{1,2}}{_ORD}\b(?![.,:]\d)(?:,?\s+\d{{4}}\b)?
   | (?<![\w.,/$€£¥\-])(?:the\s+)?\d{{1,2}}{_ORD}\s+(?:of\s+)?{_SENTENCE_MONTH}(?:,?\s+\d{{4}}\b)?
   | {_SENTENCE_MONTH},?\s+\d{{4}}\b
-  | \b(?:in|within)\s+{_COUNT}\s+(?:day|week|month|year)s?\b
+  | \b(?:in|within)\s+(?:about\s+|approx\.?\s+|~\s*)?{_COUNT}\s*{_UNIT}\b
   | \b{_COUNT}\s+(?:day|week|month|year)s?\s+from\s+(?:now|today)\b
 """
 _WEAK = rf"""
-    \b(?:(?:this|next|coming)\s+)?{_WEEKDAY}\b
+    (?:~\s*)?\b\d{{1,3}}\s*{_UNIT}\b
+  | (?<![\w./\-])\d{{1,2}}/\d{{1,2}}(?![\w/\-]|[.,]\d)
+  | (?<![\w./\-])\d{{1,2}}\.\d{{1,2}}\.(?!\w|[.,]\d)
+  | \b(?:(?:this|next|coming)\s+)?{_WEEKDAY}\b
   | \b(?:the\s+)?(?:today|tomorrow|tmrw|day\s+after\s+tomorrow)\b
   | \b(?:this|next|current)\s+(?:month|quarter|year|week)\b
   | {_SENTENCE_MONTH}
 """
 _CLOSE_LEAD_RE = re.compile(r"clos|date", re.IGNORECASE)
+_BARE_COUNT_RE = re.compile(r"\d{1,3} (?:day|week|month|year)s?")
 _MONTH_ABBREVIATIONS_LOWER = frozenset(m.lower() for m in (*_MONTH_ABBREVIATIONS, "Sept")) - {"may"}
 _FIND_RE = re.compile(
     rf"{_FIND_LEAD}(?P<core>(?P<strong>{_STRONG})|(?P<weak>{_WEAK}))", re.IGNORECASE | re.VERBOSE
@@ -195,10 +202,23 @@ def find_close_date(text: str, *, today: date) -> tuple[date, tuple[int, int]] |
                 continue
             if core in _MONTH_ABBREVIATIONS_LOWER and not _CLOSE_LEAD_RE.search(lead):
                 continue  # "approved by Jan" is a person; "closing Jan" is a month
+            if _BARE_COUNT_RE.fullmatch(core):
+                if not _CLOSE_LEAD_RE.search(lead) and not re.search(r"\bin\s*$", lead):
+                    continue  # "extend by 2 weeks" is a length; "close: 90 days" a date
+                core = f"in {core}"
         found = _parse_phrase(core, today, fallback=False)
         if found is not None:
             return found, match.span()
     return None
+
+
+def parse_listed_date(text: str, *, today: date) -> date | None:
+    """A date that is a whole item of a list on its own ("globex, 40k, march", "..., 6/30"): read with
+    this module's own rules only (no dateparser guess), None when it is not one."""
+    core = _normalize(text)
+    if not core or _AMOUNTISH_RE.search(core):
+        return None
+    return _parse_phrase(f"in {core}" if _BARE_COUNT_RE.fullmatch(core) else core, today, fallback=False)
 
 
 def validate_close_date(d: date, *, today: date) -> date:
@@ -238,6 +258,11 @@ def _normalize(text: str) -> str:
     text = " ".join(text.split())
     text = re.sub(rf"\b({_MONTH}|{_WEEKDAY})\.", r"\1", text)
     text = re.sub(r"\bmid-", "mid ", text)
+    text = re.sub(r"\b(\d+) ?(?:wks?|weeks?)\b", r"\1 weeks", text)
+    text = re.sub(r"\b(\d+) ?(?:mos|mths?|months?)\b", r"\1 months", text)
+    text = re.sub(r"~ ?(?=\d)", "", text)
+    if _DAY_MONTH_NUMERIC_RE.fullmatch(text):
+        return text  # "30.06." keeps the dot that says it is a date
     return text.rstrip(".!?,;: ")
 
 
@@ -311,6 +336,13 @@ def _rule_dmy(m: re.Match[str], today: date) -> date | None:
     year = int(raw_year) if len(raw_year) == 4 else 2000 + int(raw_year)
     # Day first; month first only when day first is impossible (3/31/2027).
     return _safe_date(year, second, first) or (_safe_date(year, first, second) if second > 12 else None)
+
+
+def _rule_day_month_numeric(m: re.Match[str], today: date) -> date | None:
+    first, second = int(m.group(1)), int(m.group(3))
+    if m.group(2) == "/" and first <= 12 < second:
+        first, second = second, first  # 6/30 is month first
+    return _first_on_or_after(today, lambda year: _safe_date(year, second, first))
 
 
 def _period_end(unit: str, offset: int, today: date) -> date:
@@ -406,6 +438,7 @@ _RULES: tuple[tuple[re.Pattern[str], _Rule], ...] = (
     (_DAY_MONTH_RE, _rule_day_month),
     (_MONTH_DAY_RE, _rule_day_month),
     (_RELATIVE_RE, _rule_relative),
+    (_DAY_MONTH_NUMERIC_RE, _rule_day_month_numeric),
     (_WEEKDAY_RE, _rule_weekday),
     (_END_OF_YEAR_RE, _rule_end_of_year),
 )

@@ -1,8 +1,20 @@
-"""Words every dialog understands, whichever skill owns it: stop what we're doing, or show what I can do."""
+"""Words every dialog understands, whichever skill owns it: stop what we're doing, or show what I can do;
+and :func:`fold`, how typed words are compared."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 CANCEL_RE = re.compile(r"^\s*(cancel|stop|abort|quit|never ?mind|forget it)\b[.!]*\s*$", re.I)
 HELP_RE = re.compile(r"^\s*(help|\?|commands|what can you do\??|menu)\s*[.!?]*\s*$", re.I)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents; the same length as ``text`` for Latin text (spans stay valid)."""
+    out = []
+    for ch in text:
+        base = unicodedata.normalize("NFKD", ch)
+        kept = "".join(c for c in base if not unicodedata.combining(c)) or ch
+        out.append(kept[0].lower())
+    return "".join(out)

@@ -14,6 +14,7 @@ from bot.kernel.dates import (
     find_close_date,
     format_date,
     parse_close_date,
+    parse_listed_date,
     validate_close_date,
 )
 from bot.kernel.errors import InputError
@@ -214,6 +215,12 @@ def test_validate_close_date_on_leap_day() -> None:
         ("Q3 '27 for Acme", date(2027, 9, 30), "Q3 '27"),
         # found even in the past: the caller validates
         ("closing 2025-01-01", date(2025, 1, 1), "closing 2025-01-01"),
+        # abbreviated units, approximations, a count after a closing word, a day and month alone
+        ("prob closing in 6 wks", date(2027, 1, 7), "closing in 6 wks"),
+        ("closing in ~4 weeks", date(2026, 12, 24), "closing in ~4 weeks"),
+        ("Expected close: 90 days", date(2027, 2, 24), "Expected close: 90 days"),
+        ("deal reg for Rekall - close 6/30", date(2027, 6, 30), "close 6/30"),
+        ("demo went well, closing 15.1.", date(2027, 1, 15), "closing 15.1."),
     ],
 )
 def test_find_close_date(text: str, expected: date, phrase: str) -> None:
@@ -265,6 +272,9 @@ def test_find_agrees_with_parse(phrase: str) -> None:
         "version 1.2.3",
         "closing April 31 or so",
         "closing soon",
+        "extend D-1 by 2 weeks",  # a length, not a date
+        "meeting booked for 12/9 w/ gavin",  # a day and month alone need a closing word
+        "costs 12.5k",
         "",
     ],
 )
@@ -282,3 +292,21 @@ def test_find_close_date_ignores_non_dates(text: str) -> None:
 )
 def test_format_date(d: date, expected: str) -> None:
     assert format_date(d) == expected
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("march", date(2027, 3, 31)),
+        (" 2 weeks", date(2026, 12, 10)),
+        ("~4 weeks", date(2026, 12, 24)),
+        ("6/30", date(2027, 6, 30)),
+        ("Q1", date(2027, 3, 31)),
+        ("globex", None),
+        ("30k eur", None),
+        ("cloud suite", None),
+        ("31.02.", None),
+    ],
+)
+def test_parse_listed_date(item: str, expected: date | None) -> None:
+    assert parse_listed_date(item, today=TODAY) == expected

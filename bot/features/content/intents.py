@@ -8,6 +8,9 @@ CONTENT_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "content.new",
         (
+            "whats new",
+            "did the new <price list> come out yet",
+            "is the <launch kit> available now?",
             "what's new",
             "anything new?",
             "new content",

@@ -78,6 +78,9 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "deal.status",
         (
+            "{name} - any update from your side?",
+            "show me the details of the {name} deal",
+            "what's happening with the {name} registration?",
             "status of {ref}",
             "{ref}",
             "show {ref}",
@@ -137,6 +140,10 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "deal.update",
         (
+            "bump {ref} to {amount}",
+            "{name} pulled in to {date}",
+            "{ref} amt {amount}",
+            "{name} - next step: send the contract",
             "{ref} moved to proposal",
             "{ref} is in negotiation now",
             "{ref} stage negotiation",
@@ -199,6 +206,8 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "deal.lost",
         (
+            "sadly lost: {name}, reason: price",
+            "verloren: {name}, zu teuer",
             "{ref} lost",
             "mark {ref} lost - no budget",
             "{ref} lost because of price",
@@ -242,6 +251,10 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.pending",
         (
+            "list registrations awaiting review, oldest first",
+            "any new deal regs since yesterday?",
+            "pending mdf requests?",
+            "registrations I still have to review",
             "pending",
             "what's pending",
             "what is waiting for my review",
@@ -282,6 +295,8 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.reject",
         (
+            "reject {ref}, not enough detail on the opp and no contact",
+            "no to {ref}, the customer is a direct account",
             "reject {ref}",
             "reject {ref}, customer buys direct",
             "reject {ref} because it's a house account",
@@ -301,6 +316,9 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.ask_info",
         (
+            "{ref} - can you ask them what the competing quote is",
+            "query the {name} registration: is it the same project as {lref}?",
+            "ask the partner for the decision maker on {ref}",
             "ask info {ref}: who is the decision maker?",
             "ask {partner} for more info on {ref}",
             "need more information on {ref}: what's the budget",
@@ -319,6 +337,9 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.conflicts",
         (
+            "list duplicate regs this week",
+            "any double registrations?",
+            "dupes to sort out",
             "conflicts",
             "show conflicts",
             "any overlapping registrations?",

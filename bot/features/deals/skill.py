@@ -245,12 +245,10 @@ class DealSkill:
             products=products,
             default_currency=self.default_currency,
         )
-        slots = _slots_from(found, {})
-        typed = reading.get("customer")
-        if typed and (not slots.get("customer") or re.search(r"[?!](?:\s|$)", slots["customer"])):
-            slots["customer"] = typed  # "for Duff Brewery? cloud suite ..." is Duff Brewery
-        if reading.get("product") and not slots.get("product"):
-            slots["product"] = reading.get("product")
+        slots = _slots_from(found, {})  # what the reading did not find, read the way the form reads it
+        for name in ("customer", "product", "domain", "country", "notes"):
+            if reading.get(name):
+                slots[name] = reading.get(name)
         if reading.get("amount") is not None:
             slots["amount"] = _money_slot(reading.get("amount"))
         if reading.get("close_date") is not None:

@@ -39,6 +39,9 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "lead.status",
         (
+            "what's {ref} again?",
+            "remind me what {ref} was",
+            "tell me about the {name} lead",
             "{ref}",
             "show {ref}",
             "status of {ref}",
@@ -121,6 +124,10 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "lead.convert",
         (
+            "{ref} -> deal please, {amount}, closing {date}",
+            "turn {name} into an opp: {product} {amount} close {date}",
+            "{name} is real, make it a deal registration",
+            "convert {ref} into a registration, {product}, {amount}",
             "convert {ref}",
             "convert {ref} to a deal",
             "convert {ref} into a deal, {amount}, {product}, close {date}",
@@ -139,6 +146,9 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.leads",
         (
+            "leads waiting on partners for more than a day?",
+            "which leads has nobody taken",
+            "lead queue please",
             "lead queue",
             "unassigned leads",
             "leads to review",
@@ -158,6 +168,9 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.assign_lead",
         (
+            "{ref} -> {partner}",
+            "{ref} to {partner} please",
+            "hand {ref} over to {partner}",
             "assign {ref} to {partner}",
             "give {ref} to {partner}",
             "route {ref} to {partner}",

@@ -31,6 +31,8 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "mdf.balance",
         (
+            "wie viel MDF haben wir noch",
+            "how much co-op money is left",
             "mdf balance",
             "how much mdf do we have left",
             "what's left in our mdf budget",
@@ -60,6 +62,9 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "mdf.status",
         (
+            "can you chase the MDF claim for the {name}",
+            "where is my mdf for the {name}",
+            "{ref} status?",
             "{ref}",
             "status of {ref}",
             "status of my {name} mdf",
@@ -108,6 +113,10 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.mdf_decide",
         (
+            "{ref} approved, the plan looks fine",
+            "approve the {name} mdf",
+            "ok {ref}, go ahead with the event",
+            "{ref} is rejected, too expensive",
             "approve {ref}",
             "reject {ref}, overlaps with our campaign",
             "approve the {name} mdf",

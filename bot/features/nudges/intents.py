@@ -8,6 +8,9 @@ NUDGE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.nudge_stats",
         (
+            "are we spamming partners? show the nudge numbers",
+            "how often do we remind people",
+            "reminder stats for the last {days}",
             "nudge stats",
             "how many reminders did we send",
             "reminder statistics",

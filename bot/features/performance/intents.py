@@ -8,6 +8,9 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "scorecard.self",
         (
+            "what's our win rate",
+            "am I behind other partners?",
+            "how are we performing",
             "how am i doing",
             "how are we doing",
             "my scorecard",
@@ -25,6 +28,9 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.scorecard",
         (
+            "{partner} stats last quarter",
+            "how is {partner} doing",
+            "{partner} performance numbers",
             "scorecard for {partner}",
             "how is {partner} doing",
             "{partner} scorecard",
@@ -39,6 +45,9 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.lagging",
         (
+            "who's slacking on follow-up",
+            "which partners are falling behind on leads",
+            "partners that need a push",
             "who is lagging",
             "which partners are behind",
             "laggards",
@@ -54,6 +63,9 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.pipeline",
         (
+            "whats the total pipeline for {quarter}",
+            "how much is {partner} forecasting this quarter?",
+            "open pipeline across partners",
             "pipeline by partner",
             "open pipeline per partner",
             "total pipeline",

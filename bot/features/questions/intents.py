@@ -16,6 +16,10 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "question.ask",
         (
+            "wondering whether MDF can pay for a trade show booth",
+            "I'd like to know how long protection on a registration lasts",
+            "customer needs SAML login in {product}, supported??",
+            "quick q: does {product} run on arm",
             "does {product} support single sign-on with okta?",
             "what discount can we give on a 3 year renewal?",
             "is there a nfr license for partners?",
@@ -56,6 +60,9 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "question.followup",
         (
+            "adding to my <ISO> question: they also need a pen test report",
+            "any update on my question {ref}?",
+            "more on {ref}: they also asked about pricing",
             "follow up on {ref}: the customer also needs it in french",
             "{ref} any update?",
             "{ref} still no answer",
@@ -73,6 +80,9 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "question.list",
         (
+            "list my open q's",
+            "questions I asked",
+            "which of my questions are still open",
             "my questions",
             "what questions have i asked",
             "did anyone answer my questions?",
@@ -104,6 +114,9 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.answer",
         (
+            "{ref}: the answer is that it ships in March",
+            "re {ref} tell them support is included for a year",
+            "{ref} - yes, that discount applies to renewals too",
             "answer {ref}: yes, it is certified",
             "{ref}: the discount is 15%",
             "reply to {ref} - use the partner portal form",

@@ -10,7 +10,6 @@ feature: record names come from the :class:`Named` entries the features provide 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,27 +17,36 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from bot.kernel.amounts import find_money
-from bot.kernel.companies import LEGAL_SUFFIXES
-from bot.kernel.dates import find_close_date
+from bot.kernel.companies import LEGAL_SUFFIXES, normalize_domain
+from bot.kernel.countries import find_country
+from bot.kernel.dates import find_close_date, parse_listed_date
 from bot.kernel.errors import InputError
+from bot.kernel.words import fold
 
 REF_KINDS = ("D", "L", "Q", "M", "C", "KB")
 # D- and L- references are also read without the hyphen ("d3"); "q1" is a quarter, "m1" too short a word.
 _REF_RE = re.compile(r"(?<![\w-])(?:(KB|[DLQMC])-(\d{1,9})|([DL])(\d{1,9}))(?![\w-])", re.IGNORECASE)
 _URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>|]+|\b(?:slack|teams)-file:[^\s,;]+", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_QUARTER_RE = re.compile(
+_DOMAIN_RE = re.compile(
+    r"(?<![\w@./-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}(?![\w@/-]|\.\w)", re.I
+)
+QUARTER_RE = re.compile(
     r"\b(?:(?P<y1>20\d\d)[-\s]?Q(?P<q1>[1-4])|Q(?P<q2>[1-4])(?:\s*(?:/|')?\s*(?P<y2>20\d\d|\d\d)\b)?"
     r"|(?P<rel>this|next|last|previous|current)\s+quarter)\b",
     re.IGNORECASE,
 )
-_DAYS_RE = re.compile(r"\b(?P<n>\d{1,3})\s*(?P<unit>days?|d|weeks?|wks?|w)\b", re.IGNORECASE)
+_DAYS_RE = re.compile(r"\b(?P<n>\d{1,3})\s*(?P<unit>days?|d|weeks?|wks?|w)\b(?!/)", re.IGNORECASE)
 # Length-preserving rewrites for the date finder, so its spans still point into the original text.
 _DATE_REWRITES = (
     (re.compile(r"\b(?:to|til)(?=\s+(?:the\s+)?(?:end|mid|early|late|next|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|q[1-4]\b))", re.I), lambda m: "by".ljust(len(m.group(0)))),
     (re.compile(r"\binto(?=\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|q[1-4]\b|next))", re.I), "  by"),
 )  # fmt: skip
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# An item of a list typed on one line: between commas, semicolons, pipes, dashes or line breaks.
+_ITEM_RE = re.compile(
+    r"(?:^|(?<=[,;|\n])|(?<=\s[-–—]))(?P<item>[^,;|\n–—]+?)(?=$|[,;|\n]|\s[-–—]\s|[.!?]\s*$)"
+)
 # Words too common to stand for a company on their own.
 COMMON_WORDS = frozenset(
     """a an the and or of for to in on at by with my our your new old one deal deals lead leads opp
@@ -46,16 +54,6 @@ COMMON_WORDS = frozenset(
     integrators retail logistics group company industries cloud security edge suite pack gateway
     bank corp inc data tech digital software network networks""".split()
 )
-
-
-def fold(text: str) -> str:
-    """Lower case without accents; the same length as ``text`` for Latin text (spans stay valid)."""
-    out = []
-    for ch in text:
-        base = unicodedata.normalize("NFKD", ch)
-        kept = "".join(c for c in base if not unicodedata.combining(c)) or ch
-        out.append(kept[0].lower())
-    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +68,7 @@ class Named:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    kind: str  # ref, url, email, amount, date, quarter, product, name, partner, days
+    kind: str  # ref, url, email, domain, amount, date, quarter, product, country, name, partner, days
     start: int
     end: int
     value: Any
@@ -142,12 +140,21 @@ def find_entities(
         found.add(Span("url", m.start(), m.end(), m.group(0).rstrip(".,)")))
     for m in _EMAIL_RE.finditer(text):
         found.add(Span("email", m.start(), m.end(), m.group(0)))
+    for m in _DOMAIN_RE.finditer(text):
+        try:
+            domain = normalize_domain(m.group(0))
+        except InputError:
+            continue
+        found.add(Span("domain", m.start(), m.end(), domain))
     _find_money(found, default_currency)
     _find_date(found, today)
-    for m in _QUARTER_RE.finditer(text):
+    for m in QUARTER_RE.finditer(text):
         found.add(Span("quarter", m.start(), m.end(), quarter_of(m, today)))
     for product, (start, end) in find_products(text, products):
         found.add(Span("product", start, end, product))
+    country = find_country(found.without())
+    if country is not None:
+        found.add(Span("country", country[1][0], country[1][1], country[0]))
     found.names = find_names(text, names)
     for span in found.names:
         found.add(span)
@@ -192,11 +199,17 @@ def _find_date(found: Entities, today: date) -> None:
                 found.add(Span("date", m.start(), m.end(), None, error=exc.message))
             return
         if hit is None:
-            return
+            break
         when, (start, end) = hit
         if not found.add(Span("date", start, end, when)):
-            return
+            break
         rest = rest[:start] + " " * (end - start) + rest[end:]
+    for m in _ITEM_RE.finditer(found.without()):
+        item = m.group("item")
+        if item.strip() and not re.fullmatch(r"\s*\d{1,3}\s*", item):
+            listed = parse_listed_date(item, today=today)
+            if listed is not None:
+                found.add(Span("date", m.start("item"), m.end("item"), listed))
 
 
 def quarter_of(m: re.Match[str], today: date) -> str:

@@ -8,6 +8,7 @@ META_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "meta.help",
         (
+            "what can I do here",
             "help",
             "?",
             "what can you do",
@@ -37,6 +38,9 @@ META_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "meta.thanks",
         (
+            "danke dir",
+            "merci",
+            "thanks a lot, that helps",
             "thanks",
             "thank you",
             "thx!",
@@ -49,7 +53,17 @@ META_INTENTS: tuple[IntentSpec, ...] = (
     ),
     IntentSpec(
         "meta.cancel",
-        ("cancel", "stop", "never mind", "forget it", "abort", "scratch that", "nevermind"),
+        (
+            "cancel",
+            "stop",
+            "never mind",
+            "forget it",
+            "abort",
+            "scratch that",
+            "nevermind",
+            "nvm",
+            "scrap that",
+        ),
     ),
     IntentSpec(
         "meta.undo",

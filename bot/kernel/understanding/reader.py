@@ -17,17 +17,25 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Literal
 
-from bot.kernel.understanding.entities import Named, find_entities, fold
+from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel
 from bot.kernel.understanding.slots import SlotContext, clean, fill
 from bot.kernel.understanding.spec import IntentSpec, Reading, Understood
+from bot.kernel.words import fold
 
 Decision = Literal["act", "ask", "unknown"]
 UNKNOWN = "meta.unknown"
 ACT_AT = 0.4  # the best reading's probability at which it is acted on ...
-MARGIN = 0.15  # ... when it is this far ahead of the next one
+MARGIN = 0.15  # ... when it is this far ahead of the next one;
+# or, when it is less likely than that, (floor, times as likely as the next reading): a reading is acted on
+# when the model puts it well ahead of every other, which a write must be further than a read
+AHEAD_READ = (0.10, 2.0)
+AHEAD_WRITE = (0.20, 3.0)
 OFFER_AT = 0.12  # readings at least this likely are offered as choices
 UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message is not understood
+
+OTHER_RECORD = 0.05  # how much less likely an intent on another kind of record than the one typed is
+NO_RECORD = 0.3  # ... and one on no record at all
 
 _PLACEHOLDERS = {
     "ref": None,  # the intent's own record kind
@@ -117,7 +125,9 @@ class Understanding:
             names=list(names),
             default_currency=default_currency,
         )
-        ranked = [(only, 1.0)] if only else self.rank(entities.placeholders(), role)
+        ranked = (
+            [(only, 1.0)] if only else self._by_references(self.rank(entities.placeholders(), role), entities)
+        )
         readings: list[Reading] = []
         for intent, probability in ranked[:4]:
             spec = self.specs.get(intent)
@@ -153,6 +163,22 @@ class Understanding:
             )
         return Understood(text=message, readings=readings, decision=self._decide(readings, only=only))
 
+    def _by_references(self, ranked: list[tuple[str, float]], entities: Entities) -> list[tuple[str, float]]:
+        """A typed reference says what kind of record the message is about: an intent on another kind
+        of record ("approve M-1" is no deal approval), or on none ("L-3 -> deal" is no new
+        registration), is much less likely."""
+        typed = {ref.split("-")[0] for ref in entities.refs()}
+        if not typed:
+            return ranked
+        weighed = []
+        for intent, probability in ranked:
+            spec = self.specs.get(intent)
+            if spec is not None and not intent.startswith("meta.") and spec.record not in typed:
+                probability *= OTHER_RECORD if spec.record else NO_RECORD
+            weighed.append((intent, probability))
+        total = sum(p for _, p in weighed) or 1.0
+        return sorted(((i, p / total) for i, p in weighed), key=lambda ip: -ip[1])
+
     def _decide(self, readings: list[Reading], *, only: str | None) -> Decision:
         if only:
             return "act"
@@ -163,6 +189,9 @@ class Understanding:
         if first.intent == UNKNOWN:
             return "ask" if any(self._offerable(r) for r in readings[1:3]) else "unknown"
         if first.confidence >= ACT_AT and first.confidence - second >= MARGIN:
+            return "act"
+        floor, times = AHEAD_WRITE if self.specs[first.intent].writes else AHEAD_READ
+        if first.confidence >= floor and first.confidence >= times * second:
             return "act"
         if first.confidence < UNKNOWN_BELOW and not any(self._offerable(r) for r in readings[1:3]):
             return "unknown"

@@ -13,7 +13,8 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from bot.kernel.understanding.entities import Entities, Named, Span, fold
+from bot.kernel.understanding.entities import QUARTER_RE, Entities, Named, Span, quarter_of
+from bot.kernel.words import fold
 
 # Words that introduce a reason, and the words that only say what is being done ("lost", "mark").
 _REASON_MARK_RE = re.compile(
@@ -29,7 +30,7 @@ _FILLER = frozenset(
     have has had new with w at from yes of by""".split()
 )
 _SEPARATORS = " \t\n,;:.-–—=>→|/!?"
-_NEXT_STEP_RE = re.compile(r"\bnext\s*steps?\b\s*(?:is|are|on|for)?\s*", re.IGNORECASE)
+_NEXT_STEP_RE = re.compile(r"\bne?xt\s*steps?\b\s*(?:is|are|on|for)?\s*", re.IGNORECASE)
 _NOTES_RE = re.compile(r"\b(?:notes?|comments?)\s*[:=-]\s*(?P<notes>.+)$", re.IGNORECASE | re.DOTALL)
 _CHAT_PREFIX_RE = re.compile(r"^\s*(?:<at>[^<]*</at>\s*|@partnerbot\b\s*|/partner\b\s*)+", re.IGNORECASE)
 _EMOJI_RE = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]+")
@@ -91,10 +92,22 @@ def fill(
         dates = [s for s in ents.of("date") if s.value is not None]
         if dates:
             slots[date_slot] = dates[0].value
-    for slot in ("product", "partner", "quarter", "days", "url"):  # the first span of the slot's kind
+    for slot in (
+        "product",
+        "partner",
+        "quarter",
+        "days",
+        "url",
+        "domain",
+        "country",
+    ):  # the first span of a kind
         first = ents.first(slot) if slot in names else None
         if first is not None:
             slots[slot] = first.value.name if isinstance(first.value, Named) else first.value
+    if "quarter" in names and "quarter" not in slots:
+        quarter = quarter_in_dates(ctx)
+        if quarter:
+            slots["quarter"] = quarter
     for vocab_slot, words in ctx.values.items():
         if vocab_slot in names:
             value = vocabulary_value(ctx.text, words)
@@ -108,15 +121,108 @@ def fill(
         m = _NOTES_RE.search(ctx.text)
         if m:
             slots["notes"] = m.group("notes").strip()
+    if ("next_step" in names or "notes" in names) and ctx.record:
+        _free_text(ctx, names, slots)
     if "reason" in names:
-        reason = reason_in(ctx)
+        reason = reason_in(ctx, besides=slots.get("next_step"))
         if reason:
             slots["reason"] = reason
+            if slots.get("notes") and slots["notes"] in reason:
+                del slots["notes"]  # one clause is one slot
     if "text" in names:
         rest = text_after_record(ctx) if ctx.record else ctx.text
         if rest:
             slots["text"] = rest
     return slots, invalid, inferred, candidates
+
+
+# A clause that says what happens next ("sending proposal by fri", "mtg next tue w/ jane").
+_STEP_CUE_RE = re.compile(
+    r"\b(?:next|will|going\s+to|gonna|plan(?:ning|ned)?|schedul\w*|booked|meeting|mtg|call(?:ing)?|send(?:ing)?|"
+    r"follow(?:ing)?[-\s]?up|paperwork|revisit|try\s+again|waiting\s+for|reviewing|workshop|onsite|"
+    r"tomorrow|mon|tue|tues|wed|thu|thurs|fri|monday|tuesday|wednesday|thursday|friday)\b",
+    re.IGNORECASE,
+)
+_VALUE_KINDS = ("amount", "product", "ref", "name", "partner", "quarter", "url", "email", "domain", "country")
+
+
+def clauses(ctx: SlotContext) -> list[tuple[str, int, int]]:
+    """The parts of the message that are no value and not just the words asking for the intent, as
+    typed (a date inside one kept), with where they are: what is left for free text (a next step,
+    notes)."""
+    kept = ctx.entities.without(*_VALUE_KINDS)
+    bare = ctx.entities.without(*_VALUE_KINDS, "date", "days")
+    vocabulary = {w for words in ctx.values.values() for phrase in words for w in phrase.split()}
+
+    def empty(word: str, *, asking: bool = True) -> bool:
+        folded = fold(word).strip(_SEPARATORS + "'\"?()")
+        if not folded or folded in _FILLER:
+            return True
+        return asking and (
+            folded in ctx.request_words
+            or folded in vocabulary
+            or (len(folded) >= 6 and any(len(v) >= 6 and fuzz.ratio(folded, v) >= 85 for v in vocabulary))
+        )
+
+    found: list[tuple[str, int, int]] = []
+    at = 0
+    for part in _SEGMENT_RE.split(kept):
+        start = kept.find(part, at) if part else at
+        at = start + len(part)
+        words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", bare[start:at])]
+        # the words asking for the intent are no content - unless the part says what happens next
+        asking = not _says_next(ctx, kept, start, at)
+        content = [(a, b) for a, b in words if not empty(bare[a:b], asking=asking)]
+        if not any(re.search(r"[^\W\d_]{3,}", bare[a:b]) for a, b in content):
+            continue
+        first, last = content[0][0], content[-1][1]
+        if _says_next(ctx, kept, first, at):  # a next step keeps its date and the words after it
+            last = first + len(kept[first:at].rstrip(_SEPARATORS + " "))
+        found.append((" ".join(ctx.text[first:last].split()), first, last))
+    return found
+
+
+def _says_next(ctx: SlotContext, kept: str, start: int, end: int) -> bool:
+    """Whether a part of the message says what happens next: a word for it, or a day that is not
+    the close date ("demo on 10.12.", not "close 28.02.")."""
+    if _STEP_CUE_RE.search(kept[start:end]):
+        return True
+    return any(
+        start <= span.start < end and not re.search(r"clos|date", ctx.text[span.start : span.end], re.I)
+        for span in ctx.entities.of("date")
+    ) and bool(re.search(r"[^\W\d_]{3,}", kept[start:end]))
+
+
+def _free_text(ctx: SlotContext, names: tuple[str, ...], slots: dict[str, Any]) -> None:
+    """A record's next step and notes from the clauses no other slot took: a clause that says what
+    happens next is the next step (and a date inside it is the step's, not the close date); the rest
+    are notes."""
+    taken = {str(v) for k, v in slots.items() if k in ("reason", "text", "next_step", "notes")}
+    notes: list[str] = []
+    for text, start, end in clauses(ctx):
+        if any(text in t or t in text for t in taken):
+            continue
+        if "next_step" in names and "next_step" not in slots and _STEP_CUE_RE.search(text):
+            slots["next_step"] = text
+            for span in ctx.entities.of("date"):
+                if start <= span.start and span.end <= end:
+                    for slot in ("close_date", "start_date", "end_date"):
+                        if slots.get(slot) == span.value:
+                            del slots[slot]
+            continue
+        notes.append(text)
+    if "notes" in names and "notes" not in slots and notes:
+        slots["notes"] = "; ".join(notes)
+
+
+def quarter_in_dates(ctx: SlotContext) -> str | None:
+    """A quarter the date finder took as a close date ("closing this quarter", "for Q1"), for an intent
+    that wants the quarter itself."""
+    for span in ctx.entities.of("date"):
+        m = QUARTER_RE.search(ctx.text[span.start : span.end])
+        if m:
+            return quarter_of(m, ctx.today)
+    return None
 
 
 def _date_slot(names: tuple[str, ...]) -> str | None:
@@ -173,13 +279,17 @@ def _strip_filler(text: str) -> str:
     return " ".join(words).strip(_SEPARATORS + " ")
 
 
-def reason_in(ctx: SlotContext) -> str | None:
+def reason_in(ctx: SlotContext, *, besides: str | None = None) -> str | None:
+    """The reason given for a decision: after "because", "reason:", "due to" ..., else what follows
+    the record (``besides`` - a next step already read - left out)."""
     text = ctx.text
     m = _REASON_MARK_RE.search(text)
     if m:
         found = _strip_filler(text[m.end() :])
         return found or None
     tail = _after(ctx, _record_spans(ctx))
+    if besides:
+        tail = " ".join(tail.split()).replace(besides, " ")
     if not tail.strip():
         return None
     found = _strip_filler(tail)
@@ -205,7 +315,9 @@ def text_after_record(ctx: SlotContext) -> str | None:
     return found or None
 
 
-_SEGMENT_RE = re.compile(r"\s*(?:[,;|/\n:=()\[\]]|\s[-–—>→]+\s|\s[-–—]|[-–—]\s|[?!](?=\s|$)|\.(?=\s|$))\s*")
+_SEGMENT_RE = re.compile(
+    r"\s*(?:[,;|\n:=()\[\]]|(?<!\bw)(?<!\bb)(?<!\d)/|\s[-–—>→]+\s|\s[-–—]|[-–—]\s|[?!](?=\s|$)|\.(?=\s|$))\s*"
+)
 _LABEL_RE_TEMPLATE = r"\b{label}\s*(?:name\s*)?(?:is\s+|[:=]\s*)(?P<value>[^,;|\n/]+)"
 _KEEP_LOWER = frozenset("and of de la du von van der the".split())
 
@@ -216,7 +328,9 @@ def free_name(
     """A name that is not a known record, as typed: after a label ("customer: Globex"), else the first
     stretch of the message that is none of the intent's own words and no other value ("reg globex /
     cloud suite / 120k" -> "Globex")."""
-    blanked = ctx.entities.without("amount", "date", "product", "url", "email", "quarter", "days", "ref")
+    blanked = ctx.entities.without(
+        "amount", "date", "product", "url", "email", "domain", "country", "quarter", "days", "ref"
+    )
     for label in labels:
         m = re.search(_LABEL_RE_TEMPLATE.format(label=label), blanked, re.IGNORECASE)
         if m:

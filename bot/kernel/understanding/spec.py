@@ -53,6 +53,12 @@ class IntentSpec:
     parse: Callable[[SlotContext], dict[str, Any]] | None = None
 
     @property
+    def needs(self) -> tuple[str, ...]:
+        """The slots without which the intent cannot act: the record it is about. Acting on a reading
+        without them makes the skill ask for them (with the person's records as choices)."""
+        return ("ref",) if self.record else ()
+
+    @property
     def skill(self) -> str:
         """The prefix of the skill that acts on this intent (``deal`` for ``deal.lost``)."""
         return self.name.split(".", 1)[0]

@@ -1,0 +1,89 @@
+"""Slots read from the way people type: dates as list items, quarters, countries and domains, a next
+step and notes from what is left, the kind of record a typed reference names - and what the layer does
+when a reading needs a record the message does not name."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from bot.bootstrap import Core
+from bot.kernel.understanding.spec import Understood
+from store.deal_models import Deal
+from tests.conftest import Chat, World
+from tests.understanding.test_understanding_transcripts import count, registered
+
+TODAY = date(2026, 12, 3)
+PRODUCTS = ["Cloud Suite", "Edge Gateway", "Security Pack"]
+
+
+def read(core: Core, text: str, *, role: str = "partner") -> Understood:
+    return core.conversation.understanding().read(text, role=role, today=TODAY, products=PRODUCTS)
+
+
+def test_a_date_typed_as_an_item_of_a_list(core: Core) -> None:
+    best = read(core, "register umbrella retail, cloud suite this time, 30k eur, march").best
+    assert best is not None and best.intent == "deal.register"
+    assert best.get("close_date") == date(2027, 3, 31)
+    best = read(core, "reg pls sterling cooper, sec pack, 33k, 2 weeks").best
+    assert best is not None and best.get("close_date") == TODAY + timedelta(weeks=2)
+    best = read(core, "deal reg for Rekall - cloud suite - 2.4M - close 6/30").best
+    assert best is not None and best.get("close_date") == date(2027, 6, 30)
+
+
+def test_a_quarter_the_date_finder_saw_is_the_quarter_of_a_list(core: Core) -> None:
+    best = read(core, "what deals do I have closing this quarter?").best
+    assert best is not None and best.intent == "deal.list" and best.get("quarter") == "2026-Q4"
+
+
+def test_a_new_customers_domain_and_country(core: Core) -> None:
+    best = read(
+        core, "opp for Dunder Mifflin (dundermifflin.example), Edge Gateway, 22k, close in 3 months, US"
+    ).best
+    assert best is not None and best.intent == "deal.register"
+    assert best.get("customer") == "Dunder Mifflin"
+    assert best.get("domain") == "dundermifflin.example" and best.get("country") == "US"
+
+
+def test_a_typed_reference_says_which_kind_of_record(core: Core) -> None:
+    best = read(core, "L-3 -> deal pls, 18k EUR, close 28.02.2027").best
+    assert best is not None and best.intent == "lead.convert" and best.ref == "L-3"
+    best = read(core, "approve M-1", role="staff").best
+    assert best is not None and best.intent == "staff.mdf_decide" and best.ref == "M-1"
+
+
+async def test_a_next_step_keeps_its_date_and_is_no_close_date(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    number = await registered(
+        core, alice, "register a deal for Globex, 120k USD of Cloud Suite, closing end of March"
+    )
+    understood = await core.conversation.understand(world.alice, "globex: demo done, sending proposal by fri")
+    best = understood.best
+    assert best is not None and best.intent == "deal.update" and best.ref == f"D-{number}"
+    assert best.get("stage") == "demo" and best.get("next_step") == "sending proposal by fri"
+    assert "close_date" not in best.slots, "the Friday is the proposal's, not the close date"
+    understood = await core.conversation.understand(
+        world.alice, f"D-{number} bump amount to 135k, they added 2 sites"
+    )
+    best = understood.best
+    assert best is not None and best.get("amount") is not None and best.get("amount").amount == 135000
+    assert "added 2 sites" in best.get("notes", "")
+
+
+async def test_a_reading_without_the_record_it_needs_asks_which_and_writes_nothing(
+    core: Core, world: World
+) -> None:
+    alice = Chat(core, world.alice)
+    for customer in ("Globex", "Initech"):
+        await registered(
+            core, alice, f"register a deal for {customer}, 120k USD of Cloud Suite, closing end of March"
+        )
+    understood = await core.conversation.understand(world.alice, "they signed!")
+    spec = core.conversation.understanding().specs["deal.won"]
+    assert understood.best is not None and understood.best.intent == "deal.won" and spec.needs == ("ref",)
+    out = await alice.say("they signed!")
+    assert "Which deal" in out and "Globex" in out and "Initech" in out
+    async with core.db.transaction() as session:
+        statuses = set((await session.execute(select(Deal.status))).scalars())
+    assert "won" not in statuses and await count(core, Deal) == 2
