@@ -336,11 +336,15 @@ async def _outcome(line: dict[str, Any], template: Path, folder: Path, actor: An
         score.outcomes["fallback"] += 1
     if "I'm not sure what you mean" in text or "is that right?" in text or text.rstrip().endswith("?"):
         score.outcomes["clarification"] += 1
+    wrong = ""
     if wrote and (ambiguous(line) or bad_input(line) or line["intent"] == "meta.unknown"):
-        score.outcomes["wrong write"] += 1
+        wrong = "wrote on an ambiguous or bad line"
     if wrote and after.get("questions", 0) > before.get("questions", 0) and line["intent"] != "question.ask":
-        score.outcomes["wrong write"] += 1
+        wrong = "routed a question by mistake"
         score.outcomes["question routed by mistake"] += 1
+    if wrong:
+        score.outcomes["wrong write"] += 1
+        score.failures.append(f"{line['id']} {line['text']!r}\n    {wrong}: {text[:120]!r}")
 
 
 def report(score: Score, timings: list[float], *, title: str) -> str:

@@ -14,7 +14,7 @@ Reading rules (shared by both readers):
   :data:`CURRENCY_CODES` (any case) before or after the number, or the words dollar(s), euro(s),
   pound(s), yen after it. ``$`` is always USD, whatever the default currency. Without one, the
   ``default_currency`` applies. Naming two different currencies is an error.
-* Scale suffix, any case, attached or after one space: k / thousand (10^3); m / mm / mn / mio / million
+* Scale suffix, any case, attached or after one space: k / thousand (10^3); m / mm / mn / mio / mil / million
   (10^6); b / bn / billion (10^9).
 * Separators: when both ``,`` and ``.`` occur, the last one is the decimal separator and the other
   groups thousands; one kind occurring several times groups thousands; one occurrence followed by
@@ -65,6 +65,8 @@ _SCALES: dict[str, int] = {
     "mn": 10**6,
     "mio": 10**6,
     "million": 10**6,
+    "mil": 10**6,
+    "mill": 10**6,
     "b": 10**9,
     "bn": 10**9,
     "billion": 10**9,
@@ -74,7 +76,7 @@ _SP = r"[ \t\u00a0]"  # one blank inside an amount (never a line break)
 _NO_LETTER = r"(?![^\W\d_])"  # not followed by a letter (digits are fine: "USD1.2M")
 _SYM = r"(?:US\$|[$€£¥])"
 _CODE = "|".join(sorted(CURRENCY_CODES))
-_SUFFIX = "thousand|million|billion|mio|mm|mn|bn|k|m|b"  # longest first: alternation is ordered
+_SUFFIX = "thousand|million|billion|mill|mil|mio|mm|mn|bn|k|m|b"  # longest first: alternation is ordered
 _WORD = "|".join(sorted(_WORDS, key=len, reverse=True))
 
 _AMOUNT_RE = re.compile(

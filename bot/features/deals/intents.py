@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.kernel.understanding.slots import SlotContext, free_name
+from bot.kernel.understanding.slots import SlotContext, free_name, free_notes
 from bot.kernel.understanding.spec import PARTNER, STAFF, IntentSpec
 
 STAGE_WORDS = {
@@ -33,13 +33,19 @@ STATUS_WORDS = {
 def registration_slots(ctx: SlotContext) -> dict[str, Any]:
     """A registration's customer: a known one by name, else the name as typed; and its web domain."""
     typed = free_name(ctx)
-    return {"customer": typed} if typed else {}
+    found: dict[str, Any] = {"customer": typed} if typed else {}
+    notes = free_notes(ctx, besides=typed)
+    if notes:
+        found["notes"] = notes
+    return found
 
 
 DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "deal.register",
         (
+            "registriere bitte <Duff Bier GmbH>, {product}, {amount}, Abschluss {date}",
+            "neuer Deal: <Kaufhaus Schmidt>, {product}, {amount}",
             "register a deal for <Acme Corp>, {product}, {amount}, closing {date}",
             "register <Fabrikam> {amount} {product} {date}",
             "reg <Northwind Traders> {product} {amount}",
@@ -72,6 +78,7 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
         slots=("customer", "product", "amount", "close_date", "domain", "country", "notes"),
         roles=PARTNER,
         writes=True,
+        confirms=True,
         confirm="Register a new deal",
         parse=registration_slots,
     ),

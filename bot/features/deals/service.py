@@ -82,7 +82,20 @@ def clean_text(value: str | None, *, field_name: str, limit: int = MAX_TEXT) -> 
         raise InputError(field_name, "That text contains control characters; use plain text.")
     if len(value) > limit:
         raise InputError(field_name, f"That is {len(value):,} characters; {limit:,} is the most I keep.")
+    if MARKUP_RE.search(value):
+        raise InputError(
+            field_name, "That text contains HTML such as <img> or <script>; type it in plain words."
+        )
     return value
+
+
+# Markup that runs or loads something where HTML is rendered: a script, an image, a frame, an event
+# handler, a javascript: link. (Other angle brackets are text, shown escaped: "Kit <b>" is a title.)
+MARKUP_RE = re.compile(
+    r"<\s*/?\s*(?:script|img|iframe|svg|object|embed|style|link|meta|form|input|body|video|audio|source)\b"
+    r"|\bon[a-z]+\s*=\s*['\"]?[^\s>]*\(|javascript\s*:",
+    re.IGNORECASE,
+)
 
 
 class Deals:

@@ -26,6 +26,7 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
         slots=("activity", "amount", "start_date", "end_date", "expected_leads"),
         roles=PARTNER,
         writes=True,
+        confirms=True,
         confirm="Request MDF",
     ),
     IntentSpec(

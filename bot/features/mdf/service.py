@@ -128,6 +128,19 @@ _RANGE_MONTH_DAY = re.compile(
     r"(?:,?\s+(?P<y>\d{4}))?\b",
     re.IGNORECASE,
 )
+# Numbers only: "10.-20.03.", "01.03.-31.03.2027", "2/1-2/28" (month first when a side says so).
+_RANGE_NUMERIC = re.compile(
+    r"(?<![\w./-])(?P<a1>\d{1,2})(?:(?P<s1>[./])(?P<b1>\d{1,2}))?[./]?(?:(?P=s1)?(?P<y1>\d{4}))?"
+    r"\s*(?:-|–|—|\bto\b|\buntil\b)\s*"
+    r"(?P<a2>\d{1,2})(?P<s2>[./])(?P<b2>\d{1,2})\.?(?:(?P=s2)(?P<y2>\d{2,4}))?(?![\w/-]|[.,]\d)",
+    re.IGNORECASE,
+)
+# Whole months: "all of February", "during March", "feb-mar".
+_RANGE_MONTHS = re.compile(
+    rf"\b(?:(?:all\s+of|during|throughout)\s+(?P<only>{_MONTH})|(?P<m1>{_MONTH})\s*(?:-|–|—|\bto\b)\s*(?P<m2>{_MONTH}))"
+    r"(?:,?\s+(?P<y>\d{4}))?(?!\w)",
+    re.IGNORECASE,
+)
 _BARE_MONTH = re.compile(
     rf"^\s*(?:(?:in|during|all\s+of)\s+)?(?P<m>{_MONTH})(?:,?\s+(?P<y>\d{{4}}))?\s*$", re.I
 )
@@ -209,13 +222,65 @@ def parse_activity_dates(text: str, *, today: date) -> tuple[date, date]:
     return day, day
 
 
+def _numeric_range(match: re.Match[str], *, today: date) -> tuple[date, date] | None:
+    """``10.-20.03.``, ``01.03.-31.03.2027``, ``2/1-2/28``: day first, unless a slash side can only be
+    month first; a side without a year is the next one not before today (the end: not before the
+    start)."""
+    a2, b2 = int(match.group("a2")), int(match.group("b2"))
+    a1 = int(match.group("a1"))
+    b1 = int(match.group("b1")) if match.group("b1") else None
+    month_first = match.group("s2") == "/" and (b2 > 12 or (b1 is not None and b1 > 12))
+    d1, m1 = (b1, a1) if month_first and b1 is not None else (a1, b1 if b1 is not None else b2)
+    d2, m2 = (b2, a2) if month_first else (a2, b2)
+    if month_first and b1 is None:
+        d1, m1 = a1, a2
+    y2 = match.group("y2")
+    year2 = (int(y2) + (2000 if len(y2) == 2 else 0)) if y2 else None
+    year1 = int(match.group("y1")) if match.group("y1") else year2
+    shown = " ".join(match.group(0).split())
+    try:
+        if year1 is None:
+            start = _first_day_on_or_after(today, m1, d1)
+        else:
+            start = date(year1, m1, d1)
+        end = date(year2 or start.year, m2, d2)
+        if end < start and year2 is None:
+            end = date(start.year + 1, m2, d2)
+    except ValueError:
+        raise InputError("dates", f"{shown} is not a range of calendar days. {DATES_HINT}") from None
+    return start, end
+
+
+def _first_day_on_or_after(today: date, month: int, day: int) -> date:
+    this_year = date(today.year, month, day)
+    return this_year if this_year >= today else date(today.year + 1, month, day)
+
+
+def _months_range(match: re.Match[str], *, today: date) -> tuple[date, date]:
+    first = match.group("only") or match.group("m1")
+    last = match.group("only") or match.group("m2")
+    year = match.group("y")
+    start = _one_side(f"{first} {year}" if year else first, today=today, is_start=True)
+    end = _one_side(f"{last} {year}" if year else last, today=start, is_start=False)
+    return start, end
+
+
 def find_activity_dates(text: str, *, today: date) -> tuple[tuple[date, date], tuple[int, int]] | None:
-    """Find the activity's dates inside a sentence: a range (``10-20 March``, ``10 March to 2 April``)
-    or one date phrase (``on 12 March``); return them with the span to cut out, or None."""
+    """Find the activity's dates inside a sentence: a range (``10-20 March``, ``10 March to 2 April``,
+    ``10.-20.03.``, ``2/1-2/28``, ``all of February``, ``feb-mar``) or one date phrase (``on 12
+    March``); return them with the span to cut out, or None."""
     for pattern in (_RANGE_DAY_MONTH, _RANGE_MONTH_DAY):
         match = pattern.search(text)
         if match:
             return _day_month_range(match, today=today), match.span()
+    numeric = _RANGE_NUMERIC.search(text)
+    if numeric:
+        found = _numeric_range(numeric, today=today)
+        if found:
+            return found, numeric.span()
+    months = _RANGE_MONTHS.search(text)
+    if months:
+        return _months_range(months, today=today), months.span()
     first = find_close_date(text, today=today)
     if first is None:
         return None

@@ -118,6 +118,9 @@ def _clean_activity(text: str) -> str:
     text = ACTIVITY_LEAD_RE.sub("", text.strip(" ,;:.-"))
     text = re.sub(r"^(?:an?|the|our|my)\s+", "", text.strip(" ,;:.-"), flags=re.I)
     text = re.sub(r"\s*[,;]\s*(?:[,;]\s*)*", ", ", text).strip(" ,;:.-")
+    # what was cut out leaves its separators behind: "webinar —   —   —" is "webinar"
+    text = re.sub(r"(?:\s*[-–—|/]\s*)+(?=$|,)", "", text)
+    text = re.sub(r"(?:\s+[-–—|]\s*){2,}", " - ", text).strip(" ,;:.-–—|")
     return text[:1].upper() + text[1:]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from bot.features.questions import views as qv
 from bot.features.questions.intents import QUESTION_INTENTS
 from bot.features.questions.model import QuestionView
-from bot.features.questions.service import Questions, question_ref
+from bot.features.questions.service import Questions, content_tokens, question_ref
 from bot.intents import recognize
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
@@ -71,6 +71,9 @@ KB_FORMAT = (
 )
 
 
+QUESTION_WORDS = frozenset("what where who when how why which whats".split())
+
+
 def looks_like_question(text: str) -> bool:
     """A partner's free-form message that reads as a question for a person (see the module doc)."""
     text = text.replace("\u2019", "'")
@@ -119,6 +122,9 @@ class QuestionSkill:
         vendor (answered from the knowledge base, or routed to an expert)."""
         if actor.is_staff or not looks_like_question(understood.text):
             return None
+        subject = [t for t in content_tokens(understood.text) if t.split("'")[0] not in QUESTION_WORDS]
+        if len(subject) < 2:
+            return None  # too vague to put to a person ("is it supported?"): the person is asked instead
         others = [
             r for r in understood.readings if r.intent != "question.ask" and not r.intent.startswith("meta.")
         ]

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Literal
 
+from rapidfuzz import fuzz
+
 from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel
 from bot.kernel.understanding.slots import SlotContext, clean, fill
@@ -56,6 +58,12 @@ _PLACEHOLDERS = {
     "days": "xdays",
 }
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
+# Words that ask for nothing in particular: a write is acted on only when the message has one of its
+# intent's other words.
+_GENERIC = frozenset(
+    "a an the to of for on in at is are be it this that me my our we i you u pls please can could with and or so "
+    "x".split()
+)
 
 
 def expand(example: str, spec: IntentSpec) -> str:
@@ -79,7 +87,7 @@ def request_words(spec: IntentSpec) -> frozenset[str]:
     ``{amount}``): what a slot parser strips to find a name typed beside them."""
     words: set[str] = set()
     for example in spec.examples:
-        words.update(re.findall(r"[a-z0-9']+", fold(_VALUE_RE.sub(" ", example))))
+        words.update(re.findall(r"[a-z][a-z0-9']*", fold(_VALUE_RE.sub(" ", example))))
     return frozenset(words)
 
 
@@ -91,6 +99,7 @@ class Understanding:
                 raise ValueError(f"intent {spec.name} is declared twice")
             self.specs[spec.name] = spec
         self.request_words = {name: request_words(spec) for name, spec in self.specs.items()}
+        self.asking_words = {name: words - _GENERIC for name, words in self.request_words.items()}
         self.model: IntentModel = MODELS[model]()
         texts, roles, labels = [], [], []
         for spec in self.specs.values():
@@ -161,7 +170,22 @@ class Understanding:
                     candidates=candidates,
                 )
             )
-        return Understood(text=message, readings=readings, decision=self._decide(readings, only=only))
+        values = entities.without(
+            "name", "partner", "product", "ref", "amount", "url", "email", "domain", "country"
+        )
+        typed = set(re.findall(r"[a-z][a-z0-9']*", fold(values)))
+        return Understood(
+            text=message, readings=readings, decision=self._decide(readings, only=only, typed=typed)
+        )
+
+    def _asks_for(self, intent: str, typed: set[str] | None) -> bool:
+        """Whether the message has a word of those that ask for ``intent`` (a typo of one counts)."""
+        if typed is None:
+            return True
+        words = self.asking_words[intent]
+        return bool(typed & words) or any(
+            len(t) >= 5 and any(len(w) >= 5 and fuzz.ratio(t, w) >= 80 for w in words) for t in typed
+        )
 
     def _by_references(self, ranked: list[tuple[str, float]], entities: Entities) -> list[tuple[str, float]]:
         """A typed reference says what kind of record the message is about: an intent on another kind
@@ -179,12 +203,17 @@ class Understanding:
         total = sum(p for _, p in weighed) or 1.0
         return sorted(((i, p / total) for i, p in weighed), key=lambda ip: -ip[1])
 
-    def _decide(self, readings: list[Reading], *, only: str | None) -> Decision:
+    def _decide(
+        self, readings: list[Reading], *, only: str | None, typed: set[str] | None = None
+    ) -> Decision:
         if only:
             return "act"
         if not readings:
             return "unknown"
         first = readings[0]
+        spec = self.specs.get(first.intent)
+        if spec is not None and spec.writes and not spec.confirms and not self._asks_for(first.intent, typed):
+            return "ask"  # values alone ("northwind 60k") ask for no change: never written on a guess
         second = readings[1].confidence if len(readings) > 1 else 0.0
         if first.intent == UNKNOWN:
             return "ask" if any(self._offerable(r) for r in readings[1:3]) else "unknown"

@@ -27,7 +27,9 @@ _FILLER = frozenset(
     lose won win closed close decline declined declining reject rejected rejecting deny denied pass
     passing nope thanks thx not for us please pls to on and so sorry we i it's, ok okay i'd i'm id im
     like want wanna would need can could you u me my our hey hi hello bot got just also another some any
-    have has had new with w at from yes of by""".split()
+    have has had new with w at from yes of by should would might will prob probably maybe expected
+    expect expecting target total around about approx approximately roughly ~ domain country customer
+    product amount value bitte abschluss im ende am bis""".split()
 )
 _SEPARATORS = " \t\n,;:.-–—=>→|/!?"
 _NEXT_STEP_RE = re.compile(r"\bne?xt\s*steps?\b\s*(?:is|are|on|for)?\s*", re.IGNORECASE)
@@ -193,6 +195,25 @@ def _says_next(ctx: SlotContext, kept: str, start: int, end: int) -> bool:
     ) and bool(re.search(r"[^\W\d_]{3,}", kept[start:end]))
 
 
+def free_notes(ctx: SlotContext, *, besides: str | None = None) -> str | None:
+    """Notes for a new record: the clauses no slot took ("40 units", "3 year term"), ``besides`` (the
+    new customer's name) left out; None when the message labels its notes ("notes: ...")."""
+    if _NOTES_RE.search(ctx.text):
+        return None
+    left = fold(besides or "")
+    notes = [
+        text
+        for text, _, _ in clauses(ctx)
+        if not (left and (left in fold(text) or fold(text) in left)) and _worth_noting(text)
+    ]
+    return "; ".join(notes) or None
+
+
+def _worth_noting(text: str) -> bool:
+    words = [w for w in re.findall(r"[^\W_]+", fold(text)) if w not in _FILLER and w not in _CHATTER]
+    return bool(re.search(r"\d", text)) or len(words) >= 2 or any(len(w) >= 5 for w in words)
+
+
 def _free_text(ctx: SlotContext, names: tuple[str, ...], slots: dict[str, Any]) -> None:
     """A record's next step and notes from the clauses no other slot took: a clause that says what
     happens next is the next step (and a date inside it is the step's, not the close date); the rest
@@ -347,12 +368,27 @@ def free_name(
     return None
 
 
+# Words that end a company's name when typed after it: "globex wants edge gateway", "X is real".
+_NAME_ENDS = frozenset(
+    """wants want wanted needs need is are was were has have buying buys bought looking registered signed
+    asked asking chose went""".split()
+)
+# Chat words around a name: "quick reg: X", "X again", "X lol".
+_CHATTER = frozenset("quick again lol haha pls plz bitte asap too also get gets".split())
+
+
 def _trim_name(segment: str, request_words: frozenset[str]) -> str:
     words = segment.split()
+    for i, word in enumerate(words[1:], start=1):
+        if fold(word).strip(_SEPARATORS + "'\"?") in _NAME_ENDS:
+            words = words[:i]
+            break
 
     def is_request(word: str) -> bool:
         bare = fold(word).strip(_SEPARATORS + "'\"?")
-        return not bare or bare in request_words or bare in _FILLER
+        if not bare or bare in request_words or bare in _FILLER or bare in _CHATTER:
+            return True
+        return len(bare) >= 5 and any(len(c) >= 5 and fuzz.ratio(bare, c) >= 80 for c in _CHATTER)
 
     while words and is_request(words[0]):
         words.pop(0)

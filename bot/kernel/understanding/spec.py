@@ -47,6 +47,7 @@ class IntentSpec:
     slots: tuple[str, ...] = ()
     roles: frozenset[str] = BOTH
     writes: bool = False
+    confirms: bool = False  # acting on it shows what would be written and asks first (a registration)
     record: str | None = None
     confirm: str = ""
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
