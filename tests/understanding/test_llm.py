@@ -148,7 +148,9 @@ async def test_off_by_default(sqlite_url: str, clock: FakeClock, model: StandIn)
     wired = wiring.build_core(unset)
     assert wired.conversation.language_model is None, "a key and a model without a URL turn nothing on"
     await wired.db.dispose()
-    assert wiring.build_core(make_settings(sqlite_url, **llm_env(model))).conversation.language_model
+    wired = wiring.build_core(make_settings(sqlite_url, **llm_env(model)))
+    assert wired.conversation.language_model is not None, "the wiring builds it from the URL"
+    await wired.db.dispose()
 
     core = await demo_core(sqlite_url, clock, PARTNERBOT_LLM_KEY=KEY)
     model.calls("deal__status", customer="Stark Logistics Inc")
