@@ -119,11 +119,13 @@ def attach_channels(app: web.Application, core: Core) -> None:
 
 
 def build_core(settings: Settings) -> Core:
-    """The core with a notifier for every configured platform (also used by CLI jobs)."""
+    """The core with a notifier for every configured platform and, with ``PARTNERBOT_LLM_URL``, the
+    optional language model (also used by CLI jobs and ``partnerbot chat``)."""
+    from handlers.language_model import language_model_from
     from handlers.slack.notifier import slack_notifier
     from handlers.teams.app import teams_notifier
 
-    core = Core.build(settings)
+    core = Core.build(settings, language_model=language_model_from(settings))
     for notifier in (slack_notifier(core), teams_notifier(core)):
         if notifier is not None:
             core.add_notifier(notifier)

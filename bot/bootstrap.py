@@ -39,6 +39,7 @@ from bot.kernel import outbox
 from bot.kernel.changes import ChangeLog
 from bot.kernel.inbox import Inbox
 from bot.kernel.outbox import Notifier, OutboxDispatcher
+from bot.kernel.understanding.llm import LanguageModel
 from bot.people import People
 from store.db import Database
 
@@ -82,7 +83,11 @@ class Core:
         db: Database | None = None,
         clock: Callable[[], datetime] = utc_now,
         vendor_channel_platform: str | None = None,
+        language_model: LanguageModel | None = None,
     ) -> Core:
+        """Every feature, built once. ``language_model`` is the optional model the conversation asks when
+        it is unsure; the wiring (``bot.app.build_core``) builds it from ``PARTNERBOT_LLM_URL``, because
+        its HTTP transport lives with the other outside connections in ``handlers/``. Without it, off."""
         db = db or Database.from_url(settings.database_url)
         if vendor_channel_platform is None:
             vendor_channel_platform = settings.vendor_channel_platform()
@@ -118,7 +123,9 @@ class Core:
         )
         changes.subscribe(nudges.record_changed)
         performance = _performance(settings, db=db, clock=clock, policy=nudges.policy)
-        conversation = Conversation(db=db, clock=clock, default_currency=settings.default_currency)
+        conversation = Conversation(
+            db=db, clock=clock, default_currency=settings.default_currency, language_model=language_model
+        )
         dialogs = conversation.dialogs
         # The order is the precedence for a typed message: nudge replies first; content and MDF before
         # leads ("MDF for a webinar, expecting 1 lead" is not a lead lookup); questions claim the least;

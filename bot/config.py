@@ -28,6 +28,33 @@ def _flag(env: dict[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be 1 or 0 (on or off), not {raw!r}")
 
 
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from exc
+    if not 0 < value <= 60:
+        raise ValueError(f"{name} must be more than 0 and at most 60 seconds, not {raw!r}")
+    return value
+
+
+def _http_url(env: dict[str, str], name: str) -> str:
+    raw = env.get(name, "").strip().rstrip("/")
+    if raw and not raw.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be an http:// or https:// URL, e.g. http://localhost:11434/v1")
+    return raw
+
+
+def _llm_auth(env: dict[str, str]) -> str:
+    raw = env.get("PARTNERBOT_LLM_AUTH", "").strip().lower()
+    if raw not in ("", "bearer", "api-key"):
+        raise ValueError(f"PARTNERBOT_LLM_AUTH must be bearer or api-key, not {raw!r}")
+    return raw
+
+
 def _names(env: dict[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of ids (workspaces, tenants, URL prefixes)."""
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
@@ -75,6 +102,14 @@ class Settings:
     # PARTNERBOT_TELL_PARTNER_CONFLICTS: tell a partner that their registration needs a closer review
     # because of another registration. Off: the partner's reply is the same either way.
     tell_partner_conflicts: bool = False
+    # The optional language model (PARTNERBOT_LLM_URL, _KEY, _MODEL, _TIMEOUT, _AUTH): an OpenAI-compatible
+    # chat-completions endpoint asked only when the embedded understanding is unsure. Off without a URL.
+    # The key is kept out of every repr (and out of ``extra``).
+    llm_url: str = ""
+    llm_key: str = field(default="", repr=False)
+    llm_model: str = ""
+    llm_timeout: float = 3.0
+    llm_auth: str = ""  # "bearer", "api-key"; empty: api-key for Azure hosts, bearer for the rest
     extra: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -130,5 +165,10 @@ class Settings:
             teams_emulator=_flag(env, "PARTNERBOT_TEAMS_EMULATOR"),
             teams_service_urls=_names(env, "PARTNERBOT_TEAMS_SERVICE_URLS"),
             tell_partner_conflicts=_flag(env, "PARTNERBOT_TELL_PARTNER_CONFLICTS"),
-            extra={k: v for k, v in env.items() if k.startswith("PARTNERBOT_")},
+            llm_url=_http_url(env, "PARTNERBOT_LLM_URL"),
+            llm_key=env.get("PARTNERBOT_LLM_KEY", "").strip(),
+            llm_model=env.get("PARTNERBOT_LLM_MODEL", "").strip(),
+            llm_timeout=_seconds(env, "PARTNERBOT_LLM_TIMEOUT", 3.0),
+            llm_auth=_llm_auth(env),
+            extra={k: v for k, v in env.items() if k.startswith("PARTNERBOT_") and k != "PARTNERBOT_LLM_KEY"},
         )

@@ -17,16 +17,18 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.kernel.amounts import parse_money
+from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.companies import normalize_domain, validate_company_name
-from bot.kernel.dates import parse_close_date
+from bot.kernel.dates import format_date, parse_close_date
 from bot.kernel.errors import InputError, PartnerbotError, RequestFailed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore, FallbackSkill, Skill, stale_button, stale_form
-from bot.kernel.understanding.entities import Named
+from bot.kernel.understanding.entities import Entities, Named, find_entities
+from bot.kernel.understanding.llm import LanguageModel, ground
 from bot.kernel.understanding.meta import META_INTENTS
 from bot.kernel.understanding.reader import Understanding
 from bot.kernel.understanding.spec import Reading, Understood
@@ -55,6 +57,37 @@ _UNDERSTANDINGS: dict[tuple[str, ...], Understanding] = {}
 MAX_MESSAGE = 2000
 
 
+def _choice(reading: Reading) -> dict[str, Any]:
+    """A reading as a kept choice: its intent, its record, and the language model's raw values if it was
+    the model's pick (read again when the choice is made, so a click after a restart acts the same)."""
+    choice: dict[str, Any] = {"intent": reading.intent, "ref": reading.ref}
+    if reading.suggested is not None:
+        choice["model"] = dict(reading.suggested)
+    return choice
+
+
+def _suggested(reading: Reading) -> str:
+    """The values the language model supplied that a confirmation does not show otherwise
+    (" with amount 150,000 USD"); nothing for a reading that is not the model's pick."""
+    if reading.suggested is None:
+        return ""
+    shown = {"ref", "customer", "reason", "stage"}  # describe() shows these already
+    parts = [
+        f"{slot.replace('_', ' ')} {_shown(reading.slots[slot])}"
+        for slot in sorted(reading.inferred - shown)
+        if slot in reading.slots
+    ]
+    return f" with {', '.join(parts)}" if parts else ""
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Money):
+        return format_money(value)
+    if isinstance(value, date):
+        return format_date(value)
+    return str(value)
+
+
 def check_message(text: str) -> str | None:
     """Why a message can't be read, or None when it can."""
     if len(text) > MAX_MESSAGE:
@@ -76,8 +109,10 @@ class Conversation:
         default_currency: str = "USD",
         skills: Sequence[Skill] = (),
         fallback: FallbackSkill | None = None,
+        language_model: LanguageModel | None = None,
     ) -> None:
         self.db = db
+        self.language_model = language_model  # optional (PARTNERBOT_LLM_URL): asked when unsure
         self.clock = clock
         self.default_currency = default_currency
         self.dialogs = DialogStore(db=db, clock=clock)
@@ -125,26 +160,77 @@ class Conversation:
 
     async def understand(self, actor: Actor, text: str, *, only: str | None = None) -> Understood:
         """Every likely reading of ``text`` for ``actor``, with the names of the records they may see."""
+        return self._read(actor, text, await self._visible(actor), only=only)
+
+    async def _visible(self, actor: Actor) -> list[Named]:
+        """The names of the records ``actor`` may see, and the products, from every skill."""
         names: list[Named] = []
         for skill in self._everyone():
             provider = getattr(skill, "names", None)
             if provider is not None:
                 names += await provider(actor)
-        products = [n.name for n in names if n.kind == "product"]
-        today = self.clock().astimezone(ZoneInfo(actor.tz or "UTC")).date()
+        return names
+
+    def _read(self, actor: Actor, text: str, names: list[Named], *, only: str | None = None) -> Understood:
         return self.understanding().read(
             text,
             role=actor.kind,
-            today=today,
-            products=products,
+            today=self._today(actor),
+            products=[n.name for n in names if n.kind == "product"],
             names=[n for n in names if n.kind != "product"],
             default_currency=self.default_currency,
             only=only,
         )
 
+    def _today(self, actor: Actor) -> date:
+        return self.clock().astimezone(ZoneInfo(actor.tz or "UTC")).date()
+
+    async def _consult_model(self, actor: Actor, understood: Understood) -> list[Reply] | None:
+        """When the embedded layer is unsure, ask the optional language model (``PARTNERBOT_LLM_URL``)
+        what the message is, among the intents ``actor``'s role may use. What goes out: the message
+        text, those intents, and the names of ``actor``'s own records (:mod:`bot.kernel.understanding.llm`).
+        Its pick is read again like a typed message and acted on through :meth:`_act`, which confirms
+        every write it suggested. None - no model, no usable answer, nothing came of it - leaves the
+        embedded answer exactly as it was."""
+        if self.language_model is None:
+            return None
+        names = await self._visible(actor)
+        intents = [
+            spec
+            for spec in self.understanding().specs.values()
+            if actor.kind in spec.roles and not spec.name.startswith("meta.") and self._owner(spec.name)
+        ]
+        suggestion = await self.language_model.suggest(
+            understood.text, intents=intents, names=[n.name for n in names]
+        )
+        if suggestion is None:
+            return None
+        reading = self._model_reading(actor, understood.text, suggestion.intent, suggestion.values, names)
+        return await self._act(actor, reading) if reading is not None else None
+
+    def _model_reading(
+        self, actor: Actor, text: str, intent: str, values: Mapping[str, str], names: list[Named]
+    ) -> Reading | None:
+        """The message read as the model's ``intent`` by the embedded layer, with the model's ``values``
+        for what the embedded parsers did not find, parsed the same way (:func:`ground`)."""
+        spec = self.understanding().specs.get(intent)
+        understood = self._read(actor, text, names, only=intent)
+        if spec is None or not understood.readings or actor.kind not in spec.roles:
+            return None
+        today = self._today(actor)
+        products = [n.name for n in names if n.kind == "product"]
+        records = [n for n in names if n.kind != "product"]
+
+        def find(value: str) -> Entities:
+            return find_entities(
+                value, today=today, products=products, names=records, default_currency=self.default_currency
+            )
+
+        return ground(understood.readings[0], values, spec=spec, find=find)
+
     async def _act(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Hand a reading to the skill that declared its intent; a write on a record the layer inferred
-        from a name is confirmed first."""
+        from a name, and every write the language model suggested, is confirmed first."""
         if reading.intent == "meta.help":
             return [self._help(actor)]
         if reading.intent == "meta.cancel":
@@ -157,7 +243,8 @@ class Conversation:
         owner = self._owner(reading.intent)
         if spec is None or owner is None:
             return None
-        if spec.writes and "ref" in reading.inferred and not reading.confirmed:
+        inferred = "ref" in reading.inferred or reading.suggested is not None
+        if spec.writes and inferred and not reading.confirmed:
             return await self._offer(actor, reading.text, [reading], confirm=True)
         return await owner.on_intent(actor, reading)
 
@@ -188,12 +275,12 @@ class Conversation:
         await self.dialogs.save(
             actor,
             CONFIRM if confirm else CHOOSE,
-            {"text": text, "choices": [{"intent": r.intent, "ref": r.ref} for r in readings]},
+            {"text": text, "choices": [_choice(r) for r in readings]},
         )
         if confirm:
             return [
                 Reply(
-                    text=f"{self.describe(readings[0])} - is that right?",
+                    text=f"{self.describe(readings[0])}{_suggested(readings[0])} - is that right?",
                     buttons=[
                         Button("Yes", "understand.pick", {"i": "0"}, style="primary"),
                         Button("No", "dialog.cancel"),
@@ -217,10 +304,16 @@ class Conversation:
         choice = choices[int(index)]
         if not choice.get("intent"):
             return stale_button()
-        understood = await self.understand(actor, dialog.state.get("text", ""), only=choice["intent"])
-        if not understood.readings:  # an intent no skill declares any more (an upgrade in between)
+        text = dialog.state.get("text", "")
+        if choice.get("model") is not None:  # the language model's values, read again the same way
+            names = await self._visible(actor)
+            found = self._model_reading(actor, text, choice["intent"], choice["model"], names)
+            readings = [found] if found is not None else []
+        else:
+            readings = (await self.understand(actor, text, only=choice["intent"])).readings
+        if not readings:  # an intent no skill declares any more (an upgrade in between)
             return stale_button()
-        reading = understood.readings[0]
+        reading = readings[0]
         if choice.get("ref"):
             reading.slots["ref"] = choice["ref"]
         reading.confirmed = True
@@ -406,6 +499,10 @@ class Conversation:
             taken: list[Reply] | None = await unsure(actor, understood) if unsure is not None else None
             if taken is not None:
                 return taken
+        if understood.decision != "act":
+            consulted = await self._consult_model(actor, understood)
+            if consulted is not None:
+                return consulted
         if understood.decision == "ask":
             choices = [r for r in self.understanding().choices(understood) if self._may(actor, r)]
             best = understood.best
