@@ -230,7 +230,8 @@ class Conversation:
 
     async def _act(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Hand a reading to the skill that declared its intent; a write on a record the layer inferred
-        from a name, and every write the language model suggested, is confirmed first."""
+        from a name, and every write the language model suggested, is confirmed first (an intent that
+        shows its own summary to confirm, a registration, is confirmed there)."""
         if reading.intent == "meta.help":
             return [self._help(actor)]
         if reading.intent == "meta.cancel":
@@ -244,7 +245,7 @@ class Conversation:
         if spec is None or owner is None:
             return None
         inferred = "ref" in reading.inferred or reading.suggested is not None
-        if spec.writes and inferred and not reading.confirmed:
+        if spec.writes and not spec.confirms and inferred and not reading.confirmed:
             return await self._offer(actor, reading.text, [reading], confirm=True)
         return await owner.on_intent(actor, reading)
 

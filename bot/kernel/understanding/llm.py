@@ -29,9 +29,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.kernel.understanding.entities import COMMON_WORDS, Entities, Named, fold, name_words
+from bot.kernel.understanding.entities import COMMON_WORDS, Entities, Named, name_words
 from bot.kernel.understanding.slots import record_by_name, vocabulary_value
 from bot.kernel.understanding.spec import IntentSpec, Reading
+from bot.kernel.words import fold
 
 log = logging.getLogger(__name__)
 
