@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from bot.kernel.amounts import Money
 from bot.kernel.companies import normalize_company
+from bot.kernel.understanding.spec import Understood
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_CORPUS = ROOT.parent / "shared" / "corpus" / "dev-plainwords.jsonl"
@@ -222,14 +223,15 @@ def score_line(
         else:
             wrong.append(f"{name}: want {expected!r} got {slots.get(name)!s}")
         slots_right = slots_right and ok
+    # acting on a reading without the record it needs, or with a value it cannot take, is the skill
+    # asking which record, or saying what it needs instead: a question back, nothing written
+    asks = understood.decision != "act" or bool(best and (missing(best, specs) or best.invalid))
     if kind == "ambiguous":
-        # acting on a reading without the record it needs is the skill asking which one
-        asks = understood.decision != "act" or bool(best and missing(best, specs))
         passed = asks or intent == "meta.unknown"
     elif kind == "bad input":
-        passed = intent == want or understood.decision != "act" or bool(best and best.invalid)
+        passed = intent == want or asks
     elif want == "meta.unknown":
-        passed = understood.decision != "act" or intent == "meta.unknown"
+        passed = asks or intent == "meta.unknown"
     else:
         passed = intent == want and slots_right and understood.decision == "act"
     if passed:
@@ -310,6 +312,9 @@ async def run(
             started = time.perf_counter()
             understood = await conversation.understand(actor, line["text"])
             timings.append(time.perf_counter() - started)
+            taken = conversation.taken_when_unsure(actor, understood)
+            if taken is not None:  # what the conversation acts on: a question for a person, say
+                understood = Understood(understood.text, [taken, *understood.readings], "act")
             today = core.clock().astimezone(ZoneInfo(actor.tz)).date()
             score_line(line, understood, today, score, conversation.understanding().specs)
             if outcomes:

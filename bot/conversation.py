@@ -228,6 +228,18 @@ class Conversation:
 
         return ground(understood.readings[0], values, spec=spec, find=find)
 
+    def taken_when_unsure(self, actor: Actor, understood: Understood) -> Reading | None:
+        """The reading a skill takes a message as when the layer did not act on it - a question for a
+        person, when nothing else fits (a skill's ``when_unsure``) - or None."""
+        if understood.decision == "act":
+            return None
+        for skill in self._everyone():
+            unsure = getattr(skill, "when_unsure", None)
+            taken: Reading | None = unsure(actor, understood) if unsure is not None else None
+            if taken is not None:
+                return taken
+        return None
+
     async def _act(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Hand a reading to the skill that declared its intent; a write on a record the layer inferred
         from a name, and every write the language model suggested, is confirmed first (an intent that
@@ -495,11 +507,11 @@ class Conversation:
             acted = await self._act(actor, understood.best)
             if acted is not None:
                 return acted
-        for skill in self._everyone():  # e.g. a question for a person, when nothing else fits
-            unsure = getattr(skill, "on_unsure", None)
-            taken: list[Reply] | None = await unsure(actor, understood) if unsure is not None else None
-            if taken is not None:
-                return taken
+        taken = self.taken_when_unsure(actor, understood)
+        if taken is not None:
+            acted = await self._act(actor, taken)
+            if acted is not None:
+                return acted
         if understood.decision != "act":
             consulted = await self._consult_model(actor, understood)
             if consulted is not None:

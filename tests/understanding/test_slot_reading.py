@@ -87,3 +87,12 @@ async def test_a_reading_without_the_record_it_needs_asks_which_and_writes_nothi
     async with core.db.transaction() as session:
         statuses = set((await session.execute(select(Deal.status))).scalars())
     assert "won" not in statuses and await count(core, Deal) == 2
+
+
+async def test_a_question_without_a_subject_is_asked_back_not_routed(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    for vague in ("is it supported?", "what's the deadline?"):
+        out = await alice.say(vague)
+        assert "Q-" not in out, out
+    assert "What is it about?" in await alice.say("is it supported?")
+    assert "Q-1" in await alice.say("is cloud suite ISO 27001 certified? customer's asking")

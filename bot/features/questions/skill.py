@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
 
 from bot.features.questions import views as qv
 from bot.features.questions.intents import QUESTION_INTENTS
@@ -22,6 +24,7 @@ from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.refs import DEAL, LEAD, mention_any
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.understanding.slots import SlotContext
 from bot.kernel.understanding.spec import Reading, Understood
 
 QREF = r"Q-(\d{1,9})"  # the hyphen is required: "Q2" is a quarter in sales talk
@@ -72,17 +75,40 @@ KB_FORMAT = (
 
 
 QUESTION_WORDS = frozenset("what where who when how why which whats".split())
+# Asking for knowledge in so many words, and a sentence that opens like a question.
+ASKING_RE = re.compile(r"\b(?:(?:need|like|want)\s+to\s+know|wondering|question|supported)\b", re.I)
+WH_START_RE = re.compile(r"^\s*(?:what|where|who|why|which|does|do|is|are)(?:'s|s)?\b", re.I)  # not "how's it going"
+
+
+VAGUE_QUESTION = (
+    "What is it about? Ask the vendor in a sentence that names the subject, "
+    "e.g. 'Is Cloud Suite ISO 27001 certified?' or 'Who approves discounts above 20%?'."
+)
+
+
+def has_subject(text: str) -> bool:
+    """Whether a question says what it is about: two words beside the question words ("is it
+    supported?" does not; "does edge gateway support ipv6" does)."""
+    return len([t for t in content_tokens(text) if t.split("'")[0] not in QUESTION_WORDS]) >= 2
+
+
+def question_slots(ctx: SlotContext) -> dict[str, Any]:
+    """A question with no subject is not put to a person: the partner is asked what it is about."""
+    return {} if has_subject(ctx.text) else {"invalid:text": VAGUE_QUESTION}
 
 
 def looks_like_question(text: str) -> bool:
     """A partner's free-form message that reads as a question for a person (see the module doc)."""
     text = text.replace("\u2019", "'")
     words = len(text.split())
-    if OTHER_REF_RE.search(text) or NOT_A_QUESTION_RE.search(text) or words < 3:
+    if OTHER_REF_RE.search(text) or words < 3:
         return False
     if SMALL_TALK_RE.match(text) and words <= SMALL_TALK_WORDS:
         return False
-    return text.rstrip().endswith("?") or bool(QUESTION_START_RE.match(text))
+    asks = bool(QUESTION_START_RE.match(text) or ASKING_RE.search(text))
+    if NOT_A_QUESTION_RE.search(text) and not asks:
+        return False  # "is my acme registration protected?" is a status check
+    return asks or "?" in text or bool(WH_START_RE.match(text))
 
 
 def _is_own_command(text: str) -> bool:
@@ -96,7 +122,9 @@ class QuestionSkill:
     """The :class:`bot.kernel.skills.Skill` for questions (``question.*`` actions, forms and dialog flows)."""
 
     prefix = "question"
-    intents = QUESTION_INTENTS
+    intents = tuple(
+        replace(s, parse=question_slots) if s.name == "question.ask" else s for s in QUESTION_INTENTS
+    )
 
     def __init__(self, *, questions: Questions, dialogs: DialogStore) -> None:
         self.questions = questions
@@ -117,26 +145,27 @@ class QuestionSkill:
             "follow up Q-3: … - add to a question",
         ]
 
-    async def on_unsure(self, actor: Actor, understood: Understood) -> list[Reply] | None:
-        """A partner's message nothing else fits, worded as a question for a person: it goes to the
-        vendor (answered from the knowledge base, or routed to an expert)."""
-        if actor.is_staff or not looks_like_question(understood.text):
-            return None
-        subject = [t for t in content_tokens(understood.text) if t.split("'")[0] not in QUESTION_WORDS]
-        if len(subject) < 2:
+    def when_unsure(self, actor: Actor, understood: Understood) -> Reading | None:
+        """A partner's message nothing else fits, worded as a question for a person with a subject: the
+        reading to act on - it goes to the vendor (answered from the knowledge base, or routed to an
+        expert). None leaves the message to the rest of the conversation."""
+        if actor.is_staff or not looks_like_question(understood.text) or not has_subject(understood.text):
             return None  # too vague to put to a person ("is it supported?"): the person is asked instead
         others = [
             r for r in understood.readings if r.intent != "question.ask" and not r.intent.startswith("meta.")
         ]
         if others and others[0].confidence >= UNSURE_OTHER:
             return None
-        return await self._ask(actor, understood.text)
+        found = [r for r in understood.readings if r.intent == "question.ask"]
+        return found[0] if found else Reading("question.ask", 0.0, understood.text)
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Act on a reading of the understanding layer (:mod:`bot.features.questions.intents`)."""
         if reading.intent == "question.ask":
             if actor.is_staff:
                 return None
+            if reading.invalid.get("text"):
+                return [Reply(text=reading.invalid["text"])]
             asked = ASK_RE.match(reading.text)
             return await self._ask(actor, asked.group(1) if asked else reading.text)
         if reading.intent in ("question.list", "staff.questions"):
