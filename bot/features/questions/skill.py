@@ -77,7 +77,9 @@ KB_FORMAT = (
 QUESTION_WORDS = frozenset("what where who when how why which whats".split())
 # Asking for knowledge in so many words, and a sentence that opens like a question.
 ASKING_RE = re.compile(r"\b(?:(?:need|like|want)\s+to\s+know|wondering|question|supported)\b", re.I)
-WH_START_RE = re.compile(r"^\s*(?:what|where|who|why|which|does|do|is|are)(?:'s|s)?\b", re.I)  # not "how's it going"
+WH_START_RE = re.compile(
+    r"^\s*(?:what|where|who|why|which|does|do|is|are)(?:'s|s)?\b", re.I
+)  # not "how's it going"
 
 
 VAGUE_QUESTION = (
