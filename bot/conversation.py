@@ -66,6 +66,11 @@ def _choice(reading: Reading) -> dict[str, Any]:
     return choice
 
 
+def _doubts(reading: Reading) -> str:
+    """What the layer was unsure of in a reading, for its confirmation: " (03/04/2027 read as ...)"."""
+    return f" ({'; '.join(reading.doubts)})" if reading.doubts else ""
+
+
 def _suggested(reading: Reading) -> str:
     """The values the language model supplied that a confirmation does not show otherwise
     (" with amount 150,000 USD"); nothing for a reading that is not the model's pick."""
@@ -293,7 +298,7 @@ class Conversation:
         if confirm:
             return [
                 Reply(
-                    text=f"{self.describe(readings[0])}{_suggested(readings[0])} - is that right?",
+                    text=f"{self.describe(readings[0])}{_suggested(readings[0])}{_doubts(readings[0])} - is that right?",
                     buttons=[
                         Button("Yes", "understand.pick", {"i": "0"}, style="primary"),
                         Button("No", "dialog.cancel"),
@@ -517,8 +522,10 @@ class Conversation:
             if consulted is not None:
                 return consulted
         if understood.decision == "ask":
-            choices = [r for r in self.understanding().choices(understood) if self._may(actor, r)]
             best = understood.best
+            if best is not None and best.doubts and self._may(actor, best):
+                return await self._offer(actor, understood.text, [best], confirm=True)
+            choices = [r for r in self.understanding().choices(understood) if self._may(actor, r)]
             if best is not None and not self._may(actor, best):
                 # what it most likely asks is not theirs to do: offer only what is nearly as likely
                 choices = [r for r in choices if r.confidence >= best.confidence / 2]

@@ -96,3 +96,27 @@ async def test_a_question_without_a_subject_is_asked_back_not_routed(core: Core,
         assert "Q-" not in out, out
     assert "What is it about?" in await alice.say("is it supported?")
     assert "Q-1" in await alice.say("is cloud suite ISO 27001 certified? customer's asking")
+
+
+def test_what_could_be_read_another_way_is_a_doubt(core: Core) -> None:
+    swapped = read(core, "reg Hanso Foundation cloud suite 45k eur close 03/04/2027")
+    assert swapped.decision == "ask" and swapped.best is not None
+    assert swapped.best.doubts == ["03/04/2027 read as 3 Apr 2027, not 4 Mar 2027"]
+    dotted = read(core, "register Monarch Solutions, Security Pack, 16k EUR, close 10.02.2027")
+    assert dotted.decision == "act" and dotted.best is not None and not dotted.best.doubts
+    ranged = read(core, "register Monsters Inc, security pack, 50-60k, close Q2").best
+    assert ranged is not None and "amount" not in ranged.slots, "a range is no amount: the skill asks for it"
+    ranged = read(core, "register Monsters Inc, security pack, 50k to 60k, close Q2").best
+    assert ranged is not None and "the amount is a range - which amount?" in ranged.doubts
+    two = read(
+        core, "register Aperture Science, Cloud Suite + Security Pack bundle, 140k, close 4/15/2027"
+    ).best
+    assert two is not None and any("Cloud Suite and Security Pack" in d for d in two.doubts)
+
+
+async def test_a_doubt_is_confirmed_before_anything_happens(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    out = await alice.say("reg Hanso Foundation cloud suite 45k eur close 03/04/2027")
+    assert "(03/04/2027 read as 3 Apr 2027, not 4 Mar 2027) - is that right?" in out
+    assert "Register this deal?" in await alice.click("Yes")
+    assert await count(core, Deal) == 0

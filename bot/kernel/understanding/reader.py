@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 
 from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel
-from bot.kernel.understanding.slots import SlotContext, clean, fill
+from bot.kernel.understanding.slots import SlotContext, clean, doubts_in, fill
 from bot.kernel.understanding.spec import IntentSpec, Reading, Understood
 from bot.kernel.words import fold
 
@@ -168,6 +168,7 @@ class Understanding:
                     invalid=invalid,
                     inferred=inferred,
                     candidates=candidates,
+                    doubts=doubts_in(ctx, slots) if spec.writes else [],
                 )
             )
         values = entities.without(
@@ -214,6 +215,8 @@ class Understanding:
         spec = self.specs.get(first.intent)
         if spec is not None and spec.writes and not spec.confirms and not self._asks_for(first.intent, typed):
             return "ask"  # values alone ("northwind 60k") ask for no change: never written on a guess
+        if first.doubts:
+            return "ask"  # "03/04/2027" could be either: the person confirms the reading first
         second = readings[1].confidence if len(readings) > 1 else 0.0
         if first.intent == UNKNOWN:
             return "ask" if any(self._offerable(r) for r in readings[1:3]) else "unknown"

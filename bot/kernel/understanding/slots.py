@@ -13,6 +13,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from bot.kernel.dates import format_date
 from bot.kernel.understanding.entities import QUARTER_RE, Entities, Named, Span, quarter_of
 from bot.kernel.words import fold
 
@@ -234,6 +235,42 @@ def _free_text(ctx: SlotContext, names: tuple[str, ...], slots: dict[str, Any]) 
         notes.append(text)
     if "notes" in names and "notes" not in slots and notes:
         slots["notes"] = "; ".join(notes)
+
+
+_SWAPPABLE_RE = re.compile(r"(?<![\d./-])(\d{1,2})([./-])(\d{1,2})(?:\2(\d{2}|\d{4}))?\.?(?![\d/-])")
+_AMOUNT_RANGE_RE = re.compile(r"\d[\d.,]*\s*k?\s*(?:-|–|to)\s*\d[\d.,]*\s*(?:k|m|mio)\b", re.IGNORECASE)
+_PER_PERIOD_RE = re.compile(
+    r"/\s*(?:yr|year|mo|month)\b|\bper\s+(?:year|month|annum)\b|\ba\s+(?:year|month)\b", re.I
+)
+
+
+def doubts_in(ctx: SlotContext, slots: dict[str, Any]) -> list[str]:
+    """What the message gives that could also be read another way, for a write to confirm first: a day
+    and month that could be swapped, an amount that is a range or per period, two products for one."""
+    found: list[str] = []
+    for span in ctx.entities.of("date"):
+        m = _SWAPPABLE_RE.search(ctx.text[span.start : span.end])
+        if m is None or span.value is None or span.value not in slots.values():
+            continue
+        first, second = int(m.group(1)), int(m.group(3))
+        # dots are day first wherever they are typed (10.02.2027); a slash is either way round
+        if m.group(2) == "/" and first != second and first <= 12 and second <= 12:
+            try:
+                other = span.value.replace(month=span.value.day, day=span.value.month)
+            except ValueError:
+                continue
+            found.append(
+                f"{m.group(0).rstrip('.')} read as {format_date(span.value)}, not {format_date(other)}"
+            )
+    if "amount" in slots:
+        if _AMOUNT_RANGE_RE.search(ctx.text):
+            found.append("the amount is a range - which amount?")
+        elif _PER_PERIOD_RE.search(ctx.text):
+            found.append("the amount is per period - is it the total?")
+    products = {s.value for s in ctx.entities.of("product")}
+    if "product" in slots and len(products) > 1:
+        found.append(f"{' and '.join(sorted(products))} - one deal for {slots['product']}?")
+    return found
 
 
 def quarter_in_dates(ctx: SlotContext) -> str | None:

@@ -73,7 +73,9 @@ class Reading:
     for ``ref``, a list of references for ``refs``); ``invalid`` what was given but could not be read,
     with the reason (``{"amount": "Amounts must be positive"}``); ``inferred`` the slots the layer
     worked out rather than read (a ``ref`` found from a customer's name), which a write confirms first.
-    ``candidates`` are the records a name could mean when it was not clear which. ``suggested`` is set
+    ``candidates`` are the records a name could mean when it was not clear which; ``doubts`` say what
+    in the message could also mean something else ("03/04/2027 read as 3 Apr 2027, not 4 Mar 2027"),
+    and a reading with doubts is confirmed before it is acted on. ``suggested`` is set
     when the intent was the optional language model's pick (:mod:`~bot.kernel.understanding.llm`): the
     raw values it read, whatever of them was kept; a write on such a reading is always confirmed first.
     """
@@ -87,6 +89,7 @@ class Reading:
     candidates: list[tuple[str, str]] = field(default_factory=list)
     confirmed: bool = False
     suggested: dict[str, str] | None = None
+    doubts: list[str] = field(default_factory=list)  # what could be meant otherwise, to confirm first
 
     @property
     def ref(self) -> str | None:
