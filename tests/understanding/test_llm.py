@@ -229,7 +229,7 @@ async def test_no_writes_nothing(with_model: Core, model: StandIn) -> None:
 async def test_its_values_go_through_the_same_parsers(with_model: Core, model: StandIn) -> None:
     chat = await bob(with_model)
     model.calls("deal__update", customer="Stark", amount="150k")
-    out = await chat.say("stark is now worth a hundred fifty grand")
+    out = await chat.say("the trucking folks are now worth a hundred fifty grand")
     assert "Update D-3 (Stark Logistics Inc) with amount 150,000 USD - is that right?" in out
     out = await chat.click("Yes")
     assert "Update D-3" in out and "150,000 USD" in out, "the deal skill's own confirmation follows"

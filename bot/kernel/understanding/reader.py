@@ -222,7 +222,9 @@ class Understanding:
             return "ask" if any(self._offerable(r) for r in readings[1:3]) else "unknown"
         if first.confidence >= ACT_AT and first.confidence - second >= MARGIN:
             return "act"
-        floor, times = AHEAD_WRITE if self.specs[first.intent].writes else AHEAD_READ
+        # a write that is confirmed anyway (its own summary, or a record found by name) is as safe as a read
+        confirmed = spec is not None and (spec.confirms or "ref" in first.inferred)
+        floor, times = AHEAD_WRITE if self.specs[first.intent].writes and not confirmed else AHEAD_READ
         if first.confidence >= floor and first.confidence >= times * second:
             return "act"
         if first.confidence < UNKNOWN_BELOW and not any(self._offerable(r) for r in readings[1:3]):
