@@ -278,8 +278,9 @@ class Conversation:
         if not reading.ref:
             slots["ref"] = "a deal" if spec.record == "D" else "it"
         label = (spec.confirm or reading.intent).format_map(slots).replace("  ", " ")
-        if reading.ref and reading.get("customer"):
-            label += f" ({reading.get('customer')})"
+        named = reading.get("customer") or reading.get("activity")
+        if reading.ref and named:
+            label += f" ({named})"
         detail = reading.get("reason") or reading.get("stage")
         if detail and spec.writes:
             label += f": {detail}"

@@ -83,7 +83,7 @@ def fill(
             found, close = record_by_name(ents, ctx.record)
             if found is not None:
                 slots["ref"] = found.ref
-                slots["customer"] = found.name
+                slots["activity" if ctx.record == "M" else "customer"] = found.name  # what the name names
                 inferred.add("ref")
             candidates = close
     if "amount" in names and "amount" not in invalid:
