@@ -7,6 +7,10 @@ is used, not that database) - prints a table per benchmark and the targets, and 
 
 ``--quick`` runs small sizes (a smoke test, about two minutes); the full run writes 1M-row tables
 and takes about 20 minutes on two cores.
+
+``python -m bench nlu ...`` (the understanding layer on a corpus) and ``python -m bench chat ...`` (the
+start-up of a one-turn ``partnerbot chat``) are commands of their own: see :mod:`bench.nlu` and
+:mod:`bench.chat`.
 """
 
 from __future__ import annotations
@@ -132,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import nlu
 
         return nlu.main(argv[1:])
+    if argv[:1] == ["chat"]:
+        from bench import chat
+
+        return chat.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of about two minutes")
     parser.add_argument(

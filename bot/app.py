@@ -1,7 +1,8 @@
-"""The one wiring point: settings -> database -> core -> notifiers -> aiohttp app -> scheduler.
+"""The wiring of ``partnerbot serve``: a core from :func:`bot.wiring.build_core` (settings -> database
+-> core -> notifiers), then the aiohttp app -> channels -> scheduler.
 
-This module and ``bot/cli.py`` are the only parts of ``bot/`` that may import ``handlers`` and
-``scheduler``; everything else receives what it needs as arguments.
+This module, ``bot/wiring.py`` and ``bot/cli.py`` are the only parts of ``bot/`` that may import
+``handlers`` and ``scheduler``; everything else receives what it needs as arguments.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp.typedefs import Handler
 from bot.bootstrap import Core
 from bot.config import Settings
 from bot.kernel.outbox import unreachable_people
+from bot.wiring import build_core
 from store import db as store_db
 
 log = logging.getLogger(__name__)
@@ -116,20 +118,6 @@ def attach_channels(app: web.Application, core: Core) -> None:
     attach_teams(app, core)
     attach_lead_api(app, core)
     attach_content_links(app, core)
-
-
-def build_core(settings: Settings) -> Core:
-    """The core with a notifier for every configured platform and, with ``PARTNERBOT_LLM_URL``, the
-    optional language model (also used by CLI jobs and ``partnerbot chat``)."""
-    from handlers.language_model import language_model_from
-    from handlers.slack.notifier import slack_notifier
-    from handlers.teams.app import teams_notifier
-
-    core = Core.build(settings, language_model=language_model_from(settings))
-    for notifier in (slack_notifier(core), teams_notifier(core)):
-        if notifier is not None:
-            core.add_notifier(notifier)
-    return core
 
 
 def serve(settings: Settings, *, host: str, port: int, scheduler: bool) -> None:

@@ -86,7 +86,7 @@ class Core:
         language_model: LanguageModel | None = None,
     ) -> Core:
         """Every feature, built once. ``language_model`` is the optional model the conversation asks when
-        it is unsure; the wiring (``bot.app.build_core``) builds it from ``PARTNERBOT_LLM_URL``, because
+        it is unsure; the wiring (``bot.wiring.build_core``) builds it from ``PARTNERBOT_LLM_URL``, because
         its HTTP transport lives with the other outside connections in ``handlers/``. Without it, off."""
         db = db or Database.from_url(settings.database_url)
         if vendor_channel_platform is None:

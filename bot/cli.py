@@ -145,7 +145,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def _with_core(settings: Settings, work: Callable[[Core], Awaitable[int]]) -> int:
-    from bot.app import build_core
+    from bot.wiring import build_core
 
     core = build_core(settings)
     try:
@@ -163,8 +163,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from store.db import upgrade
-
     if args.command == "serve":
         from bot.app import serve
 
@@ -180,6 +178,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if not settings.microsoft_app_id:
             print("note: MICROSOFT_APP_ID is not set, so the package carries a placeholder bot id")
         return 0
+    from store.db import upgrade
+
     upgrade(settings.database_url)
     if args.command == "db":
         print("database is at the newest revision")

@@ -116,6 +116,12 @@ class Settings:
         return f"Settings(database={self.database_url.split('://')[0]}, ...)"
 
     @property
+    def slack_can_post(self) -> bool:
+        """Whether the bot can post to Slack by itself - with a bot token, or the multi-workspace
+        install's client id and secret - which is when the outbox has a Slack notifier."""
+        return bool(self.slack_bot_token or (self.slack_client_id and self.slack_client_secret))
+
+    @property
     def teams_configured(self) -> bool:
         """Whether ``/api/messages`` is served: with Teams credentials, or in emulator mode."""
         return bool(self.microsoft_app_id.strip()) or self.teams_emulator

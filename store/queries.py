@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import (
@@ -30,8 +29,15 @@ from store.models import (
 
 def _insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT that supports ``on_conflict_do_nothing`` on both SQLite and PostgreSQL."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    # The dialect's module is imported here, once its engine has imported it anyway: importing
+    # SQLAlchemy's PostgreSQL dialect (with its asyncpg and pg8000 variants) slows down a SQLite start.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 # -- references and idempotency ---------------------------------------------------------------

@@ -32,8 +32,6 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import dateparser
-
 from bot.kernel.errors import InputError
 
 MAX_YEARS_AHEAD = 5
@@ -452,6 +450,9 @@ def _fallback(s: str, today: date) -> date | None:
     """
     if s in _VAGUE or not re.search(r"[^\W\d_]", s) or _AMOUNTISH_RE.search(s):
         return None
+    # Imported on the first phrase the rules above leave over, not by every process that reads dates.
+    import dateparser
+
     parsed = dateparser.parse(
         s,
         languages=["en"],

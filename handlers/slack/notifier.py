@@ -151,11 +151,11 @@ async def open_dm(client: AsyncWebClient, user: str) -> str:
 def slack_notifier(core: Core) -> SlackNotifier | None:
     """The notifier for the outbox, or None when there is no way to reach Slack."""
     settings = core.settings
+    if not settings.slack_can_post:
+        return None
     store = None
     if settings.slack_client_id and settings.slack_client_secret:
         store = installation_store_for(core)
-    if not settings.slack_bot_token and store is None:
-        return None
     vendor_team = next(iter(settings.slack_vendor_teams), None)
     return SlackNotifier(
         settings=settings,

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from bench import conflicts, ingress, memory, sweeps
+from bench import chat, conflicts, ingress, memory, sweeps
 from bench.report import Report
 from bench.synthetic import STAFF, Manifest, Spec, populate
 from bot.bootstrap import Core
@@ -126,6 +127,25 @@ def test_a_tiny_sweep_benchmark(tmp_path: Path) -> None:
         assert int(str(metrics["messages"])) == int(str(metrics["outbox_rows"])) > 0
     report.write_json(tmp_path / "results.json")
     assert json.loads((tmp_path / "results.json").read_text())["results"]
+
+
+def test_a_tiny_chat_startup_benchmark() -> None:
+    report = Report()
+    chat.run(report, runs=1)
+    rows = well_formed(report, "chat start-up")
+    assert [r["runs"] for r in rows] == [1, 1, 1]
+    (target,) = report.targets
+    assert target.name == "one-turn chat p50 wall" and target.value > 0 and "python -c pass" in target.detail
+
+
+def test_the_chat_benchmark_runs_with_no_platform_and_its_own_bytecode_cache(tmp_path: Path) -> None:
+    base = {"SLACK_BOT_TOKEN": "x", "MICROSOFT_APP_ID": "y", "PARTNERBOT_CRM": "hubspot", "TZ": "UTC"}
+    env = chat.chat_env(tmp_path, {**base, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/elsewhere"})
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(chat.ROOT), "/elsewhere"]
+    assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'chat.db'}"
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache") and "PYTHONDONTWRITEBYTECODE" not in env
+    assert not {"SLACK_BOT_TOKEN", "MICROSOFT_APP_ID", "PARTNERBOT_CRM"} & env.keys() and env["TZ"] == "UTC"
+    assert "PYTHONPYCACHEPREFIX" not in chat.chat_env(tmp_path, base)
 
 
 @pytest.mark.parametrize("value, limit, higher, met", [(50.0, 100.0, False, True), (0.2, 0.5, True, False)])

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from bot import app as wiring
+from bot import wiring
 from bot.bootstrap import Core
 from bot.config import Settings
 from bot.demo import seed
@@ -114,7 +114,7 @@ def llm_env(model: StandIn, **extra: str) -> dict[str, str]:
 
 
 async def demo_core(url: str, clock: FakeClock, **env: str) -> Core:
-    """A core on ``partnerbot demo`` data, wired the way ``bot.app.build_core`` wires it (with our clock)."""
+    """A core on ``partnerbot demo`` data, wired the way ``bot.wiring.build_core`` wires it (with our clock)."""
     settings = make_settings(url, **env)
     core = Core.build(settings, clock=clock, language_model=language_model_from(settings))
     await seed(core)

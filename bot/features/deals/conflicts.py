@@ -55,7 +55,6 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-import numpy as np
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -101,7 +100,6 @@ _ID_MASK = (1 << _ID_BITS) - 1
 _BUCKET_BITS = 18
 _SHIFT = _HASH_BITS + _ID_BITS - _BUCKET_BITS
 _CUTOFF = CONFLICT_THRESHOLD - 1e-9
-_NO_POSTINGS = np.zeros(0, dtype=np.int64)
 
 
 # -- blocking keys ------------------------------------------------------------------------------------
@@ -263,8 +261,12 @@ def _piece(rows: Rows, frequent: frozenset[str] | None) -> _Segment:
 
 def _join(pieces: Sequence[_Segment]) -> _Segment:
     """One sorted segment of ``pieces`` (worker thread)."""
-    # numpy sorts the postings and builds the bitmap at C speed (in Python: 8 s of a 1M load).
-    everything = np.concatenate([np.frombuffer(p.postings, dtype=np.int64) for p in pieces] or [_NO_POSTINGS])
+    # numpy sorts the postings and builds the bitmap at C speed (in Python: 8 s of a 1M load). It is
+    # imported here, by the first index load, not by every process that imports the deal service.
+    import numpy as np
+
+    no_postings = np.zeros(0, dtype=np.int64)
+    everything = np.concatenate([np.frombuffer(p.postings, dtype=np.int64) for p in pieces] or [no_postings])
     everything.sort()
     postings: array[int] = array("q")
     postings.frombytes(everything.data.cast("B"))
