@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,16 +29,22 @@ def _flag(env: dict[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be 1 or 0 (on or off), not {raw!r}")
 
 
-def _seconds(env: dict[str, str], name: str, default: float) -> float:
+def bounded_number(
+    env: Mapping[str, str], name: str, default: float, *, most: float, unit: str = ""
+) -> float:
+    """A setting that is a number above 0 and at most ``most`` (``unit`` says what of: "seconds")."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
+    what = f"a number of {unit}" if unit else f"a number such as {most / 2:g}"
     try:
         value = float(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from exc
-    if not 0 < value <= 60:
-        raise ValueError(f"{name} must be more than 0 and at most 60 seconds, not {raw!r}")
+        raise ValueError(f"{name} must be {what}, not {raw!r}") from exc
+    if not 0 < value <= most:
+        raise ValueError(
+            f"{name} must be more than 0 and at most {most:g}{' ' + unit if unit else ''}, not {raw!r}"
+        )
     return value
 
 
@@ -174,7 +181,7 @@ class Settings:
             llm_url=_http_url(env, "PARTNERBOT_LLM_URL"),
             llm_key=env.get("PARTNERBOT_LLM_KEY", "").strip(),
             llm_model=env.get("PARTNERBOT_LLM_MODEL", "").strip(),
-            llm_timeout=_seconds(env, "PARTNERBOT_LLM_TIMEOUT", 3.0),
+            llm_timeout=bounded_number(env, "PARTNERBOT_LLM_TIMEOUT", 3.0, most=60, unit="seconds"),
             llm_auth=_llm_auth(env),
             extra={k: v for k, v in env.items() if k.startswith("PARTNERBOT_") and k != "PARTNERBOT_LLM_KEY"},
         )

@@ -34,6 +34,7 @@ from decimal import Decimal
 from rapidfuzz import fuzz, process
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import bounded_number
 from bot.features.deals.model import STAGES
 from bot.features.nudges.service import NudgePolicy
 from bot.features.performance.charts import ChartData, StageBar, WeekPoint
@@ -91,16 +92,7 @@ class FlagThresholds:
     @classmethod
     def from_settings(cls, extra: Mapping[str, str]) -> FlagThresholds:
         def share(name: str, default: float) -> float:
-            raw = extra.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError as exc:
-                raise ValueError(f"{name} must be a number such as 0.5, not {raw!r}") from exc
-            if not 0 < value <= 1:
-                raise ValueError(f"{name} must be more than 0 and at most 1, not {raw!r}")
-            return value
+            return bounded_number(extra, name, default, most=1)
 
         def count(name: str, default: int) -> int:
             raw = extra.get(name, "").strip()
