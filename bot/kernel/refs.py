@@ -98,3 +98,16 @@ QUESTION = RefKind("Q", "question", "questions", example=3)
 KB_ENTRY = RefKind("KB", "knowledge-base", "entries", example=3, field_name="kb")
 MDF_REQUEST = RefKind("M", "MDF", "MDF requests", example=3, article="an")
 CONTENT_ITEM = RefKind("C", "content", "content items", example=3)
+
+# Every kind, for a reader that takes whichever reference a message types. D- and L- references are
+# also read without the hyphen ("d3"); "q1" is a quarter and "m1" too short a word to be one.
+ALL_KINDS = (KB_ENTRY, DEAL, LEAD, QUESTION, MDF_REQUEST, CONTENT_ITEM)
+ANY_REF_RE = mention_any(strict=(KB_ENTRY, QUESTION, MDF_REQUEST, CONTENT_ITEM), loose=(DEAL, LEAD))
+
+
+def normalize_ref(typed: str) -> str:
+    """A reference as typed ("d3", "KB-4") in its one written form ("D-3", "KB-4")."""
+    match = re.fullmatch(r"\s*([A-Za-z]+)-?(\d{1,9})\s*", typed)
+    if match is None:
+        raise InputError("ref", f"{typed!r} is not a reference; references look like D-12 or L-7.")
+    return f"{match.group(1).upper()}-{int(match.group(2))}"

@@ -21,12 +21,11 @@ from bot.kernel.companies import LEGAL_SUFFIXES, normalize_domain
 from bot.kernel.countries import find_country
 from bot.kernel.dates import find_close_date, parse_listed_date
 from bot.kernel.errors import InputError
+from bot.kernel.messages import FILE_REF
+from bot.kernel.refs import ANY_REF_RE, normalize_ref
 from bot.kernel.words import fold
 
-REF_KINDS = ("D", "L", "Q", "M", "C", "KB")
-# D- and L- references are also read without the hyphen ("d3"); "q1" is a quarter, "m1" too short a word.
-_REF_RE = re.compile(r"(?<![\w-])(?:(KB|[DLQMC])-(\d{1,9})|([DL])(\d{1,9}))(?![\w-])", re.IGNORECASE)
-_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>|]+|\b(?:slack|teams)-file:[^\s,;]+", re.IGNORECASE)
+_URL_RE = re.compile(rf"(?:https?://|www\.)[^\s<>|]+|\b{FILE_REF}[^\s,;]+", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _DOMAIN_RE = re.compile(
     r"(?<![\w@./-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24}(?![\w@/-]|\.\w)", re.I
@@ -133,9 +132,8 @@ def find_entities(
     default_currency: str,
 ) -> Entities:
     found = Entities(text)
-    for m in _REF_RE.finditer(text):
-        kind = (m.group(1) or m.group(3)).upper()
-        found.add(Span("ref", m.start(), m.end(), f"{kind}-{int(m.group(2) or m.group(4))}"))
+    for m in ANY_REF_RE.finditer(text):
+        found.add(Span("ref", m.start(), m.end(), normalize_ref(m.group(0))))
     for m in _URL_RE.finditer(text):
         found.add(Span("url", m.start(), m.end(), m.group(0).rstrip(".,)")))
     for m in _EMAIL_RE.finditer(text):
