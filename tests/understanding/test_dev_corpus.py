@@ -10,7 +10,7 @@ import pytest
 
 from bench import nlu
 
-BASELINE_PASSED = 364  # of 440 lines, 2026-12-03
+BASELINE_PASSED = 365  # of 440 lines, 2026-12-03
 BASELINE_INTENTS = 409
 
 

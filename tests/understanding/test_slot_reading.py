@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from bot.bootstrap import Core
+from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import Understood
 from store.deal_models import Deal
 from tests.conftest import Chat, World
@@ -120,3 +121,18 @@ async def test_a_doubt_is_confirmed_before_anything_happens(core: Core, world: W
     assert "(03/04/2027 read as 3 Apr 2027, not 4 Mar 2027) - is that right?" in out
     assert "Register this deal?" in await alice.click("Yes")
     assert await count(core, Deal) == 0
+
+
+def test_a_date_that_moves_the_deal_is_the_close_date_and_one_something_happens_on_is_a_step(
+    core: Core,
+) -> None:
+    initech = [Named("D", "D-1", "Initech GmbH"), Named("L", "L-3", "Umbrella SA")]
+    layer = core.conversation.understanding()
+    moved = layer.read("initech slipped to april", role="partner", today=TODAY, names=initech).best
+    assert (
+        moved is not None and moved.get("close_date") == date(2027, 4, 30) and "next_step" not in moved.slots
+    )
+    step = layer.read(
+        "umbrella SA is a good one, qualified! demo on 10.12.", role="partner", today=TODAY, names=initech
+    ).best
+    assert step is not None and step.intent == "lead.update" and step.get("next_step") == "demo on 10.12"

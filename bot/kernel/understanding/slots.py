@@ -149,10 +149,10 @@ _STEP_CUE_RE = re.compile(
 _VALUE_KINDS = ("amount", "product", "ref", "name", "partner", "quarter", "url", "email", "domain", "country")
 
 
-def clauses(ctx: SlotContext) -> list[tuple[str, int, int]]:
+def clauses(ctx: SlotContext) -> list[tuple[str, int, int, bool]]:
     """The parts of the message that are no value and not just the words asking for the intent, as
-    typed (a date inside one kept), with where they are: what is left for free text (a next step,
-    notes)."""
+    typed (a date inside one kept), with where they are and whether each says what happens next: what
+    is left for free text (a next step, notes)."""
     kept = ctx.entities.without(*_VALUE_KINDS)
     bare = ctx.entities.without(*_VALUE_KINDS, "date", "days")
     vocabulary = {w for words in ctx.values.values() for phrase in words for w in phrase.split()}
@@ -167,7 +167,7 @@ def clauses(ctx: SlotContext) -> list[tuple[str, int, int]]:
             or (len(folded) >= 6 and any(len(v) >= 6 and fuzz.ratio(folded, v) >= 85 for v in vocabulary))
         )
 
-    found: list[tuple[str, int, int]] = []
+    found: list[tuple[str, int, int, bool]] = []
     at = 0
     for part in _SEGMENT_RE.split(kept):
         start = kept.find(part, at) if part else at
@@ -179,19 +179,20 @@ def clauses(ctx: SlotContext) -> list[tuple[str, int, int]]:
         if not any(re.search(r"[^\W\d_]{3,}", bare[a:b]) for a, b in content):
             continue
         first, last = content[0][0], content[-1][1]
-        if _says_next(ctx, kept, first, at):  # a next step keeps its date and the words after it
+        step = _says_next(ctx, kept, first, at)
+        if step:  # a next step keeps its date and the words after it
             last = first + len(kept[first:at].rstrip(_SEPARATORS + " "))
-        found.append((" ".join(ctx.text[first:last].split()), first, last))
+        found.append((" ".join(ctx.text[first:last].split()), first, last, step))
     return found
 
 
 def _says_next(ctx: SlotContext, kept: str, start: int, end: int) -> bool:
-    """Whether a part of the message says what happens next: a word for it, or a day that is not
-    the close date ("demo on 10.12.", not "close 28.02.")."""
+    """Whether a part of the message says what happens next: a word for it, or a day something happens
+    on ("demo on 10.12."; not "close 28.02." nor "slipped to april", which move the close date)."""
     if _STEP_CUE_RE.search(kept[start:end]):
         return True
     return any(
-        start <= span.start < end and not re.search(r"clos|date", ctx.text[span.start : span.end], re.I)
+        start <= span.start < end and re.match(r"\s*(?:on|at)\b", ctx.text[span.start : span.end], re.I)
         for span in ctx.entities.of("date")
     ) and bool(re.search(r"[^\W\d_]{3,}", kept[start:end]))
 
@@ -204,7 +205,7 @@ def free_notes(ctx: SlotContext, *, besides: str | None = None) -> str | None:
     left = fold(besides or "")
     notes = [
         text
-        for text, _, _ in clauses(ctx)
+        for text, _, _, _ in clauses(ctx)
         if not (left and (left in fold(text) or fold(text) in left)) and _worth_noting(text)
     ]
     return "; ".join(notes) or None
@@ -221,10 +222,10 @@ def _free_text(ctx: SlotContext, names: tuple[str, ...], slots: dict[str, Any]) 
     are notes."""
     taken = {str(v) for k, v in slots.items() if k in ("reason", "text", "next_step", "notes")}
     notes: list[str] = []
-    for text, start, end in clauses(ctx):
+    for text, start, end, step in clauses(ctx):
         if any(text in t or t in text for t in taken):
             continue
-        if "next_step" in names and "next_step" not in slots and _STEP_CUE_RE.search(text):
+        if "next_step" in names and "next_step" not in slots and step:
             slots["next_step"] = text
             for span in ctx.entities.of("date"):
                 if start <= span.start and span.end <= end:
@@ -237,7 +238,8 @@ def _free_text(ctx: SlotContext, names: tuple[str, ...], slots: dict[str, Any]) 
         slots["notes"] = "; ".join(notes)
 
 
-_SWAPPABLE_RE = re.compile(r"(?<![\d./-])(\d{1,2})([./-])(\d{1,2})(?:\2(\d{2}|\d{4}))?\.?(?![\d/-])")
+# A day and month with a slash, either way round (dots are day first wherever they are typed).
+_SWAPPABLE_RE = re.compile(r"(?<![\d./-])(\d{1,2})/(\d{1,2})(?:/(?:\d{2}|\d{4}))?(?![\d/-])")
 _AMOUNT_RANGE_RE = re.compile(r"\d[\d.,]*\s*k?\s*(?:-|–|to)\s*\d[\d.,]*\s*(?:k|m|mio)\b", re.IGNORECASE)
 _PER_PERIOD_RE = re.compile(
     r"/\s*(?:yr|year|mo|month)\b|\bper\s+(?:year|month|annum)\b|\ba\s+(?:year|month)\b", re.I
@@ -252,16 +254,13 @@ def doubts_in(ctx: SlotContext, slots: dict[str, Any]) -> list[str]:
         m = _SWAPPABLE_RE.search(ctx.text[span.start : span.end])
         if m is None or span.value is None or span.value not in slots.values():
             continue
-        first, second = int(m.group(1)), int(m.group(3))
-        # dots are day first wherever they are typed (10.02.2027); a slash is either way round
-        if m.group(2) == "/" and first != second and first <= 12 and second <= 12:
+        first, second = int(m.group(1)), int(m.group(2))
+        if first != second and first <= 12 and second <= 12:
             try:
                 other = span.value.replace(month=span.value.day, day=span.value.month)
             except ValueError:
                 continue
-            found.append(
-                f"{m.group(0).rstrip('.')} read as {format_date(span.value)}, not {format_date(other)}"
-            )
+            found.append(f"{m.group(0)} read as {format_date(span.value)}, not {format_date(other)}")
     if "amount" in slots:
         if _AMOUNT_RANGE_RE.search(ctx.text):
             found.append("the amount is a range - which amount?")
@@ -411,7 +410,7 @@ _NAME_ENDS = frozenset(
     asked asking chose went""".split()
 )
 # Chat words around a name: "quick reg: X", "X again", "X lol".
-_CHATTER = frozenset("quick again lol haha pls plz bitte asap too also get gets".split())
+_CHATTER = frozenset("quick again lol haha plz asap too get gets".split())  # beside _FILLER
 
 
 def _trim_name(segment: str, request_words: frozenset[str]) -> str:
