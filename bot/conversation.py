@@ -32,7 +32,7 @@ from bot.kernel.understanding.llm import LanguageModel, ground
 from bot.kernel.understanding.meta import META_INTENTS
 from bot.kernel.understanding.reader import Understanding
 from bot.kernel.understanding.spec import Reading, Understood
-from bot.kernel.words import CANCEL_RE, HELP_RE
+from bot.kernel.words import CANCEL_RE, HELP_RE, YES_RE
 from store import queries
 from store.db import Database
 
@@ -50,7 +50,6 @@ SMALL_TALK = {
     "meta.greeting": "Hi! Say 'help' to see what I can do.",
     "meta.thanks": "You're welcome!",
 }
-_YES_RE = re.compile(r"^\s*(?:yes|y|yep|yeah|ok|okay|sure|do it|go ahead|confirm)\b", re.I)
 _PICK_RE = re.compile(r"^\s*([1-3])\s*[.)]?\s*$")
 _UNDERSTANDINGS: dict[tuple[str, ...], Understanding] = {}
 
@@ -493,7 +492,7 @@ class Conversation:
             return self._help_in(actor, dialog)
         if dialog is not None and dialog.flow in (CHOOSE, CONFIRM):
             pick = _PICK_RE.match(text)
-            if pick or (dialog.flow == CONFIRM and _YES_RE.match(text)):
+            if pick or (dialog.flow == CONFIRM and YES_RE.match(text)):
                 return await self._picked(actor, dialog, str(int(pick.group(1)) - 1) if pick else "0")
             await self._clear(actor)  # something new instead of an answer
             dialog = None

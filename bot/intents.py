@@ -50,8 +50,6 @@ STAGE_WORDS = {
 }
 STAGE_RE = re.compile(r"\b(" + "|".join(sorted(STAGE_WORDS, key=len, reverse=True)) + r")\b", re.I)
 
-YES_RE = re.compile(r"^\s*(yes|y|yep|yeah|confirm|ok|okay|sure|correct|submit|go ahead|looks good)\b", re.I)
-NO_RE = re.compile(r"^\s*(no|n|nope|not really)\b", re.I)
 EDIT_RE = re.compile(r"^\s*(edit|change|fix)\s*$", re.I)
 
 

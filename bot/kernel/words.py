@@ -1,5 +1,5 @@
-"""Words every dialog understands, whichever skill owns it: stop what we're doing, or show what I can do;
-and :func:`fold`, how typed words are compared."""
+"""Words every dialog understands, whichever skill owns it: stop what we're doing, show what I can do,
+yes and no to a question; and :func:`fold`, how typed words are compared."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import unicodedata
 
 CANCEL_RE = re.compile(r"^\s*(cancel|stop|abort|quit|never ?mind|forget it)\b[.!]*\s*$", re.I)
 HELP_RE = re.compile(r"^\s*(help|\?|commands|what can you do\??|menu)\s*[.!?]*\s*$", re.I)
+YES_RE = re.compile(
+    r"^\s*(yes|y|yep|yeah|confirm|ok|okay|sure|correct|submit|go ahead|do it|looks good)\b", re.I
+)
+NO_RE = re.compile(r"^\s*(no|n|nope|not really)\b", re.I)
 
 
 def fold(text: str) -> str:

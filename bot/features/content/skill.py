@@ -20,12 +20,12 @@ from bot.features.content import views as content_views
 from bot.features.content.intents import CONTENT_INTENTS
 from bot.features.content.model import ContentDraft
 from bot.features.content.service import Content, content_ref
-from bot.intents import NO_RE, YES_RE
 from bot.kernel.dates import parse_close_date
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.spec import Reading
+from bot.kernel.words import NO_RE, YES_RE
 from bot.people import EMAIL_RE
 
 WHATS_NEW_RE = re.compile(

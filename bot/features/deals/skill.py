@@ -26,8 +26,6 @@ from bot.features.deals.model import STAGES, DealChanges, DealDraft, DealView
 from bot.features.deals.service import Deals
 from bot.intents import (
     EDIT_RE,
-    NO_RE,
-    YES_RE,
     Details,
     Intent,
     extract_details,
@@ -44,6 +42,7 @@ from bot.kernel.reasons import ReasonStep
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import Reading
+from bot.kernel.words import NO_RE, YES_RE
 
 REQUIRED = ("customer", "product", "amount", "close_date")
 OPTIONAL = ("customer", "domain", "country", "product", "notes")  # read as they are, then validated

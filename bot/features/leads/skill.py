@@ -22,7 +22,7 @@ from bot.features.leads import views as lead_views
 from bot.features.leads.intents import LEAD_INTENTS
 from bot.features.leads.model import LIFECYCLE, LeadView
 from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
-from bot.intents import NO_RE, YES_RE, match_product
+from bot.intents import match_product
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.dates import find_close_date, format_date, format_when, parse_close_date, validate_close_date
 from bot.kernel.errors import Conflict, InputError
@@ -33,6 +33,7 @@ from bot.kernel.refs import DEAL, LEAD
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import Reading
+from bot.kernel.words import NO_RE, YES_RE
 
 LREF_RE = LEAD.mention()
 DREF_RE = DEAL.mention(loose=True)

@@ -33,7 +33,6 @@ from bot.features.mdf.service import (
     parse_activity_dates,
     quarter_of,
 )
-from bot.intents import NO_RE, YES_RE
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import FILE_REF, Actor, Button, Fact, FormResult, Reply
@@ -42,6 +41,7 @@ from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.slots import SlotContext
 from bot.kernel.understanding.spec import Reading
+from bot.kernel.words import NO_RE, YES_RE
 
 MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
 MREF_RE = MDF_REQUEST.mention()
