@@ -16,7 +16,7 @@ the person's own records, free text only as it stands in the message) and marks 
 inferred. The conversation confirms every write the model suggested before anything is written.
 
 The HTTP transport is a port (:class:`ChatCompletions`); ``handlers/language_model.py`` implements it
-over aiohttp and the wiring (``bot/app.py``) builds it from ``PARTNERBOT_LLM_URL``. Off without it.
+over aiohttp and the wiring (``bot/wiring.py``) builds it from ``PARTNERBOT_LLM_URL``. Off without it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.kernel.understanding.entities import COMMON_WORDS, Entities, Named, name_words
-from bot.kernel.understanding.slots import record_by_name, vocabulary_value
+from bot.kernel.understanding.slots import name_slot, record_by_name, vocabulary_value
 from bot.kernel.understanding.spec import IntentSpec, Reading
 from bot.kernel.words import fold
 
@@ -310,7 +310,7 @@ def _record(reading: Reading, raw: str, kind: str, found: Entities, message: Ent
     named, close = record_by_name(found, kind)
     if named is not None:
         _take(reading, "ref", named.ref)
-        _take(reading, "customer", named.name)
+        _take(reading, name_slot(kind), named.name)
     elif close and not reading.candidates:
         reading.candidates = close
 

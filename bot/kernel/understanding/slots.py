@@ -83,7 +83,7 @@ def fill(
             found, close = record_by_name(ents, ctx.record)
             if found is not None:
                 slots["ref"] = found.ref
-                slots["activity" if ctx.record == "M" else "customer"] = found.name  # what the name names
+                slots[name_slot(ctx.record)] = found.name
                 inferred.add("ref")
             candidates = close
     if "amount" in names and "amount" not in invalid:
@@ -284,6 +284,12 @@ def quarter_in_dates(ctx: SlotContext) -> str | None:
 
 def _date_slot(names: tuple[str, ...]) -> str | None:
     return next((n for n in ("close_date", "start_date", "end_date", "date") if n in names), None)
+
+
+def name_slot(kind: str) -> str:
+    """The slot a record's name fills: an MDF request goes by its activity, every other record by its
+    customer (or lead company)."""
+    return "activity" if kind == "M" else "customer"
 
 
 def record_by_name(ents: Entities, kind: str) -> tuple[Named | None, list[tuple[str, str]]]:
