@@ -39,24 +39,6 @@ UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message
 OTHER_RECORD = 0.05  # how much less likely an intent on another kind of record than the one typed is
 NO_RECORD = 0.3  # ... and one on no record at all
 
-_PLACEHOLDERS = {
-    "ref": None,  # the intent's own record kind
-    "dref": "xdref",
-    "lref": "xlref",
-    "qref": "xqref",
-    "mref": "xmref",
-    "cref": "xcref",
-    "kbref": "xkbref",
-    "name": "xname",
-    "partner": "xpartner",
-    "product": "xproduct",
-    "amount": "xamount",
-    "date": "xdate",
-    "quarter": "xquarter",
-    "url": "xurl",
-    "email": "xemail",
-    "days": "xdays",
-}
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 # Words that ask for nothing in particular: a write is acted on only when the message has one of its
 # intent's other words.
@@ -74,7 +56,7 @@ def expand(example: str, spec: IntentSpec) -> str:
         key = m.group(1)
         if key == "ref":
             return f"x{(spec.record or 'd').lower()}ref"
-        return _PLACEHOLDERS.get(key) or f"x{key}"
+        return f"x{key}"  # as entities.placeholder() writes a found value
 
     return _PLACEHOLDER_RE.sub(one, example).replace("<", "").replace(">", "")
 
