@@ -31,7 +31,7 @@ from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.llm import LanguageModel, ground
 from bot.kernel.understanding.meta import META_INTENTS
 from bot.kernel.understanding.reader import Understanding
-from bot.kernel.understanding.spec import Reading, Understood
+from bot.kernel.understanding.spec import Reading, Understood, confirmed_first
 from bot.kernel.words import CANCEL_RE, HELP_RE, YES_RE
 from store import queries
 from store.db import Database
@@ -260,8 +260,7 @@ class Conversation:
         owner = self._owner(reading.intent)
         if spec is None or owner is None:
             return None
-        inferred = "ref" in reading.inferred or reading.suggested is not None
-        if spec.writes and not spec.confirms and inferred and not reading.confirmed:
+        if confirmed_first(spec, reading) and not reading.confirmed:
             return await self._offer(actor, reading.text, [reading], confirm=True)
         return await owner.on_intent(actor, reading)
 

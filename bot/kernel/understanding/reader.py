@@ -22,7 +22,7 @@ from rapidfuzz import fuzz
 from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel
 from bot.kernel.understanding.slots import SlotContext, clean, doubts_in, fill
-from bot.kernel.understanding.spec import IntentSpec, Reading, Understood
+from bot.kernel.understanding.spec import IntentSpec, Reading, Understood, confirmed_first
 from bot.kernel.words import fold
 
 Decision = Literal["act", "ask", "unknown"]
@@ -161,10 +161,8 @@ class Understanding:
             text=message, readings=readings, decision=self._decide(readings, only=only, typed=typed)
         )
 
-    def _asks_for(self, intent: str, typed: set[str] | None) -> bool:
+    def _asks_for(self, intent: str, typed: set[str]) -> bool:
         """Whether the message has a word of those that ask for ``intent`` (a typo of one counts)."""
-        if typed is None:
-            return True
         words = self.asking_words[intent]
         return bool(typed & words) or any(
             len(t) >= 5 and any(len(w) >= 5 and fuzz.ratio(t, w) >= 80 for w in words) for t in typed
@@ -186,9 +184,7 @@ class Understanding:
         total = sum(p for _, p in weighed) or 1.0
         return sorted(((i, p / total) for i, p in weighed), key=lambda ip: -ip[1])
 
-    def _decide(
-        self, readings: list[Reading], *, only: str | None, typed: set[str] | None = None
-    ) -> Decision:
+    def _decide(self, readings: list[Reading], *, only: str | None, typed: set[str]) -> Decision:
         if only:
             return "act"
         if not readings:
@@ -205,8 +201,8 @@ class Understanding:
         if first.confidence >= ACT_AT and first.confidence - second >= MARGIN:
             return "act"
         # a write that is confirmed anyway (its own summary, or a record found by name) is as safe as a read
-        confirmed = spec is not None and (spec.confirms or "ref" in first.inferred)
-        floor, times = AHEAD_WRITE if self.specs[first.intent].writes and not confirmed else AHEAD_READ
+        confirmed = spec is not None and (spec.confirms or confirmed_first(spec, first))
+        floor, times = AHEAD_WRITE if spec is not None and spec.writes and not confirmed else AHEAD_READ
         if first.confidence >= floor and first.confidence >= times * second:
             return "act"
         if first.confidence < UNKNOWN_BELOW and not any(self._offerable(r) for r in readings[1:3]):

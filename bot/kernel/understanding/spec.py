@@ -111,3 +111,10 @@ class Understood:
     @property
     def best(self) -> Reading | None:
         return self.readings[0] if self.readings else None
+
+
+def confirmed_first(spec: IntentSpec, reading: Reading) -> bool:
+    """Whether the conversation asks "... - is that right?" before the skill acts on ``reading``: a write
+    on a record found by name rather than by a typed reference, or on anything the language model
+    suggested. (An intent that shows its own summary to confirm, a registration, is confirmed there.)"""
+    return spec.writes and not spec.confirms and ("ref" in reading.inferred or reading.suggested is not None)
