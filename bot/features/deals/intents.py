@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.kernel.understanding.slots import SlotContext, free_name, free_notes
-from bot.kernel.understanding.spec import PARTNER, STAFF, IntentSpec
+from bot.kernel.understanding.spec import ALL_WORDS, PARTNER, STAFF, IntentSpec
 
 STAGE_WORDS = {
     "prospecting": "prospecting", "prospect": "prospecting",
@@ -140,8 +140,8 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
             "what do i have in the pipe",
             "show deals",
         ),
-        slots=("stage", "quarter"),
-        values={"stage": STATUS_WORDS},
+        slots=("stage", "quarter", "scope"),
+        values={"stage": STATUS_WORDS, "scope": ALL_WORDS},
         confirm="Show my deals",
     ),
     IntentSpec(

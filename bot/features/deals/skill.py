@@ -145,6 +145,20 @@ class DealSkill:
             "deal.update": self._update_form,
             **{f"deal.{name}": partial(self._reason_form, name) for name in REASON_STEPS},
         }
+        self._readings: dict[str, Callable[[Actor, Reading], Awaitable[Replies | None]]] = {
+            "deal.register": self._register_reading,
+            "deal.status": self._status_reading,
+            "deal.list": self._list_reading,
+            "deal.update": self._update_reading,
+            "deal.won": self._won_reading,
+            "deal.lost": partial(self._reason_reading, "lost"),
+            "deal.extend": partial(self._reason_reading, "extend"),
+            "staff.reject": partial(self._reason_reading, "reject"),
+            "staff.ask_info": partial(self._reason_reading, "ask_info"),
+            "staff.approve": self._approve_reading,
+            "staff.pending": self._pending_reading,
+            "staff.conflicts": lambda actor, reading: self._list(actor, "conflicts"),
+        }
         self._flows: dict[str, FlowStep] = {
             REGISTER: self._continue_registration,
             REASON: self._continue_reason,
@@ -217,23 +231,6 @@ class DealSkill:
         step = self._readings.get(reading.intent)
         return None if step is None else await step(actor, reading)
 
-    @property
-    def _readings(self) -> dict[str, Callable[[Actor, Reading], Awaitable[Replies | None]]]:
-        return {
-            "deal.register": self._register_reading,
-            "deal.status": self._status_reading,
-            "deal.list": self._list_reading,
-            "deal.update": self._update_reading,
-            "deal.won": self._won_reading,
-            "deal.lost": partial(self._reason_reading, "lost"),
-            "deal.extend": partial(self._reason_reading, "extend"),
-            "staff.reject": partial(self._reason_reading, "reject"),
-            "staff.ask_info": partial(self._reason_reading, "ask_info"),
-            "staff.approve": self._approve_reading,
-            "staff.pending": self._pending_reading,
-            "staff.conflicts": lambda actor, reading: self._list(actor, "conflicts"),
-        }
-
     async def _register_reading(self, actor: Actor, reading: Reading) -> Replies:
         if actor.is_staff:
             return await self._start_registration(actor, Intent("register"))
@@ -287,8 +284,8 @@ class DealSkill:
         return await self._which_deal(actor, reading, "")
 
     async def _list_reading(self, actor: Actor, reading: Reading) -> Replies:
-        closed = reading.get("stage") in ("won", "lost", "rejected", "closed") or re.search(
-            r"\b(?:all|every\w*|incl\w*|closed|history)\b", reading.text, re.I
+        closed = (
+            reading.get("stage") in ("won", "lost", "rejected", "closed") or reading.get("scope") == "all"
         )
         return await self._list(actor, "all" if closed else "open")
 

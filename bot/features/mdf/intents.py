@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.kernel.understanding.spec import PARTNER, STAFF, IntentSpec
+from bot.kernel.understanding.spec import ALL_WORDS, PARTNER, STAFF, IntentSpec
 
 DECISION_WORDS = {"approve": "approve", "approved": "approve", "ok": "approve", "reject": "reject",
                   "rejected": "reject", "decline": "reject", "deny": "reject"}  # fmt: skip
@@ -57,6 +57,8 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
             "mdf requests",
             "what mdf have we asked for",
         ),
+        slots=("scope",),
+        values={"scope": ALL_WORDS},
         roles=PARTNER,
         confirm="Show my MDF requests",
     ),

@@ -217,7 +217,7 @@ class MdfSkill:
         if reading.intent == "mdf.balance":
             return await self._balance(actor)
         if reading.intent == "mdf.list":
-            return await self._list(actor, scope="all" if ALL_RE.search(text) else "open")
+            return await self._list(actor, scope="all" if reading.get("scope") == "all" else "open")
         if reading.intent == "staff.mdf_budget":
             if reading.get("partner") and reading.get("amount") is not None:
                 quarter = reading.get("quarter") or quarter_of(self.mdf.today_for(actor))

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from bot.kernel.understanding.slots import SlotContext
 
 Role = Literal["partner", "staff"]
+# The words that widen a list to everything, closed records included: a ``scope`` slot's vocabulary.
+ALL_WORDS: Mapping[str, str] = {
+    w: "all" for w in ("all", "every", "everything", "including", "incl", "inclusive", "history", "closed")
+}
 BOTH: frozenset[str] = frozenset({"partner", "staff"})
 PARTNER: frozenset[str] = frozenset({"partner"})
 STAFF: frozenset[str] = frozenset({"staff"})
