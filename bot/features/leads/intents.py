@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.kernel.understanding.spec import PARTNER, STAFF, IntentSpec
+from bot.kernel.understanding.spec import ALL_WORDS, PARTNER, STAFF, IntentSpec
 
 LEAD_STATUS_WORDS = {
     "contacted": "contacted", "reached out": "contacted", "called": "contacted", "spoke": "contacted",
@@ -31,9 +31,9 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
             "do i have leads",
             "open leads",
         ),
-        slots=("stage", "country"),
+        slots=("stage", "country", "scope"),
         roles=PARTNER,
-        values={"stage": LEAD_LIST_WORDS},
+        values={"stage": LEAD_LIST_WORDS, "scope": ALL_WORDS},
         confirm="Show my leads",
     ),
     IntentSpec(

@@ -184,7 +184,7 @@ class LeadSkill:
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Act on a reading of the understanding layer (:mod:`bot.features.leads.intents`)."""
         if reading.intent == "lead.list":
-            return await self._list(actor, scope="all" if ALL_RE.search(reading.text) else "open")
+            return await self._list(actor, scope="all" if reading.get("scope") == "all" else "open")
         if reading.intent == "staff.leads":
             if reading.get("partner"):
                 return await self._list(actor, scope="all", partner=reading.get("partner"))
