@@ -276,7 +276,7 @@ async def test_the_request_holds_the_message_the_intents_and_only_the_persons_ow
 
 async def test_staff_are_offered_staff_intents_with_partner_names(with_model: Core, model: StandIn) -> None:
     dana = Chat(with_model, await person(with_model, "dana@vendor.example"))
-    await dana.say("hmm what about the logistics one, thoughts")
+    await dana.say("hmm, thoughts on the trucking one")
     [seen] = model.requests
     sent = json.dumps(seen.body)
     assert "Contoso Integrators" in sent and "Northwind Partners" in sent

@@ -8,8 +8,7 @@ CONTENT_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "content.new",
         (
-            "whats new",
-            "did the new <price list> come out yet",
+            "has the updated <battlecard> been released",
             "is the <launch kit> available now?",
             "what's new",
             "anything new?",

@@ -85,7 +85,7 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "deal.status",
         (
-            "{name} - any update from your side?",
+            "{name}: anything from your end?",
             "show me the details of the {name} deal",
             "what's happening with the {name} registration?",
             "status of {ref}",
@@ -258,9 +258,9 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.pending",
         (
-            "list registrations awaiting review, oldest first",
-            "any new deal regs since yesterday?",
-            "pending mdf requests?",
+            "registrations still waiting for a decision",
+            "new registrations to look at?",
+            "mdf requests waiting on me",
             "registrations I still have to review",
             "pending",
             "what's pending",
@@ -302,7 +302,7 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.reject",
         (
-            "reject {ref}, not enough detail on the opp and no contact",
+            "turn down {ref}, the details are too thin",
             "no to {ref}, the customer is a direct account",
             "reject {ref}",
             "reject {ref}, customer buys direct",
@@ -323,8 +323,8 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.ask_info",
         (
-            "{ref} - can you ask them what the competing quote is",
-            "query the {name} registration: is it the same project as {lref}?",
+            "{ref}: ask the partner which competitor they are up against",
+            "check with the partner whether {name} overlaps with {lref}",
             "ask the partner for the decision maker on {ref}",
             "ask info {ref}: who is the decision maker?",
             "ask {partner} for more info on {ref}",
@@ -344,7 +344,7 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.conflicts",
         (
-            "list duplicate regs this week",
+            "show registrations that clash",
             "any double registrations?",
             "dupes to sort out",
             "conflicts",

@@ -39,7 +39,6 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "lead.status",
         (
-            "what's {ref} again?",
             "remind me what {ref} was",
             "tell me about the {name} lead",
             "{ref}",

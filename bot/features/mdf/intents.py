@@ -32,7 +32,7 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "mdf.balance",
         (
-            "wie viel MDF haben wir noch",
+            "wie viel Budget ist noch übrig",
             "how much co-op money is left",
             "mdf balance",
             "how much mdf do we have left",
@@ -65,7 +65,7 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "mdf.status",
         (
-            "can you chase the MDF claim for the {name}",
+            "any movement on the funds for the {name}?",
             "where is my mdf for the {name}",
             "{ref} status?",
             "{ref}",

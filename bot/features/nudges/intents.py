@@ -8,7 +8,7 @@ NUDGE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.nudge_stats",
         (
-            "are we spamming partners? show the nudge numbers",
+            "are we reminding partners too often?",
             "how often do we remind people",
             "reminder stats for the last {days}",
             "nudge stats",

@@ -8,8 +8,8 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "scorecard.self",
         (
-            "what's our win rate",
-            "am I behind other partners?",
+            "show our partner scorecard numbers",
+            "are we doing worse than other partners",
             "how are we performing",
             "how am i doing",
             "how are we doing",
@@ -45,7 +45,7 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.lagging",
         (
-            "who's slacking on follow-up",
+            "who is dragging their feet on leads",
             "which partners are falling behind on leads",
             "partners that need a push",
             "who is lagging",
@@ -63,8 +63,8 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.pipeline",
         (
-            "whats the total pipeline for {quarter}",
-            "how much is {partner} forecasting this quarter?",
+            "total open pipe in {quarter}",
+            "what does {partner} expect to close in {quarter}",
             "open pipeline across partners",
             "pipeline by partner",
             "open pipeline per partner",

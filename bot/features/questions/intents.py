@@ -16,8 +16,8 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "question.ask",
         (
-            "wondering whether MDF can pay for a trade show booth",
-            "I'd like to know how long protection on a registration lasts",
+            "I wonder if co-op funds cover conference travel",
+            "how many days does registration protection last",
             "customer needs SAML login in {product}, supported??",
             "quick q: does {product} run on arm",
             "does {product} support single sign-on with okta?",
@@ -60,7 +60,7 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "question.followup",
         (
-            "adding to my <ISO> question: they also need a pen test report",
+            "one more thing on my <SSO> question: they use Azure AD",
             "any update on my question {ref}?",
             "more on {ref}: they also asked about pricing",
             "follow up on {ref}: the customer also needs it in french",
@@ -80,7 +80,7 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "question.list",
         (
-            "list my open q's",
+            "my open questions pls",
             "questions I asked",
             "which of my questions are still open",
             "my questions",

@@ -38,7 +38,7 @@ META_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "meta.thanks",
         (
-            "danke dir",
+            "vielen dank",
             "merci",
             "thanks a lot, that helps",
             "thanks",
@@ -61,7 +61,6 @@ META_INTENTS: tuple[IntentSpec, ...] = (
             "abort",
             "scratch that",
             "nevermind",
-            "nvm",
             "scrap that",
         ),
     ),

@@ -34,6 +34,7 @@ _SHORTHAND = {
     "ty": "thanks", "wks": "weeks", "wk": "week", "mtg": "meeting", "opps": "opportunities",
     "opp": "opportunity", "reg": "register", "regs": "registrations", "info": "information",
     "asap": "soon", "bc": "because", "b/c": "because", "cuz": "because", "whats": "what's",
+    "nvm": "nevermind", "qs": "questions", "q's": "questions",
 }  # fmt: skip
 
 
