@@ -501,9 +501,11 @@ class Conversation:
             if handled is not None:
                 return handled
         # A command in a skill's own words first ("scorecard for Northwind last 30 days", "L-3 contacted"):
-        # those grammars are exact, and say no to everything else.
+        # those grammars are exact, and say no to everything else. They are being retired into the
+        # understanding layer's intents (#18): a skill without ``on_text`` leaves every message to it.
         for skill in self._everyone():
-            claimed = await skill.on_text(actor, text)
+            grammar = getattr(skill, "on_text", None)
+            claimed: list[Reply] | None = await grammar(actor, text) if grammar is not None else None
             if claimed is not None:
                 return claimed
         understood = await self.understand(actor, text)

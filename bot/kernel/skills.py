@@ -76,10 +76,6 @@ class Skill(Protocol):
         """Lines for 'help', written as examples of what the person can type."""
         ...
 
-    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        """A message typed outside any dialog of this skill's; be conservative in what you claim."""
-        ...
-
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Act on a reading of one of ``intents``; None when this reading is not one it acts on."""
         ...
