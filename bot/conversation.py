@@ -495,6 +495,8 @@ class Conversation:
                 return await self._picked(actor, dialog, str(int(pick.group(1)) - 1) if pick else "0")
             await self._clear(actor)  # something new instead of an answer
             dialog = None
+        if dialog is not None and await self._starts_something_else(actor, dialog, text):
+            dialog = None  # the dialog waits: its question is still there after this answer
         if dialog is not None:
             owner = self._skill_for(dialog.flow) or self.fallback
             handled = await owner.continue_dialog(actor, dialog, text) if owner else None
@@ -535,6 +537,23 @@ class Conversation:
         if self.fallback is not None:
             return [self.fallback.not_understood(actor)]
         return [Reply(text=NOT_UNDERSTOOD)]
+
+    async def _starts_something_else(self, actor: Actor, dialog: Dialog, text: str) -> bool:
+        """Whether a message typed while a dialog waits for an answer is clearly a new request instead
+        ("L-3 contacted" while asked for a reason, "show my deals" while asked for a customer): the
+        layer acts on it as another intent than the dialog's, and it names a record by its reference,
+        or it says nothing but the words of a request that needs no record. Anything else is the
+        answer ("41 leads" to "what were the results?", "legal review takes longer" to "why?")."""
+        understood = await self.understand(actor, text)
+        best = understood.best
+        if understood.decision != "act" or best is None or best.intent.startswith("meta."):
+            return False
+        spec = self.understanding().specs.get(best.intent)
+        if spec is None or best.intent == dialog.flow or not self._may(actor, best):
+            return False
+        if "ref" in best.slots and "ref" not in best.inferred:
+            return True
+        return spec.record is None and not spec.writes and self.understanding().only_asks(best.intent, text)
 
     def _help_in(self, actor: Actor, dialog: Dialog | None) -> list[Reply]:
         replies = [self._help(actor)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.kernel.understanding.slots import SlotContext, free_name, free_notes
+from bot.kernel.understanding.slots import SlotContext, free_name, free_notes, record_by_name
 from bot.kernel.understanding.spec import ALL_WORDS, PARTNER, STAFF, IntentSpec
 
 STAGE_WORDS = {
@@ -38,6 +38,25 @@ def registration_slots(ctx: SlotContext) -> dict[str, Any]:
     if notes:
         found["notes"] = notes
     return found
+
+
+MAX_NAME_WORDS = 4  # "Umbrella Retail Ltd", "Stark Logistics Inc."
+
+# The words that ask for a record's changes rather than the record: a ``view`` slot's vocabulary.
+HISTORY_WORDS = {
+    w: "history" for w in ("history", "changes", "changelog", "audit", "log", "timeline", "who changed")
+}
+
+
+def unmatched_name(ctx: SlotContext) -> dict[str, Any]:
+    """A name typed for a deal that matches none of the deals the person may see ("the Hooli deal"),
+    as typed: so the answer can say it was not found among theirs - exactly as for a reference they
+    may not see, and never whether it exists elsewhere."""
+    if ctx.entities.refs() or any(record_by_name(ctx.entities, "D")):
+        return {}
+    typed = free_name(ctx)
+    # a longer stretch is a sentence the words of the intent did not cover, not a name
+    return {"unmatched": typed} if typed and len(typed.split()) <= MAX_NAME_WORDS else {}
 
 
 DEAL_INTENTS: tuple[IntentSpec, ...] = (
@@ -112,10 +131,13 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
             "status",
             "status of my deal",
             "history {ref}",
+            "what changed on {ref}",
         ),
-        slots=("ref", "customer"),
+        slots=("ref", "customer", "view"),
         record="D",
         confirm="Show a deal",
+        values={"view": HISTORY_WORDS},
+        parse=unmatched_name,
     ),
     IntentSpec(
         "deal.list",
@@ -313,6 +335,9 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
             "deny {ref}",
             "{ref} rejected: outside territory",
             "turn down {name}",
+            "reject {ref} because the customer has no budget approved",
+            "reject {ref}: no end customer contact given",
+            "{ref} is rejected, we already quoted them ourselves",
         ),
         slots=("ref", "customer", "reason"),
         roles=STAFF,
@@ -340,6 +365,24 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
         record="D",
         writes=True,
         confirm="Ask the partner about {ref}",
+    ),
+    IntentSpec(
+        "deal.provide_info",
+        (
+            "info {ref}: the decision maker is their cfo",
+            "answer for {ref}: budget is approved",
+            "re {ref} - the competitor is the incumbent vendor",
+            "here's the info you asked for on {ref}: they have 300 seats",
+            "reply to the reviewer on {name}: signed nda last week",
+            "more info for {ref}: the domain is {domain}",
+            "{ref}: the contact is their head of it",
+            "the reviewer asked about {ref}, it's a new project",
+        ),
+        slots=("ref", "customer", "text"),
+        roles=PARTNER,
+        record="D",
+        writes=True,
+        confirm="Tell the reviewer about {ref}",
     ),
     IntentSpec(
         "staff.conflicts",

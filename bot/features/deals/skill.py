@@ -11,7 +11,6 @@ and builds replies.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
@@ -30,7 +29,6 @@ from bot.intents import (
     Intent,
     extract_details,
     match_product,
-    recognize,
 )
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
@@ -88,7 +86,6 @@ LIST_EMPTY = {"review": "Nothing waits for review.", "conflicts": "No conflicts 
 NO_DEALS = "No open deals. Say 'register a deal' to add one."
 REGISTRATION_GONE = "That registration was already sent or cancelled; say 'register a deal' to start another."
 PARTNERS_REGISTER = "Deals are registered by partners."
-LEAD_OR_QUESTION_REF_RE = re.compile(r"\b[LQM]-\d{1,9}\b", re.IGNORECASE)
 
 Replies = list[Reply]
 IntentStep = Callable[[Actor, Intent], Awaitable[Replies]]
@@ -155,6 +152,7 @@ class DealSkill:
             "deal.extend": partial(self._reason_reading, "extend"),
             "staff.reject": partial(self._reason_reading, "reject"),
             "staff.ask_info": partial(self._reason_reading, "ask_info"),
+            "deal.provide_info": partial(self._reason_reading, "provide_info"),
             "staff.approve": self._approve_reading,
             "staff.pending": self._pending_reading,
             "staff.conflicts": lambda actor, reading: self._list(actor, "conflicts"),
@@ -205,17 +203,6 @@ class DealSkill:
             Button("Register a deal", "deal.register.start", style="primary"),
             Button("My deals", "deals.list", {"scope": "open"}),
         ]
-
-    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        intent = self._recognize(
-            text, today=self.deals.today_for(actor), products=await self.deals.products()
-        )
-        if intent.name == "register":
-            return None  # the understanding layer reads a registration's details (its reading)
-        step = self._intents.get(intent.name)
-        if step is None:
-            return None
-        return await step(actor, intent)
 
     async def names(self, actor: Actor) -> list[Named]:
         """The customers of the deals ``actor`` may see, and the products, for the understanding layer."""
@@ -279,8 +266,12 @@ class DealSkill:
         ]
 
     async def _status_reading(self, actor: Actor, reading: Reading) -> Replies:
+        if reading.ref and reading.get("view") == "history":
+            return await self._history(actor, {"ref": reading.ref})
         if reading.ref:
             return await self._show(actor, {"ref": reading.ref})
+        if reading.get("unmatched"):
+            return [Reply(text=f"I can't find a deal for '{reading.get('unmatched')}' among your deals.")]
         return await self._which_deal(actor, reading, "")
 
     async def _list_reading(self, actor: Actor, reading: Reading) -> Replies:
@@ -315,7 +306,7 @@ class DealSkill:
     async def _reason_reading(self, action: str, actor: Actor, reading: Reading) -> Replies:
         if not reading.ref:
             return await self._which_deal(actor, reading, "")
-        reason = reading.get("text") if action == "ask_info" else reading.get("reason")
+        reason = reading.get("text") if action in ("ask_info", "provide_info") else reading.get("reason")
         return await self._reason_intent(actor, Intent(action, ref=reading.ref, reason=reason))
 
     async def _approve_reading(self, actor: Actor, reading: Reading) -> Replies:
@@ -380,9 +371,6 @@ class DealSkill:
         ]
 
     # -- typed requests ---------------------------------------------------------------------------
-
-    def _recognize(self, text: str, *, today: date, products: list[str]) -> Intent:
-        return recognize(text, today=today, products=products, default_currency=self.default_currency)
 
     def not_understood(self, actor: Actor) -> Reply:
         return Reply(
@@ -662,8 +650,6 @@ class DealSkill:
         if changed:
             recheck = {"customer_checked": False} if "customer" in changed else {}
             return await self._collect(actor, {**slots, **changed, **recheck}, products=products)
-        if self._recognize(text, today=today, products=products).name != "unknown":
-            return None
         return [
             Reply(
                 text="Reply 'yes' to register, tell me what to change (e.g. 'amount 150k'), or 'cancel'.",
@@ -677,8 +663,6 @@ class DealSkill:
         """The answer to the question for ``field`` - and any other details given with it."""
         products = await self.deals.products()
         today = self.deals.today_for(actor)
-        if _starts_something_else(self._recognize(text, today=today, products=products)):
-            return None  # e.g. "show my deals" while asked for the customer: answer that instead
         found = extract_details(text, today=today, products=products, default_currency=self.default_currency)
         more = _slots_from(found, {})
         more.pop("customer", None)
@@ -702,11 +686,6 @@ class DealSkill:
         return await self._collect(actor, {**slots, **more}, products=products)
 
     async def _continue_reason(self, actor: Actor, state: dict[str, Any], text: str) -> Replies | None:
-        intent = self._recognize(
-            text, today=self.deals.today_for(actor), products=await self.deals.products()
-        )
-        if intent.name not in ("unknown", "status"):
-            return None
         await self.dialogs.clear(actor)
         return await self._apply_reason(actor, state["action"], state["ref"], text)
 
@@ -1028,15 +1007,6 @@ def _edit_prompt(slots: dict[str, Any], products: list[str]) -> Reply:
         "'customer Globex Corporation' - or use the form.",
         form=views.registration_form(products, draft),
     )
-
-
-def _starts_something_else(intent: Intent) -> bool:
-    """A message that is clearly a new request rather than an answer to the question asked."""
-    if LEAD_OR_QUESTION_REF_RE.search(intent.text or ""):
-        return True  # "L-3 contacted" is about a lead, not a customer name
-    if intent.name in ("unknown", "register"):
-        return False
-    return intent.name != "status" or bool(intent.ref)
 
 
 def _protected_until(view: DealView) -> str:

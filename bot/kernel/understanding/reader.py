@@ -32,10 +32,11 @@ MARGIN = 0.15  # ... when it is this far ahead of the next one;
 # or, when it is less likely than that, (floor, times as likely as the next reading): a reading is acted on
 # when the model puts it well ahead of every other, which a write must be further than a read
 AHEAD_READ = (0.10, 2.0)
-AHEAD_WRITE = (0.20, 3.0)
+AHEAD_WRITE = (0.30, 3.0)
 OFFER_AT = 0.12  # readings at least this likely are offered as choices
 UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message is not understood
 
+OTHER_ROLE_AHEAD = 3.0  # how much likelier than every reading of their own another role's intent must be
 OTHER_RECORD = 0.05  # how much less likely an intent on another kind of record than the one typed is
 NO_RECORD = 0.3  # ... and one on no record at all
 
@@ -93,7 +94,19 @@ class Understanding:
         self.model.fit(texts, roles, labels)
 
     def rank(self, placeholder_text: str, role: str) -> list[tuple[str, float]]:
-        return self.model.rank(placeholder_text, role)
+        """The intents a person of ``role`` may ask for, most likely first: another role's work is no
+        reading of their message (a partner's "pipeline?" is their own deals, not the staff view) -
+        unless the message clearly asks for it ("approve D-1" from a partner), which they are told is
+        not theirs to do."""
+        ranked = self.model.rank(placeholder_text, role)
+        mine = [(i, p) for i, p in ranked if role in self.specs[i].roles]
+        if (
+            ranked
+            and ranked[0] not in mine
+            and ranked[0][1] >= OTHER_ROLE_AHEAD * (mine[0][1] if mine else 0)
+        ):
+            mine.insert(0, ranked[0])
+        return mine  # not made to add up to one again: how sure the model is stays what it was
 
     def read(
         self,
@@ -119,6 +132,9 @@ class Understanding:
         ranked = (
             [(only, 1.0)] if only else self._by_references(self.rank(entities.placeholders(), role), entities)
         )
+        shown = None if only else self._bare_reference(entities, role)
+        if shown is not None:  # "D-2", "L-1?": the record itself, whatever the model makes of one word
+            ranked = [(shown, 1.0), *((i, p) for i, p in ranked if i != shown)]
         readings: list[Reading] = []
         for intent, probability in ranked[:4]:
             spec = self.specs.get(intent)
@@ -160,6 +176,25 @@ class Understanding:
         return Understood(
             text=message, readings=readings, decision=self._decide(readings, only=only, typed=typed)
         )
+
+    def _bare_reference(self, entities: Entities, role: str) -> str | None:
+        """The intent that shows a record, when the message is nothing but its reference: the read
+        intent of that record kind that declares a bare ``{ref}`` as one of its examples."""
+        kinds = {ref.split("-")[0] for ref in entities.refs()}
+        if len(kinds) != 1 or re.search(r"[^\W_]", entities.without("ref")):
+            return None
+        (kind,) = kinds
+        for spec in self.specs.values():
+            if spec.record == kind and not spec.writes and role in spec.roles and "{ref}" in spec.examples:
+                return spec.name
+        return None
+
+    def only_asks(self, intent: str, text: str) -> bool:
+        """Whether ``text`` is nothing but words that ask for ``intent`` ("show my deals", "pending"):
+        no value, no word of its own."""
+        words = re.findall(r"[^\W_]+(?:'[a-z]+)?", fold(text))
+        allowed = self.request_words[intent] | _GENERIC
+        return bool(words) and all(w in allowed for w in words)
 
     def _asks_for(self, intent: str, typed: set[str]) -> bool:
         """Whether the message has a word of those that ask for ``intent`` (a typo of one counts)."""

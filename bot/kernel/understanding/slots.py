@@ -374,7 +374,8 @@ def text_after_record(ctx: SlotContext) -> str | None:
     spans = [s for s in ctx.entities.of("ref")]
     if not spans:
         return None
-    found = ctx.text[spans[-1].end :].strip(_SEPARATORS + " ")
+    # what is passed on keeps its question mark: "ask info D-1: what is their domain?"
+    found = ctx.text[spans[-1].end :].lstrip(_SEPARATORS + " ").rstrip(_SEPARATORS.replace("?", "") + " ")
     return found or None
 
 
