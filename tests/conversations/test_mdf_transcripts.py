@@ -314,14 +314,32 @@ async def test_reminders_reach_the_partner_once_with_a_claim_button(
 
 
 async def test_how_to_questions_are_not_claimed(core: Core, mw: Mdf) -> None:
-    skill = next(s for s in core.conversation.skills if s.prefix == "mdf")
+    """A how-to question is no MDF command: "how do I claim MDF?" goes to whoever answers questions,
+    never into a claim; a question the layer reads as MDF at most shows the balance or starts the request
+    dialog, which confirms before anything is written. The commands themselves are MDF's."""
+    conversation = core.conversation
+    alice = Chat(core, mw.world.alice)
+    understood = await conversation.understand(mw.world.alice, "how do I claim MDF?")
+    taken = understood.best if understood.decision == "act" else None
+    taken = taken or conversation.taken_when_unsure(mw.world.alice, understood)
+    assert taken is not None and taken.intent == "question.ask"
     for text in ("how do I claim MDF?", "How do I check my MDF balance?", "can I get MDF for a booth?"):
-        assert await skill.on_text(mw.world.alice, text) is None, text
-    for text in ("what's my MDF balance?", "MDF balance", "my MDF requests", "request MDF for a booth"):
-        assert await skill.on_text(mw.world.alice, text) is not None, text
+        out = await alice.say(text)
+        assert "What is the proof" not in out and "is claimed" not in out, text
+        await alice.say("cancel")
+    for text, intent in (
+        ("what's my MDF balance?", "mdf.balance"),
+        ("MDF balance", "mdf.balance"),
+        ("my MDF requests", "mdf.list"),
+        ("request MDF for a booth", "mdf.request"),
+    ):
+        understood = await conversation.understand(mw.world.alice, text)
+        assert understood.decision == "act" and understood.best is not None, text
+        assert understood.best.intent == intent, text
     assert build_mdf(core).claim_days == 30
     async with core.db.transaction() as session:
         assert await queries.audit_of(session, "M-1") == []
+        assert await mdf_queries.requests_visible(session, partner_id=None) == []
 
 
 async def test_mdf_replies_render_on_slack_and_teams(core: Core, mw: Mdf) -> None:
