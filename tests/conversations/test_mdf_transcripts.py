@@ -389,3 +389,22 @@ async def test_a_fully_requested_budget_says_so_instead_of_asking_the_amount(cor
     )
     async with core.db.transaction() as session:
         assert await queries.dialog_of(session, mw.world.bob.person_id) is None, "the dialog ended"
+
+
+async def test_an_amount_that_is_not_clearly_one_is_refused_and_paying_is_its_own_intent(
+    core: Core, mw: Mdf
+) -> None:
+    """staff.mdf_decide never approves on a guessed amount; staff.mdf_paid takes the request's currency."""
+    await request_webinar(core, mw)
+    dana = Chat(core, mw.world.dana)
+    out = await dana.say("approve M-1, 2 webinars look fine")
+    assert out.startswith("I couldn't tell how much to approve from '2'."), out
+    assert "'approve M-1 2 EUR'" in out
+    out = flat(await dana.say("approve M-1 4000"))
+    assert "M-1 approved in part: 4,000 EUR of 5,000 EUR." in out
+    await Chat(core, mw.world.alice).say("claim M-1 with https://files.example/p.pdf, results: 30 leads")
+    understood = await core.conversation.understand(mw.world.dana, "M-1 is paid out, 4000")
+    assert understood.decision == "act" and understood.best is not None
+    assert understood.best.intent == "staff.mdf_paid"
+    out = flat(await dana.say("M-1 is paid out, 4000"))
+    assert "M-1 marked paid: 4,000 EUR." in out
