@@ -314,14 +314,32 @@ async def test_reminders_reach_the_partner_once_with_a_claim_button(
 
 
 async def test_how_to_questions_are_not_claimed(core: Core, mw: Mdf) -> None:
-    skill = next(s for s in core.conversation.skills if s.prefix == "mdf")
+    """A how-to question is no MDF command: "how do I claim MDF?" goes to whoever answers questions,
+    never into a claim; a question the layer reads as MDF at most shows the balance or starts the request
+    dialog, which confirms before anything is written. The commands themselves are MDF's."""
+    conversation = core.conversation
+    alice = Chat(core, mw.world.alice)
+    understood = await conversation.understand(mw.world.alice, "how do I claim MDF?")
+    taken = understood.best if understood.decision == "act" else None
+    taken = taken or conversation.taken_when_unsure(mw.world.alice, understood)
+    assert taken is not None and taken.intent == "question.ask"
     for text in ("how do I claim MDF?", "How do I check my MDF balance?", "can I get MDF for a booth?"):
-        assert await skill.on_text(mw.world.alice, text) is None, text
-    for text in ("what's my MDF balance?", "MDF balance", "my MDF requests", "request MDF for a booth"):
-        assert await skill.on_text(mw.world.alice, text) is not None, text
+        out = await alice.say(text)
+        assert "What is the proof" not in out and "is claimed" not in out, text
+        await alice.say("cancel")
+    for text, intent in (
+        ("what's my MDF balance?", "mdf.balance"),
+        ("MDF balance", "mdf.balance"),
+        ("my MDF requests", "mdf.list"),
+        ("request MDF for a booth", "mdf.request"),
+    ):
+        understood = await conversation.understand(mw.world.alice, text)
+        assert understood.decision == "act" and understood.best is not None, text
+        assert understood.best.intent == intent, text
     assert build_mdf(core).claim_days == 30
     async with core.db.transaction() as session:
         assert await queries.audit_of(session, "M-1") == []
+        assert await mdf_queries.requests_visible(session, partner_id=None) == []
 
 
 async def test_mdf_replies_render_on_slack_and_teams(core: Core, mw: Mdf) -> None:
@@ -371,3 +389,22 @@ async def test_a_fully_requested_budget_says_so_instead_of_asking_the_amount(cor
     )
     async with core.db.transaction() as session:
         assert await queries.dialog_of(session, mw.world.bob.person_id) is None, "the dialog ended"
+
+
+async def test_an_amount_that_is_not_clearly_one_is_refused_and_paying_is_its_own_intent(
+    core: Core, mw: Mdf
+) -> None:
+    """staff.mdf_decide never approves on a guessed amount; staff.mdf_paid takes the request's currency."""
+    await request_webinar(core, mw)
+    dana = Chat(core, mw.world.dana)
+    out = await dana.say("approve M-1, 2 webinars look fine")
+    assert out.startswith("I couldn't tell how much to approve from '2'."), out
+    assert "'approve M-1 2 EUR'" in out
+    out = flat(await dana.say("approve M-1 4000"))
+    assert "M-1 approved in part: 4,000 EUR of 5,000 EUR." in out
+    await Chat(core, mw.world.alice).say("claim M-1 with https://files.example/p.pdf, results: 30 leads")
+    understood = await core.conversation.understand(mw.world.dana, "M-1 is paid out, 4000")
+    assert understood.decision == "act" and understood.best is not None
+    assert understood.best.intent == "staff.mdf_paid"
+    out = flat(await dana.say("M-1 is paid out, 4000"))
+    assert "M-1 marked paid: 4,000 EUR." in out

@@ -11,11 +11,14 @@ from decimal import Decimal
 from bot.bootstrap import Core, build_performance_skill
 from bot.features.deals.model import DealChanges, DealDraft
 from bot.features.performance.charts import MAX_PNG_BYTES, png_size
-from bot.features.performance.skill import PerformanceSkill, split_period
+from bot.features.performance.intents import PERFORMANCE_INTENTS, split_period
+from bot.features.performance.skill import PerformanceSkill
 from bot.kernel.amounts import Money
 from bot.kernel.messages import Actor
 from scheduler.jobs import JOBS
 from tests.conftest import Chat, FakeClock, RecordingNotifier, World, reachable
+
+PERFORMANCE = {spec.name for spec in PERFORMANCE_INTENTS}
 
 
 def with_performance(core: Core) -> None:
@@ -130,15 +133,22 @@ async def test_staff_ask_who_is_lagging(core: Core, world: World, clock: FakeClo
 
 
 async def test_messages_it_leaves_to_others(core: Core, world: World) -> None:
+    """What is about a deal, or a how-to question, gets no scorecard: the layer reads it as something
+    else, or the performance skill declines a reading that names another record."""
     with_performance(core)
     skill = next(s for s in core.conversation.skills if isinstance(s, PerformanceSkill))
+    alice = Chat(core, world.alice)
     for text in (
         "how is the Globex deal doing?",
         "show my deals",
         "performance of D-12",
         "how do I claim MDF?",
     ):
-        assert await skill.on_text(world.alice, text) is None, text
+        understood = await core.conversation.understand(world.alice, text)
+        best = understood.best
+        if understood.decision == "act" and best is not None and best.intent in PERFORMANCE:
+            assert await skill.on_intent(world.alice, best) is None, text
+        assert "Scorecard ·" not in await alice.say(text), text
     assert split_period("scorecard Northwind last 30 days") == ("scorecard Northwind", 30)
     assert split_period("how am I doing this week") == ("how am I doing this week", None)
     assert split_period("my scorecard, past 6 weeks?") == ("my scorecard", 42)

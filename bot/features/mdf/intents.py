@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from bot.features.mdf.reading import amount_slots, budget_slots, claim_slots, decision_slots, request_slots
 from bot.kernel.understanding.spec import ALL_WORDS, PARTNER, STAFF, IntentSpec
 
 DECISION_WORDS = {"approve": "approve", "approved": "approve", "ok": "approve", "reject": "reject",
                   "rejected": "reject", "decline": "reject", "deny": "reject"}  # fmt: skip
+# What a request is shown as: its card, or the changes made to it.
+VIEW_WORDS = {"history": "history", "audit": "history", "log": "history", "changes": "history",
+              "changed": "history"}  # fmt: skip
 
 MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
@@ -28,6 +32,7 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
         writes=True,
         confirms=True,
         confirm="Request MDF",
+        parse=request_slots,
     ),
     IntentSpec(
         "mdf.balance",
@@ -43,10 +48,11 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
             "mdf left?",
             "how much can we still spend on marketing",
             "our budget for {quarter}",
+            "all mdf balances",
         ),
-        slots=("quarter",),
-        roles=PARTNER,
+        slots=("quarter", "partner"),
         confirm="Show my MDF balance",
+        parse=budget_slots,
     ),
     IntentSpec(
         "mdf.list",
@@ -74,9 +80,17 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
             "was the {name} request approved?",
             "any news on {ref}",
             "is {ref} approved",
+            "{ref} paid yet?",
+            "tell me more about {ref}",
+            "details for {ref} please",
+            "can you show me {ref}",
             "what happened to my mdf request for the {name}",
+            "history of {ref}",
+            "{ref} audit trail",
+            "who changed {ref}",
         ),
-        slots=("ref", "activity"),
+        slots=("ref", "activity", "view"),
+        values={"view": VIEW_WORDS},
         record="M",
         confirm="Show {ref}",
     ),
@@ -90,12 +104,15 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
             "we ran the {name}, claiming {amount}, proof {url}",
             "proof of performance for {ref}: {url}",
             "i want to claim the mdf for {ref}",
+            "claim {ref} with {url} results: 25 leads",
+            "{ref} done, here is the proof {url}",
         ),
         slots=("ref", "activity", "amount", "url"),
         roles=PARTNER,
         record="M",
         writes=True,
         confirm="Claim {ref}",
+        parse=claim_slots,
     ),
     IntentSpec(
         "staff.mdf_budget",
@@ -112,6 +129,7 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
         roles=STAFF,
         writes=True,
         confirm="Set the MDF budget",
+        parse=budget_slots,
     ),
     IntentSpec(
         "staff.mdf_decide",
@@ -127,7 +145,9 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
             "decline {ref} - not eligible",
             "approve {ref} but only {amount}",
             "ok {ref}",
-            "mark {ref} paid",
+            "approve {ref} {amount} in part",
+            "reject {ref} because the activity is out of scope",
+            "deny {ref} since the budget is used up",
         ),
         slots=("ref", "activity", "partner", "amount", "reason", "decision"),
         roles=STAFF,
@@ -135,5 +155,25 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
         writes=True,
         values={"decision": DECISION_WORDS},
         confirm="Decide {ref}",
+        parse=decision_slots,
+    ),
+    IntentSpec(
+        "staff.mdf_paid",
+        (
+            "mark {ref} paid",
+            "{ref} paid",
+            "{ref} is paid out",
+            "pay {ref}",
+            "mark {ref} as paid {amount}",
+            "payment sent for {ref}",
+            "we paid the {name} mdf",
+            "{ref} payout done, {amount}",
+        ),
+        slots=("ref", "activity", "amount"),
+        roles=STAFF,
+        record="M",
+        writes=True,
+        confirm="Mark {ref} paid",
+        parse=amount_slots,
     ),
 )

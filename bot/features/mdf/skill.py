@@ -1,18 +1,17 @@
 """MDF in the conversation: plain words, buttons and forms for partners and staff.
 
-What it claims, conservatively: a message naming an MDF request (``M-3``, the hyphen required), the
-balance ("what's my MDF balance?", "MDF balance", "how much MDF is left?"), lists ("my MDF requests"),
-the start of a request ("request MDF …", "I'd like MDF for …") and staff's budget commands ("MDF budget
-Northwind Partners 2027-Q1 50k EUR"). It never claims a how-to question ("how do I claim MDF?"): that
-goes to whoever answers questions. Every decision is the MDF service's (:mod:`bot.features.mdf.service`); this module
-reads words and builds replies.
+What people type is read by the understanding layer into the intents of :mod:`bot.features.mdf.intents`
+(a request, the balance, a list, one request's status or history, a claim, staff's decisions, payments
+and budgets); the details of each are read by the intents' parsers (:mod:`bot.features.mdf.reading`) and
+acted on here in ``on_intent``. Every decision is the MDF service's (:mod:`bot.features.mdf.service`);
+this module builds replies and runs the dialogs (a request asked for one detail at a time, a claim's
+proof, a rejection's reason, a partial approval's amount).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -23,34 +22,40 @@ from rapidfuzz.utils import default_process
 from bot.features.mdf import views as mdf_views
 from bot.features.mdf.intents import MDF_INTENTS
 from bot.features.mdf.model import BalanceView, MdfDraft, MdfView
+from bot.features.mdf.reading import (
+    MDF,
+    NO_CURRENCY,
+    REQUEST_RE,
+    RESULTS_RE,
+    URL_RE,
+    clean_activity,
+    money_of,
+    money_slot,
+    parse_request_text,
+    split_claim,
+)
 from bot.features.mdf.service import (
     PROOF_HINT,
     PROOF_RE,
     Mdf,
-    find_activity_dates,
     mdf_ref,
     over_balance_text,
     parse_activity_dates,
     quarter_of,
 )
-from bot.kernel.amounts import Money, find_money, format_money, parse_money
+from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.errors import InputError, NotAllowed
-from bot.kernel.messages import FILE_REF, Actor, Button, Fact, FormResult, Reply
+from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
-from bot.kernel.understanding.slots import SlotContext
 from bot.kernel.understanding.spec import Reading
 from bot.kernel.words import NO_RE, YES_RE
 
-MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
 MREF_RE = MDF_REQUEST.mention()
 OTHER_REF_RE = mention_any(loose=(DEAL, LEAD), strict=(QUESTION,))
-HOW_TO_RE = re.compile(
-    r"^\s*(?:how\s+(?:do|can|should|would|does|to)\b|where\s+(?:do|can|is|are)\b|who\s+|why\b"
-    r"|what\s+(?:is|are)\s+the\s+(?:process|rules?|requirements?|policy|deadline)\b)",
-    re.IGNORECASE,
-)
+# What interrupts an MDF dialog: a new command about a request, a list, the balance. (Which intent a
+# message is, outside a dialog, is the understanding layer's: bot/features/mdf/intents.py.)
 BALANCE_RE = re.compile(
     rf"\b{MDF}\b.*\b(?:balance|budget|left|remaining)\b|\bbalance\b.*\b{MDF}\b"
     rf"|^\s*how\s+much\s+{MDF}\b",
@@ -61,128 +66,24 @@ LIST_RE = re.compile(
     r"(?:\s+(?:requests?|claims?))?\s*[?.!]*\s*$|^\s*(?:my|our)\s+" + MDF + r"\s*[?.!]*\s*$",
     re.IGNORECASE,
 )
-ALL_RE = re.compile(r"\ball\b", re.IGNORECASE)
-REQUEST_RE = re.compile(
-    r"^\s*(?:please\s+)?(?:(?:i|we)(?:'d|\s+would)\s+like(?:\s+to\s+(?:request|apply\s+for|ask\s+for|get))?"
-    r"|(?:i|we)\s+(?:want|need)(?:\s+to\s+(?:request|apply\s+for|ask\s+for|get))?"
-    r"|request(?:ing)?|apply(?:ing)?\s+for|ask(?:ing)?\s+for|new)\s+(?:some\s+|an?\s+)?"
-    rf"{MDF}(?:\s+request)?\b(?P<rest>.*)$",
-    re.IGNORECASE | re.DOTALL,
-)
-BUDGET_RE = re.compile(
-    rf"^\s*(?:set\s+(?:the\s+)?)?{MDF}\s+budgets?\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL
-)
-BUDGETS_LIST_RE = re.compile(rf"^\s*(?:show\s+)?(?:all\s+)?{MDF}\s+(?:budgets|balances)\s*[?.!]*\s*$", re.I)
-QUARTER_IN_TEXT_RE = re.compile(
-    r"\b(?:(?P<y1>\d{4})\s*[-/ ]?\s*Q(?P<q1>[1-4])|Q(?P<q2>[1-4])\s*[-/ ]?\s*(?P<y2>\d{4}))\b", re.IGNORECASE
-)
-APPROVE_RE = re.compile(r"^\s*(?:approve|accept)\s+M-(\d{1,9})\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
-REJECT_RE = re.compile(r"^\s*(?:reject|decline|deny)\s+M-(\d{1,9})\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
-CLAIM_RE = re.compile(r"^\s*claim\s+(?:for\s+)?M-(\d{1,9})\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+APPROVE_RE = re.compile(r"^\s*(?:approve|accept)\s+M-(\d{1,9})\b", re.IGNORECASE)
+REJECT_RE = re.compile(r"^\s*(?:reject|decline|deny)\s+M-(\d{1,9})\b", re.IGNORECASE)
+CLAIM_RE = re.compile(r"^\s*claim\s+(?:for\s+)?M-(\d{1,9})\b", re.IGNORECASE)
 PAID_RE = re.compile(
-    r"^\s*(?:mark\s+)?M-(\d{1,9})\s+(?:(?:as|is|was)\s+)?paid\b(?P<rest>.*)$"
-    r"|^\s*(?:mark\s+|pay\s+)M-(\d{1,9})\b\s*(?:as\s+)?(?:paid\b)?(?P<rest2>.*)$",
-    re.IGNORECASE | re.DOTALL,
+    r"^\s*(?:mark\s+)?M-(\d{1,9})\s+(?:(?:as|is|was)\s+)?paid\b|^\s*(?:mark\s+|pay\s+)M-(\d{1,9})\b",
+    re.IGNORECASE,
 )
-HISTORY_RE = re.compile(r"\bhistory\b", re.IGNORECASE)
 BARE_REF_RE = re.compile(
     r"^\s*(?:show\s+|open\s+|history\s+)?M-\d{1,9}(?:\s+history)?\s*[?.!]*\s*$", re.IGNORECASE
 )
-REASON_LEAD_RE = re.compile(r"^[\s,:;.\-–—]*(?:(?:because|reason|as|since|due\s+to)\b\s*[:\-]?\s*)?", re.I)
-URL_RE = re.compile(rf"https?://[^\s<>]+|{FILE_REF}[^\s,;]+", re.IGNORECASE)
-RESULTS_RE = re.compile(
-    r"\b(?:actual\s+)?results?\b\s*(?:[:=\-–]|were|are|was)?\s*(?P<r>.+)$"
-    r"|\b(?:we\s+got|we\s+had|got|achieved|delivered)\s+(?P<r2>.+)$",
-    re.IGNORECASE | re.DOTALL,
-)
-EXPECT_RE = re.compile(
-    r"[,;.]?\s*\b(?:expecting|we\s+expect|expect(?:ed)?(?:\s+results?)?|targeting|aiming\s+(?:at|for)"
-    r"|goal(?:\s+is)?|results?)\b\s*[:=\-–]?\s*(?P<r>.+)$",
-    re.IGNORECASE | re.DOTALL,
-)
-ACTIVITY_LEAD_RE = re.compile(r"^\s*(?:for|to\s+run|to\s+do|to\s+hold|on)\s+", re.IGNORECASE)
-NO_CURRENCY = "XXX"
-"""ISO 4217's "no currency": an amount typed without one takes the budget's currency once known."""
 SLOTS = ("activity", "dates", "amount", "expected_results")
-
-
-def _money_slot(money: Money) -> dict[str, str]:
-    return {"amount": str(money.amount), "currency": money.currency}
-
-
-def _money_of(slot: dict[str, str]) -> Money:
-    return Money(Decimal(slot["amount"]), slot["currency"])
-
-
-def _clean_activity(text: str) -> str:
-    text = ACTIVITY_LEAD_RE.sub("", text.strip(" ,;:.-"))
-    text = re.sub(r"^(?:an?|the|our|my)\s+", "", text.strip(" ,;:.-"), flags=re.I)
-    text = re.sub(r"\s*[,;]\s*(?:[,;]\s*)*", ", ", text).strip(" ,;:.-")
-    # what was cut out leaves its separators behind: "webinar —   —   —" is "webinar"
-    text = re.sub(r"(?:\s*[-–—|/]\s*)+(?=$|,)", "", text)
-    text = re.sub(r"(?:\s+[-–—|]\s*){2,}", " - ", text).strip(" ,;:.-–—|")
-    return text[:1].upper() + text[1:]
-
-
-def request_details(text: str) -> str:
-    """What follows the words that ask for MDF ("requesting mdf: booth at ..." -> "booth at ...")."""
-    request = REQUEST_RE.match(text)
-    if request:
-        return request.group("rest")
-    return _after_first(text, r"\b(?:mdf|funds?|money|budget)\b(?:\s+request)?\s*[:\-–—]?")
-
-
-def request_slots(ctx: SlotContext) -> dict[str, Any]:
-    """An MDF request's activity, dates and expected leads, read the way the request dialog reads them."""
-    slots, _ = parse_request_text(request_details(ctx.text), today=ctx.today)
-    found: dict[str, Any] = {"activity": slots.get("activity")}
-    if slots.get("start"):
-        found["start_date"] = date.fromisoformat(slots["start"])
-        found["end_date"] = date.fromisoformat(slots["end"])
-    leads = re.search(r"(\d+)\s*(?:leads?|mqls?)\b", ctx.text, re.I)
-    if leads:
-        found["expected_leads"] = int(leads.group(1))
-    return found
-
-
-def parse_request_text(text: str, *, today: date) -> tuple[dict[str, Any], list[str]]:
-    """Slots from a sentence such as "I'd like MDF for a webinar, 5k EUR, 10-20 March, expecting 40
-    leads", and the problems found (a past date, an unreadable amount) to tell the person."""
-    slots: dict[str, Any] = {}
-    problems: list[str] = []
-    rest = text
-    expected = EXPECT_RE.search(rest)
-    if expected and expected.group("r").strip(" .!"):
-        slots["expected_results"] = expected.group("r").strip(" .!")
-        rest = rest[: expected.start()]
-    try:
-        money = find_money(rest, default_currency=NO_CURRENCY)
-    except InputError as exc:
-        problems.append(exc.message)
-        money = None
-    if money:
-        slots["amount"] = _money_slot(money[0])
-        rest = rest[: money[1][0]] + " " + rest[money[1][1] :]
-    try:
-        found = find_activity_dates(rest, today=today)
-    except InputError as exc:
-        problems.append(exc.message)
-        found = None
-    if found:
-        (start, end), span = found
-        slots["start"], slots["end"] = start.isoformat(), end.isoformat()
-        rest = rest[: span[0]] + " " + rest[span[1] :]
-    activity = _clean_activity(rest)
-    if len(activity) >= 3:
-        slots["activity"] = activity
-    return slots, problems
 
 
 class MdfSkill:
     """Implements :class:`bot.kernel.skills.Skill` for MDF (``prefix = "mdf"``)."""
 
     prefix = "mdf"
-    intents = tuple(replace(s, parse=request_slots) if s.name == "mdf.request" else s for s in MDF_INTENTS)
+    intents = MDF_INTENTS
 
     def __init__(self, *, mdf: Mdf, dialogs: DialogStore, default_currency: str = "USD") -> None:
         self.mdf = mdf
@@ -205,29 +106,24 @@ class MdfSkill:
         ]
 
     async def names(self, actor: Actor) -> list[Named]:
-        """Activities of the MDF requests ``actor`` may see; partners' names for staff."""
+        """Activities of the MDF requests ``actor`` may see; partners' names for staff, and a partner
+        user's own organisation (never another's)."""
         named = [Named("M", ref, activity) for ref, activity in await self.mdf.activities_visible(actor)]
-        return named + [Named("partner", n, n) for n in await self.mdf.partner_names(actor)]
+        partners = (
+            await self.mdf.partner_names(actor) if actor.is_staff else [await self.mdf.partner_name(actor)]
+        )
+        return named + [Named("partner", n, n) for n in partners if n]
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
-        """Act on a reading of the understanding layer (:mod:`bot.features.mdf.intents`)."""
-        text = reading.text
+        """Act on a reading of the understanding layer (:mod:`bot.features.mdf.intents`); the details
+        come from the reading's slots, which the intents' parsers read (:mod:`bot.features.mdf.reading`)."""
         if reading.intent == "mdf.request":
-            return await self._start_request(actor, request_details(text))
-        if reading.intent == "mdf.balance":
-            return await self._balance(actor)
+            draft, problems = reading.get("draft") or {}, reading.get("problems") or []
+            return await self._start_request(actor, dict(draft), list(problems))
         if reading.intent == "mdf.list":
             return await self._list(actor, scope="all" if reading.get("scope") == "all" else "open")
-        if reading.intent == "staff.mdf_budget":
-            if reading.get("partner") and reading.get("amount") is not None:
-                quarter = reading.get("quarter") or quarter_of(self.mdf.today_for(actor))
-                view = await self.mdf.set_budget(
-                    actor, partner=reading.get("partner"), quarter=quarter, amount=reading.get("amount")
-                )
-                return [_budget_saved(view)]
-            if reading.get("partner"):
-                return await self._balance(actor, partner=reading.get("partner"))
-            return await self._staff_text(actor, text)
+        if reading.intent in ("mdf.balance", "staff.mdf_budget"):
+            return await self._budget_or_balance(actor, reading)
         ref = reading.ref
         if ref is None:
             if reading.candidates:
@@ -239,41 +135,20 @@ class MdfSkill:
                 ]
             return await self._list(actor, scope="open")
         if reading.intent == "mdf.claim":
-            return await self._claim(
-                actor, ref, _after_first(text, rf"\b{ref}\b") if ref.lower() in text.lower() else text
-            )
+            return await self._claim(actor, ref, reading.get("proof"), reading.get("results"))
         if reading.intent == "staff.mdf_decide":
             decision = reading.get("decision")
             if decision == "approve":
-                return await self._approve(actor, ref, _after_first(text, r"\b(?:approve\w*|ok)\b"))
+                return await self._approve(actor, ref, reading)
             if decision == "reject":
                 if reading.get("reason"):
                     return await self._reject(actor, ref, reading.get("reason"))
                 return await self._ask_reject_reason(actor, ref)
-            return await self._with_ref(actor, text, ref)
-        return [mdf_views.request_card(await self.mdf.get(actor, ref), actor)]
-
-    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        text = text.strip().replace("\u2019", "'")
-        found = MREF_RE.search(text)
-        if found:
-            if OTHER_REF_RE.search(text):
-                return None
-            return await self._with_ref(actor, text, mdf_ref(int(found.group(1))))
-        if HOW_TO_RE.match(text):
-            return None
-        if actor.is_staff:
-            staff = await self._staff_text(actor, text)
-            if staff is not None:
-                return staff
-        request = REQUEST_RE.match(text)
-        if request:
-            return await self._start_request(actor, request.group("rest"))
-        if LIST_RE.match(text):
-            return await self._list(actor, scope="all" if ALL_RE.search(text) else "open")
-        if BALANCE_RE.search(text) and not OTHER_REF_RE.search(text):
-            return await self._balance(actor)
-        return None
+        if reading.intent == "staff.mdf_paid":
+            return await self._mark_paid(actor, ref, reading)
+        if reading.get("view") == "history":
+            return [mdf_views.history_reply(await self.mdf.get(actor, ref, history=True))]
+        return await self._show(actor, ref, hint=len(reading.text.split()) > 4)
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
         if self._starts_something_else(text, dialog):
@@ -299,7 +174,7 @@ class MdfSkill:
 
     async def _approve_part_answer(self, actor: Actor, state: dict[str, Any], text: str) -> list[Reply]:
         await self._clear_mine(actor)
-        return await self._approve(actor, state["ref"], text)
+        return await self._approve_answer(actor, state["ref"], text)
 
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
         handler = self._actions.get(action)
@@ -313,13 +188,13 @@ class MdfSkill:
             "mdf.history": self._history_action,
             "mdf.list": lambda actor, data: self._list(actor, scope=data.get("scope", "open")),
             "mdf.balance": lambda actor, data: self._balance(actor),
-            "mdf.request.start": lambda actor, data: self._start_request(actor, ""),
+            "mdf.request.start": lambda actor, data: self._start_request(actor, {}),
             "mdf.request.confirm": self._request_confirm_action,
             "mdf.request.edit": self._request_edit_action,
             "mdf.approve": self._approve_action,
             "mdf.approve_part": self._approve_part_action,
             "mdf.reject": lambda actor, data: self._ask_reject_reason(actor, data.get("ref", "")),
-            "mdf.claim": lambda actor, data: self._claim(actor, data.get("ref", ""), ""),
+            "mdf.claim": lambda actor, data: self._claim(actor, data.get("ref", ""), None, None),
             "mdf.paid": self._paid_action,
             "mdf.budget.start": lambda actor, data: self._budget_form(actor),
         }
@@ -390,7 +265,7 @@ class MdfSkill:
     async def _on_approve_form(self, actor: Actor, values: dict[str, str], ref: str) -> FormResult:
         if not values.get("amount"):
             return FormResult(errors={"amount": "How much do you approve? E.g. 3,000."})
-        replies = await self._approve(actor, ref, values["amount"])
+        replies = await self._approve_answer(actor, ref, values["amount"])
         await self._clear_mine(actor)
         return FormResult(replies=replies)
 
@@ -451,52 +326,60 @@ class MdfSkill:
 
     # -- a message about one request ----------------------------------------------------------
 
-    async def _with_ref(self, actor: Actor, text: str, ref: str) -> list[Reply]:
-        match = APPROVE_RE.match(text)
-        if match:
-            return await self._approve(actor, ref, match.group("rest"))
-        match = REJECT_RE.match(text)
-        if match:
-            reason = REASON_LEAD_RE.sub("", match.group("rest"), count=1).strip()
-            if not reason:
-                return await self._ask_reject_reason(actor, ref)
-            return await self._reject(actor, ref, reason)
-        match = CLAIM_RE.match(text)
-        if match:
-            return await self._claim(actor, ref, match.group("rest"))
-        match = PAID_RE.match(text)
-        if match:
-            rest = match.group("rest") if match.group("rest") is not None else match.group("rest2") or ""
-            view = await self.mdf.get(actor, ref)
-            amount = find_money(rest, default_currency=view.amount.currency) if rest.strip() else None
-            paid = await self.mdf.mark_paid(actor, ref, amount=amount[0] if amount else None)
-            return [self._paid(actor, paid)]
-        if HISTORY_RE.search(text):
-            return [mdf_views.history_reply(await self.mdf.get(actor, ref, history=True))]
+    async def _show(self, actor: Actor, ref: str, *, hint: bool) -> list[Reply]:
+        """A request's card; with ``hint``, for a longer message the bot did not act on, what to say to
+        act on it."""
         view = await self.mdf.get(actor, ref)
         card = mdf_views.request_card(view, actor)
-        if len(text.split()) > 4:
-            hint = (
+        if hint:
+            card.text = (
                 f"To act on {view.ref}, say 'approve {view.ref}', 'reject {view.ref} because …' or "
                 f"'mark {view.ref} paid'."
                 if actor.is_staff
                 else f"To claim {view.ref}, say 'claim {view.ref} with https://… results: …'."
             )
-            card.text = hint
         return [card]
 
-    async def _approve(self, actor: Actor, ref: str, rest: str) -> list[Reply]:
+    async def _typed_amount(self, actor: Actor, ref: str, reading: Reading, *, verb: str) -> Money | None:
+        """The amount a decision or a payment names, in the request's currency when none was typed;
+        None for the full amount. A number that is not clearly an amount is refused, never guessed."""
+        if "amount" in reading.invalid:
+            raise InputError("amount", reading.invalid["amount"])
+        typed = reading.get("typed_amount")
+        unclear = reading.get("amount_unclear")
+        if typed is None and unclear is None:
+            return None
+        view = await self.mdf.get(actor, ref)
+        if unclear is not None:
+            raise InputError(
+                "amount",
+                f"I couldn't tell how much to {verb} from '{unclear}'. Say '{verb} {view.ref}' for the full "
+                f"amount, or give it with its currency, e.g. '{verb} {view.ref} {unclear} {view.amount.currency}'.",
+            )
+        assert isinstance(typed, Money)
+        return Money(typed.amount, view.amount.currency) if typed.currency == NO_CURRENCY else typed
+
+    async def _approve(self, actor: Actor, ref: str, reading: Reading) -> list[Reply]:
+        amount = await self._typed_amount(actor, ref, reading, verb="approve")
+        return [self._decided(actor, await self.mdf.approve(actor, ref, amount=amount))]
+
+    async def _approve_answer(self, actor: Actor, ref: str, text: str) -> list[Reply]:
+        """The answer to "How much do you approve?": an amount (in the request's currency unless typed
+        with one), or "full"."""
         amount_text = re.sub(
-            r"^[\s,:;]*(?:(?:in\s+part|partially|partly)\s*)?(?:(?:for|with|at|to)\s+)?",
-            "",
-            rest or "",
-            flags=re.I,
-        ).strip(" .!")
+            r"^\s*(?:(?:in\s+part|partially|partly)\s*)?(?:(?:for|with|at|to)\s+)?", "", text, flags=re.I
+        )
+        amount_text = amount_text.strip(" .!")
         if not amount_text or re.fullmatch(r"(?:in\s+)?full(?:y)?", amount_text, re.I):
             return [self._decided(actor, await self.mdf.approve(actor, ref))]
         view = await self.mdf.get(actor, ref)
         money = parse_money(amount_text, default_currency=view.amount.currency)
         return [self._decided(actor, await self.mdf.approve(actor, ref, amount=money))]
+
+    async def _mark_paid(self, actor: Actor, ref: str, reading: Reading) -> list[Reply]:
+        view = await self.mdf.get(actor, ref)  # a foreign M-n reads like a missing one, first
+        amount = await self._typed_amount(actor, view.ref, reading, verb="pay")
+        return [self._paid(actor, await self.mdf.mark_paid(actor, view.ref, amount=amount))]
 
     def _decided(self, actor: Actor, view: MdfView) -> Reply:
         if view.status == "approved":
@@ -534,11 +417,10 @@ class MdfSkill:
 
     # -- claims -------------------------------------------------------------------------------
 
-    async def _claim(self, actor: Actor, ref: str, rest: str) -> list[Reply]:
+    async def _claim(self, actor: Actor, ref: str, proof: str | None, results: str | None) -> list[Reply]:
         view = await self.mdf.get(actor, ref)  # a foreign M-n reads like a missing one, first
         if actor.is_staff:
             raise NotAllowed("The partner claims MDF; you mark it paid once the claim checks out.")
-        proof, results = _split_claim(rest)
         if proof and results:
             return await self._claim_submit(actor, view.ref, proof, results)
         state = {"ref": view.ref, "proof": proof or "", "results": results or ""}
@@ -564,7 +446,7 @@ class MdfSkill:
             if PROOF_RE.match(whole) and not RESULTS_RE.search(whole):
                 proof, results = whole, None
             else:
-                proof, results = _split_claim(text, leftover_as_results=False)
+                proof, results = split_claim(text, leftover_as_results=False)
             if not proof:
                 return [Reply(text=f"I couldn't find a link or a file in that. {PROOF_HINT}")]
             state["proof"] = proof
@@ -591,16 +473,18 @@ class MdfSkill:
 
     # -- the request dialog ---------------------------------------------------------------------
 
-    async def _start_request(self, actor: Actor, rest: str) -> list[Reply]:
+    async def _start_request(
+        self, actor: Actor, slots: dict[str, Any], problems: list[str] | None = None
+    ) -> list[Reply]:
+        """The request dialog, with what the first message already said (``slots``, as
+        :func:`~bot.features.mdf.reading.parse_request_text` reads them) and what was wrong in it."""
         if actor.is_staff:
             raise NotAllowed("MDF is requested by partners. Say 'MDF requests' for the ones waiting for you.")
         balances = await self.mdf.balances(actor)
         if not balances:
             return await self._balance(actor)
-        today = self.mdf.today_for(actor)
-        slots, problems = parse_request_text(rest, today=today)
         intro = "Your MDF balance - " + "; ".join(mdf_views.balance_line(b) for b in balances) + "."
-        return await self._collect(actor, slots, prefix="\n".join([intro, *problems]))
+        return await self._collect(actor, slots, prefix="\n".join([intro, *(problems or [])]))
 
     async def _collect(self, actor: Actor, slots: dict[str, Any], *, prefix: str = "") -> list[Reply]:
         lead_in = f"{prefix}\n" if prefix else ""
@@ -617,10 +501,10 @@ class MdfSkill:
                     "with a budget.\n"
                 )
             elif slots.get("amount"):
-                money = _money_of(slots["amount"])
+                money = money_of(slots["amount"])
                 if money.currency == NO_CURRENCY:
                     money = Money(money.amount, balance.budget.currency)
-                    slots["amount"] = _money_slot(money)
+                    slots["amount"] = money_slot(money)
                 problem = None
                 if money.currency != balance.budget.currency:
                     problem = (
@@ -650,7 +534,7 @@ class MdfSkill:
             return [Reply(text=lead_in + question, form=mdf_views.request_form(_slots_as_text(slots)))]
         await self.dialogs.save(actor, "mdf.request", {"slots": slots, "asking": "confirm"})
         assert balance is not None
-        money = _money_of(slots["amount"])
+        money = money_of(slots["amount"])
         start, end = date.fromisoformat(slots["start"]), date.fromisoformat(slots["end"])
         after = Money(balance.remaining.amount - money.amount, money.currency)
         facts = [
@@ -682,7 +566,7 @@ class MdfSkill:
             return await self._collect(actor, slots)
         try:
             if asking == "activity":
-                activity = _clean_activity(text)
+                activity = clean_activity(text)
                 if len(activity) < 3:
                     raise InputError("activity", mdf_views.QUESTIONS["activity"])
                 slots["activity"] = activity
@@ -691,7 +575,7 @@ class MdfSkill:
                 slots["start"], slots["end"] = start.isoformat(), end.isoformat()
                 self.mdf.validate_dates(actor, start, end)
             elif asking == "amount":
-                slots["amount"] = _money_slot(parse_money(text, default_currency=NO_CURRENCY))
+                slots["amount"] = money_slot(parse_money(text, default_currency=NO_CURRENCY))
             elif asking == "expected_results":
                 slots["expected_results"] = text.strip()
             else:
@@ -735,7 +619,7 @@ class MdfSkill:
             if not values.get(name):
                 errors[name] = mdf_views.QUESTIONS[name]
         if values.get("activity"):
-            activity = _clean_activity(values["activity"])
+            activity = clean_activity(values["activity"])
             if len(activity) < 3:
                 errors["activity"] = mdf_views.QUESTIONS["activity"]
             slots["activity"] = activity
@@ -748,7 +632,7 @@ class MdfSkill:
                 errors["dates"] = exc.message
         if values.get("amount"):
             try:
-                slots["amount"] = _money_slot(parse_money(values["amount"], default_currency=NO_CURRENCY))
+                slots["amount"] = money_slot(parse_money(values["amount"], default_currency=NO_CURRENCY))
             except InputError as exc:
                 errors["amount"] = exc.message
         if values.get("expected_results"):
@@ -764,19 +648,35 @@ class MdfSkill:
 
     # -- staff ----------------------------------------------------------------------------------
 
-    async def _staff_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        if BUDGETS_LIST_RE.match(text):
-            return await self._balance(actor)
-        budget = BUDGET_RE.match(text)
-        if budget:
-            return await self._budget_text(actor, budget.group("rest"))
-        if BALANCE_RE.search(text):
-            partner = re.search(r"\b(?:for|of|at)\s+(?P<p>.+?)\s*[?.!]*$", text, re.I)
-            if partner:
-                name = await self._partner_named(actor, partner.group("p"))
-                return await self._balance(actor, partner=name)
-            return await self._balance(actor)
-        return None
+    async def _budget_or_balance(self, actor: Actor, reading: Reading) -> list[Reply]:
+        """The balance (a partner's own; for staff, one partner's or everyone's), or - staff naming a
+        partner and an amount - a partner's budget set for a quarter (the current one unless named)."""
+        if not actor.is_staff:
+            reply = await self._balance_reply(actor)
+            if reading.intent == "staff.mdf_budget" and reading.get("amount") is not None:
+                reply.text = f"Your channel manager sets MDF budgets. Yours:\n{reply.text}"
+            return [reply]
+        if "amount" in reading.invalid:
+            raise InputError("amount", reading.invalid["amount"])
+        partner = reading.get("partner")
+        if partner is None and reading.get("named"):
+            partner = await self._partner_named(actor, str(reading.get("named")))
+        amount = reading.get("amount")
+        if reading.intent == "staff.mdf_budget" and amount is not None:
+            if partner is None:
+                return [
+                    Reply(
+                        text="Tell me the partner, the quarter and the amount, e.g. 'MDF budget Northwind "
+                        "Partners 2027-Q1 50k EUR', or use the form.",
+                        form=mdf_views.budget_form(
+                            await self.mdf.partner_names(actor), quarter_of(self.mdf.today_for(actor))
+                        ),
+                    )
+                ]
+            quarter = reading.get("quarter") or quarter_of(self.mdf.today_for(actor))
+            view = await self.mdf.set_budget(actor, partner=partner, quarter=quarter, amount=amount)
+            return [_budget_saved(view)]
+        return await self._balance(actor, partner=partner)
 
     async def _partner_named(self, actor: Actor, phrase: str) -> str:
         names = await self.mdf.partner_names(actor)
@@ -791,36 +691,6 @@ class MdfSkill:
                 "partner", f"I don't know a partner called {phrase!r}. Partners: {', '.join(names)}."
             )
         return str(best[0])
-
-    async def _budget_text(self, actor: Actor, rest: str) -> list[Reply]:
-        if not rest.strip(" ?.!"):
-            return await self._budget_form(actor)
-        quarter_match = QUARTER_IN_TEXT_RE.search(rest)
-        money = find_money(rest, default_currency=self.default_currency)
-        if quarter_match is None or money is None:
-            if money is None and quarter_match is None and re.match(r"^\s*(?:for|of)\s+", rest, re.I):
-                name = await self._partner_named(actor, re.sub(r"^\s*(?:for|of)\s+", "", rest, flags=re.I))
-                return await self._balance(actor, partner=name)
-            return [
-                Reply(
-                    text="Tell me the partner, the quarter and the amount, e.g. 'MDF budget Northwind Partners "
-                    "2027-Q1 50k EUR', or use the form.",
-                    form=mdf_views.budget_form(
-                        await self.mdf.partner_names(actor), quarter_of(self.mdf.today_for(actor))
-                    ),
-                )
-            ]
-        quarter = (
-            f"{quarter_match.group('y1')}-Q{quarter_match.group('q1')}"
-            if quarter_match.group("y1")
-            else f"{quarter_match.group('y2')}-Q{quarter_match.group('q2')}"
-        )
-        spans = sorted([quarter_match.span(), money[1]])
-        leftover = rest[: spans[0][0]] + " " + rest[spans[0][1] : spans[1][0]] + " " + rest[spans[1][1] :]
-        leftover = re.sub(r"\b(?:for|to|of|in|at|is|=)\b", " ", leftover, flags=re.I)
-        name = await self._partner_named(actor, " ".join(leftover.replace(",", " ").split()))
-        view = await self.mdf.set_budget(actor, partner=name, quarter=quarter, amount=money[0])
-        return [_budget_saved(view)]
 
     async def _budget_form(self, actor: Actor) -> list[Reply]:
         if not actor.is_staff:
@@ -860,30 +730,10 @@ class MdfSkill:
         return bool(LIST_RE.match(text) or BALANCE_RE.search(text) or REQUEST_RE.match(text))
 
 
-def _split_claim(rest: str, *, leftover_as_results: bool = True) -> tuple[str | None, str | None]:
-    """(proof, actual results) from "with https://… results: 38 leads" - either may be missing. Without
-    a results keyword, what is left after the proof counts as the results only if
-    ``leftover_as_results``."""
-    proof_match = URL_RE.search(rest or "")
-    proof = proof_match.group(0).rstrip(".,;)") if proof_match else None
-    remainder = rest or ""
-    if proof_match:
-        remainder = remainder[: proof_match.start()] + " " + remainder[proof_match.end() :]
-    results = None
-    found = RESULTS_RE.search(remainder)
-    if found:
-        results = (found.group("r") or found.group("r2") or "").strip(" .,;:")
-    elif leftover_as_results:
-        leftover = re.sub(r"\b(?:with|proof|and|here'?s|is|the|attached)\b", " ", remainder, flags=re.I)
-        leftover = " ".join(leftover.replace(",", " ").replace(":", " ").split()).strip(" .;-")
-        results = leftover if len(leftover) >= 3 else None
-    return proof, results or None
-
-
 def _draft_of(slots: dict[str, Any]) -> MdfDraft:
     return MdfDraft(
         activity=str(slots.get("activity", "")),
-        amount=_money_of(slots["amount"]),
+        amount=money_of(slots["amount"]),
         start_date=date.fromisoformat(slots["start"]),
         end_date=date.fromisoformat(slots["end"]),
         expected_results=str(slots.get("expected_results", "")),
@@ -899,7 +749,7 @@ def _slots_as_text(slots: dict[str, Any]) -> dict[str, str]:
             date.fromisoformat(slots["start"]), date.fromisoformat(slots["end"])
         )
     if slots.get("amount"):
-        money = _money_of(slots["amount"])
+        money = money_of(slots["amount"])
         draft["amount"] = format_money(money) if money.currency != NO_CURRENCY else f"{money.amount:,}"
     if slots.get("expected_results"):
         draft["expected_results"] = str(slots["expected_results"])
@@ -914,10 +764,4 @@ def _budget_saved(view: BalanceView) -> Reply:
     )
 
 
-__all__ = ["MdfSkill", "parse_request_text"]
-
-
-def _after_first(text: str, pattern: str) -> str:
-    """What follows the first match of ``pattern`` in ``text`` (all of it when there is none)."""
-    found = re.search(pattern, text, re.IGNORECASE)
-    return text[found.end() :] if found else text
+__all__ = ["URL_RE", "MdfSkill", "parse_request_text"]

@@ -2,7 +2,57 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from bot.kernel.understanding.slots import SlotContext, free_name
 from bot.kernel.understanding.spec import PARTNER, STAFF, IntentSpec
+
+UNIT_DAYS = {"d": 1, "day": 1, "w": 7, "wk": 7, "week": 7, "m": 30, "mo": 30, "month": 30, "quarter": 91,
+             "year": 365}  # fmt: skip
+PERIOD_RE = re.compile(
+    r"[\s,]*(?:(?:over|for|in|during)\s+)?(?:the\s+)?(?:(?:last|past)\s+(?P<n>\d{1,3})?\s*|over\s+(?P<m>\d{1,3})\s*)"
+    r"(?P<unit>days?|d|weeks?|wks?|w|months?|mos?|m|quarters?|years?)\s*[?.!]*\s*$",
+    re.I,
+)
+_NAMED_AFTER_RE = re.compile(
+    r"\b(?:for|of)\s+(?:the\s+)?(?:partner\s+)?(?P<name>[^\W\d][^,;?!]*?)\s*(?:pls|please)?\s*[?.!]*$", re.I
+)
+_POSSESSIVE_RE = re.compile(
+    r"(?P<name>[^\W\d][\w&.-]*(?:\s+[^\W\d][\w&.-]*)?)'s\s+(?:scorecard|numbers|performance|stats)", re.I
+)
+
+
+def split_period(text: str) -> tuple[str, int | None]:
+    """("scorecard Northwind", 30) from "scorecard Northwind last 30 days"; (text, None) without one."""
+    text = text.strip().replace("\u2019", "'")
+    match = PERIOD_RE.search(text)
+    if not match:
+        return text, None
+    unit = match.group("unit").lower().rstrip("s")
+    number = int(match.group("n") or match.group("m") or 1)
+    return text[: match.start()].strip(), number * UNIT_DAYS.get(unit, 1)
+
+
+def scorecard_slots(ctx: SlotContext) -> dict[str, Any]:
+    """The period a scorecard or the laggards cover (``days``: "last 30 days", "past 6 weeks", "last
+    quarter"), and the partner as typed when the name finder found none of those the person may see
+    (``named``: "scorecard for Acme", "acme's scorecard") - the performance service says whether there is
+    one. Only a staff scorecard takes a name typed anywhere else in the message. ``about_record``: the
+    message names a deal, lead, question or MDF request, which no scorecard is about."""
+    words, days = split_period(ctx.text)
+    # a reference says the message is about that record ("performance of D-12"), not about a partner
+    found: dict[str, Any] = {"days": days, "about_record": bool(ctx.entities.refs())}
+    if ctx.intent == "staff.lagging" or ctx.entities.of("partner"):
+        return found
+    words, _ = split_period(ctx.entities.without("quarter", "date", "amount", "ref"))
+    named = _NAMED_AFTER_RE.search(words) or _POSSESSIVE_RE.search(words)
+    if named:
+        found["named"] = named.group("name").strip()
+    elif ctx.intent == "staff.scorecard":
+        found["named"] = free_name(ctx, labels=("partner",))
+    return found
+
 
 PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
@@ -20,10 +70,12 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
             "how did we do last quarter",
             "our win rate",
             "show our performance",
+            "scorecard for {partner}",
         ),
-        slots=("quarter",),
+        slots=("quarter", "partner"),
         roles=PARTNER,
         confirm="Show our scorecard",
+        parse=scorecard_slots,
     ),
     IntentSpec(
         "staff.scorecard",
@@ -37,10 +89,12 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
             "{partner} win rate",
             "show me {partner}'s numbers for {quarter}",
             "performance of {partner}",
+            "scorecard {partner} past {days}",
         ),
         slots=("partner", "quarter"),
         roles=STAFF,
         confirm="Show a scorecard",
+        parse=scorecard_slots,
     ),
     IntentSpec(
         "staff.lagging",
@@ -59,6 +113,7 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
         slots=("quarter",),
         roles=STAFF,
         confirm="Show partners lagging",
+        parse=scorecard_slots,
     ),
     IntentSpec(
         "staff.pipeline",

@@ -1,17 +1,12 @@
-"""Performance in the conversation: "how am I doing?" (a partner's own scorecard), "who is lagging?" and
-"scorecard for Acme [last 30 days]" (staff). Figures, medians and permissions come from
-:mod:`bot.features.performance.service`; this module reads the words and lays out the reply.
-
-What it claims, conservatively (whole messages only, so "how is the Globex deal doing?" stays the deal
-dialog's): "how am I doing?", "how are we doing?", "my scorecard", "our performance", "scorecard",
-"performance"; "who is lagging?", "laggards", "lagging partners", "red flags"; "scorecard for NAME",
-"scorecard NAME", "performance of NAME" - each optionally followed by a period ("last 30 days",
-"past 6 weeks", "last quarter", "over 60 days").
+"""Performance in the conversation: a partner's own scorecard ("how am I doing?"), the partners lagging
+and one partner's scorecard with a chart (staff). What people type is read by the understanding layer
+into the intents of :mod:`bot.features.performance.intents`, whose parser reads the period ("last 30
+days") and the partner named; figures, medians and permissions come from
+:mod:`bot.features.performance.service`; this module lays out the reply.
 """
 
 from __future__ import annotations
 
-import re
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -28,7 +23,6 @@ from bot.kernel.dates import format_date
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.numbers import carried_number
-from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any
 from bot.kernel.skills import STALE_BUTTON, Dialog, stale_form
 from bot.kernel.understanding.spec import Reading
 
@@ -38,50 +32,6 @@ if TYPE_CHECKING:
 
 
 MAX_LAGGARDS = 25
-UNIT_DAYS = {
-    "d": 1,
-    "day": 1,
-    "w": 7,
-    "wk": 7,
-    "week": 7,
-    "m": 30,
-    "mo": 30,
-    "month": 30,
-    "quarter": 91,
-    "year": 365,
-}
-PERIOD_RE = re.compile(
-    r"[\s,]*(?:(?:over|for|in|during)\s+)?(?:the\s+)?(?:(?:last|past)\s+(?P<n>\d{1,3})?\s*|over\s+(?P<m>\d{1,3})\s*)"
-    r"(?P<unit>days?|d|weeks?|wks?|w|months?|mos?|m|quarters?|years?)\s*[?.!]*\s*$",
-    re.I,
-)
-OWN_RE = re.compile(
-    r"^(?:how\s+am\s+i\s+doing|how\s+are\s+we\s+doing|how'?s\s+(?:my|our)\s+performance"
-    r"|(?:show\s+(?:me\s+)?)?(?:my|our)\s+(?:scorecard|performance|numbers)"
-    r"|scorecard|performance)\s*[?.!]*$",
-    re.I,
-)
-LAGGARDS_RE = re.compile(
-    r"^(?:who(?:'s|\s+is|\s+are)\s+lagging(?:\s+behind)?|(?:show\s+(?:me\s+)?)?(?:the\s+)?laggards"
-    r"|lagging\s+partners|(?:partners\s+with\s+)?red\s+flags)\s*[?.!]*$",
-    re.I,
-)
-OTHER_REF_RE = mention_any(loose=(DEAL, LEAD, QUESTION, MDF_REQUEST))
-NAMED_RE = re.compile(
-    r"^(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:scorecard|performance)\s+(?:(?:for|of)\s+)?(?P<name>\S.*?)\s*[?.!]*$",
-    re.I,
-)
-
-
-def split_period(text: str) -> tuple[str, int | None]:
-    """("scorecard Northwind", 30) from "scorecard Northwind last 30 days"; (text, None) without one."""
-    text = text.strip().replace("\u2019", "'")
-    match = PERIOD_RE.search(text)
-    if not match:
-        return text, None
-    unit = match.group("unit").lower().rstrip("s")
-    number = int(match.group("n") or match.group("m") or 1)
-    return text[: match.start()].strip(), number * UNIT_DAYS.get(unit, 1)
 
 
 # -- presentation -------------------------------------------------------------------------------
@@ -230,33 +180,19 @@ class PerformanceSkill:
         return ["how am I doing? / my scorecard last 30 days - your figures against your tier's median"]
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
-        """Act on a reading of the understanding layer (:mod:`bot.features.performance.intents`)."""
-        _, period = split_period(reading.text)
-        days = period or DEFAULT_DAYS
+        """Act on a reading of the understanding layer (:mod:`bot.features.performance.intents`): the
+        period and the partner come from its slots."""
+        if reading.get("about_record"):
+            return None  # "performance of D-12" is about the deal: left to the rest of the conversation
+        days = reading.get("days") or DEFAULT_DAYS
         if reading.intent == "staff.lagging":
             return await self._laggards(actor, days)
-        if reading.intent == "scorecard.self":
-            return self._per_partner(days) if actor.is_staff else await self._scorecard(actor, None, days)
-        if reading.intent == "staff.scorecard":
-            if reading.get("partner"):
-                return await self._scorecard(actor, reading.get("partner"), days)
-            return await self.on_text(actor, reading.text)
-        return None
-
-    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        if OTHER_REF_RE.search(text):
+        if reading.intent not in ("scorecard.self", "staff.scorecard"):
             return None
-        words, days = split_period(text)
-        if LAGGARDS_RE.match(words):
-            return await self._laggards(actor, days or DEFAULT_DAYS)
-        if OWN_RE.match(words):
-            if actor.is_staff:
-                return self._per_partner(days or DEFAULT_DAYS)
-            return await self._scorecard(actor, None, days or DEFAULT_DAYS)
-        match = NAMED_RE.match(words)
-        if match:
-            return await self._scorecard(actor, match.group("name"), days or DEFAULT_DAYS)
-        return None
+        named = reading.get("partner") or reading.get("named")
+        if named:  # the service answers a partner asking for another's as if there were none
+            return await self._scorecard(actor, str(named), days)
+        return self._per_partner(days) if actor.is_staff else await self._scorecard(actor, None, days)
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
         return None
