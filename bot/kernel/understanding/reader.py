@@ -36,7 +36,7 @@ AHEAD_WRITE = (0.30, 3.0)
 OFFER_AT = 0.12  # readings at least this likely are offered as choices
 UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message is not understood
 
-OTHER_ROLE_AHEAD = 3.0  # how much likelier than every reading of their own another role's intent must be
+OTHER_ROLE_AHEAD = 2.0  # how much likelier than every reading of their own another role's intent must be
 OTHER_RECORD = 0.05  # how much less likely an intent on another kind of record than the one typed is
 NO_RECORD = 0.3  # ... and one on no record at all
 
