@@ -84,7 +84,8 @@ _AMOUNT_RE = re.compile(
     (?<![\w.,\-/:#+])                                   # not glued to a word, number, date or D-12
     (?:(?P<pre_sym>{_SYM}){_SP}?
       |(?P<pre_code>{_CODE}){_NO_LETTER}{_SP}?)?
-    (?P<number>\d+(?:[.,]\d+)*)
+    (?P<number>\d{{1,3}}(?:[ \u00a0\u202f]\d{{3}})+(?:[.,]\d{{1,2}})?(?![\d.,])|\d+(?:[.,]\d+)*)  # 64 000 or 64.000
+    (?:[.,][-–](?!\d))?                                # "19.900,-": no cents
     (?:(?P<gap>{_SP}?)(?P<suffix>{_SUFFIX}){_NO_LETTER})?
     (?:{_SP}?(?:(?P<post_sym>{_SYM})|(?P<post_code>{_CODE}|{_WORD}){_NO_LETTER}))?
     (?![\w%])(?![.,\-/:]\d)                             # not a percentage, a date or a time
@@ -263,6 +264,9 @@ def _number_value(number: str, *, scaled: bool) -> tuple[Decimal, bool] | None:
 
     Applies the separator rules of the module docstring; None when the string is malformed.
     """
+    if re.search(r"[ \u00a0\u202f]", number):  # thousands by blanks ("64 000"), the regex checked the groups
+        whole, _, fraction = re.sub(r"[ \u00a0\u202f]", "", number).replace(",", ".").partition(".")
+        return Decimal(f"{whole}.{fraction or 0}"), True
     commas, dots = number.count(","), number.count(".")
     if not commas and not dots:
         return Decimal(number), False

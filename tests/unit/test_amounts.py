@@ -19,6 +19,9 @@ def money(amount: str, currency: str = "USD") -> Money:
     [
         ("120k", money("120000")),
         ("120K USD", money("120000")),
+        ("64 000 EUR", money("64000", "EUR")),  # thousands by blanks, as French and Nordic partners type
+        ("1 250 000,50 €", money("1250000.50", "EUR")),
+        ("19.900,- EUR", money("19900", "EUR")),  # ",-": no cents, as German invoices write it
         ("$1.2M", money("1200000")),
         ("1.2m", money("1200000")),
         ("EUR 50,000", money("50000", "EUR")),
