@@ -238,3 +238,26 @@ async def test_content_replies_render_on_slack_and_teams(core: Core, cw: Content
     seen += await core.conversation.home(cw.world.alice)
     assert len(seen) >= 8
     check_renders(seen)
+
+
+async def test_publish_read_from_other_wordings_keeps_title_audience_and_summary(
+    core: Core, cw: Content
+) -> None:
+    """The layer reads a publication's details however it is worded: a link in the middle, the audience
+    before it, a partner by a short name, labelled fields; and an item is shown by its C-n."""
+    dana = Chat(core, cw.world.dana)
+    out = await dana.say("post the partner onboarding guide to all partners https://x.example/onboarding")
+    assert "Title:    Partner onboarding guide" in out or "Title:    partner onboarding guide" in out
+    assert "Audience: tiers Gold, Silver" in out
+    out = await dana.say("share the renewal playbook with contoso: https://x.example/renewals")
+    assert "Publish this?" in out and "renewal playbook" in out and "Contoso Integrators" in out
+    out = await dana.say(
+        "publish content: title=Roadmap 2027, url=https://x.example/roadmap, summary=what ships when, tiers=gold"
+    )
+    out = " ".join(out.split())
+    assert "Publish this?" in out and "Roadmap 2027" in out and "Summary: what ships when" in out
+    assert "Audience: tier Gold " in out
+    out = await dana.say("publish 'Free iPads' javascript:alert(1) to everyone")
+    assert "Publish this?" not in out and "https://partners.example.com/q1" in out
+    out = await dana.say("stats for the nonexistent deck")
+    assert "No item's title is like 'the nonexistent deck'" in out and "Nothing published yet" in out

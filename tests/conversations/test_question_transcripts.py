@@ -591,3 +591,17 @@ async def test_a_dialog_yields_to_a_new_request_and_takes_a_typed_answer(qcore: 
     assert "No open deals" in await alice.say("show my deals")
     assert (await question(qcore, 1)).status == "answered", "the follow-up dialog waits"
     assert "Added to Q-1; Ed Expert has it." in await alice.say("And do recordings count as attendance?")
+
+
+async def test_staff_work_on_a_question_in_other_words(qcore: Core, world: World) -> None:
+    """Claim, reassign and save to the knowledge base are intents of their own: other wordings than
+    the commands in 'help' do the same, and a partner typing them is told they are staff's."""
+    await Chat(qcore, world.alice).say("how do I claim MDF for a webinar?")
+    ed, dana = Chat(qcore, world.ed), Chat(qcore, world.dana)
+    assert "You claimed Q-1" in await ed.say("I'll take Q-1")
+    assert "Vendor staff answer questions" in await Chat(qcore, world.alice).say("reassign Q-1 to me")
+    out = await ed.say("hand Q-1 over to carl@vendor.example")
+    assert "Q-1 is now with Carl Meyer" in out
+    await Chat(qcore, world.carl).say("answer Q-1: Claim it in the portal with the attendee list.")
+    assert "Added KB-1 in the knowledge base" in await dana.say("put Q-1 in the knowledge base")
+    assert "What would you like to know?" in await Chat(qcore, world.alice).say("I have a question")

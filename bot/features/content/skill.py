@@ -1,9 +1,8 @@
-"""Content in the conversation: "what's new?" for everyone, publishing and statistics for staff.
-
-What it claims, conservatively: "what's new?", "what's new", "news", "content stats", "stats for <an
-item's title or C-3>" (staff, and only when an item matches), a bare ``C-3``, and staff's "publish …".
-Every decision (who may publish, who sees which item) is the content service's (:mod:`bot.features.content.service`);
-this module reads words and builds replies.
+"""Content in the conversation: "what's new?" for everyone, an item by its ``C-n``, publishing and
+statistics for staff - as the understanding layer read the message (:mod:`bot.features.content.intents`,
+details in :mod:`bot.features.content.reading`). Every decision (who may publish, who sees which item) is
+the content service's (:mod:`bot.features.content.service`); this module acts on readings and builds
+replies.
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ from rapidfuzz.utils import default_process
 from bot.features.content import views as content_views
 from bot.features.content.intents import CONTENT_INTENTS
 from bot.features.content.model import ContentDraft
-from bot.features.content.service import Content, content_ref
+from bot.features.content.reading import ALL
+from bot.features.content.service import Content
 from bot.kernel.dates import parse_close_date
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
@@ -28,29 +28,6 @@ from bot.kernel.understanding.spec import Reading
 from bot.kernel.words import NO_RE, YES_RE
 from bot.people import EMAIL_RE
 
-WHATS_NEW_RE = re.compile(
-    r"^\s*(?:(?:so|hey|hi|ok|okay)[\s,]+)?(?:what'?s|what\s+is|anything)\s+new(?:\s+for\s+(?:me|us))?"
-    r"(?:\s+(?:today|this\s+week))?\s*[?.!]*\s*$"
-    r"|^\s*(?:any\s+)?news\s*[?.!]*\s*$"
-    r"|^\s*(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:latest|new)\s+(?:content|announcements?)\s*[?.!]*\s*$",
-    re.IGNORECASE,
-)
-CONTENT_STATS_RE = re.compile(r"^\s*(?:show\s+)?content\s+stat(?:istic)?s\s*[?.!]*\s*$", re.IGNORECASE)
-STATS_FOR_RE = re.compile(
-    r"^\s*(?:show\s+)?(?:content\s+)?stat(?:istic)?s\s+(?:for|of|on)\s+(?P<what>.+?)\s*[?.!]*\s*$"
-    r"|^\s*(?P<ref>C-\d{1,9})\s+stat(?:istic)?s\s*[?.!]*\s*$",
-    re.IGNORECASE,
-)
-CREF_RE = re.compile(r"^\s*(?:show\s+|open\s+)?(?P<ref>C-\d{1,9})\s*[?.!]*\s*$", re.IGNORECASE)
-PUBLISH_RE = re.compile(
-    r"^\s*(?:publish|announce|new\s+(?:content|announcement))\b(?P<rest>.*)$", re.IGNORECASE | re.DOTALL
-)
-URL_RE = re.compile(r"https?://[^\s<>]+", re.IGNORECASE)
-SUMMARY_RE = re.compile(r"[\s,;\-–—]*\bsummary\s*[:=]\s*(?P<s>.+)$", re.IGNORECASE | re.DOTALL)
-EXPIRES_RE = re.compile(
-    r"[\s,;]*\b(?:expires?(?:\s+on)?|expiring(?:\s+on)?|valid\s+until|until)\s*[:=]?\s*(?P<d>[^,;]+?)\s*(?=[,;]|$)",
-    re.IGNORECASE,
-)
 PUBLISH_HINT = (
     'Say it like \'publish "Q1 price list" https://partners.example.com/q1 to Gold, EMEA, Northwind Partners '
     "until 2027-03-31, summary: new prices from January', or fill in the form."
@@ -90,31 +67,14 @@ class ContentSkill:
         """Act on a reading of the understanding layer (:mod:`bot.features.content.intents`)."""
         if reading.intent == "content.new":
             return await self._whats_new(actor)
+        if reading.intent == "content.show":
+            if reading.ref is None:
+                return await self._whats_new(actor)
+            return [content_views.item_card(await self.content.get(actor, reading.ref), actor)]
         if reading.intent == "staff.content_stats":
-            named = await self.on_text(actor, reading.text)  # "stats for the launch kit", "C-3"
-            return named or [content_views.stats_overview(await self.content.recent_stats(actor))]
+            return await self._stats(actor, reading)
         if reading.intent == "staff.publish":
-            publish = PUBLISH_RE.match(reading.text)
-            if publish:
-                return await self._publish_text(actor, publish.group("rest"))
-            return await self.on_action(actor, "content.publish.start", {})
-        return None
-
-    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        text = text.strip().replace("\u2019", "'")
-        if WHATS_NEW_RE.match(text):
-            return await self._whats_new(actor)
-        if CONTENT_STATS_RE.match(text):
-            return [content_views.stats_overview(await self.content.recent_stats(actor))]
-        stats_for = STATS_FOR_RE.match(text)
-        if stats_for:
-            return await self._stats_for(actor, stats_for.group("ref") or stats_for.group("what") or "")
-        cref = CREF_RE.match(text)
-        if cref:
-            return [content_views.item_card(await self.content.get(actor, cref.group("ref")), actor)]
-        publish = PUBLISH_RE.match(text)
-        if publish and actor.is_staff:
-            return await self._publish_text(actor, publish.group("rest"))
+            return await self._publish(actor, reading)
         return None
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
@@ -192,15 +152,20 @@ class ContentSkill:
     async def _whats_new(self, actor: Actor) -> list[Reply]:
         return [content_views.whats_new(await self.content.whats_new(actor), actor)]
 
-    async def _stats_for(self, actor: Actor, what: str) -> list[Reply] | None:
-        if not actor.is_staff:
-            return None
-        what = what.strip()
-        ref = content_ref(int(what[2:])) if re.fullmatch(r"C-\d{1,9}", what, re.I) else None
-        ref = ref or _titles_match(what, await self.content.titles(actor))
-        if ref is None:
-            return None  # not one of ours: another skill may know "stats for <something else>"
-        return [content_views.stats_reply(await self.content.stats(actor, ref), actor)]
+    async def _stats(self, actor: Actor, reading: Reading) -> list[Reply]:
+        """One item's statistics, by its reference or its title as typed ("stats for launch kit"), or
+        those of the recent items; for staff only (the service says so to anyone else)."""
+        overview = await self.content.recent_stats(actor)
+        if reading.ref:
+            return [content_views.stats_reply(await self.content.stats(actor, reading.ref), actor)]
+        what = str(reading.get("item") or "")
+        ref = _titles_match(what, await self.content.titles(actor)) if what else None
+        if ref is not None:
+            return [content_views.stats_reply(await self.content.stats(actor, ref), actor)]
+        shown = content_views.stats_overview(overview)
+        if what:
+            return [Reply(text=f"No item's title is like '{what[:60]}'; here are the latest."), shown]
+        return [shown]
 
     def _expiry(self, text: str, actor: Actor) -> date:
         """The last day an item is shown, as typed ("2027-03-31", "end of March")."""
@@ -216,51 +181,38 @@ class ContentSkill:
         if not self.content.may_publish(actor):
             raise NotAllowed("Only channel managers and admins publish content.")
 
-    async def _publish_text(self, actor: Actor, rest: str) -> list[Reply]:
+    async def _publish(self, actor: Actor, reading: Reading) -> list[Reply]:
+        """A publication typed in a sentence: its preview to confirm, or the form with what is missing."""
         self._require_publisher(actor)
-        rest = re.sub(
-            r"^\s*(?:content|an?\s+announcement|announcement|an?\s+item)\b\s*[:\-–—]?\s*",
-            "",
-            rest,
-            flags=re.I,
-        )
-        if not rest.strip(" .!"):
+        given = [k for k in ("title", "url", "audience", "text", "expires") if reading.get(k)]
+        if not given and not reading.invalid:
             return [
                 Reply(text="Fill in the form, or tell me in a sentence.", form=content_views.publish_form())
             ]
         try:
-            draft = await self._parse_publish(actor, rest)
+            draft = await self._draft(actor, reading)
         except InputError as exc:
             return [Reply(text=f"{exc.message}\n{PUBLISH_HINT}", form=content_views.publish_form())]
         return await self._preview(actor, draft)
 
-    async def _parse_publish(self, actor: Actor, text: str) -> ContentDraft:
-        summary = None
-        found = SUMMARY_RE.search(text)
-        if found:
-            summary = found.group("s").strip()
-            text = text[: found.start()]
-        expires: date | None = None
-        found_expiry = EXPIRES_RE.search(text)
-        if found_expiry:
-            expires = self._expiry(found_expiry.group("d"), actor)
-            text = text[: found_expiry.start()] + text[found_expiry.end() :]
-        url = URL_RE.search(text)
-        if url is None:
+    async def _draft(self, actor: Actor, reading: Reading) -> ContentDraft:
+        if reading.invalid.get("url"):
+            raise InputError("url", reading.invalid["url"])
+        link = str(reading.get("url") or "")
+        if not link:
             raise InputError("url", "I need the link to the content (https://…).")
-        link = url.group(0).rstrip(".,;)")
-        title = text[: url.start()].strip(" \t\"'“”,;:-–—")
+        title = str(reading.get("title") or "")
         if not title:
             raise InputError("title", "What is the title of the item?")
-        audience_text = text[url.start() + len(link) :].strip(" \t,;.")
-        audience = re.sub(r"^(?:to|for)\s+", "", audience_text, flags=re.I)
+        audience = [str(a) for a in reading.get("audience") or []]
         if not audience:
             raise InputError("audience", "Who should get it? Add 'to Gold, EMEA, Northwind Partners, bob@…'.")
+        expires = self._expiry(str(reading.get("expires")), actor) if reading.get("expires") else None
         tiers, regions, partners, people = await self._audience(actor, audience)
         return ContentDraft(
             title=title,
             url=link,
-            summary=summary,
+            summary=str(reading.get("text") or "") or None,
             tiers=tuple(tiers),
             regions=tuple(regions),
             partners=tuple(partners),
@@ -268,19 +220,22 @@ class ContentSkill:
             expires=expires,
         )
 
-    async def _audience(self, actor: Actor, text: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    async def _audience(
+        self, actor: Actor, names: list[str]
+    ) -> tuple[list[str], list[str], list[str], list[str]]:
+        """Who an audience's names are: tiers, regions, partners (as stored) and e-mail addresses."""
         known_tiers, known_regions, known_partners = await self.content.audience_choices(actor)
         tiers: list[str] = []
         regions: list[str] = []
         partners: list[str] = []
         people: list[str] = []
-        for token in (t.strip(" .") for t in re.split(r"\s*(?:,|;|\band\b|&)\s*", text)):
+        for token in (t.strip(" .") for t in names):
             if not token:
                 continue
             if EMAIL_RE.match(token):
                 people.append(token)
                 continue
-            if token.lower() in ("all", "everyone", "all partners", "every partner"):
+            if token == ALL:
                 tiers.extend(known_tiers)
                 continue
             bare = re.sub(

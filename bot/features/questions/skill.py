@@ -1,51 +1,32 @@
-"""Questions in the conversation: telling a question from a command, and the buttons, forms and short
-dialogs around a ``Q-n``. Rules and permissions live in :mod:`bot.features.questions.service`; this module reads words.
+"""Questions in the conversation: what the understanding layer read a message as (ask, follow up, list,
+show; staff: answer, claim, reassign, keep in the knowledge base), and the buttons, forms and short
+dialogs around a ``Q-n``. Rules and permissions live in :mod:`bot.features.questions.service`; the
+intents in :mod:`bot.features.questions.intents`, their details in :mod:`bot.features.questions.reading`.
 
-What it claims as a partner's question, conservatively: ``question: …`` / ``ask …`` (also what
-``/partner ask …`` sends), and messages that end in ``?`` or open like a question ("how do I …",
-"who approves …") - but never a message with a deal or lead reference (``D-12``, ``L-7``), one about
-deals, leads, registrations or their status, nor small talk ("what's new?"). Staff messages are only
-claimed as staff commands ("questions", "claim Q-3", "answer Q-3: …", "add to kb: …").
+A partner's message nothing else fits is put to the vendor only when it reads as a question for a person
+(:func:`looks_like_question`) - never one with a deal or lead reference (``D-12``, ``L-7``), one about
+deals, leads, registrations or their status, nor small talk ("what's new?").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from typing import Any
 
 from bot.features.questions import views as qv
 from bot.features.questions.intents import QUESTION_INTENTS
 from bot.features.questions.model import QuestionView
-from bot.features.questions.service import Questions, content_tokens, question_ref
+from bot.features.questions.reading import KB_FORMAT, has_subject
+from bot.features.questions.service import Questions
 from bot.intents import recognize
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
-from bot.kernel.refs import DEAL, LEAD, mention_any
+from bot.kernel.refs import ANY_REF_RE, DEAL, LEAD, mention_any
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
-from bot.kernel.understanding.slots import SlotContext
 from bot.kernel.understanding.spec import Reading, Understood
 
-QREF = r"Q-(\d{1,9})"  # the hyphen is required: "Q2" is a quarter in sales talk
 OTHER_REF_RE = mention_any(loose=(DEAL, LEAD))
-QREF_RE = re.compile(rf"\b{QREF}\b", re.I)
-MY_QUESTIONS_RE = re.compile(
-    r"^\s*(?:(?:show|list|see)\s+)?(?:(?:my|our)\s+)?(?:open\s+)?questions(?:\s+queue)?\s*[?.!]*\s*$", re.I
-)
-CLAIM_RE = re.compile(rf"^\s*(?:claim|take)\s+{QREF}\s*[.!]*\s*$", re.I)
-ANSWER_RE = re.compile(rf"^\s*(?:answer|reply(?:\s+to)?)\s+{QREF}\s*(?:[:\-–—]\s*|\s+|$)(.*)$", re.I | re.S)
-REASSIGN_RE = re.compile(rf"^\s*reassign\s+{QREF}(?:\s+to\s+(.+?))?\s*[.!]*\s*$", re.I)
-SAVE_KB_RE = re.compile(
-    rf"^\s*save\s+{QREF}\s+(?:to|in)\s+(?:the\s+)?(?:kb|knowledge\s*base)\s*[.!]*\s*$", re.I
-)
-FOLLOWUP_RE = re.compile(rf"^\s*follow[\s-]?up\s+(?:on\s+)?{QREF}\s*(?:[:\-–—]\s*|\s+|$)(.*)$", re.I | re.S)
-KB_ADD_RE = re.compile(
-    r"^\s*add\s+to\s+(?:the\s+)?(?:kb|knowledge\s*base)\s*(?:[:\-–—]\s*(.*))?$", re.I | re.S
-)
 UNSURE_OTHER = 0.35  # a likelier reading than this of another intent is offered as a choice instead
-ASK_RE = re.compile(r"^\s*(?:/partner\s+)?(?:ask|question)\s*(?:[:\-–—]\s*|\s+)(\S.*)$", re.I | re.S)
-ASK_ALONE_RE = re.compile(r"^\s*(?:/partner\s+)?(?:ask|ask\s+a\s+question|question)\s*[:.!?]*\s*$", re.I)
 QUESTION_START_RE = re.compile(
     r"^\s*(?:how\s+(?:do|can|should|does|to|much|long|many|often)\b"
     r"|where\s+(?:do|can|is|are|should|does)\b"
@@ -68,35 +49,20 @@ SMALL_TALK_RE = re.compile(
 )
 SMALL_TALK_WORDS = 5
 """Small talk is short: "hi, how are you?" is, "Hi, how do I claim MDF for the webinar?" is not."""
-KB_FORMAT = (
-    "Write it as 'add to kb: question? answer', e.g. 'add to kb: How do I claim MDF? Submit the claim in "
-    "the partner portal within 30 days of the activity.'"
-)
-
-
-QUESTION_WORDS = frozenset("what where who when how why which whats".split())
 # Asking for knowledge in so many words, and a sentence that opens like a question.
 ASKING_RE = re.compile(r"\b(?:(?:need|like|want)\s+to\s+know|wondering|question|supported)\b", re.I)
 WH_START_RE = re.compile(
     r"^\s*(?:what|where|who|why|which|does|do|is|are)(?:'s|s)?\b", re.I
 )  # not "how's it going"
-
-
-VAGUE_QUESTION = (
-    "What is it about? Ask the vendor in a sentence that names the subject, "
-    "e.g. 'Is Cloud Suite ISO 27001 certified?' or 'Who approves discounts above 20%?'."
+STAFF_ONLY = "Vendor staff answer questions and curate the knowledge base."
+# The staff intents on a question, and what each does with its reading.
+STAFF_WORK = (
+    "staff.answer",
+    "staff.claim_question",
+    "staff.reassign_question",
+    "staff.save_kb",
+    "staff.kb_add",
 )
-
-
-def has_subject(text: str) -> bool:
-    """Whether a question says what it is about: two words beside the question words ("is it
-    supported?" does not; "does edge gateway support ipv6" does)."""
-    return len([t for t in content_tokens(text) if t.split("'")[0] not in QUESTION_WORDS]) >= 2
-
-
-def question_slots(ctx: SlotContext) -> dict[str, Any]:
-    """A question with no subject is not put to a person: the partner is asked what it is about."""
-    return {} if has_subject(ctx.text) else {"invalid:text": VAGUE_QUESTION}
 
 
 def looks_like_question(text: str) -> bool:
@@ -113,20 +79,11 @@ def looks_like_question(text: str) -> bool:
     return asks or "?" in text or bool(WH_START_RE.match(text))
 
 
-def _is_own_command(text: str) -> bool:
-    return any(
-        r.match(text)
-        for r in (MY_QUESTIONS_RE, CLAIM_RE, ANSWER_RE, REASSIGN_RE, SAVE_KB_RE, FOLLOWUP_RE, KB_ADD_RE)
-    ) or bool(re.match(rf"^\s*(?:show\s+|open\s+)?{QREF}\s*[?.!]*\s*$", text, re.I))
-
-
 class QuestionSkill:
     """The :class:`bot.kernel.skills.Skill` for questions (``question.*`` actions, forms and dialog flows)."""
 
     prefix = "question"
-    intents = tuple(
-        replace(s, parse=question_slots) if s.name == "question.ask" else s for s in QUESTION_INTENTS
-    )
+    intents = QUESTION_INTENTS
 
     def __init__(self, *, questions: Questions, dialogs: DialogStore) -> None:
         self.questions = questions
@@ -148,9 +105,18 @@ class QuestionSkill:
         ]
 
     def when_unsure(self, actor: Actor, understood: Understood) -> Reading | None:
-        """A partner's message nothing else fits, worded as a question for a person with a subject: the
-        reading to act on - it goes to the vendor (answered from the knowledge base, or routed to an
-        expert). None leaves the message to the rest of the conversation."""
+        """The reading to act on for a message the layer did not act on, or None to leave it to the rest
+        of the conversation:
+
+        * a message about one of the person's questions that no intent fits ("I'd like to know more
+          about Q-3 and the roadshow"): the question is shown, with how to add to it - never guessed;
+        * a partner's message nothing else fits, worded as a question for a person with a subject: it
+          goes to the vendor (answered from the knowledge base, or routed to an expert)."""
+        about = next((r for r in understood.readings if r.ref and r.ref.startswith("Q-")), None)
+        if about is not None:
+            return Reading(
+                "question.show", about.confidence, understood.text, slots={"ref": about.ref, "how": True}
+            )
         if actor.is_staff or not looks_like_question(understood.text) or not has_subject(understood.text):
             return None  # too vague to put to a person ("is it supported?"): the person is asked instead
         others = [
@@ -163,60 +129,59 @@ class QuestionSkill:
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Act on a reading of the understanding layer (:mod:`bot.features.questions.intents`)."""
-        if reading.intent == "question.ask":
-            if actor.is_staff:
-                return None
+        intent, ref = reading.intent, reading.ref
+        if intent in STAFF_WORK:
+            return await self._staff_work(actor, reading)
+        if intent in ("question.ask", "question.start"):
+            text = str(reading.get("text") or "")
+            if actor.is_staff or not text or intent == "question.start" and not has_subject(text):
+                return await self._ask_form(actor)  # "ask", "I have a question": the form
             if reading.invalid.get("text"):
                 return [Reply(text=reading.invalid["text"])]
-            asked = ASK_RE.match(reading.text)
-            return await self._ask(actor, asked.group(1) if asked else reading.text)
-        if reading.intent in ("question.list", "staff.questions"):
+            return await self._ask(actor, text)
+        if intent in ("question.list", "staff.questions") or ref is None:
             return await self._list(actor)
-        ref = reading.ref
-        if ref is None:
-            return await self._list(actor)
-        if reading.intent == "question.followup" and reading.get("text") and not actor.is_staff:
+        if intent == "question.followup" and reading.get("text") and not actor.is_staff:
             return await self._follow_up(actor, ref, reading.get("text"))
-        if reading.intent == "staff.answer" and actor.is_staff:
-            return await self._staff_text(actor, reading.text) or await self.on_action(
-                actor, "question.answer", {"ref": ref}
-            )
-        return await self._show(actor, ref)
-
-    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        text = text.strip()
-        if OTHER_REF_RE.search(text):
-            return None
-        if MY_QUESTIONS_RE.match(text):
-            return await self._list(actor)
-        if actor.is_staff:
-            staff = await self._staff_text(actor, text)
-            if staff is not None:
-                return staff
-        else:
-            match = FOLLOWUP_RE.match(text)
-            if match:
-                return await self._follow_up(actor, question_ref(int(match.group(1))), match.group(2))
-            if KB_ADD_RE.match(text) or CLAIM_RE.match(text) or ANSWER_RE.match(text):
-                found = QREF_RE.search(text)
-                if found:  # a foreign Q-n answers exactly like a missing one, before anything else
-                    await self.questions.get(actor, question_ref(int(found.group(1))))
-                raise NotAllowed("Vendor staff answer questions and curate the knowledge base.")
-        found = QREF_RE.search(text)
-        if found and len(text.split()) <= 6:
-            return await self._show(actor, question_ref(int(found.group(1))))
-        if found:  # a longer message about a Q-n: say how to add to it rather than guess
-            view = await self.questions.get(actor, question_ref(int(found.group(1))))
+        if reading.get("how"):  # a message about a question that says more than what to do with it
+            view = await self.questions.get(actor, ref)
             how = f"answer {view.ref}: …" if actor.is_staff else f"follow up {view.ref}: …"
             return [Reply(text=f"To add to {view.ref}, say '{how}' - or use the buttons below.")] + [
                 self._card(actor, view)
             ]
-        if ASK_ALONE_RE.match(text):
-            return await self._ask_form(actor)
-        match = ASK_RE.match(text)
-        if match:
-            return await self._ask(actor, match.group(1))
-        return None
+        return await self._show(actor, ref)
+
+    async def _staff_work(self, actor: Actor, reading: Reading) -> list[Reply]:
+        """Staff's work on questions: answer, claim, reassign, keep in the knowledge base. A partner is
+        told it is staff's - after the question it names was looked up for them, so that a foreign
+        ``Q-n`` reads exactly like a missing one."""
+        ref = reading.ref
+        if not actor.is_staff:
+            if ref:
+                await self.questions.get(actor, ref)
+            raise NotAllowed(STAFF_ONLY)
+        if reading.intent == "staff.kb_add":
+            if reading.invalid.get("question"):
+                raise InputError("question", reading.invalid["question"])
+            if not reading.get("question"):
+                return await self.on_action(actor, "question.kb_add", {})
+            entry = await self.questions.add_kb_entry(
+                actor, question=str(reading.get("question")), answer=str(reading.get("answer", ""))
+            )
+            return [qv.kb_saved(entry)]
+        if ref is None:
+            return await self._list(actor)
+        if reading.intent == "staff.claim_question":
+            return await self._claim_action(actor, {"ref": ref})
+        if reading.intent == "staff.reassign_question":
+            if not reading.get("to"):
+                return await self.on_action(actor, "question.reassign", {"ref": ref})
+            return await self._reassign(actor, ref, str(reading.get("to")))
+        if reading.intent == "staff.save_kb":
+            return await self._save_kb_action(actor, {"ref": ref})
+        if not str(reading.get("text") or "").strip():
+            return await self.on_action(actor, "question.answer", {"ref": ref})
+        return await self._answer(actor, ref, str(reading.get("text")))
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
         if self._starts_something_else(text):
@@ -388,33 +353,6 @@ class QuestionSkill:
 
     # -- the work -------------------------------------------------------------------------------
 
-    async def _staff_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        match = CLAIM_RE.match(text)
-        if match:
-            view = await self.questions.claim(actor, question_ref(int(match.group(1))))
-            return [qv.staff_card(view, headline=f"You claimed {view.ref}", tz=actor.tz, viewer=actor)]
-        match = ANSWER_RE.match(text)
-        if match:
-            ref = question_ref(int(match.group(1)))
-            if not match.group(2).strip():
-                return await self.on_action(actor, "question.answer", {"ref": ref})
-            return await self._answer(actor, ref, match.group(2))
-        match = REASSIGN_RE.match(text)
-        if match:
-            ref = question_ref(int(match.group(1)))
-            if not match.group(2):
-                return await self.on_action(actor, "question.reassign", {"ref": ref})
-            return await self._reassign(actor, ref, match.group(2))
-        match = SAVE_KB_RE.match(text)
-        if match:
-            return [qv.kb_saved(await self.questions.save_to_kb(actor, question_ref(int(match.group(1)))))]
-        match = KB_ADD_RE.match(text)
-        if match:
-            if not (match.group(1) or "").strip():
-                return await self.on_action(actor, "question.kb_add", {})
-            return await self._kb_add_text(actor, match.group(1))
-        return None
-
     async def _ask(self, actor: Actor, text: str) -> list[Reply]:
         view = await self.questions.ask(actor, text)
         if view.status == "answered_by_kb":
@@ -494,9 +432,9 @@ class QuestionSkill:
             await self.dialogs.clear(actor)
 
     def _starts_something_else(self, text: str) -> bool:
-        """A message in the middle of a question dialog that is clearly a new request: a deal or lead
-        reference, one of our commands, or a short deal command ("pending", "show my deals")."""
-        if OTHER_REF_RE.search(text) or _is_own_command(text):
+        """A message in the middle of a question dialog that is clearly a new request: one that names a
+        record ("claim Q-4", "D-3?"), or a short deal command ("pending", "show my deals")."""
+        if ANY_REF_RE.search(text):
             return True
         if len(text.split()) > 6:
             return False

@@ -1,0 +1,99 @@
+"""The details of a question message once the understanding layer has picked its intent: the question
+itself without the words that ask for it ("ask: …", "question: …"), an answer's text, who a question is
+reassigned to, and a knowledge-base entry's question and answer. Which intent a message is, is the
+layer's (:mod:`bot.features.questions.intents`); these parsers only read what it carries."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.features.questions.service import content_tokens
+from bot.kernel.understanding.slots import SlotContext
+
+QUESTION_WORDS = frozenset("what where who when how why which whats".split())
+VAGUE_QUESTION = (
+    "What is it about? Ask the vendor in a sentence that names the subject, "
+    "e.g. 'Is Cloud Suite ISO 27001 certified?' or 'Who approves discounts above 20%?'."
+)
+MARKUP = "Write the question in plain words, without markup such as <tags>."
+KB_FORMAT = (
+    "Write it as 'add to kb: question? answer', e.g. 'add to kb: How do I claim MDF? Submit the claim in "
+    "the partner portal within 30 days of the activity.'"
+)
+
+# The words that ask for a question to be put ("ask: …", "ask sam: …", "question - …", "quick q: …").
+_ASK_LEAD_RE = re.compile(
+    r"^\s*(?:(?:hey|hi|so|ok)[\s,]+)?(?:quick\s+q(?:uestion)?|question|ask(?:\s+a\s+question)?)\b"
+    r"(?:\s+[\w.@-]+)?\s*[:\-–—]\s*"
+    r"|^\s*(?:question|ask(?:\s+a\s+question)?)\b\s*(?:$|\s+(?:the\s+vendor\s+)?)",
+    re.IGNORECASE,
+)
+_MARKUP_RE = re.compile(r"<\s*/?\s*[a-z][^<>]*>", re.IGNORECASE)
+_QUOTES = " \t\"'“”‘’"
+# What may stand between a question's reference and an answer's text ("Q-3 answer: …", "Q-3 - …").
+_ANSWER_LEAD_RE = re.compile(r"^\s*(?:answer|reply|response)?\s*[:\-–—]?\s*", re.IGNORECASE)
+_TO_RE = re.compile(r"\b(?:over\s+)?to\s+(?P<to>.+?)\s*(?:instead)?\s*[.!]*\s*$", re.IGNORECASE)
+# The words that ask for a knowledge-base entry, before the entry itself.
+_KB_LEAD_RE = re.compile(
+    r"^.*?\b(?:knowledge\s*base|kb)(?:\s+entry)?\b\s*(?:[:\-–—]\s*|\s+(?=\S))?", re.IGNORECASE | re.DOTALL
+)
+
+
+def has_subject(text: str) -> bool:
+    """Whether a question says what it is about: two words beside the question words ("is it
+    supported?" does not; "does edge gateway support ipv6" does)."""
+    return len([t for t in content_tokens(text) if t.split("'")[0] not in QUESTION_WORDS]) >= 2
+
+
+def question_text(text: str) -> str:
+    """A question without the words that ask for it: "ask: is there an edu discount" -> "is there an edu
+    discount"; "ask" alone -> ""."""
+    found = _ASK_LEAD_RE.match(text)
+    return text[found.end() :].strip() if found else text.strip()
+
+
+def ask_slots(ctx: SlotContext) -> dict[str, Any]:
+    """``question.ask`` and ``question.start``: the question as the vendor reads it. A question with no
+    subject is not put to a person - the partner is asked what it is about - and markup is refused."""
+    asked = question_text(ctx.text)
+    if not asked:
+        return {"text": ""}  # "ask" alone: the form
+    if _MARKUP_RE.search(asked):
+        return {"text": asked, "invalid:text": MARKUP}
+    if not has_subject(asked):
+        return {"text": asked, "invalid:text": VAGUE_QUESTION}
+    return {"text": asked}
+
+
+def answer_slots(ctx: SlotContext) -> dict[str, Any]:
+    """``staff.answer``: the answer typed after the question's reference, without quotes around it."""
+    refs = ctx.entities.of("ref")
+    if not refs:
+        return {}
+    rest = ctx.text[refs[-1].end :]
+    answer = _ANSWER_LEAD_RE.sub("", rest, count=1).strip(_QUOTES)
+    return {"text": answer}
+
+
+def reassign_slots(ctx: SlotContext) -> dict[str, Any]:
+    """``staff.reassign_question``: who should answer instead ("reassign Q-3 to ed@vendor.example")."""
+    emails = ctx.entities.of("email")
+    if emails:
+        return {"to": str(emails[0].value)}
+    refs = ctx.entities.of("ref")
+    found = _TO_RE.search(ctx.text[refs[-1].end :] if refs else ctx.text)
+    return {"to": found.group("to").strip(_QUOTES)} if found else {}
+
+
+def kb_slots(ctx: SlotContext) -> dict[str, Any]:
+    """``staff.kb_add``: the entry typed after the words asking for it, "question? answer"; nothing when
+    no entry is typed (the form is sent), and what to write instead when it is not one."""
+    lead = _KB_LEAD_RE.match(ctx.text)
+    entry = ctx.text[lead.end() :].strip() if lead else ""
+    if not entry.strip(" .!"):
+        return {}
+    question, mark, answer = entry.partition("?")
+    if not mark or not question.strip() or not answer.strip():
+        return {"invalid:question": KB_FORMAT}
+    return {"question": question.strip() + "?", "answer": answer.strip()}
