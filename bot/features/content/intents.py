@@ -69,6 +69,7 @@ CONTENT_INTENTS: tuple[IntentSpec, ...] = (
         slots=("url", "partner"),
         roles=STAFF,
         writes=True,
+        confirms=True,  # "Publish this?" with the item as it would go out
         confirm="Publish content",
         parse=publish_slots,
     ),

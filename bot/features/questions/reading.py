@@ -9,8 +9,10 @@ import re
 from typing import Any
 
 from bot.features.questions.service import content_tokens
+from bot.kernel.refs import DEAL, LEAD, mention_any
 from bot.kernel.understanding.slots import SlotContext
 
+SHOWN_TEXT = 60  # how much of a message a confirmation quotes
 QUESTION_WORDS = frozenset("what where who when how why which whats".split())
 VAGUE_QUESTION = (
     "What is it about? Ask the vendor in a sentence that names the subject, "
@@ -40,6 +42,51 @@ _KB_LEAD_RE = re.compile(
 )
 
 
+# A deal or lead reference: a message with one is about that record, not a question for a person.
+OTHER_REF_RE = mention_any(loose=(DEAL, LEAD))
+QUESTION_START_RE = re.compile(
+    r"^\s*(?:how\s+(?:do|can|should|does|to|much|long|many|often)\b"
+    r"|where\s+(?:do|can|is|are|should|does)\b"
+    r"|who\s+(?:approves|handles|decides|owns|is|do|can|should)\b"
+    r"|what\s+(?:is|are)\s+the\s+(?:process|rules?|requirements?|policy|deadline)\b"
+    r"|is\s+there\s+(?:a|an|any)\b|can\s+(?:i|we)\b|do\s+(?:i|we)\s+need\b"
+    r"|i\s+(?:have\s+a\s+question|need\s+to\s+know|was\s+wondering|wonder)\b)",
+    re.I,
+)
+NOT_A_QUESTION_RE = re.compile(
+    r"\b(?:status|deals?|leads?|registrations?|register|pipeline|pending|conflicts?|news|opportunit(?:y|ies)"
+    r"|where\s+are\s+we)\b",
+    re.I,
+)
+SMALL_TALK_RE = re.compile(
+    r"^\s*(?:what'?s\s+(?:new|up|happening)|what\s+is\s+(?:new|up)|how\s+are\s+(?:you|things)"
+    r"|how'?s\s+it\s+going|who\s+are\s+you|are\s+you\b|what\s+can\s+you|what\s+do\s+you\s+do"
+    r"|(?:hi|hello|hey|thanks|thank\s+you)\b)",
+    re.I,
+)
+SMALL_TALK_WORDS = 5
+"""Small talk is short: "hi, how are you?" is, "Hi, how do I claim MDF for the webinar?" is not."""
+# Asking for knowledge in so many words, and a sentence that opens like a question.
+ASKING_RE = re.compile(r"\b(?:(?:need|like|want)\s+to\s+know|wondering|question|supported)\b", re.I)
+WH_START_RE = re.compile(
+    r"^\s*(?:what|where|who|why|which|does|do|is|are)(?:'s|s)?\b", re.I
+)  # not "how's it going"
+
+
+def looks_like_question(text: str) -> bool:
+    """A partner's free-form message that reads as a question for a person (see the module doc)."""
+    text = text.replace("\u2019", "'")
+    words = len(text.split())
+    if OTHER_REF_RE.search(text) or words < 3:
+        return False
+    if SMALL_TALK_RE.match(text) and words <= SMALL_TALK_WORDS:
+        return False
+    asks = bool(QUESTION_START_RE.match(text) or ASKING_RE.search(text))
+    if NOT_A_QUESTION_RE.search(text) and not asks:
+        return False  # "is my acme registration protected?" is a status check
+    return asks or "?" in text or bool(WH_START_RE.match(text))
+
+
 def has_subject(text: str) -> bool:
     """Whether a question says what it is about: two words beside the question words ("is it
     supported?" does not; "does edge gateway support ipv6" does)."""
@@ -63,6 +110,11 @@ def ask_slots(ctx: SlotContext) -> dict[str, Any]:
         return {"text": asked, "invalid:text": MARKUP}
     if not has_subject(asked):
         return {"text": asked, "invalid:text": VAGUE_QUESTION}
+    explicit = asked != ctx.text.strip()  # "ask: ...", "question - ..."
+    if ctx.intent == "question.ask" and not explicit and not looks_like_question(ctx.text):
+        # "schools and discounts": something for a person, perhaps - the partner says so first
+        shown = asked if len(asked) <= SHOWN_TEXT else asked[: SHOWN_TEXT - 1] + "…"
+        return {"text": asked, "doubt": f"'{shown}' goes to a person as written"}
     return {"text": asked}
 
 

@@ -10,50 +10,21 @@ deals, leads, registrations or their status, nor small talk ("what's new?").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 
 from bot.features.questions import views as qv
 from bot.features.questions.intents import QUESTION_INTENTS
 from bot.features.questions.model import QuestionView
-from bot.features.questions.reading import KB_FORMAT, has_subject
+from bot.features.questions.reading import KB_FORMAT, has_subject, looks_like_question
 from bot.features.questions.service import Questions
 from bot.intents import recognize
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
-from bot.kernel.refs import ANY_REF_RE, DEAL, LEAD, mention_any
+from bot.kernel.refs import ANY_REF_RE
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.spec import Reading, Understood
 
-OTHER_REF_RE = mention_any(loose=(DEAL, LEAD))
 UNSURE_OTHER = 0.35  # a likelier reading than this of another intent is offered as a choice instead
-QUESTION_START_RE = re.compile(
-    r"^\s*(?:how\s+(?:do|can|should|does|to|much|long|many|often)\b"
-    r"|where\s+(?:do|can|is|are|should|does)\b"
-    r"|who\s+(?:approves|handles|decides|owns|is|do|can|should)\b"
-    r"|what\s+(?:is|are)\s+the\s+(?:process|rules?|requirements?|policy|deadline)\b"
-    r"|is\s+there\s+(?:a|an|any)\b|can\s+(?:i|we)\b|do\s+(?:i|we)\s+need\b"
-    r"|i\s+(?:have\s+a\s+question|need\s+to\s+know|was\s+wondering|wonder)\b)",
-    re.I,
-)
-NOT_A_QUESTION_RE = re.compile(
-    r"\b(?:status|deals?|leads?|registrations?|register|pipeline|pending|conflicts?|news|opportunit(?:y|ies)"
-    r"|where\s+are\s+we)\b",
-    re.I,
-)
-SMALL_TALK_RE = re.compile(
-    r"^\s*(?:what'?s\s+(?:new|up|happening)|what\s+is\s+(?:new|up)|how\s+are\s+(?:you|things)"
-    r"|how'?s\s+it\s+going|who\s+are\s+you|are\s+you\b|what\s+can\s+you|what\s+do\s+you\s+do"
-    r"|(?:hi|hello|hey|thanks|thank\s+you)\b)",
-    re.I,
-)
-SMALL_TALK_WORDS = 5
-"""Small talk is short: "hi, how are you?" is, "Hi, how do I claim MDF for the webinar?" is not."""
-# Asking for knowledge in so many words, and a sentence that opens like a question.
-ASKING_RE = re.compile(r"\b(?:(?:need|like|want)\s+to\s+know|wondering|question|supported)\b", re.I)
-WH_START_RE = re.compile(
-    r"^\s*(?:what|where|who|why|which|does|do|is|are)(?:'s|s)?\b", re.I
-)  # not "how's it going"
 STAFF_ONLY = "Vendor staff answer questions and curate the knowledge base."
 # The staff intents on a question, and what each does with its reading.
 STAFF_WORK = (
@@ -63,20 +34,6 @@ STAFF_WORK = (
     "staff.save_kb",
     "staff.kb_add",
 )
-
-
-def looks_like_question(text: str) -> bool:
-    """A partner's free-form message that reads as a question for a person (see the module doc)."""
-    text = text.replace("\u2019", "'")
-    words = len(text.split())
-    if OTHER_REF_RE.search(text) or words < 3:
-        return False
-    if SMALL_TALK_RE.match(text) and words <= SMALL_TALK_WORDS:
-        return False
-    asks = bool(QUESTION_START_RE.match(text) or ASKING_RE.search(text))
-    if NOT_A_QUESTION_RE.search(text) and not asks:
-        return False  # "is my acme registration protected?" is a status check
-    return asks or "?" in text or bool(WH_START_RE.match(text))
 
 
 class QuestionSkill:

@@ -93,12 +93,11 @@ class Understanding:
                     labels.append(spec.name)
         self.model.fit(texts, roles, labels)
 
-    def rank(self, placeholder_text: str, role: str) -> list[tuple[str, float]]:
+    def _for_role(self, ranked: list[tuple[str, float]], role: str) -> list[tuple[str, float]]:
         """The intents a person of ``role`` may ask for, most likely first: another role's work is no
         reading of their message (a partner's "pipeline?" is their own deals, not the staff view) -
         unless the message clearly asks for it ("approve D-1" from a partner), which they are told is
         not theirs to do."""
-        ranked = self.model.rank(placeholder_text, role)
         mine = [(i, p) for i, p in ranked if role in self.specs[i].roles]
         if (
             ranked
@@ -106,7 +105,8 @@ class Understanding:
             and ranked[0][1] >= OTHER_ROLE_AHEAD * (mine[0][1] if mine else 0)
         ):
             mine.insert(0, ranked[0])
-        return mine  # not made to add up to one again: how sure the model is stays what it was
+        total = sum(p for _, p in mine) or 1.0
+        return [(i, p / total) for i, p in mine]
 
     def read(
         self,
@@ -130,7 +130,11 @@ class Understanding:
             default_currency=default_currency,
         )
         ranked = (
-            [(only, 1.0)] if only else self._by_references(self.rank(entities.placeholders(), role), entities)
+            [(only, 1.0)]
+            if only
+            else self._for_role(
+                self._by_references(self.model.rank(entities.placeholders(), role), entities), role
+            )
         )
         shown = None if only else self._bare_reference(entities, role)
         if shown is not None:  # "D-2", "L-1?": the record itself, whatever the model makes of one word
@@ -150,13 +154,18 @@ class Understanding:
                 request_words=self.request_words[intent],
             )
             slots, invalid, inferred, candidates = fill(ctx, spec.slots)
+            doubts: list[str] = []
             if spec.parse is not None:
                 extra = spec.parse(ctx)
                 for key, value in extra.items():
                     if key.startswith("invalid:"):
                         invalid[key.removeprefix("invalid:")] = str(value)
+                    elif key == "doubt":  # what the intent's own parser was unsure of, to confirm first
+                        doubts.append(str(value))
                     elif value is not None:
                         slots[key] = value
+            if spec.writes:
+                doubts = doubts_in(ctx, slots) + doubts
             readings.append(
                 Reading(
                     intent=intent,
@@ -166,7 +175,7 @@ class Understanding:
                     invalid=invalid,
                     inferred=inferred,
                     candidates=candidates,
-                    doubts=doubts_in(ctx, slots) if spec.writes else [],
+                    doubts=doubts,
                 )
             )
         values = entities.without(
