@@ -63,6 +63,8 @@ def expand(example: str, spec: IntentSpec) -> str:
 
 
 _VALUE_RE = re.compile(r"<[^>]*>|\{\w+\}")
+# A word of a request - or an arrow, which asks as much as a word does ("L-1 -> Contoso").
+_WORD_RE = re.compile(r"[a-z][a-z0-9']*|->|=>|\u2192")
 
 
 def request_words(spec: IntentSpec) -> frozenset[str]:
@@ -70,7 +72,7 @@ def request_words(spec: IntentSpec) -> frozenset[str]:
     ``{amount}``): what a slot parser strips to find a name typed beside them."""
     words: set[str] = set()
     for example in spec.examples:
-        words.update(re.findall(r"[a-z][a-z0-9']*", fold(_VALUE_RE.sub(" ", example))))
+        words.update(_WORD_RE.findall(fold(_VALUE_RE.sub(" ", example))))
     return frozenset(words)
 
 
@@ -181,7 +183,7 @@ class Understanding:
         values = entities.without(
             "name", "partner", "product", "ref", "amount", "url", "email", "domain", "country"
         )
-        typed = set(re.findall(r"[a-z][a-z0-9']*", fold(values)))
+        typed = set(_WORD_RE.findall(fold(values)))
         return Understood(
             text=message, readings=readings, decision=self._decide(readings, only=only, typed=typed)
         )
@@ -215,15 +217,22 @@ class Understanding:
     def _by_references(self, ranked: list[tuple[str, float]], entities: Entities) -> list[tuple[str, float]]:
         """A typed reference says what kind of record the message is about: an intent on another kind
         of record ("approve M-1" is no deal approval), or on none ("L-3 -> deal" is no new
-        registration), is much less likely."""
+        registration), is much less likely, and so is "nothing fits". Without a reference, a name that
+        means records of one kind only says the same of intents on another kind ("approve the northwind
+        webinar" is about an MDF request) - not of those on none ("register a deal for <a customer>")."""
         typed = {ref.split("-")[0] for ref in entities.refs()}
-        if not typed:
+        named = {s.value.kind for s in entities.names if isinstance(s.value, Named)}
+        if not typed and len(named) != 1:
             return ranked
         weighed = []
         for intent, probability in ranked:
             spec = self.specs.get(intent)
-            if spec is not None and not intent.startswith("meta.") and spec.record not in typed:
+            if spec is None or (intent.startswith("meta.") and intent != UNKNOWN):
+                pass
+            elif typed and spec.record not in typed:
                 probability *= OTHER_RECORD if spec.record else NO_RECORD
+            elif not typed and spec.record is not None and spec.record not in named:
+                probability *= OTHER_RECORD
             weighed.append((intent, probability))
         total = sum(p for _, p in weighed) or 1.0
         return sorted(((i, p / total) for i, p in weighed), key=lambda ip: -ip[1])
