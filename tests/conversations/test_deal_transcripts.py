@@ -438,3 +438,39 @@ async def test_a_form_precheck_reads_only_the_values(core: Core) -> None:
     yesterday = (core.clock() - timedelta(days=1)).date()
     assert check({"close_date": yesterday.isoformat()}) == {}
     assert "past" in check({"close_date": (yesterday - timedelta(days=1)).isoformat()})["close_date"]
+
+
+async def test_deal_commands_are_read_by_the_understanding_layer(core: Core, world: World) -> None:
+    """What the deal skill's own grammar used to claim, now read by the layer (#18): a bare reference,
+    a history, a name not among one's deals, a partner's answer to a reviewer, conflicts for one
+    customer, and an extension until a date."""
+    alice, bob, dana = Chat(core, world.alice), Chat(core, world.bob), Chat(core, world.dana)
+    await alice.say("register a deal for Globex Corporation, 120k USD of Cloud Suite, closing Q2")
+    await alice.say("yes")
+    await bob.say("register a deal for Globex Corp., globex.com, 90k USD of Cloud Suite, closing end of May")
+    await bob.say("yes")
+    assert "D-1 · Globex Corporation" in await alice.say("D-1")
+    assert "D-1 · Globex Corporation" in await alice.say("d1?")
+    out = await alice.say("show me the history of D-1")
+    assert "Alice Novak" in out and "D-1" in out
+    out = await alice.say("what's the status of the Hooli deal?")
+    assert out == "I can't find a deal for 'Hooli' among your deals."
+    out = await bob.say("where are we with the Globex Corporation deal")  # Alice's customer, not among Bob's
+    assert "Northwind" not in out and "D-1" not in out
+
+    out = await dana.say("conflicts for globex corp")
+    assert "Conflicts for Globex" in out and "D-2" in out
+    out = await dana.say("conflicts for stark logistics?")
+    assert "No conflicts for" in out and "D-2" not in out
+
+    out = await dana.say("ask info D-2: what is the customer's web domain?")
+    assert "what is the customer's web domain?" in out
+    out = await bob.say("info D-2: the domain is globex.com, a new project")
+    assert "back with the reviewers" in out
+    assert (await core.deals.get(world.dana, "D-2")).status == "pending"
+
+    await dana.say("approve D-1")
+    out = await alice.say("D-1 protection runs out soon, need an extension until end of June")
+    assert "Extension of D-1 requested" in out
+    view = await core.deals.get(world.dana, "D-1")
+    assert view.extension_reason is not None and "until end of June" in view.extension_reason

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.slots import SlotContext, free_name, free_notes, record_by_name
 from bot.kernel.understanding.spec import ALL_WORDS, PARTNER, STAFF, IntentSpec
 
@@ -57,6 +58,16 @@ def unmatched_name(ctx: SlotContext) -> dict[str, Any]:
     typed = free_name(ctx)
     # a longer stretch is a sentence the words of the intent did not cover, not a name
     return {"unmatched": typed} if typed and len(typed.split()) <= MAX_NAME_WORDS else {}
+
+
+def customer_named(ctx: SlotContext) -> dict[str, Any]:
+    """The customer a look-up across deals is about ("conflicts for stark logistics?"): a deal's customer
+    by name, else the name as typed."""
+    hits = [s.value for s in ctx.entities.names if isinstance(s.value, Named) and s.value.kind == "D"]
+    if hits:
+        return {"customer": hits[0].name}
+    typed = free_name(ctx)
+    return {"customer": typed} if typed and len(typed.split()) <= MAX_NAME_WORDS else {}
 
 
 DEAL_INTENTS: tuple[IntentSpec, ...] = (
@@ -272,7 +283,7 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
             "ask for an extension on {name}",
             "extend",
         ),
-        slots=("ref", "customer", "days", "reason"),
+        slots=("ref", "customer", "days", "end_date", "reason"),
         record="D",
         writes=True,
         confirm="Ask to extend {ref}",
@@ -402,5 +413,6 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
         slots=("customer",),
         roles=STAFF,
         confirm="Show conflicts",
+        parse=customer_named,
     ),
 )

@@ -155,7 +155,7 @@ class DealSkill:
             "deal.provide_info": partial(self._reason_reading, "provide_info"),
             "staff.approve": self._approve_reading,
             "staff.pending": self._pending_reading,
-            "staff.conflicts": lambda actor, reading: self._list(actor, "conflicts"),
+            "staff.conflicts": self._conflicts_reading,
         }
         self._flows: dict[str, FlowStep] = {
             REGISTER: self._continue_registration,
@@ -390,6 +390,25 @@ class DealSkill:
 
     async def _list_intent(self, actor: Actor, intent: Intent) -> Replies:
         return await self._list(actor, intent.text)
+
+    async def _conflicts_reading(self, actor: Actor, reading: Reading) -> Replies:
+        """The registrations that may clash, all of them or those for one customer."""
+        customer = reading.get("customer")
+        if not customer:
+            return await self._list(actor, "conflicts")
+        found = [
+            d
+            for d in await self.deals.list_deals(actor, scope="conflicts")
+            if normalize_company(d.customer) == normalize_company(customer)
+        ]
+        return [
+            views.deal_list(
+                found,
+                actor,
+                title=f"Conflicts for {customer}",
+                empty=f"No conflicts for {customer} wait for review.",
+            )
+        ]
 
     async def _list(self, actor: Actor, scope: str) -> Replies:
         if scope in ("review", "conflicts") and not actor.is_staff:
