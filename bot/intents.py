@@ -1,8 +1,8 @@
-"""Plain words to intents: what a person asks for, and the details they gave with it.
+"""A deal's details in free text, read the way the registration and update dialogs read an answer
+("120k USD of Cloud Suite, closing end of March"); and a product named with a typo.
 
-Recognition is rule-based on purpose: the phrases partners use for deal work are few and their
-details (amounts, dates, references) are parsed by dedicated parsers; a statistical model would add
-weight and unpredictability for no gain here.
+Which request a message is, is the understanding layer's (:mod:`bot.kernel.understanding`); this
+module only reads details once a dialog asked for them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from rapidfuzz import fuzz
 
 from bot.kernel.amounts import Money, find_money
 from bot.kernel.dates import find_close_date
-from bot.kernel.words import CANCEL_RE, HELP_RE
 
 REF = r"D-?(\d{1,9})"
 REF_RE = re.compile(rf"\b{REF}\b", re.IGNORECASE)
@@ -29,7 +28,6 @@ PRODUCT_RE = re.compile(r"\bproduct\s*[:=]?\s*([^,;]+)", re.I)
 CUSTOMER_RE = re.compile(
     r"\b(?:for|with|at|customer(?:\s+is)?|customer\s*[:=])\s+(?:the\s+customer\s+)?([^,;]+)", re.I
 )
-REASON_RE = re.compile(r"\b(?:because|reason|as|since|due to)\b\s*[:=-]?\s*(.+)$|[:\-—]\s*(.+)$", re.I | re.S)
 
 STAGE_WORDS = {
     "prospecting": "prospecting",
@@ -76,11 +74,6 @@ class Intent:
     text: str = ""
     reason: str | None = None
     details: Details = field(default_factory=Details)
-
-
-def find_ref(text: str) -> str | None:
-    match = REF_RE.search(text)
-    return f"D-{int(match.group(1))}" if match else None
 
 
 def _cut(text: str, span: tuple[int, int]) -> str:
@@ -159,79 +152,3 @@ def extract_details(text: str, *, today: date, products: list[str], default_curr
             rest = _cut(rest, customer.span())
     details.leftover = " ".join(rest.split())
     return details
-
-
-def recognize(text: str, *, today: date, products: list[str], default_currency: str) -> Intent:
-    """The intent of one message typed outside any dialog."""
-    stripped = text.strip()
-    lowered = stripped.lower()
-    ref = find_ref(stripped)
-
-    def details() -> Details:
-        return extract_details(stripped, today=today, products=products, default_currency=default_currency)
-
-    def reason_after_ref() -> str | None:
-        tail = stripped[REF_RE.search(stripped).end() :] if ref else stripped  # type: ignore[union-attr]
-        match = REASON_RE.search(tail)
-        if match:
-            return (match.group(1) or match.group(2) or "").strip() or None
-        tail = tail.strip(" .:,-")
-        return tail or None
-
-    if CANCEL_RE.match(stripped):
-        return Intent("cancel")
-    if HELP_RE.match(stripped):
-        return Intent("help")
-    if ref and re.match(r"^\s*(approve|accept)\b", lowered):
-        return Intent("approve", ref=ref)
-    if ref and re.match(r"^\s*(reject|decline|deny)\b", lowered):
-        return Intent("reject", ref=ref, reason=reason_after_ref())
-    if ref and re.search(r"\b(ask|need|request)\w*\s+(for\s+)?(more\s+)?info", lowered):
-        return Intent("ask_info", ref=ref, reason=reason_after_ref())
-    if ref and re.search(r"\bextend|extension\b", lowered):
-        return Intent("extend", ref=ref, reason=reason_after_ref())
-    if ref and re.search(r"\bhistory\b", lowered):
-        return Intent("history", ref=ref)
-    if ref and re.match(r"^\s*(info|answer|reply)\b", lowered):
-        return Intent("provide_info", ref=ref, reason=reason_after_ref())
-    if re.search(r"\b(register|new deal|log a deal|submit a deal|add a deal)\b", lowered):
-        return Intent("register", text=stripped, details=details())
-    if re.search(r"\b(conflicts?)\b", lowered) and not ref:
-        return Intent("list", text="conflicts")
-    if re.search(r"\b(pending|review queue|to review|needs? review|approvals?)\b", lowered) and not ref:
-        return Intent("list", text="review")
-    if (
-        not ref
-        and re.search(r"\b(my deals|deals|pipeline|registrations)\b", lowered)
-        and re.search(r"\b(show|list|see|my|what|all|open|view)\b", lowered)
-    ):
-        return Intent("list", text="all" if re.search(r"\ball\b", lowered) else "open")
-    if ref and re.search(r"\b(won|closed won|we won|signed)\b", lowered):
-        return Intent(
-            "won", ref=ref, reason=reason_after_ref() if re.search(r"because|reason", lowered) else None
-        )
-    if ref and re.search(r"\b(lost|closed lost|we lost|dead|went nowhere)\b", lowered):
-        return Intent(
-            "lost",
-            ref=ref,
-            reason=reason_after_ref() if re.search(r"because|reason|to |:|\s[-–—]\s|,", lowered) else None,
-        )
-    if ref:
-        found = details()
-        if any(
-            v is not None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)
-        ):
-            return Intent("update", ref=ref, text=stripped, details=found)
-        return Intent("status", ref=ref)
-    status = re.search(
-        r"(?:status|update|news|where are we|how is|how's|what about)\b.*?\b(?:of|on|with|for|is|about)?\s*(?:the\s+)?(.+?)\s+(?:deal|opportunity|registration)\b",
-        stripped,
-        re.I,
-    ) or re.search(
-        r"^\s*(?:status|show|open)\s+(?:of\s+)?(?:the\s+)?(.+?)(?:\s+deal)?\s*[?.!]*\s*$", stripped, re.I
-    )
-    if status:
-        phrase = status.group(1).strip(" ?.!")
-        phrase = re.sub(r"^(?:(?:of|on|with|for|is|about|the|my|our)\s+)+", "", phrase, flags=re.I)
-        return Intent("status", text=phrase)
-    return Intent("unknown", text=stripped)

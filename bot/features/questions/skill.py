@@ -17,10 +17,8 @@ from bot.features.questions.intents import QUESTION_INTENTS
 from bot.features.questions.model import QuestionView
 from bot.features.questions.reading import KB_FORMAT, has_subject, looks_like_question
 from bot.features.questions.service import Questions
-from bot.intents import recognize
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
-from bot.kernel.refs import ANY_REF_RE
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.spec import Reading, Understood
 
@@ -141,8 +139,6 @@ class QuestionSkill:
         return await self._answer(actor, ref, str(reading.get("text")))
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
-        if self._starts_something_else(text):
-            return None
         answer = self._dialog_answers.get(dialog.flow)
         if answer is None:
             return None
@@ -387,15 +383,3 @@ class QuestionSkill:
         dialog = await self.dialogs.load(actor)
         if dialog is not None and dialog.flow.startswith(self.prefix + "."):
             await self.dialogs.clear(actor)
-
-    def _starts_something_else(self, text: str) -> bool:
-        """A message in the middle of a question dialog that is clearly a new request: one that names a
-        record ("claim Q-4", "D-3?"), or a short deal command ("pending", "show my deals")."""
-        if ANY_REF_RE.search(text):
-            return True
-        if len(text.split()) > 6:
-            return False
-        intent = recognize(
-            text, today=self.questions.clock().date(), products=[], default_currency="USD"
-        ).name
-        return intent not in ("unknown", "register", "status")
