@@ -27,6 +27,7 @@ from bot.kernel.words import fold
 
 Decision = Literal["act", "ask", "unknown"]
 UNKNOWN = "meta.unknown"
+HELP = "meta.help"
 ACT_AT = 0.4  # the best reading's probability at which it is acted on ...
 MARGIN = 0.15  # ... when it is this far ahead of the next one;
 # or, when it is less likely than that, (floor, times as likely as the next reading): a reading is acted on
@@ -37,9 +38,11 @@ OFFER_AT = 0.12  # readings at least this likely are offered as choices
 UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message is not understood
 
 OTHER_ROLE_AHEAD = 2.0  # how much likelier than every reading of their own another role's intent must be
+HOW_TO_DOING = 0.1  # how much less likely the doing is than knowing how, for a how-to message
 OTHER_RECORD = 0.05  # how much less likely an intent on another kind of record than the one typed is
 NO_RECORD = 0.3  # ... and one on no record at all
 
+_HOW_TO_RE = re.compile(r"^\s*how\s+(?:do|can|should|would|could)\s+(?:i|we|you|one)\b|^\s*how\s+to\b", re.I)
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 # Words that ask for nothing in particular: a write is acted on only when the message has one of its
 # intent's other words.
@@ -95,6 +98,23 @@ class Understanding:
                     labels.append(spec.name)
         self.model.fit(texts, roles, labels)
 
+    def _how_to(self, message: str, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """A message that asks how to do something wants to know, not to have it done: the help when it
+        names nothing but something the bot does ("how do I register a deal"), else a question for a
+        person ("how do I claim MDF for a trade show booth?") - never the doing."""
+        if not ranked or not _HOW_TO_RE.match(message):
+            return ranked
+
+        def knowing(intent: str) -> bool:
+            return intent.startswith(("meta.", "question."))
+
+        weighed = [(i, p if knowing(i) else p * HOW_TO_DOING) for i, p in ranked]
+        best, probability = ranked[0]
+        asked = _HOW_TO_RE.sub("", message, count=1)
+        if not knowing(best) and self.only_asks(best, asked):  # how to do what the bot does: the help says
+            weighed = [(HELP, probability), *((i, p) for i, p in weighed if i != HELP)]
+        return sorted(weighed, key=lambda ip: -ip[1])
+
     def _for_role(self, ranked: list[tuple[str, float]], role: str) -> list[tuple[str, float]]:
         """The intents a person of ``role`` may ask for, most likely first: another role's work is no
         reading of their message (a partner's "pipeline?" is their own deals, not the staff view) -
@@ -131,13 +151,10 @@ class Understanding:
             names=list(names),
             default_currency=default_currency,
         )
-        ranked = (
-            [(only, 1.0)]
-            if only
-            else self._for_role(
-                self._by_references(self.model.rank(entities.placeholders(), role), entities), role
-            )
-        )
+        ranked: list[tuple[str, float]] = [(only, 1.0)] if only else []
+        if not only:
+            ranked = self._by_references(self.model.rank(entities.placeholders(), role), entities)
+            ranked = self._how_to(message, self._for_role(ranked, role))
         shown = None if only else self._bare_reference(entities, role)
         if shown is not None:  # "D-2", "L-1?": the record itself, whatever the model makes of one word
             ranked = [(shown, 1.0), *((i, p) for i, p in ranked if i != shown)]

@@ -1,0 +1,66 @@
+"""The rules the understanding layer applies on top of the model's ranking (bot/kernel/understanding/
+reader.py): what a bare reference means, whose work a reading may be, what a name or a reference says
+about the kind of record, and what a how-to message wants."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.bootstrap import Core
+from bot.kernel.understanding.entities import Named
+from bot.kernel.understanding.spec import Understood
+from tests.conftest import Chat, World
+
+TODAY = date(2026, 12, 3)
+PRODUCTS = ["Cloud Suite", "Edge Gateway", "Security Pack"]
+WEBINAR = Named("M", "M-1", "Webinar: Security Pack for retailers")
+
+
+def read(core: Core, text: str, *, role: str = "partner", names: tuple[Named, ...] = ()) -> Understood:
+    return core.conversation.understanding().read(
+        text, role=role, today=TODAY, products=PRODUCTS, names=list(names)
+    )
+
+
+def test_a_message_that_is_only_a_reference_shows_the_record(core: Core) -> None:
+    for text, intent in (("D-2", "deal.status"), ("l1?", "lead.status"), ("M-1", "mdf.status")):
+        for role in ("partner", "staff"):
+            understood = read(core, text, role=role)
+            assert understood.decision == "act" and understood.best is not None, (text, role)
+            assert understood.best.intent == intent and understood.best.ref, (text, role)
+    assert read(core, "D-2 60k").best.intent != "deal.status"  # type: ignore[union-attr]
+
+
+def test_another_roles_work_is_no_reading_unless_clearly_asked_for(core: Core) -> None:
+    understood = read(core, "pipeline?")
+    assert all(r.intent != "staff.pipeline" for r in understood.readings), (
+        "a partner's pipeline is their deals"
+    )
+    assert understood.best is not None and understood.best.intent == "deal.list"
+    best = read(core, "approve D-1").best  # clearly staff work: kept, so the partner is told it isn't theirs
+    assert best is not None and best.intent == "staff.approve"
+
+
+def test_a_name_of_one_kind_of_record_says_what_the_message_is_about(core: Core) -> None:
+    best = read(core, "approve the northwind webinar mdf", role="staff", names=(WEBINAR,)).best
+    assert best is not None and best.intent == "staff.mdf_decide" and best.ref == "M-1"
+    assert "ref" in best.inferred, "found by name: confirmed before it is written"
+
+
+def test_a_how_to_message_wants_to_know_not_to_have_it_done(core: Core) -> None:
+    for text in ("how do i register a deal", "how can we get more leads?", "how to update a deal"):
+        best = read(core, text).best
+        assert best is not None and best.intent in ("meta.help", "question.ask"), text
+    best = read(core, "how do I claim MDF for a trade show booth?").best
+    assert best is not None and best.intent == "question.ask"
+
+
+async def test_a_dialog_waits_for_a_new_request_and_takes_its_answer_after(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    assert "Which customer" in await alice.say("I'd like to register a deal")
+    assert (
+        "open deals" in (await alice.say("show my deals")).lower() or "No open deals" in alice.replies[0].text
+    )
+    assert "Which product" in await alice.say("Initech GmbH"), "... and the dialog goes on where it was"
+    out = await alice.say("legal review takes longer")  # no look-up: the answer, however it reads
+    assert "open deals" not in out.lower() and "product" in out.lower()
