@@ -217,7 +217,11 @@ def score_line(
         if isinstance(expected, str) and expected.startswith("invalid:"):
             ok = bool(best and name in best.invalid) or understood.decision != "act"
         else:
-            ok = intent == want and slot_ok(name, expected, slots.get(name), today)
+            # several references ("approve d1 and d2") are the reading's ``refs``, its ``ref`` the first
+            got = slots.get("refs") if name == "ref" and isinstance(expected, list) else slots.get(name)
+            ok = intent == want and slot_ok(
+                "refs" if isinstance(expected, list) and name == "ref" else name, expected, got, today
+            )
         if ok:
             score.slot_right[name] += 1
         else:

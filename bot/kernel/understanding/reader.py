@@ -87,6 +87,7 @@ class Understanding:
                 raise ValueError(f"intent {spec.name} is declared twice")
             self.specs[spec.name] = spec
         self.request_words = {name: request_words(spec) for name, spec in self.specs.items()}
+        self.records = {spec.record for spec in self.specs.values() if spec.record}  # D, L, M, Q, C
         self.asking_words = {name: words - _GENERIC for name, words in self.request_words.items()}
         self.model: IntentModel = MODELS[model]()
         texts, roles, labels = [], [], []
@@ -238,7 +239,11 @@ class Understanding:
         means records of one kind only says the same of intents on another kind ("approve the northwind
         webinar" is about an MDF request) - not of those on none ("register a deal for <a customer>")."""
         typed = {ref.split("-")[0] for ref in entities.refs()}
-        named = {s.value.kind for s in entities.names if isinstance(s.value, Named)}
+        named = {
+            s.value.kind
+            for s in entities.names
+            if isinstance(s.value, Named) and s.value.kind in self.records
+        }
         if not typed and len(named) != 1:
             return ranked
         weighed = []
