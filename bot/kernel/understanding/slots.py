@@ -420,8 +420,12 @@ _NAME_ENDS = frozenset(
 _CHATTER = frozenset("quick again lol haha plz asap too get gets".split())  # beside _FILLER
 
 
+# "a live one", "another one", "this new one": a word for the deal itself, before its customer's name
+_STAND_IN_RE = re.compile(r"^\W*(?:\w+\s+)?(?:a|an|another|this|that)\s+(?:[^\W\d_]+\s+){0,2}?one\b\W*", re.I)
+
+
 def _trim_name(segment: str, request_words: frozenset[str]) -> str:
-    words = segment.split()
+    words = _STAND_IN_RE.sub("", segment, count=1).split()
     for i, word in enumerate(words[1:], start=1):
         if fold(word).strip(_SEPARATORS + "'\"?") in _NAME_ENDS:
             words = words[:i]
