@@ -73,7 +73,7 @@ class NaiveBayes:
     """Multinomial naive Bayes with uniform priors (every intent is as likely before the words are read)
     and a softmax temperature so that its probabilities mean something to the decision rule."""
 
-    def __init__(self, alpha: float = 0.2, temperature: float = 3.0) -> None:
+    def __init__(self, alpha: float = 0.2, temperature: float = 2.5) -> None:
         self.alpha = alpha
         self.temperature = temperature
         self.log_probs: dict[str, dict[str, float]] = {}
