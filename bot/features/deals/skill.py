@@ -39,11 +39,16 @@ from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.names import match_name
 from bot.kernel.reasons import ReasonStep
+from bot.kernel.refs import DEAL, LEAD
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import Reading
 from bot.kernel.words import NO_RE, YES_RE
 
+# A message about leads that names no deal is no deal command (the lead skill has no grammar to claim it
+# first any more); it goes to the understanding layer.
+_LEAD_WORD_RE = re.compile(r"\bleads?\b", re.IGNORECASE)
+_LEAD_REF_RE, _DEAL_REF_RE = LEAD.mention(loose=True), DEAL.mention(loose=True)
 REQUIRED = ("customer", "product", "amount", "close_date")
 OPTIONAL = ("customer", "domain", "country", "product", "notes")  # read as they are, then validated
 QUESTIONS = {
@@ -207,6 +212,8 @@ class DealSkill:
         ]
 
     async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
+        if (_LEAD_WORD_RE.search(text) or _LEAD_REF_RE.search(text)) and not _DEAL_REF_RE.search(text):
+            return None  # "show my leads", "leads to review": the lead skill's intents, not a deal lookup
         intent = self._recognize(
             text, today=self.deals.today_for(actor), products=await self.deals.products()
         )

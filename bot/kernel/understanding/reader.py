@@ -48,6 +48,12 @@ _GENERIC = frozenset(
 )
 
 
+def _only_reference(entities: Entities) -> bool:
+    """Whether the message is references and words that ask for nothing ("L-1", "L-1 pls?")."""
+    words = re.findall(r"[^\W_]+", fold(entities.without("ref")))
+    return all(w in _GENERIC for w in words)
+
+
 def expand(example: str, spec: IntentSpec) -> str:
     """An example as the model reads it: ``{name}`` becomes ``xname``, ``{ref}`` the reference of the
     intent's record kind."""
@@ -82,6 +88,12 @@ class Understanding:
             self.specs[spec.name] = spec
         self.request_words = {name: request_words(spec) for name, spec in self.specs.items()}
         self.asking_words = {name: words - _GENERIC for name, words in self.request_words.items()}
+        # what a reference alone asks for: a read on the record that says so with a bare "{ref}" example
+        self.showing = {
+            name
+            for name, spec in self.specs.items()
+            if spec.record and not spec.writes and any(e.strip(" ?") == "{ref}" for e in spec.examples)
+        }
         self.model: IntentModel = MODELS[model]()
         texts, roles, labels = [], [], []
         for spec in self.specs.values():
@@ -119,8 +131,13 @@ class Understanding:
         ranked = (
             [(only, 1.0)] if only else self._by_references(self.rank(entities.placeholders(), role), entities)
         )
+        shows = None if only else self._shows(ranked, entities, role)
+        alone = shows is not None and _only_reference(entities)
+        if shows is not None and alone:  # "L-1": the record is shown, whatever else it could start
+            ranked = [shows, *(r for r in ranked if r is not shows)]
+        likely = ranked[:4] + ([shows] if shows is not None and shows not in ranked[:4] else [])
         readings: list[Reading] = []
-        for intent, probability in ranked[:4]:
+        for intent, probability in likely:
             spec = self.specs.get(intent)
             if spec is None:
                 continue
@@ -157,9 +174,15 @@ class Understanding:
             "name", "partner", "product", "ref", "amount", "url", "email", "domain", "country"
         )
         typed = set(re.findall(r"[a-z][a-z0-9']*", fold(values)))
-        return Understood(
-            text=message, readings=readings, decision=self._decide(readings, only=only, typed=typed)
-        )
+        decision = "act" if alone else self._decide(readings, only=only, typed=typed)
+        if shows is not None and decision != "act":
+            # "L-1 the customer rejected our first proposal", "what's L-3 again?": when nothing fits, or
+            # showing the record is all there is to offer, the record is shown
+            shown = next(r for r in readings if r.intent == shows[0])
+            others = [r for r in readings if r is not shown]
+            if decision == "unknown" or not any(self._offerable(r) for r in others):
+                readings, decision = [shown, *others], "act"
+        return Understood(text=message, readings=readings, decision=decision)
 
     def _asks_for(self, intent: str, typed: set[str]) -> bool:
         """Whether the message has a word of those that ask for ``intent`` (a typo of one counts)."""
@@ -183,6 +206,30 @@ class Understanding:
             weighed.append((intent, probability))
         total = sum(p for _, p in weighed) or 1.0
         return sorted(((i, p / total) for i, p in weighed), key=lambda ip: -ip[1])
+
+    def _shows(
+        self, ranked: list[tuple[str, float]], entities: Entities, role: str
+    ) -> tuple[str, float] | None:
+        """For a message that names one record by its reference, the intent that shows a record of
+        that kind to someone of ``role``: one on that ``record`` that writes nothing and has the bare
+        reference (``"{ref}"``) among its examples (the likeliest, should there be several); None when
+        the message names no record or several, or no such intent is declared.
+
+        It is what a reference alone asks for ("L-1", "d3?", "M-2 pls"): a reference alone asks for no
+        change, so a write is never meant, and what else it could start is not worth asking. And it is
+        the answer to a message about the record that nothing else fits ("L-1 the customer rejected
+        our first proposal"), or where it is the only reading worth offering ("what's L-3 again?"):
+        the record, with what can be done with it, rather than "I didn't catch that" or a choice of
+        one."""
+        refs = set(entities.refs())
+        if len(refs) != 1:
+            return None
+        kind = next(iter(refs)).split("-")[0]
+        for one in ranked:
+            spec = self.specs.get(one[0])
+            if one[0] in self.showing and spec is not None and spec.record == kind and role in spec.roles:
+                return one
+        return None
 
     def _decide(self, readings: list[Reading], *, only: str | None, typed: set[str]) -> Decision:
         if only:
