@@ -5,10 +5,13 @@ Every handler (Slack, Teams, terminal) calls exactly these three entry points:
 ``handle_text``, ``handle_action`` and ``submit_form``. ``request_key`` (a platform's event or
 activity id) makes a retried delivery a no-op.
 
-What the bot can do is its skills' (:mod:`bot.kernel.skills`): the conversation routes a typed message
-to the skill whose dialog is in progress, then to each skill in order, then to the fallback skill (deals,
-wired in :mod:`bot.bootstrap`); buttons and forms by the prefix of their id. It knows no feature itself:
-only cancel, help, home, and what keeps a request from being done twice.
+What the bot can do is its skills' (:mod:`bot.kernel.skills`): the conversation hands a typed message
+to the skill whose dialog is in progress (unless the message clearly starts something else), else reads
+it with the understanding layer (:mod:`bot.kernel.understanding`), built from every skill's declared
+intents, and acts on the reading through the skill that declared it - or asks which reading was meant.
+No skill reads text of its own accord. Buttons and forms go by the prefix of their id (the fallback skill,
+deals, wired in :mod:`bot.bootstrap`, takes what no prefix names). It knows no feature itself: only
+cancel, help, home, and what keeps a request from being done twice.
 """
 
 from __future__ import annotations
@@ -502,14 +505,6 @@ class Conversation:
             handled = await owner.continue_dialog(actor, dialog, text) if owner else None
             if handled is not None:
                 return handled
-        # A command in a skill's own words first ("scorecard for Northwind last 30 days", "L-3 contacted"):
-        # those grammars are exact, and say no to everything else. They are being retired into the
-        # understanding layer's intents (#18): a skill without ``on_text`` leaves every message to it.
-        for skill in self._everyone():
-            grammar = getattr(skill, "on_text", None)
-            claimed: list[Reply] | None = await grammar(actor, text) if grammar is not None else None
-            if claimed is not None:
-                return claimed
         understood = await self.understand(actor, text)
         if understood.decision == "act" and understood.best is not None:
             acted = await self._act(actor, understood.best)

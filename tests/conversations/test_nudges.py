@@ -10,7 +10,7 @@ from bot.features.deals.model import DealDraft
 from bot.kernel.amounts import Money
 from bot.kernel.messages import Reply
 from scheduler.jobs import JOBS
-from tests.conftest import FakeClock, RecordingNotifier, World, reachable
+from tests.conftest import Chat, FakeClock, RecordingNotifier, World, reachable
 
 # 2026-11-26 is a Thursday; Alice is in Europe/Berlin (UTC+1 in winter).
 THURSDAY_10 = datetime(2026, 11, 26, 10, 0)
@@ -163,6 +163,21 @@ async def test_repeated_silence_escalates_to_the_channel_manager(core: Core, wor
     assert len(nudges_for(notifier, world.alice.person_id)) == alice_count, "the partner isn't pinged again"
 
 
+async def test_snooze_in_plain_words(core: Core, world: World) -> None:
+    """Plain words hold every reminder a week ("not now", "snooze", ...); a length can be given."""
+    ref = await register(core, world, "Initech", close=date(2026, 12, 1))
+    at = datetime(2026, 12, 2, 10, 0)
+    core.clock = core.deals.clock = core.nudges.clock = lambda: at  # type: ignore[method-assign]
+    alice = Chat(core, world.alice)
+    assert await alice.say("remind me in 99999999999 days") == "A reminder can be snoozed for 1 to 90 days."
+    assert await alice.say("snooze for 120 days") == "A reminder can be snoozed for 1 to 90 days."
+    for text in ("not now", "snooze", "remind me next week"):
+        assert await alice.say(text) == "Got it — no reminders from me until 09 Dec.", text
+    assert "1 snoozed" in await sweep(core, at + timedelta(days=6))
+    assert "1 message(s)" in await sweep(core, at + timedelta(days=8)), f"then it comes back ({ref})"
+    assert await alice.say("snooze for 2 weeks") == "Got it — no reminders from me until 16 Dec."
+
+
 async def test_staff_see_the_numbers(core: Core, world: World) -> None:
     await register(core, world, "Initech", close=date(2026, 12, 1))
     at = datetime(2026, 12, 2, 10, 0)
@@ -172,6 +187,12 @@ async def test_staff_see_the_numbers(core: Core, world: World) -> None:
     assert facts["People nudged"] == "1" and facts["Answered within 48 h"] == "0% of 1 item(s)"
     replies = await core.conversation.handle_text(world.alice, "nudge stats")
     assert "Nudges over" not in (replies[0].title or "")
+    assert [r.text for r in replies] == ["Nudge numbers are for vendor staff."]
+    for text in ("nudges", "staleness", "nudge stats for the last 14 days"):
+        replies = await core.conversation.handle_text(world.dana, text)
+        assert (replies[0].title or "").startswith("Nudges over the last"), text
+    replies = await core.conversation.handle_text(world.dana, "nudge stats for the last 14 days")
+    assert replies[0].title == "Nudges over the last 14 days"
 
 
 async def test_staff_are_nudged_about_registrations_waiting_for_a_decision(core: Core, world: World) -> None:

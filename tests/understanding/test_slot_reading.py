@@ -54,6 +54,29 @@ def test_a_typed_reference_says_which_kind_of_record(core: Core) -> None:
     assert best is not None and best.intent == "staff.mdf_decide" and best.ref == "M-1"
 
 
+def test_a_reference_alone_shows_its_record(core: Core) -> None:
+    for text, role, intent, ref in (
+        ("L-1", "partner", "lead.status", "L-1"),
+        ("l1?", "staff", "lead.status", "L-1"),
+        ("D-3", "partner", "deal.status", "D-3"),
+        ("d3 pls", "staff", "deal.status", "D-3"),
+        ("M-2", "partner", "mdf.status", "M-2"),
+    ):
+        understood = read(core, text, role=role)
+        assert understood.decision == "act" and understood.best is not None, text
+        assert (understood.best.intent, understood.best.ref) == (intent, ref), text
+    # a word more is read as before, and two references are no reference alone
+    best = read(core, "L-1 contacted").best
+    assert best is not None and best.intent == "lead.update"
+    assert read(core, "L-1 L-2").best.intent != "lead.status"  # type: ignore[union-attr]
+
+
+def test_a_message_about_one_record_that_nothing_fits_shows_the_record(core: Core) -> None:
+    understood = read(core, "L-1 the customer rejected our first proposal")
+    assert understood.decision == "act" and understood.best is not None
+    assert (understood.best.intent, understood.best.ref) == ("lead.status", "L-1")
+
+
 async def test_a_next_step_keeps_its_date_and_is_no_close_date(core: Core, world: World) -> None:
     alice = Chat(core, world.alice)
     number = await registered(

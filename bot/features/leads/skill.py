@@ -1,15 +1,14 @@
-"""Leads in the conversation: plain words, buttons and forms for partners and staff.
+"""Leads in the conversation: buttons, forms and the readings of the understanding layer for partners
+and staff.
 
-The skill claims a typed message only when it is clearly about leads - it names a lead (``L-12``) or
-says "lead"/"leads" in a way recognised below - and returns ``None`` for everything else, so "D-12 ..."
-still reaches the deal dialog and a question that merely mentions leads reaches whoever answers
-questions. Every decision (who may do what, which state a lead may move to) is the lead service's
-(:mod:`bot.features.leads.service`); this module reads words and builds replies.
+What people type about leads is declared as intents (:mod:`bot.features.leads.intents`, with the slot
+parsers only leads need); the skill acts on a reading in ``on_intent`` and has no text grammar of its
+own. Every decision (who may do what, which state a lead may move to) is the lead service's
+(:mod:`bot.features.leads.service`); this module builds replies.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
@@ -19,7 +18,7 @@ from bot.features.deals import views
 from bot.features.deals.model import DealView
 from bot.features.deals.service import Deals
 from bot.features.leads import views as lead_views
-from bot.features.leads.intents import LEAD_INTENTS
+from bot.features.leads.intents import LEAD_INTENTS, NEW_LEAD_FIELDS
 from bot.features.leads.model import LIFECYCLE, LeadView
 from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
 from bot.intents import match_product
@@ -27,7 +26,6 @@ from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.dates import find_close_date, format_date, format_when, parse_close_date, validate_close_date
 from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
-from bot.kernel.names import match_name
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.refs import DEAL, LEAD
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
@@ -37,73 +35,13 @@ from bot.kernel.words import NO_RE, YES_RE
 
 LREF_RE = LEAD.mention()
 DREF_RE = DEAL.mention(loose=True)
-LEAD_WORD_RE = re.compile(r"\bleads?\b", re.IGNORECASE)
-
-CREATE_RE = re.compile(r"^\s*(?:new|add|create|log|enter)\s+(?:a\s+)?lead\b\s*[:,-]?\s*(.*)$", re.I | re.S)
-ASSIGN_RE = re.compile(
-    r"^\s*(?P<verb>re)?assign\s+(?:lead\s+)?L-\d{1,9}\b\s*(?:to\s+(?P<partner>.+?))?\s*[.!]?\s*$", re.I
+# What a lead update can move a lead to, by the stage words the layer reads (a meeting booked means the
+# contact was reached; "nurture" and "no response" are no status of their own: a note on the lead).
+STAGE_STATUS = {"contacted": "contacted", "meeting": "contacted", "qualified": "qualified"}
+UPDATE_HINT = (
+    "I can mark {ref} contacted, qualified or disqualified, or convert it into a deal: e.g. '{ref} contacted', "
+    "'{ref} is qualified, meeting next Tuesday', '{ref} went nowhere' or 'convert {ref}'."
 )
-ACCEPT_RE = re.compile(
-    r"^\s*(?:yes,?\s+)?(?:accept|take|claim|we(?:'ll| will) take|i(?:'ll| will) take)\b|\bL-\d{1,9}\s+(?:is\s+)?accepted\b",
-    re.I,
-)
-DECLINE_RE = re.compile(
-    r"^\s*(?:(?:i|we)\s+)?(?:declin\w*|reject|pass(?:ing)? on|turn(?:ing)? down)\b"
-    r"|^\s*(?:i|we)\s+can(?:'t|not)\s+take\b"
-    r"|\bL-\d{1,9}\s*[:,-]?\s*(?:is\s+)?(?:declined?|not for us)\b",
-    re.I,
-)
-HISTORY_RE = re.compile(r"\bhistory\b", re.I)
-CONVERT_RE = re.compile(
-    r"\b(?:convert\w*|into a deal|register (?:a |the )?deal|became a deal|is now a deal)\b", re.I
-)
-DISQUALIFY_RE = re.compile(
-    r"\b(?:disqualif\w*|unqualified|went nowhere|going nowhere|goes nowhere|dead end|dead|not interested|"
-    r"no interest|no budget|lost|junk|spam|not a fit|no fit|dropped)\b",
-    re.I,
-)
-BARE_DISQUALIFY = ("disqualified", "disqualify", "disqualifying", "unqualified", "dead")
-QUALIFIED_RE = re.compile(r"\b(?:qualified|qualify)\b", re.I)
-CONTACTED_RE = re.compile(
-    r"\b(?:contacted|reached out|reached|called|spoke|spoken|e-?mailed|talked|met|in touch|got hold of)\b",
-    re.I,
-)
-REASON_RE = re.compile(r"\b(?:because|reason|as|since|due to)\b\s*[:=-]?\s*(.+)$|[:\-—]\s*(.+)$", re.I | re.S)
-
-LIST_RE = re.compile(
-    r"^\s*(?:(?:please\s+)?(?:show|list|see|view|get|give)\s+(?:me\s+)?)?"
-    r"(?:(?:my|our|all|open|the|current|active|new)\s+)*leads?\s*[?.!]*\s*$|^\s*(?:what|which)\s+leads\b",
-    re.I,
-)
-ALL_RE = re.compile(r"\ball\b", re.I)
-UNACCEPTED_RE = re.compile(
-    r"\b(?:unaccepted|not (?:yet )?accepted|pending|offered)\s+leads?\b|\bleads?\s+(?:waiting for acceptance|"
-    r"not (?:yet )?accepted|pending|unaccepted)\b",
-    re.I,
-)
-EXPIRED_RE = re.compile(r"\bexpired\s+leads?\b|\bleads?\s+(?:that\s+)?expired\b", re.I)
-REVIEW_RE = re.compile(
-    r"\blead\s+(?:review\s+)?queue\b|\bleads?\s+(?:to|for|in|waiting for)\s+review\b|\bunassigned\s+leads?\b|"
-    r"\breview\s+queue\b.*\bleads?\b",
-    re.I,
-)
-FOR_PARTNER_RE = re.compile(
-    r"^\s*(?:show\s+)?(?:(?:all|open|the)\s+)*leads?\s+(?:for|of|with|at)\s+(?P<partner>.+?)\s*[?.!]*\s*$",
-    re.I,
-)
-COMPANY_RE = re.compile(r"^\s*(?P<company>.+?)\s+lead\b(?P<rest>.*)$", re.I | re.S)
-COMPANY_PREFIX_RE = re.compile(
-    r"^(?:what about|status of|what's the status of|what is the status of|how is|how's|any news on|"
-    r"update on|where are we with|show|open|so|ok|okay)\s+",
-    re.I,
-)
-QUESTION_START_RE = re.compile(
-    r"^(?:what|how|why|when|who|where|which|is|are|can|could|do|does|should|would|will|a|an|new|my|our|"
-    r"this|that|every|each|any|one|next|first|another)\b",
-    re.I,
-)
-EMAIL_IN_TEXT_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]*")
-PHONE_IN_TEXT_RE = re.compile(r"^\+?[0-9][0-9 ()./-]{4,}$")
 
 CONVERT_QUESTIONS = {
     "product": "Which product is the deal for?",
@@ -125,25 +63,6 @@ ASKS = {
 def find_lead_ref(text: str) -> str | None:
     match = LREF_RE.search(text)
     return lead_ref(int(match.group(1))) if match else None
-
-
-def _tail(text: str, match: re.Match[str] | None) -> str | None:
-    """What follows ``match``, without connecting punctuation ("qualified, meeting Tuesday" -> ...)."""
-    if match is None:
-        return None
-    rest = LREF_RE.sub(" ", text[match.end() :])
-    rest = re.sub(r"^[\s,;:.\-—!]+(?:(?:and|but|so|now)\b[\s,]*)?", "", rest).strip(" .!")
-    return rest or None
-
-
-def _reason(text: str, match: re.Match[str] | None) -> str | None:
-    if match is None:
-        return None
-    tail = LREF_RE.sub(" ", text[match.end() :])
-    found = REASON_RE.search(tail)
-    if found:
-        return (found.group(1) or found.group(2) or "").strip(" .") or None
-    return _tail(text, match)
 
 
 class LeadSkill:
@@ -183,12 +102,15 @@ class LeadSkill:
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Act on a reading of the understanding layer (:mod:`bot.features.leads.intents`)."""
-        if reading.intent == "lead.list":
+        if reading.intent == "lead.list" or (reading.intent == "staff.leads" and not actor.is_staff):
             return await self._list(actor, scope="all" if reading.get("scope") == "all" else "open")
         if reading.intent == "staff.leads":
-            if reading.get("partner"):
-                return await self._list(actor, scope="all", partner=reading.get("partner"))
-            return await self._without_ref(actor, reading.text) or await self._list(actor, scope="review")
+            partner = reading.get("partner")
+            return await self._list(
+                actor, scope=reading.get("scope") or ("all" if partner else "open"), partner=partner
+            )
+        if reading.intent == "staff.new_lead":
+            return await self._create_from_reading(actor, reading)
         ref = reading.ref
         if ref is None:
             return await self._which_lead(actor, reading)
@@ -202,13 +124,15 @@ class LeadSkill:
                 return await self._apply_reason(actor, "decline", ref, reading.get("reason"))
             return await self._ask_reason(actor, "decline", ref)
         if reading.intent == "lead.convert":
-            return await self._convert_start(actor, ref, reading.text)
+            return await self._convert_start(actor, ref, reading)
         if reading.intent == "staff.assign_lead":
-            if reading.get("partner"):
+            if reading.get("partner") or reading.get("next_partner"):
                 return await self._assign(actor, ref, reading.get("partner"))
             return await self.on_action(actor, "lead.assign", {"ref": ref})
         if reading.intent == "lead.update":
-            return await self._with_ref(actor, reading.text, ref)
+            return await self._update(actor, ref, reading)
+        if reading.intent == "lead.history":
+            return await self._history_action(actor, {"ref": ref})
         return [lead_views.lead_card(await self.leads.get(actor, ref), actor)]
 
     async def _which_lead(self, actor: Actor, reading: Reading) -> list[Reply]:
@@ -221,17 +145,36 @@ class LeadSkill:
                     ],
                 )
             ]
+        if reading.get("customer"):  # a company that is none of the person's leads
+            return [Reply(text=f"I can't find a lead for '{reading.get('customer')}' among your leads.")]
         scope = "review" if actor.is_staff else "open"
         listed = await self._list(actor, scope=scope)
         return [Reply(text="Which lead? Say it with its reference, e.g. 'L-12', or its company."), *listed]
 
-    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        ref = find_lead_ref(text)
-        if ref is None:
-            if DREF_RE.search(text) or not LEAD_WORD_RE.search(text):
-                return None
-            return await self._without_ref(actor, text)
-        return await self._with_ref(actor, text, ref)
+    async def _update(self, actor: Actor, ref: str, reading: Reading) -> list[Reply]:
+        """A lead update: the status it moves to (read by :func:`~bot.features.leads.intents.update_slots`,
+        else from the stage words), with its note - or why it is disqualified, asked for when not given."""
+        status = reading.get("status")
+        stage = reading.get("stage")
+        if status is None and stage == "unqualified":
+            status = "disqualified"
+        if status == "disqualified":
+            reason = reading.get("reason")
+            if reason:
+                return await self._apply_reason(actor, "disqualify", ref, reason)
+            return await self._ask_reason(actor, "disqualify", ref)
+        note = reading.get("notes")
+        if status is None and stage is not None:
+            # "meeting booked", "no response", "nurture": a note on a lead that is being worked
+            view = await self.leads.get(actor, ref)
+            if view.status in ("contacted", "qualified"):
+                status = view.status
+            else:
+                status = STAGE_STATUS.get(stage)
+        if status is None:
+            view = await self.leads.get(actor, ref)
+            return [lead_views.lead_card(view, actor, headline=UPDATE_HINT.format(ref=view.ref))]
+        return await self._set_status(actor, ref, status, note=note)
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
         state = dialog.state
@@ -240,13 +183,13 @@ class LeadSkill:
             other_ref is not None and other_ref != state.get("ref")
         )
         if dialog.flow in ("lead.decline", "lead.disqualify"):
-            if starts_something or LIST_RE.match(text):
+            if starts_something:
                 return None
             await self.dialogs.clear(actor)
             kind = "decline" if dialog.flow == "lead.decline" else "disqualify"
             return await self._apply_reason(actor, kind, state["ref"], text)
         if dialog.flow == "lead.convert":
-            if starts_something or LIST_RE.match(text):
+            if starts_something:
                 return None
             return await self._convert_answer(actor, state, text)
         if dialog.flow == "lead.create":
@@ -272,7 +215,7 @@ class LeadSkill:
             "lead.accept": lambda actor, data: self._accept(actor, data.get("ref", "")),
             "lead.decline": lambda actor, data: self._ask_reason(actor, "decline", data.get("ref", "")),
             "lead.status": self._status_action,
-            "lead.convert": lambda actor, data: self._convert_start(actor, data.get("ref", ""), ""),
+            "lead.convert": lambda actor, data: self._convert_start(actor, data.get("ref", "")),
             "lead.convert.confirm": self._convert_confirm_action,
             "lead.convert.edit": self._convert_edit_action,
             "lead.assign": self._assign_action,
@@ -386,115 +329,6 @@ class LeadSkill:
         mine = await self.leads.list_leads(actor, scope="open")
         return [lead_views.lead_list(mine, actor, title="Your open leads", empty="")] if mine else []
 
-    # -- text -------------------------------------------------------------------------------------
-
-    async def _without_ref(self, actor: Actor, text: str) -> list[Reply] | None:
-        create = CREATE_RE.match(text)
-        if create:
-            if not actor.is_staff:
-                return [Reply(text=_PARTNER_CREATE)]
-            return await self._create_from_text(actor, create.group(1))
-        if actor.is_staff:
-            if UNACCEPTED_RE.search(text):
-                return await self._list(actor, scope="offered")
-            if EXPIRED_RE.search(text):
-                return await self._list(actor, scope="expired")
-            if REVIEW_RE.search(text):
-                return await self._list(actor, scope="review")
-            for_partner = FOR_PARTNER_RE.match(text)
-            if for_partner:
-                return await self._list(actor, scope="all", partner=for_partner.group("partner"))
-        elif UNACCEPTED_RE.search(text) or EXPIRED_RE.search(text) or FOR_PARTNER_RE.match(text):
-            return await self._list(actor, scope="open")
-        if LIST_RE.match(text):
-            return await self._list(actor, scope="all" if ALL_RE.search(text) else "open")
-        return await self._by_company(actor, text)
-
-    async def _by_company(self, actor: Actor, text: str) -> list[Reply] | None:
-        """'the Initech lead went nowhere': find the company among the actor's own leads, then act."""
-        match = COMPANY_RE.match(text.strip())
-        if match is None:
-            return None
-        phrase = match.group("company").strip(" ,.?!")
-        while True:
-            shorter = COMPANY_PREFIX_RE.sub("", phrase, count=1)
-            if shorter == phrase:
-                break
-            phrase = shorter
-        phrase = re.sub(r"^(?:the|our|my)\s+", "", phrase, flags=re.I).strip()
-        if (
-            not phrase
-            or "?" in phrase
-            or len(phrase) > 80
-            or QUESTION_START_RE.match(phrase)
-            or "deal" in phrase.lower()
-        ):
-            return None
-        rest = match.group("rest")
-        leads = await self.leads.companies_visible(actor)
-        missing = [Reply(text=f"I can't find a lead for '{phrase}' among your leads.")]
-        if not leads:
-            return missing
-        refs: dict[str, list[str]] = {}
-        for company, ref in leads:
-            refs.setdefault(company, []).append(ref)
-        named = match_name(phrase, refs)
-        if named.best is not None:
-            found = refs[named.best]
-            if len(found) == 1:
-                return await self._with_ref(actor, f"{found[0]} {rest}", found[0])
-            listed = [await self.leads.get(actor, r) for r in found]
-            return [
-                lead_views.lead_list(listed, actor, title=f"Leads for {named.best}", empty=""),
-                Reply(text=f"Which one? Say it with the reference, e.g. '{found[0]}{rest}'."),
-            ]
-        if named.close:
-            return [
-                Reply(
-                    text=f"I can't find '{phrase}'. Did you mean {named.close[0]}?",
-                    buttons=[
-                        Button(f"{n} ({refs[n][0]})", "lead.show", {"ref": refs[n][0]}) for n in named.close
-                    ],
-                )
-            ]
-        return missing
-
-    async def _with_ref(self, actor: Actor, text: str, ref: str) -> list[Reply]:
-        stripped = text.strip()
-        assign = ASSIGN_RE.match(stripped)
-        if assign:
-            partner = assign.group("partner")
-            if not partner and not assign.group("verb"):
-                return await self.on_action(actor, "lead.assign", {"ref": ref})
-            return await self._assign(actor, ref, partner)
-        if ACCEPT_RE.search(stripped):
-            return await self._accept(actor, ref)
-        decline = DECLINE_RE.search(stripped)
-        if decline:
-            reason = _reason(stripped, decline)
-            if reason:
-                return await self._apply_reason(actor, "decline", ref, reason)
-            return await self._ask_reason(actor, "decline", ref)
-        if HISTORY_RE.search(stripped):
-            return [lead_views.history_reply(await self.leads.get(actor, ref, history=True))]
-        if CONVERT_RE.search(stripped):
-            return await self._convert_start(actor, ref, stripped)
-        disqualify = DISQUALIFY_RE.search(stripped)
-        if disqualify:
-            reason = _reason(stripped, disqualify)
-            if not reason and disqualify.group(0).lower() not in BARE_DISQUALIFY:
-                reason = disqualify.group(0)
-            if reason:
-                return await self._apply_reason(actor, "disqualify", ref, reason)
-            return await self._ask_reason(actor, "disqualify", ref)
-        qualified = QUALIFIED_RE.search(stripped)
-        if qualified:
-            return await self._set_status(actor, ref, "qualified", note=_tail(stripped, qualified))
-        contacted = CONTACTED_RE.search(stripped)
-        if contacted:
-            return await self._set_status(actor, ref, "contacted", note=_tail(stripped, contacted))
-        return [lead_views.lead_card(await self.leads.get(actor, ref), actor)]
-
     # -- lists, decisions, status -----------------------------------------------------------------
 
     async def _list(self, actor: Actor, *, scope: str, partner: str | None = None) -> list[Reply]:
@@ -578,9 +412,15 @@ class LeadSkill:
 
     # -- staff: new lead --------------------------------------------------------------------------
 
-    async def _create_from_text(self, actor: Actor, text: str) -> list[Reply]:
+    async def _create_from_reading(self, actor: Actor, reading: Reading) -> list[Reply]:
+        """Staff's new lead in one sentence (:func:`~bot.features.leads.intents.new_lead_slots`): the
+        summary to confirm, or what is wrong with it and the form to put it right."""
+        if not actor.is_staff:
+            return [Reply(text=_PARTNER_CREATE)]
+        raw = {name: str(reading.get(name)) for name in NEW_LEAD_FIELDS if reading.get(name)}
+        if not raw:
+            return await self._create_start_action(actor, {})
         products = await self.leads.products()
-        raw = parse_new_lead(text, products)
         try:
             await self.leads.validate(raw)
         except InputError as exc:
@@ -637,24 +477,31 @@ class LeadSkill:
 
     # -- conversion into a deal registration ------------------------------------------------------
 
-    async def _convert_start(self, actor: Actor, ref: str, text: str) -> list[Reply]:
+    async def _convert_start(self, actor: Actor, ref: str, reading: Reading | None = None) -> list[Reply]:
+        """Start a deal registration from a lead, with what the message already gave (a product, an
+        amount, a close date); what is missing is asked one at a time."""
         start = await self.leads.conversion_start(actor, ref)
         slots: dict[str, Any] = {}
-        if start.product:
-            slots["product"] = start.product
-        today = self.deals.today_for(actor)
-        tail = LREF_RE.sub(" ", text)
-        money = find_money(tail, default_currency=self.default_currency)
         problems: list[str] = []
-        if money:
-            slots["amount"] = {"amount": str(money[0].amount), "currency": money[0].currency}
-            tail = tail[: money[1][0]] + " " + tail[money[1][1] :]
-        found_date = find_close_date(tail, today=today)
-        if found_date:
+        given = reading.slots if reading is not None else {}
+        invalid = reading.invalid if reading is not None else {}
+        products = await self.leads.products()
+        known = match_product(str(given["product"]), products) if given.get("product") and products else None
+        if known or (given.get("product") and not products):
+            slots["product"] = known[0] if known else str(given["product"])
+        elif start.product:
+            slots["product"] = start.product
+        money = given.get("amount")
+        if isinstance(money, Money):
+            slots["amount"] = {"amount": str(money.amount), "currency": money.currency}
+        close = given.get("close_date")
+        if isinstance(close, date):
             try:
-                slots["close_date"] = validate_close_date(found_date[0], today=today).isoformat()
+                today = self.deals.today_for(actor)
+                slots["close_date"] = validate_close_date(close, today=today).isoformat()
             except InputError as exc:
                 problems.append(exc.message)
+        problems += [invalid[name] for name in ("amount", "close_date") if name in invalid]
         intro = f"Let's register a deal from {start.view.ref} · {start.view.company}."
         return await self._convert_collect(actor, start.view.ref, slots, prefix="\n".join([intro, *problems]))
 
@@ -828,66 +675,4 @@ def _slots_as_text(slots: dict[str, Any]) -> dict[str, str]:
     return draft
 
 
-def parse_new_lead(text: str, products: list[str]) -> dict[str, str]:
-    """Staff's one-line lead, e.g. "Initech, contact Jane Doe jane@initech.example, DE, Cloud Suite,
-    source webinar, notes: wants a demo". The first part is the company; the rest is recognised by
-    shape (an e-mail, a phone number, a two-letter country, a product) or by a leading word (contact,
-    phone, country, product, source, notes). Anything else lands in the notes, so nothing is lost."""
-    raw: dict[str, str] = {}
-    notes: list[str] = []
-    text = text.strip()
-    note_match = re.search(r"\bnotes?\s*[:=]\s*(.+)$", text, re.I | re.S)
-    if note_match:
-        notes.append(note_match.group(1).strip())
-        text = text[: note_match.start()]
-    segments = [s.strip() for s in re.split(r"[,;\n]", text) if s.strip()]
-    for index, segment in enumerate(segments):
-        email = EMAIL_IN_TEXT_RE.search(segment)
-        if email:
-            raw["contact_email"] = email.group(0)
-            name = (segment[: email.start()] + segment[email.end() :]).strip(" <>()")
-            name = re.sub(r"^(?:contact|e-?mail)\s*[:=]?\s*", "", name, flags=re.I).strip()
-            if name and index > 0:
-                raw["contact_name"] = name
-            elif name:
-                raw.setdefault("company", name)
-            continue
-        if index == 0:
-            raw["company"] = re.sub(r"^(?:for|at|company\s*[:=]?)\s+", "", segment, flags=re.I).strip()
-            continue
-        labelled = re.match(
-            r"^(contact|phone|tel|mobile|country|product|interest(?:ed in)?|source|from|via)\s*[:=]?\s*(.+)$",
-            segment,
-            re.I,
-        )
-        if labelled:
-            label, value = labelled.group(1).lower(), labelled.group(2).strip()
-            key = {
-                "contact": "contact_name",
-                "phone": "contact_phone",
-                "tel": "contact_phone",
-                "mobile": "contact_phone",
-                "country": "country",
-                "source": "source",
-                "from": "source",
-                "via": "source",
-            }.get(label, "product")
-            raw[key] = value
-            continue
-        if re.fullmatch(r"[A-Za-z]{2}", segment):
-            raw["country"] = segment.upper()
-            continue
-        if PHONE_IN_TEXT_RE.match(segment) and sum(ch.isdigit() for ch in segment) >= 5:
-            raw["contact_phone"] = segment
-            continue
-        known = match_product(segment, products) if products else None
-        if known and "product" not in raw:
-            raw["product"] = known[0]
-            continue
-        notes.append(segment)
-    if notes:
-        raw["notes"] = "; ".join(notes)
-    return raw
-
-
-__all__ = ["LeadSkill", "find_lead_ref", "parse_lead_ref", "parse_new_lead"]
+__all__ = ["LeadSkill", "find_lead_ref", "parse_lead_ref"]

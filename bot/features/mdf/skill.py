@@ -23,9 +23,7 @@ from bot.features.mdf import views as mdf_views
 from bot.features.mdf.intents import MDF_INTENTS
 from bot.features.mdf.model import BalanceView, MdfDraft, MdfView
 from bot.features.mdf.reading import (
-    MDF,
     NO_CURRENCY,
-    REQUEST_RE,
     RESULTS_RE,
     URL_RE,
     clean_activity,
@@ -38,7 +36,6 @@ from bot.features.mdf.service import (
     PROOF_HINT,
     PROOF_RE,
     Mdf,
-    mdf_ref,
     over_balance_text,
     parse_activity_dates,
     quarter_of,
@@ -54,28 +51,6 @@ from bot.kernel.words import NO_RE, YES_RE
 
 MREF_RE = MDF_REQUEST.mention()
 OTHER_REF_RE = mention_any(loose=(DEAL, LEAD), strict=(QUESTION,))
-# What interrupts an MDF dialog: a new command about a request, a list, the balance. (Which intent a
-# message is, outside a dialog, is the understanding layer's: bot/features/mdf/intents.py.)
-BALANCE_RE = re.compile(
-    rf"\b{MDF}\b.*\b(?:balance|budget|left|remaining)\b|\bbalance\b.*\b{MDF}\b"
-    rf"|^\s*how\s+much\s+{MDF}\b",
-    re.IGNORECASE,
-)
-LIST_RE = re.compile(
-    rf"^\s*(?:(?:show|list|see|view)\s+(?:me\s+)?)?(?:(?:my|our|all|open|pending|the)\s+)*{MDF}"
-    r"(?:\s+(?:requests?|claims?))?\s*[?.!]*\s*$|^\s*(?:my|our)\s+" + MDF + r"\s*[?.!]*\s*$",
-    re.IGNORECASE,
-)
-APPROVE_RE = re.compile(r"^\s*(?:approve|accept)\s+M-(\d{1,9})\b", re.IGNORECASE)
-REJECT_RE = re.compile(r"^\s*(?:reject|decline|deny)\s+M-(\d{1,9})\b", re.IGNORECASE)
-CLAIM_RE = re.compile(r"^\s*claim\s+(?:for\s+)?M-(\d{1,9})\b", re.IGNORECASE)
-PAID_RE = re.compile(
-    r"^\s*(?:mark\s+)?M-(\d{1,9})\s+(?:(?:as|is|was)\s+)?paid\b|^\s*(?:mark\s+|pay\s+)M-(\d{1,9})\b",
-    re.IGNORECASE,
-)
-BARE_REF_RE = re.compile(
-    r"^\s*(?:show\s+|open\s+|history\s+)?M-\d{1,9}(?:\s+history)?\s*[?.!]*\s*$", re.IGNORECASE
-)
 SLOTS = ("activity", "dates", "amount", "expected_results")
 
 
@@ -151,8 +126,6 @@ class MdfSkill:
         return await self._show(actor, ref, hint=len(reading.text.split()) > 4)
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
-        if self._starts_something_else(text, dialog):
-            return None
         answer = self._dialog_answers.get(dialog.flow)
         return await answer(actor, dialog.state, text) if answer else None
 
@@ -712,22 +685,6 @@ class MdfSkill:
         dialog = await self.dialogs.load(actor)
         if dialog is not None and dialog.flow.startswith(self.prefix + "."):
             await self.dialogs.clear(actor)
-
-    def _starts_something_else(self, text: str, dialog: Dialog) -> bool:
-        """A message in the middle of an MDF dialog that is clearly a new request."""
-        if OTHER_REF_RE.search(text):
-            return True
-        if dialog.flow in ("mdf.reject", "mdf.approve_part", "mdf.claim"):
-            # A free-text answer ("duplicate of M-1", "the MDF budget is spent"): only a new command
-            # about a request, or a list, interrupts it.
-            command = any(r.match(text) for r in (APPROVE_RE, REJECT_RE, CLAIM_RE, PAID_RE, BARE_REF_RE))
-            return command or bool(LIST_RE.match(text))
-        found = MREF_RE.search(text)
-        if found and mdf_ref(int(found.group(1))) != dialog.state.get("ref"):
-            return True
-        if dialog.flow == "mdf.request" and dialog.state.get("asking") != "confirm":
-            return bool(LIST_RE.match(text) or (BALANCE_RE.search(text) and "?" in text))
-        return bool(LIST_RE.match(text) or BALANCE_RE.search(text) or REQUEST_RE.match(text))
 
 
 def _draft_of(slots: dict[str, Any]) -> MdfDraft:

@@ -16,6 +16,8 @@ from bot.kernel.skills import STALE_BUTTON, Dialog, stale_form
 from bot.kernel.understanding.spec import Reading
 
 PUSH_DAYS = 30
+SNOOZE_DAYS = 7  # "snooze", "not now", "remind me next week": every reminder, for a week
+MAX_STATS_DAYS = 365
 
 
 class NudgeSkill:
@@ -28,22 +30,23 @@ class NudgeSkill:
         self.leads = leads
 
     def help_lines(self, actor: Actor) -> list[str]:
-        return (
-            ["nudge stats - how often people are nudged and how fast they answer"] if actor.is_staff else []
-        )
+        snooze = "snooze / remind me next week - no reminders from me for a week ('snooze for 2 weeks')"
+        if actor.is_staff:
+            return ["nudge stats - how often people are nudged and how fast they answer", snooze]
+        return [snooze]
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Act on a reading of the understanding layer (:mod:`bot.features.nudges.intents`)."""
-        if reading.intent == "staff.nudge_stats" and actor.is_staff:
-            return [await self.nudges.stats(actor)]
-        return None
-
-    async def on_text(self, actor: Actor, text: str) -> list[Reply] | None:
-        lowered = text.lower().strip(" ?!.")
-        if actor.is_staff and lowered in ("nudge stats", "nudges", "nudge numbers", "staleness"):
-            return [await self.nudges.stats(actor)]
-        if lowered in ("remind me next week", "snooze", "snooze everything", "not now"):
-            until = await self.nudges.snooze(actor, ref=None, days=7)
+        if reading.intent == "staff.nudge_stats":  # for staff; a partner hears they are staff numbers
+            days = reading.get("days")
+            if days is not None and not 1 <= days <= MAX_STATS_DAYS:
+                raise InputError("days", f"Nudge numbers cover 1 to {MAX_STATS_DAYS} days.")
+            return [await self.nudges.stats(actor, **({"days": days} if days is not None else {}))]
+        if reading.intent == "nudge.snooze":
+            if reading.invalid.get("days"):
+                return [Reply(text=reading.invalid["days"])]
+            days = reading.get("days")
+            until = await self.nudges.snooze(actor, ref=None, days=SNOOZE_DAYS if days is None else days)
             return [Reply(text=f"Got it — no reminders from me until {until:%d %b}.")]
         return None
 

@@ -37,7 +37,7 @@ AHEAD_WRITE = (0.30, 3.0)
 OFFER_AT = 0.12  # readings at least this likely are offered as choices
 UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message is not understood
 
-OTHER_ROLE_AHEAD = 2.0  # how much likelier than every reading of their own another role's intent must be
+OTHER_ROLE_AHEAD = 2.5  # how much likelier than every reading of their own another role's intent must be
 HOW_TO_DOING = 0.1  # how much less likely the doing is than knowing how, for a how-to message
 OTHER_RECORD = 0.05  # how much less likely an intent on another kind of record than the one typed is
 NO_RECORD = 0.3  # ... and one on no record at all
@@ -50,6 +50,12 @@ _GENERIC = frozenset(
     "a an the to of for on in at is are be it this that me my our we i you u pls please can could with and or so "
     "x".split()
 )
+
+
+def _only_reference(entities: Entities) -> bool:
+    """Whether the message is references and words that ask for nothing ("L-1", "L-1 pls?")."""
+    words = re.findall(r"[^\W_]+", fold(entities.without("ref")))
+    return all(w in _GENERIC for w in words)
 
 
 def expand(example: str, spec: IntentSpec) -> str:
@@ -89,6 +95,12 @@ class Understanding:
         self.request_words = {name: request_words(spec) for name, spec in self.specs.items()}
         self.records = {spec.record for spec in self.specs.values() if spec.record}  # D, L, M, Q, C
         self.asking_words = {name: words - _GENERIC for name, words in self.request_words.items()}
+        # what a reference alone asks for: a read on the record that says so with a bare "{ref}" example
+        self.showing = {
+            name
+            for name, spec in self.specs.items()
+            if spec.record and not spec.writes and any(e.strip(" ?") == "{ref}" for e in spec.examples)
+        }
         self.model: IntentModel = MODELS[model]()
         texts, roles, labels = [], [], []
         for spec in self.specs.values():
@@ -156,11 +168,13 @@ class Understanding:
         if not only:
             ranked = self._by_references(self.model.rank(entities.placeholders(), role), entities)
             ranked = self._how_to(message, self._for_role(ranked, role))
-        shown = None if only else self._bare_reference(entities, role)
-        if shown is not None:  # "D-2", "L-1?": the record itself, whatever the model makes of one word
-            ranked = [(shown, 1.0), *((i, p) for i, p in ranked if i != shown)]
+        shows = None if only else self._shows(ranked, entities, role)
+        alone = shows is not None and _only_reference(entities)
+        if shows is not None and alone:  # "L-1": the record is shown, whatever else it could start
+            ranked = [shows, *(r for r in ranked if r is not shows)]
+        likely = ranked[:4] + ([shows] if shows is not None and shows not in ranked[:4] else [])
         readings: list[Reading] = []
-        for intent, probability in ranked[:4]:
+        for intent, probability in likely:
             spec = self.specs.get(intent)
             if spec is None:
                 continue
@@ -202,21 +216,16 @@ class Understanding:
             "name", "partner", "product", "ref", "amount", "url", "email", "domain", "country"
         )
         typed = set(_WORD_RE.findall(fold(values)))
-        return Understood(
-            text=message, readings=readings, decision=self._decide(readings, only=only, typed=typed)
-        )
-
-    def _bare_reference(self, entities: Entities, role: str) -> str | None:
-        """The intent that shows a record, when the message is nothing but its reference: the read
-        intent of that record kind that declares a bare ``{ref}`` as one of its examples."""
-        kinds = {ref.split("-")[0] for ref in entities.refs()}
-        if len(kinds) != 1 or re.search(r"[^\W_]", entities.without("ref")):
-            return None
-        (kind,) = kinds
-        for spec in self.specs.values():
-            if spec.record == kind and not spec.writes and role in spec.roles and "{ref}" in spec.examples:
-                return spec.name
-        return None
+        decision = "act" if alone else self._decide(readings, only=only, typed=typed)
+        if shows is not None and decision != "act":
+            # "L-1 the customer rejected our first proposal", "what's L-3 again?": when nothing fits, or
+            # showing the record is all there is to offer, the record is shown
+            shown = next(r for r in readings if r.intent == shows[0])
+            others = [r for r in readings if r is not shown]
+            if decision == "unknown" or not any(self._offerable(r) for r in others):
+                shown.slots["how"] = True  # it said more than that: the skill may say how to add to it
+                readings, decision = [shown, *others], "act"
+        return Understood(text=message, readings=readings, decision=decision)
 
     def only_asks(self, intent: str, text: str) -> bool:
         """Whether ``text`` is nothing but words that ask for ``intent`` ("show my deals", "pending"):
@@ -258,6 +267,30 @@ class Understanding:
             weighed.append((intent, probability))
         total = sum(p for _, p in weighed) or 1.0
         return sorted(((i, p / total) for i, p in weighed), key=lambda ip: -ip[1])
+
+    def _shows(
+        self, ranked: list[tuple[str, float]], entities: Entities, role: str
+    ) -> tuple[str, float] | None:
+        """For a message that names one record by its reference, the intent that shows a record of
+        that kind to someone of ``role``: one on that ``record`` that writes nothing and has the bare
+        reference (``"{ref}"``) among its examples (the likeliest, should there be several); None when
+        the message names no record or several, or no such intent is declared.
+
+        It is what a reference alone asks for ("L-1", "d3?", "M-2 pls"): a reference alone asks for no
+        change, so a write is never meant, and what else it could start is not worth asking. And it is
+        the answer to a message about the record that nothing else fits ("L-1 the customer rejected
+        our first proposal"), or where it is the only reading worth offering ("what's L-3 again?"):
+        the record, with what can be done with it, rather than "I didn't catch that" or a choice of
+        one."""
+        refs = set(entities.refs())
+        if len(refs) != 1:
+            return None
+        kind = next(iter(refs)).split("-")[0]
+        for one in ranked:
+            spec = self.specs.get(one[0])
+            if one[0] in self.showing and spec is not None and spec.record == kind and role in spec.roles:
+                return one
+        return None
 
     def _decide(self, readings: list[Reading], *, only: str | None, typed: set[str]) -> Decision:
         if only:

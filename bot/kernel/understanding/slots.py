@@ -347,9 +347,9 @@ def reason_in(ctx: SlotContext, *, besides: str | None = None) -> str | None:
     the record (``besides`` - a next step already read - left out)."""
     text = ctx.text
     m = _REASON_MARK_RE.search(text)
-    if m:
-        found = _strip_filler(text[m.end() :])
-        return found or None
+    if m:  # after "because": the words as typed ("the lead time" is no filler there), an article aside
+        found = re.sub(r"^(?:the|a|an)\s+", "", text[m.end() :].strip(_SEPARATORS + " "), flags=re.I)
+        return found.strip(_SEPARATORS + " ") or None
     tail = _after(ctx, _record_spans(ctx))
     if besides:
         tail = " ".join(tail.split()).replace(besides, " ")

@@ -43,7 +43,9 @@ class IntentSpec:
     on a choice button or in a confirmation ("Mark {ref} lost"), with slot names in braces.
     ``values`` maps a slot to the words that name its values (``{"stage": {"poc": "evaluation"}}``);
     ``parse`` reads the slots only this intent has (a new customer's name) from a
-    :class:`~bot.kernel.understanding.slots.SlotContext`.
+    :class:`~bot.kernel.understanding.slots.SlotContext`. An intent on a ``record`` that writes nothing
+    and has the bare ``"{ref}"`` among its examples is the one that shows such a record: what a
+    reference alone ("L-1") is read as (:mod:`~bot.kernel.understanding.reader`).
     """
 
     name: str
