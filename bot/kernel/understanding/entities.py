@@ -175,7 +175,8 @@ def _find_money(found: Entities, default_currency: str) -> None:
         if hit is None:
             return
         money, (start, end) = hit
-        negative = re.search(r"(?:minus|-|−)\s*$", rest[max(0, start - 7) : start], re.I)
+        # a minus glued to the number ("-5k") or the word; a dash between blanks separates fields ("x - 20k")
+        negative = re.search(r"(?:\bminus\s*|(?<!\S)[-−])$", rest[max(0, start - 7) : start], re.I)
         if negative:
             start -= len(negative.group(0))
             found.add(Span("amount", start, end, None, error="Amounts must be more than zero."))
