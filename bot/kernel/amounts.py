@@ -144,6 +144,9 @@ def parse_money(text: str, *, default_currency: str = "USD") -> Money:
         raise InputError("amount", f"'{shown}' is negative; the amount must be more than zero. {_HINT}")
     match = _AMOUNT_RE.fullmatch(cleaned)
     if match is None:
+        in_words = _in_words(cleaned, default=default, whole=True)
+        if in_words is not None:
+            return in_words[0]
         _explain_unknown_currency(cleaned)
         raise InputError("amount", f"I couldn't read '{shown}' as an amount. {_HINT}")
     reading = _reading(match)
@@ -202,11 +205,53 @@ def find_money(text: str, *, default_currency: str = "USD") -> tuple[Money, tupl
         if rank == 0:
             break
     if best is None:
-        return None
+        return _in_words(text, default=default)
     _, span, outcome = best
     if isinstance(outcome, InputError):
         raise outcome
     return outcome, span
+
+
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)
+}
+_NUMBER_WORD = "|".join(sorted([*_UNITS, *_TENS, "hundred"], key=len, reverse=True))
+# An amount in words ("forty thousand euros", "two hundred fifty k"): number words, then a scale -
+# a bare "one" or "twenty" is no amount ("a live one", "twenty seats").
+_IN_WORDS_RE = re.compile(
+    rf"(?<![\w-])(?P<words>(?:(?:{_NUMBER_WORD})(?:[\s-]+|\s+and\s+))*?(?:{_NUMBER_WORD}))[\s-]+"
+    rf"(?P<scale>thousand|million|billion|k|mio|bn)(?![\w-])"
+    rf"(?:\s+(?P<currency>{_CODE}|{_WORD}){_NO_LETTER})?",
+    re.IGNORECASE,
+)
+
+
+def _in_words(text: str, *, default: str, whole: bool = False) -> tuple[Money, tuple[int, int]] | None:
+    """An amount written in words in ``text`` (or as all of it), as :func:`find_money` returns it; None
+    when there is none."""
+    match = _IN_WORDS_RE.fullmatch(text) if whole else _IN_WORDS_RE.search(text)
+    if match is None:
+        return None
+    value = 0
+    for word in re.split(r"[\s-]+", match.group("words").lower()):
+        if word in _UNITS:
+            value += _UNITS[word]
+        elif word in _TENS:
+            value += _TENS[word]
+        elif word == "hundred":
+            value = max(value, 1) * 100
+    code = match.group("currency")
+    currencies = frozenset({_WORDS.get(code.lower(), code.upper())}) if code else frozenset()
+    shown = _shown(match.group(0))
+    scaled = Decimal(value * _SCALES[match.group("scale").lower()])
+    return _validated(scaled, currencies, default=default, shown=shown), match.span()
 
 
 def format_money(money: Money) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from bench import nlu
 
-BASELINE_PASSED = 377  # of 440 lines, 2026-12-03 (stop 27)
+BASELINE_PASSED = 378  # of 440 lines, 2026-12-03 (stop 27)
 BASELINE_INTENTS = 399
 
 

@@ -22,6 +22,9 @@ def money(amount: str, currency: str = "USD") -> Money:
         ("64 000 EUR", money("64000", "EUR")),  # thousands by blanks, as French and Nordic partners type
         ("1 250 000,50 €", money("1250000.50", "EUR")),
         ("19.900,- EUR", money("19900", "EUR")),  # ",-": no cents, as German invoices write it
+        ("forty thousand euros", money("40000", "EUR")),  # in words, with a scale
+        ("two hundred fifty k", money("250000")),
+        ("one hundred and twenty thousand USD", money("120000")),
         ("$1.2M", money("1200000")),
         ("1.2m", money("1200000")),
         ("EUR 50,000", money("50000", "EUR")),
@@ -188,6 +191,8 @@ def test_find_money_default_currency() -> None:
         "version 1.2.3",
         "option 2 b",
         "range 100k-150k",
+        "a live one",  # number words without a scale are no amount
+        "twenty seats",
         "no amount here",
         "",
     ],
