@@ -35,7 +35,6 @@ from bot.kernel.companies import normalize_company, normalize_domain, validate_c
 from bot.kernel.dates import format_date, parse_close_date, validate_close_date
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, FormResult, Reply
-from bot.kernel.names import match_name
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
@@ -88,7 +87,6 @@ REGISTRATION_GONE = "That registration was already sent or cancelled; say 'regis
 PARTNERS_REGISTER = "Deals are registered by partners."
 
 Replies = list[Reply]
-IntentStep = Callable[[Actor, Intent], Awaitable[Replies]]
 ActionStep = Callable[[Actor, dict[str, str]], Awaitable[Replies]]
 RegistrationStep = Callable[[Actor, dict[str, Any], dict[str, str]], Awaitable[Replies]]
 FormStep = Callable[[Actor, dict[str, str], dict[str, str]], Awaitable[FormResult]]
@@ -107,15 +105,6 @@ class DealSkill:
         self.deals = deals
         self.dialogs = dialogs
         self.default_currency = default_currency
-        self._intents: dict[str, IntentStep] = {
-            "list": self._list_intent,
-            "status": self._status,
-            "history": self._history_intent,
-            "approve": self._approve_intent,
-            "won": self._won,
-            "update": self._update_intent,
-            **{name: self._reason_intent for name in REASON_STEPS},
-        }
         registering: dict[str, RegistrationStep] = {
             "deal.register.confirm": self._confirm_registration,
             "deal.register.edit": self._edit_registration,
@@ -388,9 +377,6 @@ class DealSkill:
         products = await self.deals.products()
         return await self._collect(actor, _slots_from(intent.details, {}), products=products)
 
-    async def _list_intent(self, actor: Actor, intent: Intent) -> Replies:
-        return await self._list(actor, intent.text)
-
     async def _conflicts_reading(self, actor: Actor, reading: Reading) -> Replies:
         """The registrations that may clash, all of them or those for one customer."""
         customer = reading.get("customer")
@@ -417,17 +403,6 @@ class DealSkill:
         title = LIST_TITLES.get(scope, "Open deals" if actor.is_staff else "Your open deals")
         return [views.deal_list(found, actor, title=title, empty=LIST_EMPTY.get(scope, NO_DEALS))]
 
-    async def _status(self, actor: Actor, intent: Intent) -> Replies:
-        if intent.ref:
-            return await self._show(actor, {"ref": intent.ref})
-        return await self._status_by_customer(actor, intent.text)
-
-    async def _history_intent(self, actor: Actor, intent: Intent) -> Replies:
-        return await self._history(actor, {"ref": intent.ref or ""})
-
-    async def _approve_intent(self, actor: Actor, intent: Intent) -> Replies:
-        return await self._approve(actor, {"ref": intent.ref or ""})
-
     async def _reason_intent(self, actor: Actor, intent: Intent) -> Replies:
         if intent.reason:
             return await self._apply_reason(actor, intent.name, intent.ref or "", intent.reason)
@@ -436,35 +411,6 @@ class DealSkill:
     async def _won(self, actor: Actor, intent: Intent) -> Replies:
         view = await self.deals.close(actor, intent.ref or "", won=True, reason=intent.reason)
         return [views.deal_card(view, actor, headline=f"{view.ref} marked as won. Congratulations!")]
-
-    async def _update_intent(self, actor: Actor, intent: Intent) -> Replies:
-        return await self._propose_update(actor, intent.ref or "", intent.details)
-
-    async def _status_by_customer(self, actor: Actor, phrase: str) -> Replies:
-        customers = await self.deals.customers_visible(actor)
-        not_found = [Reply(text=f"I can't find a deal for '{phrase}' among your deals.")]
-        if not customers or not phrase:
-            return not_found
-        refs: dict[str, list[str]] = dict(customers)
-        match = match_name(phrase, refs)
-        if match.best is not None:
-            return await self._deals_of(actor, match.best, refs[match.best])
-        if not match.close:
-            return not_found
-        return [
-            Reply(
-                text=f"I can't find '{phrase}'. Did you mean {match.close[0]}?",
-                buttons=[
-                    Button(f"{n} ({refs[n][0]})", "deal.show", {"ref": refs[n][0]}) for n in match.close
-                ],
-            )
-        ]
-
-    async def _deals_of(self, actor: Actor, customer: str, refs: list[str]) -> Replies:
-        if len(refs) == 1:
-            return await self._show(actor, {"ref": refs[0]})
-        listed = [await self.deals.get(actor, r) for r in refs]
-        return [views.deal_list(listed, actor, title=f"Deals for {customer}", empty="")]
 
     # -- buttons ----------------------------------------------------------------------------------
 
