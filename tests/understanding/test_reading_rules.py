@@ -64,3 +64,12 @@ async def test_a_dialog_waits_for_a_new_request_and_takes_its_answer_after(core:
     assert "Which product" in await alice.say("Initech GmbH"), "... and the dialog goes on where it was"
     out = await alice.say("legal review takes longer")  # no look-up: the answer, however it reads
     assert "open deals" not in out.lower() and "product" in out.lower()
+
+
+def test_a_name_typed_after_for_or_of_is_read_once_for_every_intent() -> None:
+    from bot.kernel.understanding.slots import name_after
+
+    assert name_after("mdf balance for Initech") == "Initech"
+    assert name_after("scorecard of acme pls") == "acme"
+    assert name_after("budget for Nobody Inc in 2027-Q1") == "Nobody Inc"
+    assert name_after("scorecard for 30") is None and name_after("my scorecard") is None

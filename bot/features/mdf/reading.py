@@ -15,7 +15,7 @@ from bot.features.mdf.service import find_activity_dates
 from bot.kernel.amounts import Money, find_money, parse_money
 from bot.kernel.errors import InputError
 from bot.kernel.messages import FILE_REF
-from bot.kernel.understanding.slots import SlotContext, free_name
+from bot.kernel.understanding.slots import SlotContext, free_name, name_after
 
 MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
 # The words that ask for funds, cut off the front of a request so that its activity is what follows.
@@ -54,10 +54,6 @@ _REASON_LEAD_RE = re.compile(
     r"^[\s,:;.\-–—]*(?:(?:because(?:\s+of)?|reason(?:\s+is)?|as|since|due\s+to)\b\s*[:\-]?\s*)?", re.I
 )
 _NUMBER_RE = re.compile(r"\d[\d.,]*\s*(?:k|m)?\b", re.IGNORECASE)
-_NAMED_AFTER_RE = re.compile(
-    r"\b(?:for|of|at)\s+(?:the\s+)?(?:partner\s+)?(?P<name>[^,;?!.]+?)(?=\s+(?:for|to|in|at|of|is)\b|\s*[=,;?!.]|\s*$)",
-    re.I,
-)
 
 
 def money_slot(money: Money) -> dict[str, str]:
@@ -214,12 +210,7 @@ def budget_slots(ctx: SlotContext) -> dict[str, Any]:
 
 def named_after(ctx: SlotContext) -> str | None:
     """A name typed after "for", "of" or "at" ("balance for Initech"), the values around it left out."""
-    blanked = ctx.entities.without("amount", "date", "quarter", "days", "ref", "url", "email")
-    found = _NAMED_AFTER_RE.search(blanked)
-    if found is None:
-        return None
-    name = " ".join(found.group("name").split())
-    return name if re.search(r"[^\W\d_]{2,}", name) else None
+    return name_after(ctx.entities.without("amount", "date", "quarter", "days", "ref", "url", "email"))
 
 
 def _after_first(text: str, pattern: str) -> str:

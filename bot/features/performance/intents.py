@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.kernel.understanding.slots import SlotContext, free_name
+from bot.kernel.understanding.slots import SlotContext, free_name, name_after
 from bot.kernel.understanding.spec import PARTNER, STAFF, IntentSpec
 
 UNIT_DAYS = {"d": 1, "day": 1, "w": 7, "wk": 7, "week": 7, "m": 30, "mo": 30, "month": 30, "quarter": 91,
@@ -14,9 +14,6 @@ PERIOD_RE = re.compile(
     r"[\s,]*(?:(?:over|for|in|during)\s+)?(?:the\s+)?(?:(?:last|past)\s+(?P<n>\d{1,3})?\s*|over\s+(?P<m>\d{1,3})\s*)"
     r"(?P<unit>days?|d|weeks?|wks?|w|months?|mos?|m|quarters?|years?)\s*[?.!]*\s*$",
     re.I,
-)
-_NAMED_AFTER_RE = re.compile(
-    r"\b(?:for|of)\s+(?:the\s+)?(?:partner\s+)?(?P<name>[^\W\d][^,;?!]*?)\s*(?:pls|please)?\s*[?.!]*$", re.I
 )
 _POSSESSIVE_RE = re.compile(
     r"(?P<name>[^\W\d][\w&.-]*(?:\s+[^\W\d][\w&.-]*)?)'s\s+(?:scorecard|numbers|performance|stats)", re.I
@@ -46,9 +43,10 @@ def scorecard_slots(ctx: SlotContext) -> dict[str, Any]:
     if ctx.intent == "staff.lagging" or ctx.entities.of("partner"):
         return found
     words, _ = split_period(ctx.entities.without("quarter", "date", "amount", "ref"))
-    named = _NAMED_AFTER_RE.search(words) or _POSSESSIVE_RE.search(words)
+    possessive = _POSSESSIVE_RE.search(words)
+    named = name_after(words) or (possessive.group("name").strip() if possessive else None)
     if named:
-        found["named"] = named.group("name").strip()
+        found["named"] = named
     elif ctx.intent == "staff.scorecard":
         found["named"] = free_name(ctx, labels=("partner",))
     return found

@@ -386,6 +386,25 @@ _LABEL_RE_TEMPLATE = r"\b{label}\s*(?:name\s*)?(?:is\s+|[:=]\s*)(?P<value>[^,;|\
 _KEEP_LOWER = frozenset("and of de la du von van der the".split())
 
 
+# A name typed after "for", "of" or "at" ("balance for Initech", "scorecard of acme pls"): up to the next
+# preposition, punctuation, a "please" or the end.
+_NAMED_AFTER_RE = re.compile(
+    r"\b(?:for|of|at)\s+(?:the\s+)?(?:partner\s+)?(?P<name>[^\W\d][^,;?!.]*?)"
+    r"(?=\s+(?:for|to|in|at|of|is|pls|please)\b|\s*[=,;?!.]|\s*$)",
+    re.IGNORECASE,
+)
+
+
+def name_after(text: str) -> str | None:
+    """A name typed after "for", "of" or "at" in ``text`` (its values already blanked out by the
+    caller), or None: what a partner's or record's name that the name finder did not know is read as."""
+    found = _NAMED_AFTER_RE.search(text)
+    if found is None:
+        return None
+    name = " ".join(found.group("name").split())
+    return name if re.search(r"[^\W\d_]{2,}", name) else None
+
+
 def free_name(
     ctx: SlotContext, *, labels: tuple[str, ...] = ("customer", "company", "account", "client")
 ) -> str | None:
