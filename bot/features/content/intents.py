@@ -26,7 +26,7 @@ CONTENT_INTENTS: tuple[IntentSpec, ...] = (
             "the latest announcements",
             "any new sales decks for {product}",
             "what was published this week",
-            "show me the newest assets",
+            "fresh collateral from marketing?",
             "new collateral?",
             "anything new for gold partners",
             "what came out recently",

@@ -38,7 +38,7 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
             "what are the requirements to reach gold tier?",
             "can we resell to public sector customers in canada?",
             "is {product} available in the eu data center",
-            "i need the latest price list",
+            "where can i find current pricing sheets",
             "what is the lead time for hardware orders",
             "ask the vendor whether we can bundle {product} with services",
             "quick question about certifications for our engineers",

@@ -37,7 +37,8 @@ AHEAD_WRITE = (0.30, 3.0)
 OFFER_AT = 0.12  # readings at least this likely are offered as choices
 UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message is not understood
 
-OTHER_ROLE_AHEAD = 2.5  # how much likelier than every reading of their own another role's intent must be
+OTHER_ROLE_AHEAD = (0.4, 2.0)  # how likely another role's intent must be, and how much likelier than every
+# reading of one's own, to stay a reading (the person is then told it is not theirs to do)
 HOW_TO_DOING = 0.1  # how much less likely the doing is than knowing how, for a how-to message
 OTHER_RECORD = 0.05  # how much less likely an intent on another kind of record than the one typed is
 NO_RECORD = 0.3  # ... and one on no record at all
@@ -134,12 +135,10 @@ class Understanding:
         unless the message clearly asks for it ("approve D-1" from a partner), which they are told is
         not theirs to do."""
         mine = [(i, p) for i, p in ranked if role in self.specs[i].roles]
-        if (
-            ranked
-            and ranked[0] not in mine
-            and ranked[0][1] >= OTHER_ROLE_AHEAD * (mine[0][1] if mine else 0)
-        ):
-            mine.insert(0, ranked[0])
+        sure, times = OTHER_ROLE_AHEAD
+        theirs = ranked[0] if ranked and ranked[0] not in mine else None
+        if theirs is not None and theirs[1] >= sure and theirs[1] >= times * (mine[0][1] if mine else 0):
+            mine.insert(0, theirs)
         total = sum(p for _, p in mine) or 1.0
         return [(i, p / total) for i, p in mine]
 
