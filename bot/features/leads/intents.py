@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from bot.intents import match_product
-from bot.kernel.understanding.slots import SlotContext, record_by_name
+from bot.kernel.understanding.slots import SlotContext, after_reason_mark, record_by_name
 from bot.kernel.understanding.spec import ALL_WORDS, BOTH, PARTNER, STAFF, IntentSpec
 
 LEAD_STATUS_WORDS = {
@@ -49,13 +49,7 @@ CONTACTED_RE = re.compile(
     r"\b(?:contacted|reached out|reached|called|spoke|spoken|e-?mailed|talked|met|in touch|got hold of)\b",
     re.I,
 )
-_REASON_RE = re.compile(
-    r"\b(?:because|reason|as|since|due to)\b\s*[:=-]?\s*(.+)$|[:\-—]\s*(.+)$", re.I | re.S
-)
 _LEADING_RE = re.compile(r"^[\s,;:.\-—!]+(?:(?:and|but|so|now)\b[\s,]*)?")
-_BECAUSE_RE = re.compile(
-    r"\b(?:because(?:\s+of)?|reason(?:\s+is)?\s*[:=-]?|due\s+to|since)\s*(.+)$", re.I | re.S
-)
 _DECLINED_RE = re.compile(r"^(?:is\s+)?(?:declined?|declining|rejected|passed|not for us)\b", re.I)
 _ANY_PARTNER_RE = re.compile(r"\b(?:someone|somebody|anyone|another|other|next)\b", re.I)
 _TO_PARTNER_RE = re.compile(
@@ -131,10 +125,7 @@ def update_slots(ctx: SlotContext) -> dict[str, Any]:
     disqualify = DISQUALIFY_RE.search(text)
     if disqualify:
         tail = text[disqualify.end() :]
-        given = _REASON_RE.search(tail)
-        reason = (
-            (given.group(1) or given.group(2) or "").strip(" .") if given else _after(text, disqualify.end())
-        )
+        reason = after_reason_mark(tail) or _after(text, disqualify.end())
         if not reason and disqualify.group(0).lower() not in BARE_DISQUALIFY:
             reason = disqualify.group(0)
         return {**found, "status": "disqualified", "reason": reason}
@@ -161,8 +152,7 @@ def decline_slots(ctx: SlotContext) -> dict[str, Any]:
     """Why a lead is declined, in the partner's words - the channel manager reads them: after
     "because" ..., else what follows the lead ("decline L-3, we don't cover FR yet")."""
     found = typed_company(ctx)
-    given = _BECAUSE_RE.search(ctx.text)
-    reason = given.group(1).strip(" .") if given else _after_lead(ctx)
+    reason = after_reason_mark(ctx.text) or _after_lead(ctx)
     if reason:
         reason = _DECLINED_RE.sub("", reason).strip(" ,;:.-—")
     return {**found, "reason": reason} if reason else found

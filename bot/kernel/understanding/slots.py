@@ -342,14 +342,23 @@ def _strip_filler(text: str) -> str:
     return " ".join(words).strip(_SEPARATORS + " ")
 
 
+def after_reason_mark(text: str) -> str | None:
+    """The words after "because", "reason:", "due to" ... in ``text``, as typed ("the lead time" is no
+    filler there), an article aside; "" when the mark ends the text, None when there is none."""
+    m = _REASON_MARK_RE.search(text)
+    if m is None:
+        return None
+    found = re.sub(r"^(?:the|a|an)\s+", "", text[m.end() :].strip(_SEPARATORS + " "), flags=re.I)
+    return found.strip(_SEPARATORS + " ")
+
+
 def reason_in(ctx: SlotContext, *, besides: str | None = None) -> str | None:
     """The reason given for a decision: after "because", "reason:", "due to" ..., else what follows
     the record (``besides`` - a next step already read - left out)."""
     text = ctx.text
-    m = _REASON_MARK_RE.search(text)
-    if m:  # after "because": the words as typed ("the lead time" is no filler there), an article aside
-        found = re.sub(r"^(?:the|a|an)\s+", "", text[m.end() :].strip(_SEPARATORS + " "), flags=re.I)
-        return found.strip(_SEPARATORS + " ") or None
+    marked = after_reason_mark(text)
+    if marked is not None:
+        return marked or None
     tail = _after(ctx, _record_spans(ctx))
     if besides:
         tail = " ".join(tail.split()).replace(besides, " ")
