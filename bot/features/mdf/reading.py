@@ -15,7 +15,7 @@ from bot.features.mdf.service import find_activity_dates
 from bot.kernel.amounts import Money, find_money, parse_money
 from bot.kernel.errors import InputError
 from bot.kernel.messages import FILE_REF
-from bot.kernel.understanding.slots import SlotContext, free_name, name_after
+from bot.kernel.understanding.slots import SlotContext, after_reason_mark, free_name, name_after
 
 MDF = r"(?:mdf|market[\s-]+development[\s-]+funds?)"
 # The words that ask for funds, cut off the front of a request so that its activity is what follows.
@@ -49,9 +49,6 @@ _AMOUNT_FILLER_RE = re.compile(
 )
 _REJECTED_RE = re.compile(
     r"^[\s,:;.\-–—]*(?:(?:is|was|has\s+been|gets?)\s+)?(?:rejected|declined|denied)?\b", re.IGNORECASE
-)
-_REASON_LEAD_RE = re.compile(
-    r"^[\s,:;.\-–—]*(?:(?:because(?:\s+of)?|reason(?:\s+is)?|as|since|due\s+to)\b\s*[:\-]?\s*)?", re.I
 )
 _NUMBER_RE = re.compile(r"\d[\d.,]*\s*(?:k|m)?\b", re.IGNORECASE)
 
@@ -189,7 +186,8 @@ def decision_slots(ctx: SlotContext) -> dict[str, Any]:
     refs = [s for s in ctx.entities.of("ref") if str(s.value).startswith("M-")]
     if refs:
         rest = _REJECTED_RE.sub("", ctx.text[refs[0].end :], count=1)
-        reason = _REASON_LEAD_RE.sub("", rest, count=1).strip(" .")
+        marked = after_reason_mark(rest)
+        reason = marked if marked is not None else rest.strip(" .,:;-–—")
         found["reason"] = reason if re.search(r"[^\W\d_]{3,}", reason) else None
     return found
 
