@@ -22,6 +22,8 @@ class RefKind:
     example: int = 12
     field_name: str = "ref"
     article: str = "a"
+    # the words a message names a record of this kind by ("the initech lead", "the hooli opp")
+    words: tuple[str, ...] = ()
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,11 +94,13 @@ def may_see(actor: Actor, partner_id: int | None) -> bool:
     return actor.is_staff or (actor.partner_id is not None and partner_id == actor.partner_id)
 
 
-DEAL = RefKind("D", "deal", "deals")
-LEAD = RefKind("L", "lead", "leads")
+DEAL = RefKind(
+    "D", "deal", "deals", words=("deal", "deals", "opportunity", "opp", "opps", "registration", "reg", "regs")
+)
+LEAD = RefKind("L", "lead", "leads", words=("lead", "leads"))
 QUESTION = RefKind("Q", "question", "questions", example=3)
 KB_ENTRY = RefKind("KB", "knowledge-base", "entries", example=3, field_name="kb")
-MDF_REQUEST = RefKind("M", "MDF", "MDF requests", example=3, article="an")
+MDF_REQUEST = RefKind("M", "MDF", "MDF requests", example=3, article="an", words=("mdf", "funds"))
 CONTENT_ITEM = RefKind("C", "content", "content items", example=3)
 
 # Every kind, for a reader that takes whichever reference a message types. D- and L- references are

@@ -8,6 +8,7 @@ from datetime import date
 
 from bot.bootstrap import Core
 from bot.kernel.understanding.entities import Named
+from bot.kernel.understanding.model import features
 from bot.kernel.understanding.spec import Understood
 from tests.conftest import Chat, World
 
@@ -73,3 +74,29 @@ def test_a_name_typed_after_for_or_of_is_read_once_for_every_intent() -> None:
     assert name_after("scorecard of acme pls") == "acme"
     assert name_after("budget for Nobody Inc in 2027-Q1") == "Nobody Inc"
     assert name_after("scorecard for 30") is None and name_after("my scorecard") is None
+
+
+INITECH = (Named("D", "D-1", "Initech GmbH"), Named("L", "L-1", "Initech GmbH"))
+
+
+def test_a_word_for_a_kind_of_record_picks_it_among_records_of_one_name(core: Core) -> None:
+    """A customer with a deal and a lead: "the initech lead" is the lead, "the initech deal" the deal -
+    and the words that ask about a record ("what's happening with ...") ask about either kind."""
+    for text, intent, ref in (
+        ("whats happening with the initech lead", "lead.status", "L-1"),
+        ("whats happening with the initech deal", "deal.status", "D-1"),
+        ("any update on the initech lead?", "lead.status", "L-1"),
+    ):
+        understood = read(core, text, names=INITECH)
+        assert understood.decision == "act" and understood.best is not None, text
+        assert (understood.best.intent, understood.best.ref) == (intent, ref), text
+    assert read(core, "history of the initech lead", names=INITECH).best.get("view") == "history"  # type: ignore[union-attr]
+
+
+def test_a_message_that_names_no_record_is_no_record_s_status(core: Core) -> None:
+    assert "none:record" in features("what is new this week", "partner")
+    assert "none:record" not in features("news on the xname lead", "partner")
+    assert "none:record" not in features("xdref news", "partner")
+    for text in ("what is new this week", "anything new this week?"):
+        best = read(core, text).best
+        assert best is not None and best.intent == "content.new", text

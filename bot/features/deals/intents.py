@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.slots import SlotContext, free_name, free_notes, record_by_name
-from bot.kernel.understanding.spec import ALL_WORDS, PARTNER, STAFF, IntentSpec
+from bot.kernel.understanding.spec import ALL_WORDS, HISTORY_WORDS, PARTNER, STAFF, IntentSpec
 
 STAGE_WORDS = {
     "prospecting": "prospecting", "prospect": "prospecting",
@@ -42,11 +42,6 @@ def registration_slots(ctx: SlotContext) -> dict[str, Any]:
 
 
 MAX_NAME_WORDS = 4  # "Umbrella Retail Ltd", "Stark Logistics Inc."
-
-# The words that ask for a record's changes rather than the record: a ``view`` slot's vocabulary.
-HISTORY_WORDS = {
-    w: "history" for w in ("history", "changes", "changelog", "audit", "log", "timeline", "who changed")
-}
 
 
 def unmatched_name(ctx: SlotContext) -> dict[str, Any]:

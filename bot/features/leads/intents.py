@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.intents import match_product
 from bot.kernel.understanding.slots import SlotContext, after_reason_mark, record_by_name
-from bot.kernel.understanding.spec import ALL_WORDS, BOTH, PARTNER, STAFF, IntentSpec
+from bot.kernel.understanding.spec import ALL_WORDS, BOTH, HISTORY_WORDS, PARTNER, STAFF, IntentSpec
 
 LEAD_STATUS_WORDS = {
     "contacted": "contacted", "reached out": "contacted", "called": "contacted", "spoke": "contacted",
@@ -291,15 +291,6 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
             "who is the contact for {ref}",
             "how long do i have to accept {ref}",
             "the {name} lead?",
-        ),
-        slots=("ref", "customer"),
-        record="L",
-        confirm="Show {ref}",
-        parse=typed_company,
-    ),
-    IntentSpec(
-        "lead.history",
-        (
             "history {ref}",
             "{ref} history",
             "history of the {name} lead",
@@ -311,9 +302,10 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
             "log of the {name} lead",
             "who touched {ref} and when",
         ),
-        slots=("ref", "customer"),
+        slots=("ref", "customer", "view"),
         record="L",
-        confirm="Show the history of {ref}",
+        confirm="Show {ref}",
+        values={"view": HISTORY_WORDS},
         parse=typed_company,
     ),
     IntentSpec(

@@ -131,7 +131,7 @@ class LeadSkill:
             return await self.on_action(actor, "lead.assign", {"ref": ref})
         if reading.intent == "lead.update":
             return await self._update(actor, ref, reading)
-        if reading.intent == "lead.history":
+        if reading.get("view") == "history":
             return await self._history_action(actor, {"ref": ref})
         return [lead_views.lead_card(await self.leads.get(actor, ref), actor)]
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from bot.features.mdf.reading import amount_slots, budget_slots, claim_slots, decision_slots, request_slots
-from bot.kernel.understanding.spec import ALL_WORDS, PARTNER, STAFF, IntentSpec
+from bot.kernel.understanding.spec import ALL_WORDS, HISTORY_WORDS, PARTNER, STAFF, IntentSpec
 
 DECISION_WORDS = {"approve": "approve", "approved": "approve", "ok": "approve", "reject": "reject",
                   "rejected": "reject", "decline": "reject", "deny": "reject"}  # fmt: skip
 # What a request is shown as: its card, or the changes made to it.
-VIEW_WORDS = {"history": "history", "audit": "history", "log": "history", "changes": "history",
-              "changed": "history"}  # fmt: skip
 
 MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
@@ -90,7 +88,7 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
             "who changed {ref}",
         ),
         slots=("ref", "activity", "view"),
-        values={"view": VIEW_WORDS},
+        values={"view": HISTORY_WORDS},
         record="M",
         confirm="Show {ref}",
     ),

@@ -23,6 +23,8 @@ from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
+from bot.kernel.refs import ALL_KINDS
+
 _TOKEN_RE = re.compile(r"x[a-z]+ref|x[a-z]+|[a-z0-9]+(?:'[a-z]+)?|\?")
 # Very common words that say nothing about the intent; kept out of the unigrams (not the pairs).
 _STOP = frozenset(
@@ -36,6 +38,10 @@ _SHORTHAND = {
     "asap": "soon", "bc": "because", "b/c": "because", "cuz": "because", "whats": "what's",
     "nvm": "nevermind", "qs": "questions", "q's": "questions",
 }  # fmt: skip
+
+
+# what names a record in a message as the model reads it: a name's placeholder, or a word for a kind of record
+_RECORD_WORDS = frozenset({"xname", "xpartner", *(w for kind in ALL_KINDS for w in kind.words)})
 
 
 def tokens(text: str) -> list[str]:
@@ -57,6 +63,8 @@ def features(text: str, role: str) -> list[str]:
         if len(w) >= 5 and not w.startswith("x"):
             padded = f"<{w}>"
             out += [f"c:{padded[i : i + 4]}" for i in range(len(padded) - 3)]
+    if not any(w in _RECORD_WORDS or (w.startswith("x") and w.endswith("ref")) for w in words):
+        out.append("none:record")  # nothing names a record: no reference, name or word for one
     out.append(f"role:{role}")
     return out
 

@@ -19,6 +19,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
+from bot.kernel.refs import ALL_KINDS
 from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel
 from bot.kernel.understanding.slots import SlotContext, clean, doubts_in, fill
@@ -51,6 +52,30 @@ _GENERIC = frozenset(
     "a an the to of for on in at is are be it this that me my our we i you u pls please can could with and or so "
     "x".split()
 )
+
+
+# How people ask about one record, whatever its kind: what every intent that shows a record of one kind
+# learns besides its own examples, with that kind's words ("the {name} lead", "the {name} opp"), so that
+# the words asking about a record do not belong to the kind with the most examples.
+_ABOUT_A_RECORD = (
+    "what's happening with the {name} {word}",
+    "any update on the {name} {word}?",
+    "where are we with the {name} {word}",
+    "what's the latest on {ref}",
+    "pull up the {name} {word}",
+    "show me the {name} {word}",
+    "how is the {name} {word} going",
+    "{ref} status?",
+    "info on the {name} {word}",
+    "what do we have on {ref}",
+)
+
+
+def _ABOUT_A_RECORD_EXAMPLES(spec: IntentSpec) -> tuple[str, ...]:
+    words = next((k.words for k in ALL_KINDS if k.prefix == spec.record), ())
+    if not words:  # a kind of record no one names by a customer or an activity
+        return ()
+    return tuple(t.replace("{word}", words[i % len(words)]) for i, t in enumerate(_ABOUT_A_RECORD))
 
 
 def _only_reference(entities: Entities) -> bool:
@@ -105,7 +130,10 @@ class Understanding:
         self.model: IntentModel = MODELS[model]()
         texts, roles, labels = [], [], []
         for spec in self.specs.values():
-            for example in spec.examples:
+            for example in (
+                *spec.examples,
+                *(_ABOUT_A_RECORD_EXAMPLES(spec) if spec.name in self.showing else ()),
+            ):
                 for role in sorted(spec.roles):
                     texts.append(expand(example, spec))
                     roles.append(role)
@@ -245,13 +273,18 @@ class Understanding:
         of record ("approve M-1" is no deal approval), or on none ("L-3 -> deal" is no new
         registration), is much less likely, and so is "nothing fits". Without a reference, a name that
         means records of one kind only says the same of intents on another kind ("approve the northwind
-        webinar" is about an MDF request) - not of those on none ("register a deal for <a customer>")."""
+        webinar" is about an MDF request) - not of those on none ("register a deal for <a customer>"); a
+        name of records of several kinds, beside a word for one of them ("the initech lead"), is that one."""
         typed = {ref.split("-")[0] for ref in entities.refs()}
         named = {
             s.value.kind
             for s in entities.names
             if isinstance(s.value, Named) and s.value.kind in self.records
         }
+        if not typed and len(named) > 1:  # "the initech lead": a name of a deal and a lead, and the word
+            said = set(re.findall(r"[^\W_]+", fold(entities.text)))
+            spoken = {k.prefix for k in ALL_KINDS if k.prefix in named and said & set(k.words)}
+            named = spoken if len(spoken) == 1 else named
         if not typed and len(named) != 1:
             return ranked
         weighed = []

@@ -27,6 +27,11 @@ Role = Literal["partner", "staff"]
 ALL_WORDS: Mapping[str, str] = {
     w: "all" for w in ("all", "every", "everything", "including", "incl", "inclusive", "history", "closed")
 }
+# The words that ask for a record's changes rather than the record: a ``view`` slot's vocabulary.
+HISTORY_WORDS: Mapping[str, str] = {
+    w: "history"
+    for w in ("history", "changes", "changed", "changelog", "audit", "log", "timeline", "who changed")
+}
 BOTH: frozenset[str] = frozenset({"partner", "staff"})
 PARTNER: frozenset[str] = frozenset({"partner"})
 STAFF: frozenset[str] = frozenset({"staff"})
