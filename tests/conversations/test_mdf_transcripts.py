@@ -282,7 +282,7 @@ async def test_staff_lists_balances_and_home(core: Core, mw: Mdf) -> None:
     assert "I don't know a partner called 'Initech'" in await dana.say("MDF balance for Initech")
     ed = await Chat(core, mw.world.ed).say("approve M-1")
     assert ed == "Only approvers and channel managers decide on MDF requests."
-    assert "MDF is requested by partners" in await dana.say("request MDF")
+    assert "MDF is requested by partners" in await dana.say("request MDF for a trade show")
     staff_home = [
         r for r in await core.conversation.home(mw.world.dana) if r.title == "MDF requests waiting for staff"
     ]

@@ -10,6 +10,11 @@ CONTENT_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "content.new",
         (
+            "latest docs",
+            "newest materials from the vendor",
+            "any new documents for {product}?",
+            "is the new <launch deck> out yet",
+            "has <the 2027 roadmap> been published",
             "has the updated <battlecard> been released",
             "is the <launch kit> available now?",
             "what's new",

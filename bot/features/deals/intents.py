@@ -218,6 +218,9 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "deal.won",
         (
+            "PO received for {ref}",
+            "got the purchase order from {name}",
+            "{name} sent the PO",
             "{ref} won",
             "mark {ref} as won",
             "we won {ref}",
@@ -286,6 +289,8 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.pending",
         (
+            "new registrations since {date}",
+            "any regs waiting?",
             "registrations still waiting for a decision",
             "new registrations to look at?",
             "mdf requests waiting on me",
@@ -354,6 +359,10 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.ask_info",
         (
+            "send {ref} back to the partner: need the seat count",
+            "query {ref}: is this a duplicate of {lref}?",
+            "ask {partner} what the budget is on {ref}",
+            "get more details from {partner} on the {name} deal",
             "{ref}: ask the partner which competitor they are up against",
             "check with the partner whether {name} overlaps with {lref}",
             "ask the partner for the decision maker on {ref}",
@@ -393,6 +402,9 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.conflicts",
         (
+            "is anyone else working on {name}",
+            "who else registered {name}",
+            "duplicate regs",
             "show registrations that clash",
             "any double registrations?",
             "dupes to sort out",

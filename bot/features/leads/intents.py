@@ -311,6 +311,9 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "lead.accept",
         (
+            "grab {ref}",
+            "we'll grab the {name} lead",
+            "assign {ref} to us",
             "accept {ref}",
             "take {ref}",
             "we'll take {ref}",

@@ -55,6 +55,9 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "mdf.list",
         (
+            "our mdf activity",
+            "all our mdf this year",
+            "list of mdf requests",
             "my mdf requests",
             "list mdf",
             "show our mdf requests and claims",
@@ -69,6 +72,9 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "mdf.status",
         (
+            "chase {ref}",
+            "can you chase the funds for the {name}",
+            "any progress on the {name} funds",
             "any movement on the funds for the {name}?",
             "where is my mdf for the {name}",
             "{ref} status?",

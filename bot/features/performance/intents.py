@@ -56,6 +56,9 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "scorecard.self",
         (
+            "show me our conversion rate for this year",
+            "how do we compare with other partners",
+            "am i behind on my numbers",
             "show our partner scorecard numbers",
             "are we doing worse than other partners",
             "how are we performing",
@@ -78,6 +81,9 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.scorecard",
         (
+            "win rate for {partner}",
+            "{partner} lead acceptance",
+            "acceptance rate of {partner}",
             "{partner} stats last quarter",
             "how is {partner} doing",
             "{partner} performance numbers",
@@ -116,6 +122,9 @@ PERFORMANCE_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.pipeline",
         (
+            "{partner} forecast for {quarter}",
+            "forecast by partner",
+            "what's forecast to close in {quarter}",
             "total open pipe in {quarter}",
             "what does {partner} expect to close in {quarter}",
             "open pipeline across partners",

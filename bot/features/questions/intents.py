@@ -18,6 +18,10 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "question.ask",
         (
+            "I need <a reference customer> in retail",
+            "can you send me <the partner agreement>",
+            "wondering if {product} works with sap",
+            "can mdf be used for <sponsoring a meetup>?",
             "I wonder if co-op funds cover conference travel",
             "how many days does registration protection last",
             "customer needs SAML login in {product}, supported??",
@@ -105,6 +109,8 @@ QUESTION_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "staff.questions",
         (
+            "my question queue",
+            "questions waiting on me",
             "questions for me",
             "open partner questions",
             "question queue",

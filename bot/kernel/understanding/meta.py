@@ -38,6 +38,9 @@ META_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "meta.thanks",
         (
+            "danke",
+            "danke sch\u00f6n",
+            "gracias",
             "vielen dank",
             "merci",
             "thanks a lot, that helps",

@@ -36,12 +36,20 @@ _SHORTHAND = {
     "ty": "thanks", "wks": "weeks", "wk": "week", "mtg": "meeting", "opps": "opportunities",
     "opp": "opportunity", "reg": "register", "regs": "registrations", "info": "information",
     "asap": "soon", "bc": "because", "b/c": "because", "cuz": "because", "whats": "what's",
-    "nvm": "nevermind", "qs": "questions", "q's": "questions",
+    "nvm": "nevermind", "qs": "questions", "q's": "questions", "dup": "duplicate", "dups": "duplicates",
+    "dupe": "duplicate", "dupes": "duplicates",
 }  # fmt: skip
 
 
 # what names a record in a message as the model reads it: a name's placeholder, or a word for a kind of record
 _RECORD_WORDS = frozenset({"xname", "xpartner", *(w for kind in ALL_KINDS for w in kind.words)})
+
+
+# What comes before a request's first word: courtesy and chat fillers ("hey, can you pls ask ...").
+_LEAD_IN = frozenset(
+    "hey hi hello ok okay so also and just quick fyi btw please can could would you will i we us let's "
+    "kindly maybe".split()
+)
 
 
 def tokens(text: str) -> list[str]:
@@ -57,6 +65,9 @@ def features(text: str, role: str) -> list[str]:
     out += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     if words:
         out.append(f"first:{words[0]}")
+        head = next((w for w in words if w not in _LEAD_IN and not w.startswith("x")), None)
+        if head is not None and head != words[0]:
+            out.append(f"first:{head}")  # "D-3 - can you ask ...", "pls reject ...": the request's first word
         if len(words) <= 3:
             out.append(f"short:{len(words)}")
     for w in words:
