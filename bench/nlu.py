@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from bot.kernel.amounts import Money
 from bot.kernel.companies import normalize_company
-from bot.kernel.understanding.spec import Understood
+from bot.kernel.understanding.spec import Understood, confirmed_first
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_CORPUS = ROOT.parent / "shared" / "corpus" / "dev-plainwords.jsonl"
@@ -228,8 +228,12 @@ def score_line(
             wrong.append(f"{name}: want {expected!r} got {slots.get(name)!s}")
         slots_right = slots_right and ok
     # acting on a reading without the record it needs, or with a value it cannot take, is the skill
-    # asking which record, or saying what it needs instead: a question back, nothing written
-    asks = understood.decision != "act" or bool(best and (missing(best, specs) or best.invalid))
+    # asking which record, or saying what it needs instead; a write on a record found by name is
+    # confirmed first ("Mark D-1 as lost (Initech GmbH) - is that right?"): a question back, nothing written
+    spec = specs.get(best.intent) if best else None
+    asks = understood.decision != "act" or bool(
+        best and (missing(best, specs) or best.invalid or (spec is not None and confirmed_first(spec, best)))
+    )
     if kind == "ambiguous":
         passed = asks or intent == "meta.unknown"
     elif kind == "bad input":

@@ -100,3 +100,21 @@ def test_a_message_that_names_no_record_is_no_record_s_status(core: Core) -> Non
     for text in ("what is new this week", "anything new this week?"):
         best = read(core, text).best
         assert best is not None and best.intent == "content.new", text
+
+
+def test_a_name_alone_of_records_of_several_kinds_asks_which(core: Core) -> None:
+    """ "initech?" with a deal and a lead for Initech: which one is asked, with each to pick; anything
+    else said about it picks one ("is initech approved yet" is about the deal)."""
+    understood = read(core, "initech?", names=INITECH)
+    assert understood.decision == "ask"
+    shown = {(r.intent, r.ref) for r in core.conversation.understanding().choices(understood)}
+    assert {("deal.status", "D-1"), ("lead.status", "L-1")} <= shown
+    best = read(core, "is initech approved yet", names=INITECH).best
+    assert best is not None and (best.intent, best.ref) == ("deal.status", "D-1")
+    assert read(core, "initech?", names=INITECH[:1]).decision == "act"  # one record: it is shown
+
+
+def test_a_range_for_an_amount_is_asked_about_even_when_no_amount_is_read(core: Core) -> None:
+    best = read(core, "register a deal for Globex, Cloud Suite, somewhere 30-40k, closing in March").best
+    assert best is not None and best.intent == "deal.register"
+    assert "amount" not in best.slots and any("range" in d for d in best.doubts)

@@ -141,7 +141,7 @@ DEAL_INTENTS: tuple[IntentSpec, ...] = (
         ),
         slots=("ref", "customer", "view"),
         record="D",
-        confirm="Show a deal",
+        confirm="Show {ref}",
         values={"view": HISTORY_WORDS},
         parse=unmatched_name,
     ),

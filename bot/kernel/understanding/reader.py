@@ -78,10 +78,15 @@ def _ABOUT_A_RECORD_EXAMPLES(spec: IntentSpec) -> tuple[str, ...]:
     return tuple(t.replace("{word}", words[i % len(words)]) for i, t in enumerate(_ABOUT_A_RECORD))
 
 
+def _only_said(entities: Entities, *kinds: str) -> bool:
+    """Whether the message is values of these kinds and words that ask for nothing ("L-1 pls?")."""
+    words = re.findall(r"[^\W_]+", fold(entities.without(*kinds)))
+    return all(w in _GENERIC for w in words)
+
+
 def _only_reference(entities: Entities) -> bool:
     """Whether the message is references and words that ask for nothing ("L-1", "L-1 pls?")."""
-    words = re.findall(r"[^\W_]+", fold(entities.without("ref")))
-    return all(w in _GENERIC for w in words)
+    return _only_said(entities, "ref")
 
 
 def expand(example: str, spec: IntentSpec) -> str:
@@ -200,6 +205,8 @@ class Understanding:
         if shows is not None and alone:  # "L-1": the record is shown, whatever else it could start
             ranked = [shows, *(r for r in ranked if r is not shows)]
         likely = ranked[:4] + ([shows] if shows is not None and shows not in ranked[:4] else [])
+        several = [] if only else self._shown_by_name(entities, role)
+        likely += [(intent, 0.0) for intent in several if intent not in dict(likely)]
         readings: list[Reading] = []
         for intent, probability in likely:
             spec = self.specs.get(intent)
@@ -226,7 +233,7 @@ class Understanding:
                     elif value is not None:
                         slots[key] = value
             if spec.writes:
-                doubts = doubts_in(ctx, slots) + doubts
+                doubts = doubts_in(ctx, slots, spec.slots) + doubts
             readings.append(
                 Reading(
                     intent=intent,
@@ -252,7 +259,27 @@ class Understanding:
             if decision == "unknown" or not any(self._offerable(r) for r in others):
                 shown.slots["how"] = True  # it said more than that: the skill may say how to add to it
                 readings, decision = [shown, *others], "act"
+        first = readings[0] if readings else None
+        if decision == "act" and first is not None and first.intent in several and "ref" in first.inferred:
+            # "initech?" - a deal and a lead of that name: which one, rather than the likelier kind
+            for reading in readings:
+                if reading.intent in several:
+                    reading.confidence = max(reading.confidence, OFFER_AT)
+            decision = "ask"
         return Understood(text=message, readings=readings, decision=decision)
+
+    def _shown_by_name(self, entities: Entities, role: str) -> list[str]:
+        """For a message that is only a name of records of several kinds ("initech?" with a deal and a
+        lead for Initech), the intent that shows each kind to ``role``: which one is meant is asked, as
+        nothing else in the message says it ("is initech approved yet?" is the deal)."""
+        typed, named = self._kinds(entities)
+        if typed or len(named) < 2 or not _only_said(entities, "name", "partner"):
+            return []
+        return [
+            name
+            for name in sorted(self.showing)
+            if self.specs[name].record in named and role in self.specs[name].roles
+        ]
 
     def only_asks(self, intent: str, text: str) -> bool:
         """Whether ``text`` is nothing but words that ask for ``intent`` ("show my deals", "pending"):
@@ -268,23 +295,29 @@ class Understanding:
             len(t) >= 5 and any(len(w) >= 5 and fuzz.ratio(t, w) >= 80 for w in words) for t in typed
         )
 
-    def _by_references(self, ranked: list[tuple[str, float]], entities: Entities) -> list[tuple[str, float]]:
-        """A typed reference says what kind of record the message is about: an intent on another kind
-        of record ("approve M-1" is no deal approval), or on none ("L-3 -> deal" is no new
-        registration), is much less likely, and so is "nothing fits". Without a reference, a name that
-        means records of one kind only says the same of intents on another kind ("approve the northwind
-        webinar" is about an MDF request) - not of those on none ("register a deal for <a customer>"); a
-        name of records of several kinds, beside a word for one of them ("the initech lead"), is that one."""
+    def _kinds(self, entities: Entities) -> tuple[set[str], set[str]]:
+        """The kinds of record a message names: by typed reference, and by name - a name of records of
+        several kinds beside a word for one of them ("the initech lead") names that one."""
         typed = {ref.split("-")[0] for ref in entities.refs()}
         named = {
             s.value.kind
             for s in entities.names
             if isinstance(s.value, Named) and s.value.kind in self.records
         }
-        if not typed and len(named) > 1:  # "the initech lead": a name of a deal and a lead, and the word
+        if not typed and len(named) > 1:
             said = set(re.findall(r"[^\W_]+", fold(entities.text)))
             spoken = {k.prefix for k in ALL_KINDS if k.prefix in named and said & set(k.words)}
             named = spoken if len(spoken) == 1 else named
+        return typed, named
+
+    def _by_references(self, ranked: list[tuple[str, float]], entities: Entities) -> list[tuple[str, float]]:
+        """A typed reference says what kind of record the message is about: an intent on another kind
+        of record ("approve M-1" is no deal approval), or on none ("L-3 -> deal" is no new
+        registration), is much less likely, and so is "nothing fits". Without a reference, a name that
+        means records of one kind only (:meth:`_kinds`) says the same of intents on another kind
+        ("approve the northwind webinar" is about an MDF request) - not of those on none ("register a
+        deal for <a customer>")."""
+        typed, named = self._kinds(entities)
         if not typed and len(named) != 1:
             return ranked
         weighed = []

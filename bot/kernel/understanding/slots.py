@@ -246,9 +246,10 @@ _PER_PERIOD_RE = re.compile(
 )
 
 
-def doubts_in(ctx: SlotContext, slots: dict[str, Any]) -> list[str]:
+def doubts_in(ctx: SlotContext, slots: dict[str, Any], names: tuple[str, ...] = ()) -> list[str]:
     """What the message gives that could also be read another way, for a write to confirm first: a day
-    and month that could be swapped, an amount that is a range or per period, two products for one."""
+    and month that could be swapped, an amount that is a range or per period (for an intent that takes
+    an amount, in ``names``, a range is read as no amount: "50-60k"), two products for one."""
     found: list[str] = []
     for span in ctx.entities.of("date"):
         m = _SWAPPABLE_RE.search(ctx.text[span.start : span.end])
@@ -261,10 +262,10 @@ def doubts_in(ctx: SlotContext, slots: dict[str, Any]) -> list[str]:
             except ValueError:
                 continue
             found.append(f"{m.group(0)} read as {format_date(span.value)}, not {format_date(other)}")
-    if "amount" in slots:
+    if "amount" in slots or "amount" in names:
         if _AMOUNT_RANGE_RE.search(ctx.text):
             found.append("the amount is a range - which amount?")
-        elif _PER_PERIOD_RE.search(ctx.text):
+        elif "amount" in slots and _PER_PERIOD_RE.search(ctx.text):
             found.append("the amount is per period - is it the total?")
     products = {s.value for s in ctx.entities.of("product")}
     if "product" in slots and len(products) > 1:
