@@ -497,6 +497,21 @@ async def test_questions_are_recognised(qcore: Core, world: World, text: str) ->
     assert await question_count(qcore) == 1
 
 
+async def test_a_question_that_also_gives_an_amount_is_confirmed_before_it_goes_to_a_person(
+    qcore: Core, world: World
+) -> None:
+    """ "does MDF pay for a roadshow, about 5k EUR": a question, or a request with its amount? Nothing
+    goes to a person until the partner says it is a question; a number that is no amount changes
+    nothing ("ISO 27001", "version 4.2")."""
+    alice = Chat(qcore, world.alice)
+    out = await alice.say("does MDF pay for a partner roadshow with customers, about 5k EUR")
+    assert "it gives an amount" in out and out.rstrip().endswith("[1] Yes  [2] No")
+    assert await question_count(qcore) == 0
+    assert "Q-1" in await alice.click("Yes")
+    assert await question_count(qcore) == 1
+    assert "Q-2" in await alice.say("is Cloud Suite ISO 27001 certified, version 4.2?")
+
+
 async def test_staff_commands_and_what_partners_may_not_do(qcore: Core, world: World) -> None:
     alice, ed, dana = Chat(qcore, world.alice), Chat(qcore, world.ed), Chat(qcore, world.dana)
     await alice.say("how do I claim MDF for a webinar?")

@@ -31,6 +31,8 @@ _ASK_LEAD_RE = re.compile(
     r"|^\s*(?:question|ask(?:\s+a\s+question)?)\b\s*(?:$|\s+(?:the\s+vendor\s+)?)",
     re.IGNORECASE,
 )
+# An amount that says it is money (a currency, "k", "mil"), not a bare number ("ISO 27001", "4.x")
+_MONEY_WORD_RE = re.compile(r"[^\d\s.,'~+-]")
 _MARKUP_RE = re.compile(r"<\s*/?\s*[a-z][^<>]*>", re.IGNORECASE)
 _QUOTES = " \t\"'“”‘’"
 # What may stand between a question's reference and an answer's text ("Q-3 answer: …", "Q-3 - …").
@@ -115,6 +117,12 @@ def ask_slots(ctx: SlotContext) -> dict[str, Any]:
         # "schools and discounts": something for a person, perhaps - the partner says so first
         shown = asked if len(asked) <= SHOWN_TEXT else asked[: SHOWN_TEXT - 1] + "…"
         return {"text": asked, "doubt": f"'{shown}' goes to a person as written"}
+    money = [
+        s for s in ctx.entities.of("amount") if s.value and _MONEY_WORD_RE.search(ctx.text[s.start : s.end])
+    ]
+    if ctx.intent == "question.ask" and not explicit and money:
+        # "does MDF cover a golf day, ~3k": a question, or a request with its amount - the partner says
+        return {"text": asked, "doubt": "it gives an amount: a question for a person, not a request"}
     return {"text": asked}
 
 

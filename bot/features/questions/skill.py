@@ -66,7 +66,8 @@ class QuestionSkill:
         * a message about one of the person's questions that no intent fits ("I'd like to know more
           about Q-3 and the roadshow"): the question is shown, with how to add to it - never guessed;
         * a partner's message nothing else fits, worded as a question for a person with a subject: it
-          goes to the vendor (answered from the knowledge base, or routed to an expert)."""
+          goes to the vendor (answered from the knowledge base, or routed to an expert) - unless its
+          reading has a doubt to confirm first (it also gives an amount, as a request would)."""
         about = next((r for r in understood.readings if r.ref and r.ref.startswith("Q-")), None)
         if about is not None:
             return Reading(
@@ -80,6 +81,8 @@ class QuestionSkill:
         if others and others[0].confidence >= UNSURE_OTHER:
             return None
         found = [r for r in understood.readings if r.intent == "question.ask"]
+        if found and found[0].doubts:
+            return None  # "does MDF cover a golf day, ~3k": the partner confirms it is a question first
         return found[0] if found else Reading("question.ask", 0.0, understood.text)
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:

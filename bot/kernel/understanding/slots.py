@@ -268,7 +268,8 @@ def doubts_in(ctx: SlotContext, slots: dict[str, Any], names: tuple[str, ...] = 
         elif "amount" in slots and _PER_PERIOD_RE.search(ctx.text):
             found.append("the amount is per period - is it the total?")
     products = {s.value for s in ctx.entities.of("product")}
-    if "product" in slots and len(products) > 1:
+    # a message for a person (its "text" is what is written) may name several products as it likes
+    if "product" in slots and len(products) > 1 and "text" not in names:
         found.append(f"{' and '.join(sorted(products))} - one deal for {slots['product']}?")
     return found
 
