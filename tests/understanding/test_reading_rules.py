@@ -118,3 +118,11 @@ def test_a_range_for_an_amount_is_asked_about_even_when_no_amount_is_read(core: 
     best = read(core, "register a deal for Globex, Cloud Suite, somewhere 30-40k, closing in March").best
     assert best is not None and best.intent == "deal.register"
     assert "amount" not in best.slots and any("range" in d for d in best.doubts)
+
+
+def test_a_reference_in_an_aside_is_no_record_the_message_is_about(core: Core) -> None:
+    best = read(core, "please decline the initech lead - it overlaps with our deal D-1", names=INITECH).best
+    assert best is not None and (best.intent, best.ref) == ("lead.decline", "L-1")
+    assert "D-1" in best.get("reason", "")
+    best = read(core, "decline D-1 - duplicate", role="staff").best  # a reference before the aside is
+    assert best is not None and (best.intent, best.ref) == ("staff.reject", "D-1")

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from bot.intents import match_product
+from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.slots import SlotContext, after_reason_mark, record_by_name
 from bot.kernel.understanding.spec import ALL_WORDS, BOTH, HISTORY_WORDS, PARTNER, STAFF, IntentSpec
 
@@ -141,7 +142,8 @@ def update_slots(ctx: SlotContext) -> dict[str, Any]:
 def _after_lead(ctx: SlotContext) -> str | None:
     """What follows the lead a message names (its reference, or its company and the word "lead"), as
     typed; None when it names none."""
-    spans = [s for s in ctx.entities.spans if s.kind == "ref" or (s.kind == "name" and s.value.kind == "L")]
+    spans = [s for s in ctx.entities.of("ref") if str(s.value).startswith("L-")]
+    spans += [s for s in ctx.entities.names if isinstance(s.value, Named) and s.value.kind == "L"]
     if not spans:
         return None
     rest = re.sub(r"^\s*(?:lead\b)?", "", ctx.text[max(s.end for s in spans) :], flags=re.I)

@@ -102,6 +102,8 @@ def expand(example: str, spec: IntentSpec) -> str:
     return _PLACEHOLDER_RE.sub(one, example).replace("<", "").replace(">", "")
 
 
+# What sets an aside apart from the request before it: a colon, a dash between spaces, a bracket, "because".
+_ASIDE_RE = re.compile(r"[:(\u2013\u2014]|\s-\s|\b(?:because|since|as)\b", re.IGNORECASE)
 _VALUE_RE = re.compile(r"<[^>]*>|\{\w+\}")
 # A word of a request - or an arrow, which asks as much as a word does ("L-1 -> Contoso").
 _WORD_RE = re.compile(r"[a-z][a-z0-9']*|->|=>|\u2192")
@@ -296,14 +298,16 @@ class Understanding:
         )
 
     def _kinds(self, entities: Entities) -> tuple[set[str], set[str]]:
-        """The kinds of record a message names: by typed reference, and by name - a name of records of
+        """The kinds of record a message names: by typed reference - not one in an aside after a record
+        named ("decline the initech lead: we have a deal there (D-1)") - and by name; a name of records of
         several kinds beside a word for one of them ("the initech lead") names that one."""
-        typed = {ref.split("-")[0] for ref in entities.refs()}
-        named = {
-            s.value.kind
-            for s in entities.names
-            if isinstance(s.value, Named) and s.value.kind in self.records
+        names = [s for s in entities.names if isinstance(s.value, Named) and s.value.kind in self.records]
+        typed = {
+            str(s.value).split("-")[0]
+            for s in entities.of("ref")
+            if not any(_ASIDE_RE.search(entities.text[n.end : s.start]) for n in names if n.end <= s.start)
         }
+        named = {s.value.kind for s in names if isinstance(s.value, Named)}
         if not typed and len(named) > 1:
             said = set(re.findall(r"[^\W_]+", fold(entities.text)))
             spoken = {k.prefix for k in ALL_KINDS if k.prefix in named and said & set(k.words)}
