@@ -126,3 +126,17 @@ def test_a_reference_in_an_aside_is_no_record_the_message_is_about(core: Core) -
     assert "D-1" in best.get("reason", "")
     best = read(core, "decline D-1 - duplicate", role="staff").best  # a reference before the aside is
     assert best is not None and (best.intent, best.ref) == ("staff.reject", "D-1")
+
+
+def test_another_roles_view_with_words_of_ones_own_is_ones_own_view(core: Core) -> None:
+    understood = read(core, "is D-2 still waiting for approval?")
+    assert understood.best is not None and understood.best.intent.startswith("deal."), "not the review queue"
+    best = read(core, "content stats").best  # nothing but a staff view's words: kept, to say whose it is
+    assert best is not None and best.intent == "staff.content_stats"
+
+
+def test_courtesy_words_say_nothing_about_the_request(core: Core) -> None:
+    assert not any(f.startswith("c:") for f in features("please", "partner"))
+    for text in ("help pls", "help please"):
+        best = read(core, text).best
+        assert best is not None and best.intent == "meta.help", text

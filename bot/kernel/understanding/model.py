@@ -71,7 +71,7 @@ def features(text: str, role: str) -> list[str]:
         if len(words) <= 3:
             out.append(f"short:{len(words)}")
     for w in words:
-        if len(w) >= 5 and not w.startswith("x"):
+        if len(w) >= 5 and not w.startswith("x") and w not in _STOP:
             padded = f"<{w}>"
             out += [f"c:{padded[i : i + 4]}" for i in range(len(padded) - 3)]
     if not any(w in _RECORD_WORDS or (w.startswith("x") and w.endswith("ref")) for w in words):

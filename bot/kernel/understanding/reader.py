@@ -164,14 +164,17 @@ class Understanding:
             weighed = [(HELP, probability), *((i, p) for i, p in weighed if i != HELP)]
         return sorted(weighed, key=lambda ip: -ip[1])
 
-    def _for_role(self, ranked: list[tuple[str, float]], role: str) -> list[tuple[str, float]]:
+    def _for_role(self, ranked: list[tuple[str, float]], role: str, message: str) -> list[tuple[str, float]]:
         """The intents a person of ``role`` may ask for, most likely first: another role's work is no
-        reading of their message (a partner's "pipeline?" is their own deals, not the staff view) -
-        unless the message clearly asks for it ("approve D-1" from a partner), which they are told is
-        not theirs to do."""
+        reading of their message (a partner's "pipeline?" is their own deals, not the staff view, and
+        "D-2 still waiting for approval?" their deal, not the review queue) - unless the message
+        clearly asks for another role's change ("approve D-1" from a partner) or is nothing but the
+        words of another role's view ("content stats"), which they are told is not theirs to do."""
         mine = [(i, p) for i, p in ranked if role in self.specs[i].roles]
         sure, times = OTHER_ROLE_AHEAD
         theirs = ranked[0] if ranked and ranked[0] not in mine else None
+        if theirs is not None and not self.specs[theirs[0]].writes and not self.only_asks(theirs[0], message):
+            theirs = None  # another role's view, with words of one's own: one's own view of it
         if theirs is not None and theirs[1] >= sure and theirs[1] >= times * (mine[0][1] if mine else 0):
             mine.insert(0, theirs)
         total = sum(p for _, p in mine) or 1.0
@@ -201,7 +204,7 @@ class Understanding:
         ranked: list[tuple[str, float]] = [(only, 1.0)] if only else []
         if not only:
             ranked = self._by_references(self.model.rank(entities.placeholders(), role), entities)
-            ranked = self._how_to(message, self._for_role(ranked, role))
+            ranked = self._how_to(message, self._for_role(ranked, role, message))
         shows = None if only else self._shows(ranked, entities, role)
         alone = shows is not None and _only_reference(entities)
         if shows is not None and alone:  # "L-1": the record is shown, whatever else it could start
@@ -317,12 +320,12 @@ class Understanding:
     def _by_references(self, ranked: list[tuple[str, float]], entities: Entities) -> list[tuple[str, float]]:
         """A typed reference says what kind of record the message is about: an intent on another kind
         of record ("approve M-1" is no deal approval), or on none ("L-3 -> deal" is no new
-        registration), is much less likely, and so is "nothing fits". Without a reference, a name that
-        means records of one kind only (:meth:`_kinds`) says the same of intents on another kind
-        ("approve the northwind webinar" is about an MDF request) - not of those on none ("register a
-        deal for <a customer>")."""
+        registration), is much less likely, and so is "nothing fits". Without a reference, a name says
+        the same of intents on a kind of record it means none of (:meth:`_kinds`: "approve the
+        northwind webinar" is about an MDF request, "where do we stand with initech" about its deal or
+        lead) - not of those on none ("register a deal for <a customer>")."""
         typed, named = self._kinds(entities)
-        if not typed and len(named) != 1:
+        if not typed and not named:
             return ranked
         weighed = []
         for intent, probability in ranked:
