@@ -159,3 +159,13 @@ def test_a_date_that_moves_the_deal_is_the_close_date_and_one_something_happens_
         "umbrella SA is a good one, qualified! demo on 10.12.", role="partner", today=TODAY, names=initech
     ).best
     assert step is not None and step.intent == "lead.update" and step.get("next_step") == "demo on 10.12"
+
+
+def test_a_typo_of_the_request_word_is_no_part_of_a_new_customers_name(core: Core) -> None:
+    for text in (
+        "regstr deal Woodgrove Bank / security pack / 120k",
+        "registr Woodgrove Bank, security pack, 120k",
+    ):
+        best = read(core, text).best
+        assert best is not None and best.intent == "deal.register", text
+        assert best.get("customer") == "Woodgrove Bank", text

@@ -338,6 +338,7 @@ LEAD_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "lead.decline",
         (
+            "{ref} isn't for us, <no one covers that region>",
             "decline {ref}",
             "decline {ref}, out of territory",
             "decline the {name} lead, not our region",

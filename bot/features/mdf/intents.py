@@ -55,6 +55,8 @@ MDF_INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "mdf.list",
         (
+            "our funding requests",
+            "which mdf requests do we have",
             "our mdf activity",
             "all our mdf this year",
             "list of mdf requests",

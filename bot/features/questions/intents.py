@@ -11,7 +11,7 @@ TOPIC_WORDS = {
     "price list": "pricing", "rebate": "pricing", "quote": "pricing",
     "mdf": "mdf", "marketing funds": "mdf", "co-marketing": "mdf",
     "iso": "technical", "api": "technical", "sso": "technical", "integration": "technical",
-    "certified": "technical", "data residency": "technical", "security": "technical",
+    "certified": "technical", "data residency": "technical", "security": "technical", "technical": "technical",
 }  # fmt: skip
 
 QUESTION_INTENTS: tuple[IntentSpec, ...] = (

@@ -60,6 +60,17 @@ NOT_A_QUESTION_RE = re.compile(
     r"|where\s+are\s+we)\b",
     re.I,
 )
+# Before a record's word, what makes it any such record, not one of the person's ("for a 3 year deal")
+_ANY_ONE_RE = re.compile(r"\b(?:a|an|any|per|every)\s+(?:[\w-]+\s+){0,3}$", re.I)
+_RECORD_WORD_RE = re.compile(r"deals?|leads?|registrations?|opportunit(?:y|ies)", re.I)
+
+
+def _about_theirs(text: str, word: re.Match[str]) -> bool:
+    """Whether a status word in ``text`` is about the person's records: "status", "pending" always; "deal"
+    unless it is any deal ("the discount for a 3 year deal")."""
+    return not (_RECORD_WORD_RE.fullmatch(word.group(0)) and _ANY_ONE_RE.search(text[: word.start()]))
+
+
 SMALL_TALK_RE = re.compile(
     r"^\s*(?:what'?s\s+(?:new|up|happening)|what\s+is\s+(?:new|up)|how\s+are\s+(?:you|things)"
     r"|how'?s\s+it\s+going|who\s+are\s+you|are\s+you\b|what\s+can\s+you|what\s+do\s+you\s+do"
@@ -84,7 +95,7 @@ def looks_like_question(text: str) -> bool:
     if SMALL_TALK_RE.match(text) and words <= SMALL_TALK_WORDS:
         return False
     asks = bool(QUESTION_START_RE.match(text) or ASKING_RE.search(text))
-    if NOT_A_QUESTION_RE.search(text) and not asks:
+    if not asks and any(_about_theirs(text, m) for m in NOT_A_QUESTION_RE.finditer(text)):
         return False  # "is my acme registration protected?" is a status check
     return asks or "?" in text or bool(WH_START_RE.match(text))
 

@@ -465,7 +465,11 @@ def _trim_name(segment: str, request_words: frozenset[str]) -> str:
         bare = fold(word).strip(_SEPARATORS + "'\"?")
         if not bare or bare in request_words or bare in _FILLER or bare in _CHATTER:
             return True
-        return len(bare) >= 5 and any(len(c) >= 5 and fuzz.ratio(bare, c) >= 80 for c in _CHATTER)
+        if len(bare) < 5:
+            return False  # a typo of a request word ("regstr deal X") is no part of the name either
+        return any(len(c) >= 5 and fuzz.ratio(bare, c) >= 80 for c in _CHATTER) or any(
+            len(c) >= 5 and fuzz.ratio(bare, c) >= 85 for c in request_words
+        )
 
     while words and is_request(words[0]):
         words.pop(0)
