@@ -42,6 +42,54 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ok else 503)
 
 
+async def livez(request: web.Request) -> web.Response:
+    """Liveness: the process answers (its event loop turns). Nothing else is asked, so that a database
+    outage does not get every replica restarted."""
+    return web.json_response({"status": "ok"})
+
+
+HEADS_KEY: web.AppKey[frozenset[str]] = web.AppKey("migration_heads", frozenset)
+
+
+async def readiness(core: Core, *, heads: frozenset[str]) -> tuple[bool, dict[str, Any]]:
+    """Whether this replica should be sent requests, and why not: the database answers, it is migrated
+    to ``heads`` (the scripts' head revisions), and this process's inbox is not stuck
+    (:meth:`bot.kernel.inbox.Inbox.stuck`)."""
+    try:
+        stored = await core.db.revisions()
+    except Exception:
+        return False, {"status": "unavailable", "reason": "the database does not answer"}
+    if stored != heads:
+        at = ", ".join(sorted(stored)) or "no revision"
+        return False, {
+            "status": "unavailable",
+            "reason": f"the database is at {at}, not at the newest migration "
+            f"{', '.join(sorted(heads))}: run 'partnerbot db upgrade'",
+        }
+    try:
+        backlog = await core.inbox.backlog()
+    except Exception:
+        log.exception("readyz: could not read the inbox backlog")
+        return False, {"status": "unavailable", "reason": "the inbox cannot be read"}
+    after = core.settings.inbox_stuck_seconds
+    if core.inbox.stuck(oldest_waiting_s=backlog["oldest_waiting_s"], after=after):
+        why = (
+            "the inbox worker of this process is not running"
+            if not core.inbox.working
+            else f"the inbox is stuck: requests have waited {backlog['oldest_waiting_s']:g} s "
+            f"and this process finished none in the last {after:g} s"
+        )
+        return False, {"status": "unavailable", "reason": why, "inbox": backlog}
+    return True, {"status": "ok", "database": core.db.dialect, "migrations": "head", "inbox": backlog}
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness, for load balancers and orchestrators: 200 when :func:`readiness` says so, else 503;
+    both with a short JSON reason."""
+    ok, body = await readiness(request.app[CORE_KEY], heads=request.app[HEADS_KEY])
+    return web.json_response(body, status=200 if ok else 503)
+
+
 def acknowledgements_first(core: Core) -> Any:
     """Tell the inbox while requests are arriving, so that stored work yields to acknowledgements."""
 
@@ -69,7 +117,10 @@ def build_web_app(
         await core.db.dispose()
 
     app.cleanup_ctx.append(close_db)
+    app[HEADS_KEY] = store_db.migration_heads()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
     attach_channels(app, core)
 
     async def run_inbox(_app: web.Application) -> Any:

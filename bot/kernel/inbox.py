@@ -85,6 +85,9 @@ class Inbox:
         self._arriving = 0
         self._paused_until = 0.0
         self._last_arrival = 0.0
+        # When this process's workers last finished a request (handled or failed): readiness asks
+        # whether a backlog is waiting on a worker that no longer moves.
+        self.last_progress = time.monotonic()
 
     # -- what requests are --------------------------------------------------------------------
 
@@ -176,6 +179,7 @@ class Inbox:
     def start(self) -> None:
         """Start this process's worker (idempotent; :meth:`accept` starts it too)."""
         if self._loop_task is None or self._loop_task.done():
+            self.last_progress = time.monotonic()
             self._wake = asyncio.Event()
             self._loop_task = asyncio.get_running_loop().create_task(self._work())
 
@@ -266,6 +270,7 @@ class Inbox:
         else:
             self._finished.append(row_id)
         finally:
+            self.last_progress = time.monotonic()
             # Free the slot now, not in a done-callback a loop turn later, so the claim that this poke
             # starts sees it free.
             task = asyncio.current_task()
@@ -277,6 +282,20 @@ class Inbox:
             self._poke()
 
     # -- operators --------------------------------------------------------------------------------
+
+    @property
+    def working(self) -> bool:
+        """Whether this process's worker is running (started and neither stopped nor crashed)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    def stuck(self, *, oldest_waiting_s: float, after: float) -> bool:
+        """Whether this process's inbox is stuck: its worker is not running, or requests have waited
+        more than ``after`` seconds while it finished none for as long. A backlog that its workers are
+        eating into (or that another replica leaves behind while this one moves) is not stuck."""
+        if not self.working:
+            return True
+        idle = time.monotonic() - self.last_progress
+        return oldest_waiting_s > after and idle > after
 
     async def backlog(self) -> dict[str, Any]:
         """What waits to be handled, for ``/healthz``: how many, the oldest's age in seconds, and how
