@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.kernel.log_context import add_to_log_context
 from store import inbox_queries, queries
 from store.db import Database
 from store.inbox_queries import NewRequest
@@ -235,6 +236,8 @@ class Inbox:
         return len(claimed)
 
     async def _handle(self, row_id: int, kind: str, attempts: int, payload: dict[str, Any]) -> None:
+        # This task's log lines say which request they are about (its own copy of the context).
+        add_to_log_context(request_id=row_id, platform=kind.partition(".")[0], kind=kind)
         handler = self._handlers.get(kind)
         started = time.monotonic()
         try:
