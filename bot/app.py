@@ -8,6 +8,7 @@ This module, ``bot/wiring.py`` and ``bot/cli.py`` are the only parts of ``bot/``
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
@@ -16,9 +17,11 @@ from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Core
 from bot.config import Settings
+from bot.kernel.metrics import CONTENT_TYPE, METRICS, DatabaseSnapshot
 from bot.kernel.outbox import unreachable_people
 from bot.wiring import build_core
 from store import db as store_db
+from store import queries
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,45 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ok else 503)
 
 
+async def database_snapshot(core: Core) -> DatabaseSnapshot:
+    """The shared tables' gauges for a scrape, read with the queries ``/healthz`` uses."""
+    try:
+        backlog = await core.inbox.backlog()
+        async with core.db.transaction() as session:
+            pending, retrying, failed = await queries.outbox_counts(session)
+        unreachable = len(await unreachable_people(core.db))
+    except Exception:
+        log.warning("metrics: the database did not answer the scrape", exc_info=True)
+        return DatabaseSnapshot(up=False)
+    return DatabaseSnapshot(
+        up=True,
+        inbox_waiting=backlog["waiting"],
+        inbox_oldest_waiting_s=backlog["oldest_waiting_s"],
+        inbox_given_up_last_day=backlog["failed_last_day"],
+        outbox_pending=pending,
+        outbox_retrying=retrying,
+        outbox_failed=failed,
+        unreachable_people=unreachable,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format; with ``PARTNERBOT_METRICS_TOKEN`` set, only for
+    ``Authorization: Bearer TOKEN`` (401 otherwise)."""
+    core = request.app[CORE_KEY]
+    token = core.settings.metrics_token
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.json_response(
+                {"error": "GET /metrics needs Authorization: Bearer <PARTNERBOT_METRICS_TOKEN>"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+    body = METRICS.render(await database_snapshot(core))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
 def acknowledgements_first(core: Core) -> Any:
     """Tell the inbox while requests are arriving, so that stored work yields to acknowledgements."""
 
@@ -121,6 +163,7 @@ def build_web_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     attach_channels(app, core)
 
     async def run_inbox(_app: web.Application) -> Any:

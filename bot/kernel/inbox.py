@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.kernel.log_context import add_to_log_context
+from bot.kernel.metrics import METRICS
 from store import inbox_queries, queries
 from store.db import Database
 from store.inbox_queries import NewRequest
@@ -124,7 +125,8 @@ class Inbox:
                     if not done.done():
                         done.set_exception(exc)
             else:
-                for _, done in batch:
+                for request, done in batch:
+                    METRICS.acknowledged(request.kind)
                     if not done.done():
                         done.set_result(None)
                 self.start()  # one look for the workers per batch, not one per request
@@ -225,17 +227,23 @@ class Inbox:
                     if free > 0
                     else []
                 )
-                claimed = [(row.id, row.kind, row.attempts, dict(row.payload)) for row in rows]
+                claimed = [
+                    (row.id, row.kind, row.attempts, dict(row.payload), row.received_at) for row in rows
+                ]
         except Exception:
             self._finished.extend(finished)
             raise
-        for row_id, kind, attempts, payload in claimed:
-            task = asyncio.get_running_loop().create_task(self._handle(row_id, kind, attempts, payload))
+        for row_id, kind, attempts, payload, received_at in claimed:
+            task = asyncio.get_running_loop().create_task(
+                self._handle(row_id, kind, attempts, payload, received_at=received_at)
+            )
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         return len(claimed)
 
-    async def _handle(self, row_id: int, kind: str, attempts: int, payload: dict[str, Any]) -> None:
+    async def _handle(
+        self, row_id: int, kind: str, attempts: int, payload: dict[str, Any], *, received_at: datetime
+    ) -> None:
         # This task's log lines say which request they are about (its own copy of the context).
         add_to_log_context(request_id=row_id, platform=kind.partition(".")[0], kind=kind)
         handler = self._handlers.get(kind)
@@ -256,6 +264,7 @@ class Inbox:
                 "; giving up" if final else "; will retry",
                 exc_info=exc,
             )
+            METRICS.attempt_failed(kind, final=final)
             now = self.clock()
             try:
                 async with self.db.transaction() as session:
@@ -272,6 +281,8 @@ class Inbox:
                 )
         else:
             self._finished.append(row_id)
+            # Acknowledged to answered: the handler returns once its answers are posted.
+            METRICS.handled(kind, seconds=(self.clock() - received_at).total_seconds())
         finally:
             self.last_progress = time.monotonic()
             # Free the slot now, not in a done-callback a loop turn later, so the claim that this poke
