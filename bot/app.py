@@ -26,6 +26,8 @@ from store import queries
 log = logging.getLogger(__name__)
 
 CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
+# Seconds open HTTP requests get to finish on shutdown, before the inbox drains (Slack's deadline is 3 s).
+ACK_GRACE = 3.0
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -171,7 +173,9 @@ def build_web_app(
         # another replica that died.
         core.inbox.start()
         yield
-        await core.inbox.stop()
+        # Shutdown (SIGTERM): the server has stopped taking requests; what is being handled gets the
+        # grace period, the rest goes back to the inbox.
+        await core.inbox.stop(grace=core.settings.shutdown_grace_seconds)
 
     app.cleanup_ctx.append(run_inbox)
     if warm_conflicts:
@@ -222,4 +226,13 @@ def serve(settings: Settings, *, host: str, port: int, scheduler: bool) -> None:
     core = build_core(settings)
     app = build_web_app(core, with_scheduler=scheduler, warm_conflicts=True)
     log.info("partnerbot serving on http://%s:%s", host, port)
-    web.run_app(app, host=host, port=port, print=None, loop=asyncio.new_event_loop())
+    # On SIGTERM aiohttp stops listening, gives open requests (acknowledgements: a few ms each)
+    # ACK_GRACE seconds, then runs the cleanup above - the inbox's bounded drain among it.
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=None,
+        loop=asyncio.new_event_loop(),
+        shutdown_timeout=ACK_GRACE,
+    )

@@ -170,6 +170,9 @@ class Settings:
     # PARTNERBOT_INBOX_STUCK_SECONDS: /readyz says this replica is not ready when requests have waited
     # this long while its inbox workers finished nothing for as long (or its worker is not running).
     inbox_stuck_seconds: float = 300.0
+    # PARTNERBOT_SHUTDOWN_GRACE_SECONDS: on SIGTERM, how long requests being handled may take to finish;
+    # what is still running then is given back to the inbox for another replica (or the next start).
+    shutdown_grace_seconds: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -261,6 +264,9 @@ class Settings:
             llm_auth=_llm_auth(env),
             log_format=_log_format(env),
             metrics_token=env.get("PARTNERBOT_METRICS_TOKEN", "").strip(),
+            shutdown_grace_seconds=bounded_number(
+                env, "PARTNERBOT_SHUTDOWN_GRACE_SECONDS", 10.0, most=3600, unit="seconds"
+            ),
             inbox_stuck_seconds=bounded_number(
                 env, "PARTNERBOT_INBOX_STUCK_SECONDS", 300.0, most=86_400, unit="seconds"
             ),

@@ -127,6 +127,18 @@ async def finish_requests(session: AsyncSession, ids: Sequence[int], *, now: dat
         )
 
 
+async def release_requests(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Give claimed requests back unfinished (a process shutting down): their lease ends now, so any
+    replica - or this one after its restart - takes them up at once. No attempt is used up."""
+    if ids:
+        await session.execute(
+            update(InboxRequest)
+            .where(InboxRequest.id.in_(list(ids)), InboxRequest.status == "pending")
+            .values(claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def fail_request(
     session: AsyncSession, request_id: int, *, error: str, retry_at: datetime | None, now: datetime
 ) -> None:

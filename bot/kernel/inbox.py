@@ -82,6 +82,7 @@ class Inbox:
         self._loop_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._claimed: dict[asyncio.Task[None], tuple[int, str]] = {}  # task -> (row id, kind)
         self._finished: list[int] = []
         self._claiming = asyncio.Lock()
         self._arriving = 0
@@ -238,8 +239,13 @@ class Inbox:
                 self._handle(row_id, kind, attempts, payload, received_at=received_at)
             )
             self._running.add(task)
+            self._claimed[task] = (row_id, kind)
             task.add_done_callback(self._running.discard)
+            task.add_done_callback(self._forget_claim)
         return len(claimed)
+
+    def _forget_claim(self, task: asyncio.Task[None]) -> None:
+        self._claimed.pop(task, None)
 
     async def _handle(
         self, row_id: int, kind: str, attempts: int, payload: dict[str, Any], *, received_at: datetime
@@ -333,18 +339,36 @@ class Inbox:
             if await self._fill(paced=False) == 0 and not self._running and not self._waiting:
                 return
 
-    async def stop(self) -> None:
-        """Finish what is running (what is left stays stored for the next start or another replica)."""
-        if self._running:
-            await asyncio.wait(list(self._running))
-        if self._finished:
-            finished, self._finished = self._finished, []
-            async with self.db.transaction() as session:
-                await inbox_queries.finish_requests(session, finished, now=self.clock())
+    async def stop(self, *, grace: float | None = None) -> None:
+        """Stop: claim nothing more, give the requests being handled ``grace`` seconds to finish
+        (``None``: as long as they take), then cancel the rest and give them back to the inbox at once
+        (:func:`store.inbox_queries.release_requests`: no attempt used, the lease ended) for another
+        replica or the next start. Handling a request again is safe: its effects are keyed by its
+        request key, as after a crash. What is still waiting stays stored."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
+        async with self._claiming:  # a claim in flight has finished, and started its tasks
+            pass
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=grace)
+        unfinished = [(task, *self._claimed.get(task, (None, ""))) for task in list(self._running)]
+        for task, _, _ in unfinished:
+            task.cancel()
+        if unfinished:
+            await asyncio.gather(*(task for task, _, _ in unfinished), return_exceptions=True)
+        returned = [row_id for _, row_id, _ in unfinished if row_id is not None]
+        finished, self._finished = self._finished, []
+        if finished or returned:
+            async with self.db.transaction() as session:
+                await inbox_queries.finish_requests(session, finished, now=self.clock())
+                await inbox_queries.release_requests(session, returned)
+        for _, row_id, kind in unfinished:
+            METRICS.returned(kind)
+            log.warning(
+                "inbox: request %s (%s) unfinished at shutdown; given back to the inbox", row_id, kind
+            )
 
 
 async def purge(db: Database, *, now: datetime, keep: timedelta = KEEP_FINISHED) -> int:
