@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Re-resolve requirements.lock from pyproject.toml (runtime and dev extras, Python 3.11, every platform):
+# Re-resolve requirements.lock from pyproject.toml (runtime and dev extras, Python 3.11, every platform),
+# and requirements-runtime.lock - the same pins without the dev tools - for the container image:
 # after changing a dependency in pyproject.toml. Pins that still fit are kept; `make lock LOCK_ARGS=--upgrade`
 # takes the newest releases instead. Review the diff, then `make test`.
 lock:
@@ -25,6 +26,8 @@ lock:
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal \
 		--custom-compile-command "make lock" $(LOCK_ARGS) -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --universal -c $(LOCK) \
+		--custom-compile-command "make lock" -o requirements-runtime.lock
 
 run: $(STAMP)
 	$(BIN)/partnerbot db upgrade

@@ -19,10 +19,10 @@ LINUX_311 = {**default_environment(), "python_version": "3.11", "python_full_ver
 LINUX_311 |= {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
 
 
-def locked() -> dict[str, str]:
-    """name -> version of every pin that applies on Linux, Python 3.11."""
+def locked(lock: Path = LOCK) -> dict[str, str]:
+    """name -> version of every pin of ``lock`` that applies on Linux, Python 3.11."""
     pins: dict[str, str] = {}
-    for line in LOCK.read_text().splitlines():
+    for line in lock.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
             continue
