@@ -100,15 +100,18 @@ def handler_for(settings: Settings, *, stream: IO[str] | None = None) -> logging
     return handler
 
 
-def configure_logging(settings: Settings, *, level: int, stream: IO[str] | None = None) -> logging.Handler:
-    """Replace the root logger's handlers with :func:`handler_for`'s, at ``level``; quiet the chatty
-    libraries. Returns the handler."""
+def configure_logging(
+    settings: Settings, *, level: int, stream: IO[str] | None = None
+) -> logging.Handler | None:
+    """Put :func:`handler_for`'s handler on the root logger at ``level`` and quiet the chatty
+    libraries - like ``logging.basicConfig``, only when the root logger has no handler yet: a program
+    that embeds partnerbot (or a test runner) keeps the logging it set up. Returns the handler added."""
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    if root.handlers:
+        return None
     handler = handler_for(settings, stream=stream)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler

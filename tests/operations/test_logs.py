@@ -79,14 +79,20 @@ def test_text_is_the_default_and_configure_logging_installs_one_handler() -> Non
     saved, level = list(root.handlers), root.level
     out = io.StringIO()
     try:
+        for handler in saved:  # as `partnerbot` starts: no handler yet
+            root.removeHandler(handler)
         installed = configure_logging(Settings.from_env({}), level=logging.INFO, stream=out)
-        assert root.handlers == [installed] and root.level == logging.INFO
+        assert installed is not None and root.handlers == [installed] and root.level == logging.INFO
         assert installed.formatter is not None and installed.formatter._fmt == TEXT_FORMAT
         logging.getLogger("tests.operations.text").info("plain")
+        # Logging set up already (an embedding program, the test runner): left as it is.
+        assert configure_logging(Settings.from_env({}), level=logging.DEBUG, stream=out) is None
+        assert root.handlers == [installed] and root.level == logging.INFO
+        root.removeHandler(installed)
         json_handler = configure_logging(
             Settings.from_env({"PARTNERBOT_LOG_FORMAT": "json"}), level=logging.INFO, stream=out
         )
-        assert isinstance(json_handler.formatter, JsonFormatter) and root.handlers == [json_handler]
+        assert json_handler is not None and isinstance(json_handler.formatter, JsonFormatter)
     finally:
         for handler in list(root.handlers):
             root.removeHandler(handler)
