@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import chat
 
         return chat.main(argv[1:])
+    if argv[:1] == ["scale"]:
+        from bench import scale
+
+        return scale.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of about two minutes")
     parser.add_argument(

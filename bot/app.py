@@ -8,6 +8,7 @@ This module, ``bot/wiring.py`` and ``bot/cli.py`` are the only parts of ``bot/``
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
@@ -16,13 +17,17 @@ from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Core
 from bot.config import Settings
+from bot.kernel.metrics import CONTENT_TYPE, METRICS, DatabaseSnapshot
 from bot.kernel.outbox import unreachable_people
 from bot.wiring import build_core
 from store import db as store_db
+from store import queries
 
 log = logging.getLogger(__name__)
 
 CORE_KEY: web.AppKey[Core] = web.AppKey("core", Core)
+# Seconds open HTTP requests get to finish on shutdown, before the inbox drains (Slack's deadline is 3 s).
+ACK_GRACE = 3.0
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -40,6 +45,93 @@ async def healthz(request: web.Request) -> web.Response:
         except Exception:  # e.g. not migrated yet: the answer stays about the database
             log.exception("healthz: could not read the inbox backlog")
     return web.json_response(body, status=200 if ok else 503)
+
+
+async def livez(request: web.Request) -> web.Response:
+    """Liveness: the process answers (its event loop turns). Nothing else is asked, so that a database
+    outage does not get every replica restarted."""
+    return web.json_response({"status": "ok"})
+
+
+HEADS_KEY: web.AppKey[frozenset[str]] = web.AppKey("migration_heads", frozenset)
+
+
+async def readiness(core: Core, *, heads: frozenset[str]) -> tuple[bool, dict[str, Any]]:
+    """Whether this replica should be sent requests, and why not: the database answers, it is migrated
+    to ``heads`` (the scripts' head revisions), and this process's inbox is not stuck
+    (:meth:`bot.kernel.inbox.Inbox.stuck`)."""
+    try:
+        stored = await core.db.revisions()
+    except Exception:
+        return False, {"status": "unavailable", "reason": "the database does not answer"}
+    if stored != heads:
+        at = ", ".join(sorted(stored)) or "no revision"
+        return False, {
+            "status": "unavailable",
+            "reason": f"the database is at {at}, not at the newest migration "
+            f"{', '.join(sorted(heads))}: run 'partnerbot db upgrade'",
+        }
+    try:
+        backlog = await core.inbox.backlog()
+    except Exception:
+        log.exception("readyz: could not read the inbox backlog")
+        return False, {"status": "unavailable", "reason": "the inbox cannot be read"}
+    after = core.settings.inbox_stuck_seconds
+    if core.inbox.stuck(oldest_waiting_s=backlog["oldest_waiting_s"], after=after):
+        why = (
+            "the inbox worker of this process is not running"
+            if not core.inbox.working
+            else f"the inbox is stuck: requests have waited {backlog['oldest_waiting_s']:g} s "
+            f"and this process finished none in the last {after:g} s"
+        )
+        return False, {"status": "unavailable", "reason": why, "inbox": backlog}
+    return True, {"status": "ok", "database": core.db.dialect, "migrations": "head", "inbox": backlog}
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness, for load balancers and orchestrators: 200 when :func:`readiness` says so, else 503;
+    both with a short JSON reason."""
+    ok, body = await readiness(request.app[CORE_KEY], heads=request.app[HEADS_KEY])
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def database_snapshot(core: Core) -> DatabaseSnapshot:
+    """The shared tables' gauges for a scrape, read with the queries ``/healthz`` uses."""
+    try:
+        backlog = await core.inbox.backlog()
+        async with core.db.transaction() as session:
+            pending, retrying, failed = await queries.outbox_counts(session)
+        unreachable = len(await unreachable_people(core.db))
+    except Exception:
+        log.warning("metrics: the database did not answer the scrape", exc_info=True)
+        return DatabaseSnapshot(up=False)
+    return DatabaseSnapshot(
+        up=True,
+        inbox_waiting=backlog["waiting"],
+        inbox_oldest_waiting_s=backlog["oldest_waiting_s"],
+        inbox_given_up_last_day=backlog["failed_last_day"],
+        outbox_pending=pending,
+        outbox_retrying=retrying,
+        outbox_failed=failed,
+        unreachable_people=unreachable,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format; with ``PARTNERBOT_METRICS_TOKEN`` set, only for
+    ``Authorization: Bearer TOKEN`` (401 otherwise)."""
+    core = request.app[CORE_KEY]
+    token = core.settings.metrics_token
+    if token:
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.json_response(
+                {"error": "GET /metrics needs Authorization: Bearer <PARTNERBOT_METRICS_TOKEN>"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+    body = METRICS.render(await database_snapshot(core))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 def acknowledgements_first(core: Core) -> Any:
@@ -69,7 +161,11 @@ def build_web_app(
         await core.db.dispose()
 
     app.cleanup_ctx.append(close_db)
+    app[HEADS_KEY] = store_db.migration_heads()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     attach_channels(app, core)
 
     async def run_inbox(_app: web.Application) -> Any:
@@ -77,7 +173,9 @@ def build_web_app(
         # another replica that died.
         core.inbox.start()
         yield
-        await core.inbox.stop()
+        # Shutdown (SIGTERM): the server has stopped taking requests; what is being handled gets the
+        # grace period, the rest goes back to the inbox.
+        await core.inbox.stop(grace=core.settings.shutdown_grace_seconds)
 
     app.cleanup_ctx.append(run_inbox)
     if warm_conflicts:
@@ -128,4 +226,13 @@ def serve(settings: Settings, *, host: str, port: int, scheduler: bool) -> None:
     core = build_core(settings)
     app = build_web_app(core, with_scheduler=scheduler, warm_conflicts=True)
     log.info("partnerbot serving on http://%s:%s", host, port)
-    web.run_app(app, host=host, port=port, print=None, loop=asyncio.new_event_loop())
+    # On SIGTERM aiohttp stops listening, gives open requests (acknowledgements: a few ms each)
+    # ACK_GRACE seconds, then runs the cleanup above - the inbox's bounded drain among it.
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=None,
+        loop=asyncio.new_event_loop(),
+        shutdown_timeout=ACK_GRACE,
+    )

@@ -157,12 +157,9 @@ async def _with_core(settings: Settings, work: Callable[[Core], Awaitable[int]])
 def run(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=logging.INFO if args.command == "serve" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.logs import configure_logging
+
+    configure_logging(settings, level=logging.INFO if args.command == "serve" else logging.WARNING)
     if args.command == "serve":
         from bot.app import serve
 

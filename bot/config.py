@@ -62,6 +62,52 @@ def _llm_auth(env: dict[str, str]) -> str:
     return raw
 
 
+# Every setting that is a secret: each may come from the file named by ``NAME_FILE`` instead (container
+# and Kubernetes secrets), none is in a repr, and their values are masked in every log line
+# (``bot.logs``). DATABASE_URL is here for the password it may carry; only that password is masked.
+SECRET_SETTINGS = (
+    "DATABASE_URL",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_SECRET",
+    "MICROSOFT_APP_PASSWORD",
+    "PARTNERBOT_LLM_KEY",
+    "PARTNERBOT_LEADS_TOKEN",
+    "PARTNERBOT_METRICS_TOKEN",
+)
+# Values too short to mask without masking ordinary words (no real token is this short).
+MIN_MASKED_LENGTH = 4
+
+
+def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with each secret ``NAME`` whose ``NAME_FILE`` is set read from that file (one trailing
+    newline dropped, as ``echo`` and ``kubectl create secret --from-file`` leave one). Setting both is
+    refused, as is a file that cannot be read - naming the variable, never the value."""
+    resolved = dict(env)
+    for name in SECRET_SETTINGS:
+        path = env.get(f"{name}_FILE", "").strip()
+        if not path:
+            continue
+        if env.get(name, "").strip():
+            raise ValueError(f"set {name} or {name}_FILE, not both")
+        try:
+            value = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"{name}_FILE names {path!r}, which cannot be read: {getattr(exc, 'strerror', None) or exc}"
+            ) from exc
+        resolved[name] = value.removesuffix("\n").removesuffix("\r")
+    return resolved
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    raw = env.get("PARTNERBOT_LOG_FORMAT", "").strip().lower()
+    if raw not in ("", "text", "json"):
+        raise ValueError(f"PARTNERBOT_LOG_FORMAT must be text or json, not {raw!r}")
+    return raw or "text"
+
+
 def _names(env: dict[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of ids (workspaces, tenants, URL prefixes)."""
     return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
@@ -117,10 +163,42 @@ class Settings:
     llm_model: str = ""
     llm_timeout: float = 3.0
     llm_auth: str = ""  # "bearer", "api-key"; empty: api-key for Azure hosts, bearer for the rest
+    # PARTNERBOT_LOG_FORMAT: "text" (one readable line per record) or "json" (one JSON object per line).
+    log_format: str = "text"
+    # PARTNERBOT_METRICS_TOKEN: when set, GET /metrics wants ``Authorization: Bearer TOKEN``.
+    metrics_token: str = field(default="", repr=False)
+    # PARTNERBOT_INBOX_STUCK_SECONDS: /readyz says this replica is not ready when requests have waited
+    # this long while its inbox workers finished nothing for as long (or its worker is not running).
+    inbox_stuck_seconds: float = 300.0
+    # PARTNERBOT_SHUTDOWN_GRACE_SECONDS: on SIGTERM, how long requests being handled may take to finish;
+    # what is still running then is given back to the inbox for another replica (or the next start).
+    shutdown_grace_seconds: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Settings(database={self.database_url.split('://')[0]}, ...)"
+
+    def secret_values(self) -> frozenset[str]:
+        """The values of the secrets configured here (:data:`SECRET_SETTINGS`; of DATABASE_URL, only its
+        password), for the log filter that masks them."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        values = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.slack_client_secret,
+            self.microsoft_app_password,
+            self.llm_key,
+            self.metrics_token,
+            self.extra.get("PARTNERBOT_LEADS_TOKEN", ""),
+        ]
+        try:
+            values.append(str(make_url(self.database_url).password or ""))
+        except ArgumentError:
+            pass
+        return frozenset(v.strip() for v in values if len(v.strip()) >= MIN_MASKED_LENGTH)
 
     @property
     def slack_can_post(self) -> bool:
@@ -151,6 +229,7 @@ class Settings:
         if env is None:
             load_dotenv(dotenv or Path.cwd() / ".env", override=False)
             env = dict(os.environ)
+        env = with_secret_files(env)
         return cls(
             database_url=env.get("DATABASE_URL") or "sqlite:///./partnerbot.db",
             timezone=env.get("PARTNERBOT_TIMEZONE") or "UTC",
@@ -183,5 +262,20 @@ class Settings:
             llm_model=env.get("PARTNERBOT_LLM_MODEL", "").strip(),
             llm_timeout=bounded_number(env, "PARTNERBOT_LLM_TIMEOUT", 3.0, most=60, unit="seconds"),
             llm_auth=_llm_auth(env),
-            extra={k: v for k, v in env.items() if k.startswith("PARTNERBOT_") and k != "PARTNERBOT_LLM_KEY"},
+            log_format=_log_format(env),
+            metrics_token=env.get("PARTNERBOT_METRICS_TOKEN", "").strip(),
+            shutdown_grace_seconds=bounded_number(
+                env, "PARTNERBOT_SHUTDOWN_GRACE_SECONDS", 10.0, most=3600, unit="seconds"
+            ),
+            inbox_stuck_seconds=bounded_number(
+                env, "PARTNERBOT_INBOX_STUCK_SECONDS", 300.0, most=86_400, unit="seconds"
+            ),
+            # PARTNERBOT_LEADS_TOKEN stays here (handlers/lead_api.py reads it); the repr shows none of it.
+            extra={
+                k: v
+                for k, v in env.items()
+                if k.startswith("PARTNERBOT_")
+                and k not in ("PARTNERBOT_LLM_KEY", "PARTNERBOT_METRICS_TOKEN")
+                and not k.endswith("_FILE")
+            },
         )

@@ -29,6 +29,7 @@ from bot.kernel.companies import normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, parse_close_date
 from bot.kernel.errors import InputError, PartnerbotError, RequestFailed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.metrics import METRICS
 from bot.kernel.skills import Dialog, DialogStore, FallbackSkill, Skill, stale_button, stale_form
 from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.llm import LanguageModel, ground
@@ -292,6 +293,7 @@ class Conversation:
     ) -> list[Reply]:
         """Ask which reading was meant - or, for one inferred write, whether it was meant - and keep the
         question as a dialog, so a click after a restart still knows what it answers."""
+        METRICS.clarification(confirm=confirm)
         await self.dialogs.save(
             actor,
             CONFIRM if confirm else CHOOSE,
@@ -529,6 +531,7 @@ class Conversation:
                 choices = [r for r in choices if r.confidence >= best.confidence / 2]
             if choices:
                 return await self._offer(actor, understood.text, choices)
+        METRICS.understanding_fallback()
         if self.fallback is not None:
             return [self.fallback.not_understood(actor)]
         return [Reply(text=NOT_UNDERSTOOD)]

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.kernel.dates import to_local
 from bot.kernel.errors import InputError
+from bot.kernel.log_context import add_to_log_context
 from bot.kernel.messages import Actor, ConversationRef
 from store import queries
 from store.db import Database
@@ -110,6 +111,8 @@ class People:
         actor, linked = await self._identify_once(
             platform=platform, workspace=workspace, external_id=external_id, conversation=conversation
         )
+        if actor is not None:
+            add_to_log_context(person_id=actor.person_id)  # the rest of this request's log lines
         if actor is not None or linked or load_profile is None:
             return actor
         # Outside any transaction: the platform lookup is a network call.
@@ -123,6 +126,8 @@ class People:
             profile=profile,
             conversation=conversation,
         )
+        if actor is not None:
+            add_to_log_context(person_id=actor.person_id)
         return actor
 
     async def _identify_once(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.bootstrap import Core
+from bot.kernel.metrics import METRICS
 from scheduler.jobs import JOBS, Job
 
 log = logging.getLogger(__name__)
@@ -14,11 +16,15 @@ log = logging.getLogger(__name__)
 
 def _runner(core: Core, job: Job):  # type: ignore[no-untyped-def]
     async def run() -> None:
+        started, ok = time.monotonic(), False
         try:
             summary = await job.run(core, core.clock())
             log.debug("%s: %s", job.name, summary)
+            ok = True
         except Exception:
             log.exception("job %s failed", job.name)
+        finally:
+            METRICS.job_ran(job.name, ok=ok, seconds=time.monotonic() - started)
 
     return run
 

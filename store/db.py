@@ -107,6 +107,16 @@ class Database:
         except Exception:
             return False
 
+    async def revisions(self) -> frozenset[str]:
+        """The migration revisions the database records (``alembic_version``); empty when it records
+        none or the table is missing (never migrated). Raises when the database does not answer."""
+        async with self.engine.connect() as conn:  # a database that does not answer raises here
+            try:
+                rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+            except SQLAlchemyError:
+                return frozenset()
+            return frozenset(str(row[0]) for row in rows)
+
     def autocommit_writes(self) -> AutocommitWriter:
         """A writer of single statements that commit by themselves (see :class:`AutocommitWriter`)."""
         if self._writer is None:
@@ -218,6 +228,17 @@ def at_head(url: URL) -> bool:
     finally:
         engine.dispose()
     return stored == heads
+
+
+def migration_heads() -> frozenset[str]:
+    """The head revisions of this code's migrations: read from the scripts (:func:`head_revisions`),
+    or from Alembic when that reader is unsure."""
+    heads = head_revisions()
+    if heads:
+        return heads
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
 def head_revisions(versions: Path = MIGRATIONS / "versions") -> frozenset[str]:

@@ -88,7 +88,7 @@ async def claim_requests(
     session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
 ) -> Sequence[Row[Any]]:
     """Lease up to ``limit`` requests to handle, oldest first, none whose order key has an earlier
-    request unfinished; rows of ``(id, kind, attempts, payload)``.
+    request unfinished; rows of ``(id, kind, attempts, payload, received_at)``.
 
     As with the outbox, ``FOR UPDATE SKIP LOCKED`` lets replicas claim disjoint rows on PostgreSQL and
     the conditional UPDATE is the claim itself on SQLite; the lease returns a row to the pool when the
@@ -112,7 +112,7 @@ async def claim_requests(
             or_(t.claimed_until.is_(None), t.claimed_until < now),
         )
         .values(claimed_until=lease_until)
-        .returning(t.id, t.kind, t.attempts, t.payload)
+        .returning(t.id, t.kind, t.attempts, t.payload, t.received_at)
     )
     return sorted(claimed.all(), key=lambda row: row[0])
 
@@ -123,6 +123,18 @@ async def finish_requests(session: AsyncSession, ids: Sequence[int], *, now: dat
             update(InboxRequest)
             .where(InboxRequest.id.in_(list(ids)))
             .values(status="done", done_at=now, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def release_requests(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Give claimed requests back unfinished (a process shutting down): their lease ends now, so any
+    replica - or this one after its restart - takes them up at once. No attempt is used up."""
+    if ids:
+        await session.execute(
+            update(InboxRequest)
+            .where(InboxRequest.id.in_(list(ids)), InboxRequest.status == "pending")
+            .values(claimed_until=None)
             .execution_options(synchronize_session=False)
         )
 

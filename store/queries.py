@@ -397,6 +397,22 @@ async def clear_dialog(session: AsyncSession, person_id: int) -> None:
 # -- outbox -----------------------------------------------------------------------------------
 
 
+async def outbox_counts(session: AsyncSession) -> tuple[int, int, int]:
+    """(messages pending that have not failed yet, pending ones retrying after a failure, failed ones),
+    for the metrics. Sent messages are not counted."""
+    o = OutboxMessage
+    pending, retrying, failed = (
+        await session.execute(
+            select(
+                func.count().filter(o.status == "pending", o.attempts == 0),
+                func.count().filter(o.status == "pending", o.attempts > 0),
+                func.count().filter(o.status == "failed"),
+            ).where(o.status != "sent")
+        )
+    ).one()
+    return int(pending), int(retrying), int(failed)
+
+
 async def add_outbox(
     session: AsyncSession,
     *,

@@ -3,6 +3,7 @@ for ``any_db``), a settable clock, a Core, and a small world of partners, people
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -39,6 +40,60 @@ class FakeClock:
     def advance(self, **kwargs: float) -> datetime:
         self.now += timedelta(**kwargs)
         return self.now
+
+
+# Secrets at least this long are looked for in every log line of the run (shorter test values such as
+# "s" would match ordinary words; every real one is longer).
+LEAK_CHECK_LENGTH = 8
+
+
+class LeakWatch(logging.Handler):
+    """On the root logger for the whole run: formats every record (message, traceback, stack) and notes
+    each line that contains a secret of any Settings the run has built."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.secrets: set[str] = set()
+        self.leaks: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.secrets:
+            return
+        try:
+            line = self.format(record)
+        except Exception:
+            return
+        for secret in self.secrets:
+            if secret in line:
+                self.leaks.append(f"{secret[:3]}... in a line of {record.name}: {line[:300]!r}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log_line() -> Iterator[LeakWatch]:
+    """Fails the run when any log line at INFO or above contains a secret that a test configured
+    (every Settings.from_env of the run is watched), unmasked: the code must not log them at all
+    (bot.logs.SecretMask is the second line of defence, in production only)."""
+    watch = LeakWatch()
+    real = Settings.from_env.__func__  # type: ignore[attr-defined]
+
+    def watching(cls: type[Settings], env: dict[str, str] | None = None, **kwargs: Any) -> Settings:
+        settings = real(cls, env, **kwargs)
+        watch.secrets.update(v for v in settings.secret_values() if len(v) >= LEAK_CHECK_LENGTH)
+        return settings
+
+    root = logging.getLogger()
+    level = root.level
+    Settings.from_env = classmethod(watching)  # type: ignore[method-assign,assignment]
+    root.addHandler(watch)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield watch
+    finally:
+        Settings.from_env = classmethod(real)  # type: ignore[method-assign,assignment]
+        root.removeHandler(watch)
+        root.setLevel(level)
+    assert not watch.leaks, "secrets in log lines:\n" + "\n".join(watch.leaks[:20])
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.kernel.log_context import add_to_log_context
+from bot.kernel.metrics import METRICS
 from store import inbox_queries, queries
 from store.db import Database
 from store.inbox_queries import NewRequest
@@ -80,11 +82,15 @@ class Inbox:
         self._loop_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._claimed: dict[asyncio.Task[None], tuple[int, str]] = {}  # task -> (row id, kind)
         self._finished: list[int] = []
         self._claiming = asyncio.Lock()
         self._arriving = 0
         self._paused_until = 0.0
         self._last_arrival = 0.0
+        # When this process's workers last finished a request (handled or failed): readiness asks
+        # whether a backlog is waiting on a worker that no longer moves.
+        self.last_progress = time.monotonic()
 
     # -- what requests are --------------------------------------------------------------------
 
@@ -120,7 +126,8 @@ class Inbox:
                     if not done.done():
                         done.set_exception(exc)
             else:
-                for _, done in batch:
+                for request, done in batch:
+                    METRICS.acknowledged(request.kind)
                     if not done.done():
                         done.set_result(None)
                 self.start()  # one look for the workers per batch, not one per request
@@ -176,6 +183,7 @@ class Inbox:
     def start(self) -> None:
         """Start this process's worker (idempotent; :meth:`accept` starts it too)."""
         if self._loop_task is None or self._loop_task.done():
+            self.last_progress = time.monotonic()
             self._wake = asyncio.Event()
             self._loop_task = asyncio.get_running_loop().create_task(self._work())
 
@@ -220,17 +228,30 @@ class Inbox:
                     if free > 0
                     else []
                 )
-                claimed = [(row.id, row.kind, row.attempts, dict(row.payload)) for row in rows]
+                claimed = [
+                    (row.id, row.kind, row.attempts, dict(row.payload), row.received_at) for row in rows
+                ]
         except Exception:
             self._finished.extend(finished)
             raise
-        for row_id, kind, attempts, payload in claimed:
-            task = asyncio.get_running_loop().create_task(self._handle(row_id, kind, attempts, payload))
+        for row_id, kind, attempts, payload, received_at in claimed:
+            task = asyncio.get_running_loop().create_task(
+                self._handle(row_id, kind, attempts, payload, received_at=received_at)
+            )
             self._running.add(task)
+            self._claimed[task] = (row_id, kind)
             task.add_done_callback(self._running.discard)
+            task.add_done_callback(self._forget_claim)
         return len(claimed)
 
-    async def _handle(self, row_id: int, kind: str, attempts: int, payload: dict[str, Any]) -> None:
+    def _forget_claim(self, task: asyncio.Task[None]) -> None:
+        self._claimed.pop(task, None)
+
+    async def _handle(
+        self, row_id: int, kind: str, attempts: int, payload: dict[str, Any], *, received_at: datetime
+    ) -> None:
+        # This task's log lines say which request they are about (its own copy of the context).
+        add_to_log_context(request_id=row_id, platform=kind.partition(".")[0], kind=kind)
         handler = self._handlers.get(kind)
         started = time.monotonic()
         try:
@@ -249,6 +270,7 @@ class Inbox:
                 "; giving up" if final else "; will retry",
                 exc_info=exc,
             )
+            METRICS.attempt_failed(kind, final=final)
             now = self.clock()
             try:
                 async with self.db.transaction() as session:
@@ -265,7 +287,10 @@ class Inbox:
                 )
         else:
             self._finished.append(row_id)
+            # Acknowledged to answered: the handler returns once its answers are posted.
+            METRICS.handled(kind, seconds=(self.clock() - received_at).total_seconds())
         finally:
+            self.last_progress = time.monotonic()
             # Free the slot now, not in a done-callback a loop turn later, so the claim that this poke
             # starts sees it free.
             task = asyncio.current_task()
@@ -277,6 +302,20 @@ class Inbox:
             self._poke()
 
     # -- operators --------------------------------------------------------------------------------
+
+    @property
+    def working(self) -> bool:
+        """Whether this process's worker is running (started and neither stopped nor crashed)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    def stuck(self, *, oldest_waiting_s: float, after: float) -> bool:
+        """Whether this process's inbox is stuck: its worker is not running, or requests have waited
+        more than ``after`` seconds while it finished none for as long. A backlog that its workers are
+        eating into (or that another replica leaves behind while this one moves) is not stuck."""
+        if not self.working:
+            return True
+        idle = time.monotonic() - self.last_progress
+        return oldest_waiting_s > after and idle > after
 
     async def backlog(self) -> dict[str, Any]:
         """What waits to be handled, for ``/healthz``: how many, the oldest's age in seconds, and how
@@ -300,18 +339,36 @@ class Inbox:
             if await self._fill(paced=False) == 0 and not self._running and not self._waiting:
                 return
 
-    async def stop(self) -> None:
-        """Finish what is running (what is left stays stored for the next start or another replica)."""
-        if self._running:
-            await asyncio.wait(list(self._running))
-        if self._finished:
-            finished, self._finished = self._finished, []
-            async with self.db.transaction() as session:
-                await inbox_queries.finish_requests(session, finished, now=self.clock())
+    async def stop(self, *, grace: float | None = None) -> None:
+        """Stop: claim nothing more, give the requests being handled ``grace`` seconds to finish
+        (``None``: as long as they take), then cancel the rest and give them back to the inbox at once
+        (:func:`store.inbox_queries.release_requests`: no attempt used, the lease ended) for another
+        replica or the next start. Handling a request again is safe: its effects are keyed by its
+        request key, as after a crash. What is still waiting stays stored."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
+        async with self._claiming:  # a claim in flight has finished, and started its tasks
+            pass
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=grace)
+        unfinished = [(task, *self._claimed.get(task, (None, ""))) for task in list(self._running)]
+        for task, _, _ in unfinished:
+            task.cancel()
+        if unfinished:
+            await asyncio.gather(*(task for task, _, _ in unfinished), return_exceptions=True)
+        returned = [row_id for _, row_id, _ in unfinished if row_id is not None]
+        finished, self._finished = self._finished, []
+        if finished or returned:
+            async with self.db.transaction() as session:
+                await inbox_queries.finish_requests(session, finished, now=self.clock())
+                await inbox_queries.release_requests(session, returned)
+        for _, row_id, kind in unfinished:
+            METRICS.returned(kind)
+            log.warning(
+                "inbox: request %s (%s) unfinished at shutdown; given back to the inbox", row_id, kind
+            )
 
 
 async def purge(db: Database, *, now: datetime, keep: timedelta = KEEP_FINISHED) -> int:

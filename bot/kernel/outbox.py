@@ -18,6 +18,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel.messages import Reply
+from bot.kernel.metrics import METRICS
 from store import queries
 from store.db import Database
 
@@ -328,6 +329,7 @@ class OutboxDispatcher:
     ) -> None:
         reply = Reply.from_dict(payload)
         delivered: list[tuple[str, dict[str, Any]]] = []
+        platform = "none"  # for the metrics: where it went, once that is known
         try:
             if recipient_kind == "replace":
                 assert replace_key
@@ -336,8 +338,9 @@ class OutboxDispatcher:
                         (d.platform, dict(d.message_ref))
                         for d in await queries.delivered_for(session, replace_key)
                     ]
-                for platform, ref in earlier:
-                    notifier = self.notifiers.get(platform)
+                platform = earlier[0][0] if earlier else "none"
+                for where, ref in earlier:
+                    notifier = self.notifiers.get(where)
                     if notifier is not None:
                         await notifier.update(message_ref=ref, reply=reply)
             else:
@@ -358,6 +361,7 @@ class OutboxDispatcher:
                 attempts=attempts,
             )
             report.waiting += 1
+            METRICS.delivery(platform, "unreachable")
             # Only where people can be reached at all: with no chat platform configured (the terminal
             # alone), nobody can, and moving work from one person to the next would change nothing.
             if self.on_unreachable is not None and any(
@@ -374,12 +378,14 @@ class OutboxDispatcher:
             if exc.permanent or attempts >= MAX_ATTEMPTS:
                 await self._record(row_id, now=now, status="failed", error=str(exc), attempts=attempts)
                 report.failed += 1
+                METRICS.delivery(platform, "failed")
             else:
                 wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(attempts)
                 await self._record(
                     row_id, now=now, status="pending", error=str(exc), next_at=now + wait, attempts=attempts
                 )
                 report.retried += 1
+                METRICS.delivery(platform, "retry")
             return
         except Exception as exc:  # a bug or an unexpected platform answer: retry, keep the row visible
             log.exception("outbox delivery of %s failed", idempotency_key)
@@ -395,6 +401,7 @@ class OutboxDispatcher:
             )
             report.failed += status == "failed"
             report.retried += status == "pending"
+            METRICS.delivery(platform, "failed" if status == "failed" else "retry")
             return
         await self._record(
             row_id,
@@ -405,6 +412,7 @@ class OutboxDispatcher:
             replace_key=replace_key if recipient_kind != "replace" else None,
         )
         report.sent += 1
+        METRICS.delivery(platform, "sent")
 
     async def _target(
         self, recipient_kind: str, recipient_id: int | None, *, prefer: str | None = None

@@ -30,7 +30,9 @@ from handlers.slack.app import SLACK_KEY
 from handlers.slack.listeners import SlackChannel
 from tests.conftest import FakeClock, World, build_core, make_world
 
-SIGNING_SECRET = "secret"
+SIGNING_SECRET = (
+    "test-signing-secret"  # distinctive: no log line of the run may contain it (tests/conftest.py)
+)
 BOT_TOKEN = "xoxb-test"
 VENDOR_CHANNEL = "CVENDOR"
 BOT_USER = "UBOT"

@@ -35,7 +35,7 @@ async def oauth_core(sqlite_url: str, clock: FakeClock, standin: SlackStandIn) -
         sqlite_url,
         clock,
         SLACK_CLIENT_ID="111.222",
-        SLACK_CLIENT_SECRET="shh",
+        SLACK_CLIENT_SECRET="test-client-secret",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=f"{standin.url}/api/",
         SLACK_VENDOR_CHANNEL="CVENDOR",

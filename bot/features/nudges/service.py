@@ -32,6 +32,7 @@ from bot.kernel.changes import RecordChanged
 from bot.kernel.dates import format_date, to_local
 from bot.kernel.errors import InputError, NotFound
 from bot.kernel.messages import Actor, Button, Fact, Reply
+from bot.kernel.metrics import METRICS
 from store import nudge_queries, queries
 from store.db import Database
 from store.nudge_models import NudgeItem
@@ -417,6 +418,9 @@ class Nudges:
                 report.messages += 1
                 report.items += len(items)
                 report.escalated += sum(1 for i in items if i.kind == "escalation")
+        METRICS.nudges(
+            sent=report.messages, deferred_quiet=report.deferred_quiet, deferred_budget=report.deferred_budget
+        )
         return report
 
     async def _send(
