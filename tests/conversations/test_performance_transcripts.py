@@ -87,14 +87,18 @@ async def test_partner_cannot_see_another_partners_scorecard(
 
     other = await bob.say("scorecard for Northwind")
     nobody = await bob.say("scorecard for Northwint")
-    assert other == "I don't know a partner called 'Northwind'."
-    assert nobody == "I don't know a partner called 'Northwint'."
+    yours = " You can see your own: say 'my scorecard'."
+    assert other == "I don't know a partner called 'Northwind'." + yours
+    assert nobody == "I don't know a partner called 'Northwint'." + yours
     exact = await bob.say("scorecard for Northwind Partners last 30 days")
-    assert exact == "I don't know a partner called 'Northwind Partners'."
+    assert exact == "I don't know a partner called 'Northwind Partners'." + yours
+    assert (
+        await bob.say("show me northwind's scorecard") == "I don't know a partner called 'northwind'." + yours
+    )
     clicked = await core.conversation.handle_action(
         world.bob, "performance.show", {"partner": "Northwind Partners", "days": "90"}
     )
-    assert [r.text for r in clicked] == ["I don't know a partner called 'Northwind Partners'."]
+    assert [r.text for r in clicked] == ["I don't know a partner called 'Northwind Partners'." + yours]
 
     lagging = await bob.say("who is lagging?")
     assert "for vendor staff" in lagging and "Northwind" not in lagging and "Contoso" not in lagging

@@ -15,8 +15,11 @@ PERIOD_RE = re.compile(
     r"(?P<unit>days?|d|weeks?|wks?|w|months?|mos?|m|quarters?|years?)\s*[?.!]*\s*$",
     re.I,
 )
+# "acme's scorecard", "show me acme corp's numbers" (the first word of a name is none of the request's)
 _POSSESSIVE_RE = re.compile(
-    r"(?P<name>[^\W\d][\w&.-]*(?:\s+[^\W\d][\w&.-]*)?)'s\s+(?:scorecard|numbers|performance|stats)", re.I
+    r"(?P<name>\b(?!(?:me|us|the|show|give|get|see|pull)\b)[^\W\d][\w&.-]*(?:\s+[^\W\d][\w&.-]*)?)'s\s+"
+    r"(?:scorecard|numbers|performance|stats)",
+    re.I,
 )
 
 

@@ -554,8 +554,9 @@ class Performance:
                 found = candidates
             else:
                 found = match_partners(partner_name, candidates)
-            if not found:
-                raise NotFound(unknown_partner_text(partner_name or ""))
+            if not found:  # the same answer for a partner there is none of and one that isn't theirs
+                own = "" if actor.is_staff else " You can see your own: say 'my scorecard'."
+                raise NotFound(unknown_partner_text(partner_name or "") + own)
             if len(found) > 1:
                 raise AmbiguousPartner(partner_name or "", [p.name for p in found])
             (card,) = await self._scorecards(
