@@ -140,3 +140,10 @@ def test_courtesy_words_say_nothing_about_the_request(core: Core) -> None:
     for text in ("help pls", "help please"):
         best = read(core, text).best
         assert best is not None and best.intent == "meta.help", text
+
+
+def test_what_follows_an_aside_does_not_outweigh_the_request_before_it(core: Core) -> None:
+    """A reason after a dash is what is said, not what is asked: "extended" in it asks for no extension."""
+    best = read(core, "D-1 lost - they extended the contract with their current supplier").best
+    assert best is not None and best.intent == "deal.lost" and best.ref == "D-1"
+    assert "extended the contract" in best.get("reason", "")

@@ -104,6 +104,7 @@ def expand(example: str, spec: IntentSpec) -> str:
 
 # What sets an aside apart from the request before it: a colon, a dash between spaces, a bracket, "because".
 _ASIDE_RE = re.compile(r"[:(\u2013\u2014]|\s-\s|\b(?:because|since|as)\b", re.IGNORECASE)
+_RECORD_PLACEHOLDER_RE = re.compile(r"\bx(?:[a-z]+ref|name|partner)\b")
 _VALUE_RE = re.compile(r"<[^>]*>|\{\w+\}")
 # A word of a request - or an arrow, which asks as much as a word does ("L-1 -> Contoso").
 _WORD_RE = re.compile(r"[a-z][a-z0-9']*|->|=>|\u2192")
@@ -146,6 +147,25 @@ class Understanding:
                     roles.append(role)
                     labels.append(spec.name)
         self.model.fit(texts, roles, labels)
+
+    def _rank(self, text: str, role: str) -> list[tuple[str, float]]:
+        """The model's ranking of a message - and, when a request on a record comes before an aside ("mark
+        D-2 lost - the customer went with the incumbent", "next step on initech: demo with their CIO"),
+        of the request alone, the two agreeing: what follows the aside is what is said (a reason, a
+        note), which must not outweigh what is asked."""
+        ranked = self.model.rank(text, role)
+        m = _ASIDE_RE.search(text)
+        if m is None or not text[m.end() :].strip():
+            return ranked
+        head = text[: m.start()]
+        words = [w for w in re.findall(r"[^\W_]+", fold(head)) if not w.startswith("x") and w not in _GENERIC]
+        if not words or not _RECORD_PLACEHOLDER_RE.search(head):
+            # "D-3 - can you ask bob ...", "good news: PO received from ...": the request is after it
+            return ranked
+        alone = dict(self.model.rank(head, role))
+        both = {i: (p * alone.get(i, 0.0)) ** 0.5 for i, p in ranked}
+        total = sum(both.values()) or 1.0
+        return sorted(((i, p / total) for i, p in both.items()), key=lambda ip: -ip[1])
 
     def _how_to(self, message: str, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """A message that asks how to do something wants to know, not to have it done: the help when it
@@ -203,7 +223,7 @@ class Understanding:
         )
         ranked: list[tuple[str, float]] = [(only, 1.0)] if only else []
         if not only:
-            ranked = self._by_references(self.model.rank(entities.placeholders(), role), entities)
+            ranked = self._by_references(self._rank(entities.placeholders(), role), entities)
             ranked = self._how_to(message, self._for_role(ranked, role, message))
         shows = None if only else self._shows(ranked, entities, role)
         alone = shows is not None and _only_reference(entities)
