@@ -563,3 +563,25 @@ async def test_conversion_details_in_one_sentence_and_words_that_are_not_a_decli
     assert "31 May 2027" in out and f"Register a deal from {ref}?" in out
     assert "D-1 is registered from L-1" in await alice.say("yes")
     assert "Nothing to cancel" in await alice.say("cancel"), "the dialog is over"
+
+
+async def test_a_registration_for_a_leads_company_asks_whether_to_convert_the_lead(
+    core: Core, lw: Leads
+) -> None:
+    """ "register tailspin ..." while Tailspin Toys is one of the partner's leads: converting the lead or a
+    new deal is asked, never guessed; a partner without that lead registers straight away."""
+    await lw.skill.leads.set_profile(lw.world.dana, "Fabrikam Solutions", capacity=0)
+    ref = await new_lead(core, lw, company="Tailspin Toys GmbH")
+    alice = Chat(core, lw.world.alice)
+    await alice.say(f"accept {ref}")
+    out = await alice.say("register tailspin toys, cloud suite, 40k eur, end of march")
+    assert f"Tailspin Toys GmbH is your lead {ref}. Convert {ref} into a deal, or register a new deal?" in out
+    out = await alice.click("Register a new deal")
+    assert "Register this deal?" in out and "40,000 EUR" in out
+    await alice.say("cancel")
+    await alice.say("register tailspin toys, cloud suite, 40k eur, end of march")
+    out = await alice.click(f"Convert {ref}")
+    assert ref in out and "Register this deal?" not in out
+    bob = Chat(core, lw.world.bob)  # not his lead: nothing of it shows
+    out = await bob.say("register tailspin toys, cloud suite, 40k eur, end of march")
+    assert ref not in out and "Register this deal?" in out

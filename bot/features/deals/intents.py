@@ -32,9 +32,14 @@ STATUS_WORDS = {
 
 
 def registration_slots(ctx: SlotContext) -> dict[str, Any]:
-    """A registration's customer: a known one by name, else the name as typed; and its web domain."""
+    """A registration's customer: a known one by name, else the name as typed; and its web domain. A
+    customer that is the company of one of the person's leads brings the lead (``lead``): converting it
+    may be what is meant."""
     typed = free_name(ctx)
     found: dict[str, Any] = {"customer": typed} if typed else {}
+    lead, _ = record_by_name(ctx.entities, "L")
+    if lead is not None:
+        found["lead"], found["lead_company"] = lead.ref, lead.name
     notes = free_notes(ctx, besides=typed)
     if notes:
         found["notes"] = notes

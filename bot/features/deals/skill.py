@@ -11,6 +11,7 @@ and builds replies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
@@ -110,6 +111,7 @@ class DealSkill:
             "deal.register.edit": self._edit_registration,
             "deal.customer.yes": self._customer_yes,
             "deal.customer.no": self._customer_no,
+            "deal.register.new": self._new_not_lead,
             "deal.product.pick": self._product_pick,
         }
         self._actions: dict[str, ActionStep] = {
@@ -218,7 +220,7 @@ class DealSkill:
             default_currency=self.default_currency,
         )
         slots = _slots_from(found, {})  # what the reading did not find, read the way the form reads it
-        for name in ("customer", "product", "domain", "country", "notes"):
+        for name in ("customer", "product", "domain", "country", "notes", "lead", "lead_company"):
             if reading.get(name):
                 slots[name] = reading.get(name)
         if reading.get("amount") is not None:
@@ -591,6 +593,10 @@ class DealSkill:
         asking = state.get("asking")
         if asking == "confirm":
             return await self._answer_confirm(actor, slots, text)
+        if asking == "lead":
+            if YES_RE.match(text) or re.match(r"\s*(?:a\s+)?new\b|\s*register\b", text, re.I):
+                return await self._new_not_lead(actor, state, {})
+            return None  # "convert L-2" starts the conversion (the dialog gives way to it)
         if asking == "customer_suggestion":
             if YES_RE.match(text):
                 return await self._customer_yes(actor, state, {})
@@ -687,6 +693,8 @@ class DealSkill:
                 slots.pop(name)
         lead = "\n".join(([prefix] if prefix else []) + problems)
         lead_in = lead + "\n" if lead else ""
+        if slots.get("lead") and not slots.get("lead_checked"):
+            return await self._lead_or_new(actor, slots, lead_in)
         if "customer" in slots and not slots.get("customer_checked"):
             asked = await self._check_customer(actor, slots, lead_in)
             if asked:
@@ -703,6 +711,26 @@ class DealSkill:
         if lead:
             summary.text = lead + "\n" + summary.text
         return [summary]
+
+    async def _lead_or_new(self, actor: Actor, slots: dict[str, Any], lead_in: str) -> Replies:
+        """A registration for the company of one of the partner's leads: converting the lead (which keeps
+        its history and closes it) or a new deal - asked, never guessed."""
+        ref, company = slots["lead"], slots.get("lead_company") or slots.get("customer")
+        await self.dialogs.save(actor, REGISTER, {"slots": slots, "asking": "lead"})
+        return [
+            Reply(
+                text=lead_in
+                + f"{company} is your lead {ref}. Convert {ref} into a deal, or register a new deal?",
+                buttons=[
+                    Button(f"Convert {ref}", "lead.convert", {"ref": ref}, style="primary"),
+                    Button("Register a new deal", "deal.register.new"),
+                ],
+            )
+        ]
+
+    async def _new_not_lead(self, actor: Actor, state: dict[str, Any], data: dict[str, str]) -> Replies:
+        slots = {**state.get("slots", {}), "lead_checked": True}
+        return await self._collect(actor, slots, products=await self.deals.products())
 
     async def _check_customer(self, actor: Actor, slots: dict[str, Any], lead_in: str) -> Replies:
         """Ask "did you mean ...?" when the customer looks like one the partner already has."""
