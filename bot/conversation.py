@@ -30,7 +30,7 @@ from bot.kernel.dates import format_date, parse_close_date
 from bot.kernel.errors import InputError, PartnerbotError, RequestFailed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.metrics import METRICS
-from bot.kernel.skills import Dialog, DialogStore, FallbackSkill, Skill, stale_button, stale_form
+from bot.kernel.skills import Dialog, DialogStore, FallbackSkill, Skill, cancelled, stale_button, stale_form
 from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.llm import LanguageModel, ground
 from bot.kernel.understanding.meta import META_INTENTS
@@ -568,7 +568,7 @@ class Conversation:
         await self._clear(actor)
         if dialog is None:
             return [Reply(text="Nothing to cancel. Say 'help' to see what I can do.")]
-        return [Reply(text="Cancelled. Nothing was saved.")]
+        return cancelled()
 
     # -- buttons and forms ----------------------------------------------------------------------
 

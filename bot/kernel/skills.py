@@ -23,11 +23,17 @@ from store.db import Database
 
 STALE_BUTTON = "That button is no longer available."
 STALE_FORM = "That form is no longer available."
+CANCELLED = "Cancelled. Nothing was saved."
 
 
 def stale_button() -> list[Reply]:
     """The answer to a button no skill knows (an old message, a renamed action)."""
     return [Reply(text=STALE_BUTTON)]
+
+
+def cancelled() -> list[Reply]:
+    """The answer to "cancel" in any dialog: the one text for it, after the dialog is cleared."""
+    return [Reply(text=CANCELLED)]
 
 
 def stale_form() -> FormResult:

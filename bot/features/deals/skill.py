@@ -37,7 +37,7 @@ from bot.kernel.dates import format_date, parse_close_date, validate_close_date
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.reasons import ReasonStep
-from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.skills import Dialog, DialogStore, cancelled, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import Reading
 from bot.kernel.words import NO_RE, YES_RE
@@ -586,7 +586,7 @@ class DealSkill:
 
     async def _cancel(self, actor: Actor) -> Replies:
         await self.dialogs.clear(actor)
-        return [Reply(text="Cancelled. Nothing was saved.")]
+        return cancelled()
 
     async def _continue_registration(self, actor: Actor, state: dict[str, Any], text: str) -> Replies | None:
         slots = dict(state.get("slots", {}))

@@ -28,7 +28,7 @@ from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.refs import DEAL, LEAD
-from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.skills import Dialog, DialogStore, cancelled, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import Reading
 from bot.kernel.words import NO_RE, YES_RE
@@ -197,7 +197,7 @@ class LeadSkill:
                 return await self._create_confirm(actor)
             if NO_RE.match(text):
                 await self.dialogs.clear(actor)
-                return [Reply(text="Cancelled. Nothing was saved.")]
+                return cancelled()
             return None
         return None
 
@@ -544,7 +544,7 @@ class LeadSkill:
                 return await self._convert_finish(actor, state)
             if NO_RE.match(text):
                 await self.dialogs.clear(actor)
-                return [Reply(text="Cancelled. Nothing was saved.")]
+                return cancelled()
         today = self.deals.today_for(actor)
         products = await self.leads.products()
         try:

@@ -44,7 +44,7 @@ from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any
-from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.skills import Dialog, DialogStore, cancelled, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import Reading
 from bot.kernel.words import NO_RE, YES_RE
@@ -531,7 +531,7 @@ class MdfSkill:
                 return await self._request_finish(actor, slots)
             if NO_RE.match(text):
                 await self._clear_mine(actor)
-                return [Reply(text="Cancelled. Nothing was saved.")]
+                return cancelled()
             found, _ = parse_request_text(text, today=today)
             if not found:
                 return [Reply(text="Reply 'yes' to send the request, tell me what to change, or 'cancel'.")]
