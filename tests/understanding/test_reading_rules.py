@@ -147,3 +147,19 @@ def test_what_follows_an_aside_does_not_outweigh_the_request_before_it(core: Cor
     best = read(core, "D-1 lost - they extended the contract with their current supplier").best
     assert best is not None and best.intent == "deal.lost" and best.ref == "D-1"
     assert "extended the contract" in best.get("reason", "")
+
+
+def test_an_example_reads_its_values_as_a_message_does_and_a_message_that_is_one_is_its_intent(
+    core: Core,
+) -> None:
+    from bot.kernel.understanding.reader import as_read
+
+    assert "xdate" in as_read("which deals close this quarter") and "quarter" not in as_read(
+        "which deals close this quarter"
+    )
+    understanding = core.conversation.understanding()
+    declared = next(e for e in understanding.specs["deal.list"].examples if "{" not in e and len(e) > 12)
+    best = read(core, declared).best
+    assert best is not None and best.intent == "deal.list", declared
+    best = read(core, "what is closing next month").best  # a date in other words than the example's
+    assert best is not None and best.intent == "deal.list"

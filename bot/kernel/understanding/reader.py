@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 
 from bot.kernel.refs import ALL_KINDS
 from bot.kernel.understanding.entities import Entities, Named, find_entities
-from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel
+from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel, tokens
 from bot.kernel.understanding.slots import SlotContext, clean, doubts_in, fill
 from bot.kernel.understanding.spec import IntentSpec, Reading, Understood, confirmed_first
 from bot.kernel.words import fold
@@ -41,6 +41,7 @@ UNKNOWN_BELOW = 0.30  # below this, and with nothing worth offering, the message
 OTHER_ROLE_AHEAD = (0.4, 2.0)  # how likely another role's intent must be, and how much likelier than every
 # reading of one's own, to stay a reading (the person is then told it is not theirs to do)
 HOW_TO_DOING = 0.1  # how much less likely the doing is than knowing how, for a how-to message
+DECLARED = 20.0  # how much likelier an intent is when the message is one of its declared examples
 OTHER_RECORD = 0.05  # how much less likely an intent on another kind of record than the one typed is
 NO_RECORD = 0.3  # ... and one on no record at all
 
@@ -105,6 +106,17 @@ def expand(example: str, spec: IntentSpec) -> str:
 # What sets an aside apart from the request before it: a colon, a dash between spaces, a bracket, "because".
 _ASIDE_RE = re.compile(r"[:(\u2013\u2014]|\s-\s|\b(?:because|since|as)\b", re.IGNORECASE)
 _RECORD_PLACEHOLDER_RE = re.compile(r"\bx(?:[a-z]+ref|name|partner)\b")
+# The day an example's relative dates are read against: any day will do, as only their placeholder counts.
+_EXAMPLES_DAY = date(2026, 1, 5)
+
+
+def as_read(example: str) -> str:
+    """An example as the model reads a message: the values typed in it as words ("what's closing this
+    quarter", "ships in March") replaced by their placeholders too, as the message's are."""
+    found = find_entities(example, today=_EXAMPLES_DAY, products=[], names=[], default_currency="USD")
+    return found.placeholders() if found.spans else example
+
+
 _VALUE_RE = re.compile(r"<[^>]*>|\{\w+\}")
 # A word of a request - or an arrow, which asks as much as a word does ("L-1 -> Contoso").
 _WORD_RE = re.compile(r"[a-z][a-z0-9']*|->|=>|\u2192")
@@ -136,14 +148,17 @@ class Understanding:
             if spec.record and not spec.writes and any(e.strip(" ?") == "{ref}" for e in spec.examples)
         }
         self.model: IntentModel = MODELS[model]()
+        self.declared: dict[str, set[str]] = {}  # each example as the model reads it -> its intents
         texts, roles, labels = [], [], []
         for spec in self.specs.values():
             for example in (
                 *spec.examples,
                 *(_ABOUT_A_RECORD_EXAMPLES(spec) if spec.name in self.showing else ()),
             ):
+                read = as_read(expand(example, spec))
+                self.declared.setdefault(" ".join(tokens(read)), set()).add(spec.name)
                 for role in sorted(spec.roles):
-                    texts.append(expand(example, spec))
+                    texts.append(read)
                     roles.append(role)
                     labels.append(spec.name)
         self.model.fit(texts, roles, labels)
@@ -154,6 +169,11 @@ class Understanding:
         of the request alone, the two agreeing: what follows the aside is what is said (a reason, a
         note), which must not outweigh what is asked."""
         ranked = self.model.rank(text, role)
+        said = {i for i in self.declared.get(" ".join(tokens(text)), ()) if role in self.specs[i].roles}
+        if len(said) == 1:  # the message is one of an intent's own examples: that intent
+            ranked = [(i, p * DECLARED if i in said else p) for i, p in ranked]
+            total = sum(p for _, p in ranked) or 1.0
+            ranked = sorted(((i, p / total) for i, p in ranked), key=lambda ip: -ip[1])
         m = _ASIDE_RE.search(text)
         if m is None or not text[m.end() :].strip():
             return ranked
