@@ -504,10 +504,14 @@ async def test_a_question_that_also_gives_an_amount_is_confirmed_before_it_goes_
     goes to a person until the partner says it is a question; a number that is no amount changes
     nothing ("ISO 27001", "version 4.2")."""
     alice = Chat(qcore, world.alice)
-    out = await alice.say("does MDF pay for a partner roadshow with customers, about 5k EUR")
+    out = await alice.say("is there a limit on funds for a golf day with customers, ~3k?")
     assert "it gives an amount" in out and out.rstrip().endswith("[1] Yes  [2] No")
     assert await question_count(qcore) == 0
     assert "Q-1" in await alice.click("Yes")
+    assert await question_count(qcore) == 1
+    # where a request fits the message as well, both are offered
+    out = await alice.say("does MDF pay for a partner roadshow with customers, about 5k EUR")
+    assert "[1] Request MDF  [2] Ask the vendor this as a question" in out
     assert await question_count(qcore) == 1
     assert "Q-2" in await alice.say("is Cloud Suite ISO 27001 certified, version 4.2?")
 

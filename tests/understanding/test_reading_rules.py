@@ -163,3 +163,10 @@ def test_an_example_reads_its_values_as_a_message_does_and_a_message_that_is_one
     assert best is not None and best.intent == "deal.list", declared
     best = read(core, "what is closing next month").best  # a date in other words than the example's
     assert best is not None and best.intent == "deal.list"
+
+
+def test_a_reading_that_takes_the_values_typed_is_likelier_than_one_that_leaves_them(core: Core) -> None:
+    understood = read(core, "thinking of a partner dinner for 20 people in Hamburg, 2k EUR, probably 4 leads")
+    assert understood.decision == "act" and understood.best is not None
+    assert understood.best.intent == "mdf.request"
+    assert understood.best.get("amount") is not None

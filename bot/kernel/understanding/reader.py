@@ -117,6 +117,18 @@ def as_read(example: str) -> str:
     return found.placeholders() if found.spans else example
 
 
+# The slots a kind of value found in a message can go to (the fit of a reading to the message's values).
+_SLOTS_OF: dict[str, frozenset[str]] = {
+    "amount": frozenset({"amount"}),
+    "date": frozenset({"close_date", "start_date", "end_date", "date", "days", "next_step"}),
+    "product": frozenset({"product"}),
+    "url": frozenset({"url", "proof"}),
+    "email": frozenset({"email", "contact"}),
+    "domain": frozenset({"domain"}),
+    "country": frozenset({"country"}),
+    "quarter": frozenset({"quarter"}),
+    "days": frozenset({"days", "end_date"}),
+}
 _VALUE_RE = re.compile(r"<[^>]*>|\{\w+\}")
 # A word of a request - or an arrow, which asks as much as a word does ("L-1 -> Contoso").
 _WORD_RE = re.compile(r"[a-z][a-z0-9']*|->|=>|\u2192")
@@ -291,6 +303,8 @@ class Understanding:
                     doubts=doubts,
                 )
             )
+        if not only and not alone:
+            readings = self._by_fit(readings, entities)
         values = entities.without(
             "name", "partner", "product", "ref", "amount", "url", "email", "domain", "country"
         )
@@ -325,6 +339,23 @@ class Understanding:
             for name in sorted(self.showing)
             if self.specs[name].record in named and role in self.specs[name].roles
         ]
+
+    def _by_fit(self, readings: list[Reading], entities: Entities) -> list[Reading]:
+        """The values a message gives say which readings can take them: a reading whose intent has a slot
+        for each kind of value typed (an amount, a date, a product ...) is likelier than one that would
+        leave them unread ("MDF for a workshop in Munich, 3.500 EUR, ... 5 leads" is a request)."""
+        kinds = {s.kind for s in entities.spans if s.value is not None and s.kind in _SLOTS_OF}
+        if not kinds or len(readings) < 2:
+            return readings
+        before = sum(r.confidence for r in readings)
+        for reading in readings:
+            names = set(self.specs[reading.intent].slots)
+            taken = sum(1 for kind in kinds if names & _SLOTS_OF[kind])
+            reading.confidence *= (1 + taken) / (1 + len(kinds))
+        after = sum(r.confidence for r in readings) or 1.0
+        for reading in readings:
+            reading.confidence *= before / after
+        return sorted(readings, key=lambda r: -r.confidence)
 
     def only_asks(self, intent: str, text: str) -> bool:
         """Whether ``text`` is nothing but words that ask for ``intent`` ("show my deals", "pending"):
