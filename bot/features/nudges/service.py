@@ -333,9 +333,6 @@ class Nudges:
         (subscribed to the change log in the composition root)."""
         await nudge_queries.mark_answered(session, ref=event.ref, now=event.at, outcome=event.action)
 
-    def add_source(self, source: NudgeSource) -> None:
-        self.sources.append(source)
-
     def _local(self, now: datetime, tz: str | None) -> datetime:
         return to_local(now, tz or self.default_tz)
 
