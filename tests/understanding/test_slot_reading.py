@@ -169,3 +169,11 @@ def test_a_typo_of_the_request_word_is_no_part_of_a_new_customers_name(core: Cor
         best = read(core, text).best
         assert best is not None and best.intent == "deal.register", text
         assert best.get("customer") == "Woodgrove Bank", text
+
+
+def test_a_new_customer_named_in_a_sentence_is_the_name_after_its_with(core: Core) -> None:
+    best = read(
+        core, "could you get me registration protection on an opportunity with Fabrikam Foods, 20k"
+    ).best
+    assert best is not None and best.intent == "deal.register"
+    assert best.get("customer") == "Fabrikam Foods"

@@ -436,9 +436,17 @@ def free_name(
         blanked = blanked[: notes.start()]
     for segment in _SEGMENT_RE.split(blanked):
         value = _trim_name(segment, ctx.request_words)
+        introduced = _INTRODUCED_RE.search(value)
+        if len(value.split()) > _LONGEST_NAME and introduced:
+            # "can I get protection on a deal with Relecloud": a sentence, and the name after its "with"
+            value = _trim_name(value[introduced.end() :], ctx.request_words) or value
         if value:
             return value
     return None
+
+
+_LONGEST_NAME = 4  # words: "Umbrella Retail Ltd", "Graphic Design Institute Inc"
+_INTRODUCED_RE = re.compile(r".*\b(?:with|for|at|w/)\s+", re.IGNORECASE)
 
 
 # Words that end a company's name when typed after it: "globex wants edge gateway", "X is real".
