@@ -269,8 +269,9 @@ async def test_partners_see_only_their_own(core: Core, clock: FakeClock) -> None
         await performance.scorecard(gold.larry, "Northwind Partners")
     with pytest.raises(NotFound) as nobody:
         await performance.scorecard(gold.larry, "Northwind Partnerz")
-    assert str(other.value) == "I don't know a partner called 'Northwind Partners'."
-    assert str(nobody.value) == "I don't know a partner called 'Northwind Partnerz'."
+    yours = " You can see your own: say 'my scorecard'."  # the same for one that isn't theirs and none
+    assert str(other.value) == "I don't know a partner called 'Northwind Partners'." + yours
+    assert str(nobody.value) == "I don't know a partner called 'Northwind Partnerz'." + yours
     with pytest.raises(NotAllowed):
         await performance.laggards(gold.larry)
 
