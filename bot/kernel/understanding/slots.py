@@ -121,9 +121,9 @@ def fill(
         if step:
             slots["next_step"] = step
     if "notes" in names:
-        m = _NOTES_RE.search(ctx.text)
-        if m:
-            slots["notes"] = m.group("notes").strip()
+        labelled = labelled_notes(ctx.text)
+        if labelled:
+            slots["notes"] = labelled
     if ("next_step" in names or "notes" in names) and ctx.record:
         _free_text(ctx, names, slots)
     if "reason" in names:
@@ -195,6 +195,14 @@ def _says_next(ctx: SlotContext, kept: str, start: int, end: int) -> bool:
         start <= span.start < end and re.match(r"\s*(?:on|at)\b", ctx.text[span.start : span.end], re.I)
         for span in ctx.entities.of("date")
     ) and bool(re.search(r"[^\W\d_]{3,}", kept[start:end]))
+
+
+def labelled_notes(text: str) -> str | None:
+    """The notes a message labels as such ("notes: 3 year term"), or None. Notes without a label are
+    the words no other slot took (:func:`free_notes`, :func:`_free_text`): in the answer to a dialog's
+    question, where any words would be, a skill may take only these."""
+    m = _NOTES_RE.search(text)
+    return m.group("notes").strip() if m else None
 
 
 def free_notes(ctx: SlotContext, *, besides: str | None = None) -> str | None:
