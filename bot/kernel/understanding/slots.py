@@ -111,15 +111,15 @@ def fill(
         quarter = quarter_in_dates(ctx)
         if quarter:
             slots["quarter"] = quarter
+    step = next_step(ctx) if "next_step" in names else None
+    said = ctx.text.replace(step, " ") if step else ctx.text  # "next step: send the quote" is no stage
     for vocab_slot, words in ctx.values.items():
         if vocab_slot in names:
-            value = vocabulary_value(ctx.text, words)
+            value = vocabulary_value(said, words)
             if value:
                 slots[vocab_slot] = value
-    if "next_step" in names:
-        step = next_step(ctx)
-        if step:
-            slots["next_step"] = step
+    if step:
+        slots["next_step"] = step
     if "notes" in names:
         labelled = labelled_notes(ctx.text)
         if labelled:
@@ -231,8 +231,8 @@ def _free_text(ctx: SlotContext, names: tuple[str, ...], slots: dict[str, Any]) 
     taken = {str(v) for k, v in slots.items() if k in ("reason", "text", "next_step", "notes")}
     notes: list[str] = []
     for text, start, end, step in clauses(ctx):
-        if any(text in t or t in text for t in taken):
-            continue
+        if any(text in t or t in text for t in taken) or _NEXT_STEP_RE.fullmatch(text):
+            continue  # taken, or only the label of the next step read ("next step: ...")
         if "next_step" in names and "next_step" not in slots and step:
             slots["next_step"] = text
             for span in ctx.entities.of("date"):
