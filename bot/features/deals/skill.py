@@ -644,7 +644,8 @@ class DealSkill:
                     _validate_slot(name, val, today=today, products=products)
         except InputError as exc:
             return [Reply(text=exc.message + "\n" + QUESTIONS.get(exc.field, QUESTIONS[field]))]
-        return await self._collect(actor, {**slots, **more}, products=products)
+        problems = "\n".join(reading.invalid.values())  # "Globex, -5k": said, and not taken
+        return await self._collect(actor, {**slots, **more}, products=products, prefix=problems)
 
     async def _continue_reason(self, actor: Actor, state: dict[str, Any], reading: Reading) -> Replies | None:
         await self.dialogs.clear(actor)
