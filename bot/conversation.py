@@ -6,7 +6,8 @@ Every handler (Slack, Teams, terminal) calls exactly these three entry points:
 activity id) makes a retried delivery a no-op.
 
 What the bot can do is its skills' (:mod:`bot.kernel.skills`): the conversation hands a typed message
-to the skill whose dialog is in progress (unless the message clearly starts something else), else reads
+to the skill whose dialog is in progress (unless the message clearly starts something else) - read by
+the layer as the dialog's intent when the skill takes details in its answers - else reads
 it with the understanding layer (:mod:`bot.kernel.understanding`), built from every skill's declared
 intents, and acts on the reading through the skill that declared it - or asks which reading was meant.
 No skill reads text of its own accord. Buttons and forms go by the prefix of their id (the fallback skill,
@@ -20,6 +21,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -504,6 +506,8 @@ class Conversation:
             dialog = None  # the dialog waits: its question is still there after this answer
         if dialog is not None:
             owner = self._skill_for(dialog.flow) or self.fallback
+            if owner is not None:
+                dialog = await self._read_answer(actor, owner, dialog, text)
             handled = await owner.continue_dialog(actor, dialog, text) if owner else None
             if handled is not None:
                 return handled
@@ -535,6 +539,17 @@ class Conversation:
         if self.fallback is not None:
             return [self.fallback.not_understood(actor)]
         return [Reply(text=NOT_UNDERSTOOD)]
+
+    async def _read_answer(self, actor: Actor, owner: Skill, dialog: Dialog, text: str) -> Dialog:
+        """``dialog`` with the layer's reading of ``text`` as the intent its owner reads its answers as
+        (a registration's details, an update's changes), so no skill reads details with rules of its
+        own; the dialog as it is when its owner takes answers as typed."""
+        intent_of = getattr(owner, "dialog_intent", None)
+        intent = intent_of(dialog.flow) if intent_of is not None else None
+        if intent is None or intent not in self.understanding().specs:
+            return dialog
+        understood = await self.understand(actor, text, only=intent)
+        return replace(dialog, reading=understood.best)
 
     async def _starts_something_else(self, actor: Actor, dialog: Dialog, text: str) -> bool:
         """Whether a message typed while a dialog waits for an answer is clearly a new request instead

@@ -43,10 +43,15 @@ def stale_form() -> FormResult:
 
 @dataclass(frozen=True, slots=True)
 class Dialog:
-    """A dialog in progress: ``flow`` names it (prefixed with the owning skill, e.g. ``lead.decline``)."""
+    """A dialog in progress: ``flow`` names it (prefixed with the owning skill, e.g. ``lead.decline``).
+
+    ``reading`` is the understanding layer's reading of the message that continues it, as the intent
+    the owning skill reads its answers as (:meth:`DialogReader.dialog_intent`); None for a dialog whose
+    answers are taken as typed (a reason, a choice)."""
 
     flow: str
     state: dict[str, Any]
+    reading: Reading | None = None
 
 
 class DialogStore:
@@ -98,6 +103,16 @@ class Skill(Protocol):
 
     async def home(self, actor: Actor) -> list[Reply]:
         """Sections for the person's home view."""
+        ...
+
+
+class DialogReader(Protocol):
+    """A skill whose dialogs take details in typed answers ("Globex, 120k EUR, end of March" to "Which
+    customer?") has them read by the understanding layer, not by patterns of its own: the conversation
+    reads the answer as the intent this names and hands the reading over in :attr:`Dialog.reading`."""
+
+    def dialog_intent(self, flow: str) -> str | None:
+        """The intent the answers typed in dialog ``flow`` are read as; None to take them as typed."""
         ...
 
 

@@ -1,5 +1,5 @@
 """Words every dialog understands, whichever skill owns it: stop what we're doing, show what I can do,
-yes and no to a question; and :func:`fold`, how typed words are compared."""
+yes and no to a question, "edit" to a summary; and :func:`fold`, how typed words are compared."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ YES_RE = re.compile(
     r"^\s*(yes|y|yep|yeah|confirm|ok|okay|sure|correct|submit|go ahead|do it|looks good)\b", re.I
 )
 NO_RE = re.compile(r"^\s*(no|n|nope|not really)\b", re.I)
+EDIT_RE = re.compile(r"^\s*(edit|change|fix)\s*$", re.I)
 
 
 def fold(text: str) -> str:

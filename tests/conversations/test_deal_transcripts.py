@@ -474,3 +474,43 @@ async def test_deal_commands_are_read_by_the_understanding_layer(core: Core, wor
     assert "Extension of D-1 requested" in out
     view = await core.deals.get(world.dana, "D-1")
     assert view.extension_reason is not None and "until end of June" in view.extension_reason
+
+
+async def test_a_dialog_answer_with_several_details_is_read_by_the_understanding_layer(
+    core: Core, world: World
+) -> None:
+    alice = Chat(core, world.alice)
+    assert "Which customer" in await alice.say("I'd like to register a deal")
+    out = await alice.say("Globex, 120k EUR, end of March")
+    assert "Which product" in out, "the customer, the amount and the close date are all taken"
+    out = await alice.say("Cloud Suite")
+    assert "Register this deal?" in out
+    assert "Globex" in out and "120,000 EUR" in out and "31 Mar 2027" in out and "Cloud Suite" in out
+    assert "Globex, " not in out, "the customer is the name alone"
+    dialog = await core.conversation.dialogs.load(world.alice)
+    assert dialog is not None and dialog.state["slots"]["customer"] == "Globex"
+
+
+async def test_an_update_typed_in_the_update_dialog_is_read_by_the_understanding_layer(
+    core: Core, world: World
+) -> None:
+    alice = Chat(core, world.alice)
+    await alice.say("register a deal for Initech, 85k EUR of Cloud Suite, closing end of March")
+    await alice.say("yes")
+    replies = await core.conversation.handle_action(world.alice, "deal.update", {"ref": "D-1"})
+    assert "What changed on D-1?" in replies[0].text
+    out = await alice.say("negotiation, 95k EUR, next step: send the quote")
+    assert "Update D-1 · Initech?" in out
+    assert "Stage: prospecting → negotiation" in out and "Amount: 85,000 EUR → 95,000 EUR" in out
+    assert "Next step: send the quote" in out
+    assert "proposal" not in out and "Notes" not in out, "the next step's words are no stage and no note"
+    assert "D-1 is up to date" in await alice.say("yes")
+    view = await core.deals.get(world.alice, "D-1")
+    assert view.stage == "negotiation" and view.next_step == "send the quote"
+
+
+async def test_a_detail_that_cant_be_taken_in_a_dialog_answer_says_why(core: Core, world: World) -> None:
+    alice = Chat(core, world.alice)
+    assert "Which customer" in await alice.say("I'd like to register a deal")
+    out = await alice.say("Globex, minus 5k, Cloud Suite")
+    assert "Amounts must be more than zero." in out and "What is the deal worth" in out

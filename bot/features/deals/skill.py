@@ -24,26 +24,23 @@ from bot.features.deals import views
 from bot.features.deals.intents import DEAL_INTENTS
 from bot.features.deals.model import STAGES, DealChanges, DealDraft, DealView
 from bot.features.deals.service import Deals
-from bot.intents import (
-    EDIT_RE,
-    Details,
-    Intent,
-    extract_details,
-    match_product,
-)
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, parse_close_date, validate_close_date
 from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.products import match_product
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.skills import Dialog, DialogStore, cancelled, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
+from bot.kernel.understanding.slots import labelled_notes
 from bot.kernel.understanding.spec import Reading
-from bot.kernel.words import NO_RE, YES_RE
+from bot.kernel.words import EDIT_RE, NO_RE, YES_RE
 
 REQUIRED = ("customer", "product", "amount", "close_date")
 OPTIONAL = ("customer", "domain", "country", "product", "notes")  # read as they are, then validated
+DETAILS = ("domain", "country", "product", "notes", "amount", "close_date")  # given with an answer
+CHANGES = ("stage", "amount", "close_date", "next_step", "notes")  # what an update may change
 QUESTIONS = {
     "customer": "Which customer is the deal with? (company name, e.g. Globex Corporation)",
     "product": "Which product or solution?",
@@ -91,7 +88,7 @@ Replies = list[Reply]
 ActionStep = Callable[[Actor, dict[str, str]], Awaitable[Replies]]
 RegistrationStep = Callable[[Actor, dict[str, Any], dict[str, str]], Awaitable[Replies]]
 FormStep = Callable[[Actor, dict[str, str], dict[str, str]], Awaitable[FormResult]]
-FlowStep = Callable[[Actor, dict[str, Any], str], Awaitable[Replies | None]]
+FlowStep = Callable[[Actor, dict[str, Any], Reading], Awaitable[Replies | None]]
 ApplyReason = Callable[[Actor, str, str], Awaitable[Replies]]
 
 
@@ -211,22 +208,9 @@ class DealSkill:
 
     async def _register_reading(self, actor: Actor, reading: Reading) -> Replies:
         if actor.is_staff:
-            return await self._start_registration(actor, Intent("register"))
+            return await self._start_registration(actor)
         products = await self.deals.products()
-        found = extract_details(
-            reading.text,
-            today=self.deals.today_for(actor),
-            products=products,
-            default_currency=self.default_currency,
-        )
-        slots = _slots_from(found, {})  # what the reading did not find, read the way the form reads it
-        for name in ("customer", "product", "domain", "country", "notes", "lead", "lead_company"):
-            if reading.get(name):
-                slots[name] = reading.get(name)
-        if reading.get("amount") is not None:
-            slots["amount"] = _money_slot(reading.get("amount"))
-        if reading.get("close_date") is not None:
-            slots["close_date"] = reading.get("close_date").isoformat()
+        slots = _slots_from(reading, (*OPTIONAL, *REQUIRED, "lead", "lead_company"))
         for name in reading.invalid:
             slots.pop(name, None)
         await self.dialogs.clear(actor)
@@ -276,29 +260,21 @@ class DealSkill:
             return [Reply(text="\n".join(reading.invalid.values()) + " Nothing was changed.")]
         if not reading.ref:
             return await self._which_deal(actor, reading, " to update")
-        found = Details(
-            stage=reading.get("stage") if reading.get("stage") in STAGES else None,
-            amount=reading.get("amount"),
-            close_date=reading.get("close_date"),
-            next_step=reading.get("next_step"),
-            notes=reading.get("notes"),
-        )
-        if all(
-            v is None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)
-        ):
+        changes = _changes_in(reading)
+        if not changes:
             return await self._update_start(actor, {"ref": reading.ref})
-        return await self._propose_update(actor, reading.ref, found)
+        return await self._propose_update(actor, reading.ref, changes)
 
     async def _won_reading(self, actor: Actor, reading: Reading) -> Replies:
         if not reading.ref:
             return await self._which_deal(actor, reading, " to mark as won")
-        return await self._won(actor, Intent("won", ref=reading.ref, reason=reading.get("notes")))
+        return await self._won(actor, reading.ref, reason=reading.get("notes"))
 
     async def _reason_reading(self, action: str, actor: Actor, reading: Reading) -> Replies:
         if not reading.ref:
             return await self._which_deal(actor, reading, "")
         reason = reading.get("text") if action in ("ask_info", "provide_info") else reading.get("reason")
-        return await self._reason_intent(actor, Intent(action, ref=reading.ref, reason=reason))
+        return await self._reason_or_ask(actor, action, reading.ref, reason)
 
     async def _approve_reading(self, actor: Actor, reading: Reading) -> Replies:
         if not reading.ref:
@@ -315,8 +291,18 @@ class DealSkill:
 
     async def continue_dialog(self, actor: Actor, dialog: Dialog, text: str) -> list[Reply] | None:
         """The next turn of a deal dialog, or None when the message starts something new."""
-        step = self._flows.get(LEGACY_FLOWS.get(dialog.flow, dialog.flow))
-        return None if step is None else await step(actor, dialog.state, text)
+        flow = LEGACY_FLOWS.get(dialog.flow, dialog.flow)
+        step = self._flows.get(flow)
+        if step is None:
+            return None
+        reading = dialog.reading or Reading(flow, 0.0, text)  # a reason's answer is taken as typed
+        return await step(actor, dialog.state, reading)
+
+    def dialog_intent(self, flow: str) -> str | None:
+        """A registration's answers are read as a registration (its details), an update's as an update
+        (its changes); a reason is taken as typed."""
+        flow = LEGACY_FLOWS.get(flow, flow)
+        return flow if flow in (REGISTER, UPDATE) else None
 
     async def on_action(self, actor: Actor, action: str, data: dict[str, str]) -> list[Reply]:
         step = self._actions.get(action)
@@ -370,14 +356,14 @@ class DealSkill:
             buttons=self.help_buttons(actor),
         )
 
-    async def _start_registration(self, actor: Actor, intent: Intent) -> Replies:
+    async def _start_registration(self, actor: Actor) -> Replies:
         if actor.is_staff:
             return [
                 Reply(text="Deals are registered by partners. Try 'pending' to see what waits for review.")
             ]
         await self.dialogs.clear(actor)
         products = await self.deals.products()
-        return await self._collect(actor, _slots_from(intent.details, {}), products=products)
+        return await self._collect(actor, {}, products=products)
 
     async def _conflicts_reading(self, actor: Actor, reading: Reading) -> Replies:
         """The registrations that may clash, all of them or those for one customer."""
@@ -405,13 +391,13 @@ class DealSkill:
         title = LIST_TITLES.get(scope, "Open deals" if actor.is_staff else "Your open deals")
         return [views.deal_list(found, actor, title=title, empty=LIST_EMPTY.get(scope, NO_DEALS))]
 
-    async def _reason_intent(self, actor: Actor, intent: Intent) -> Replies:
-        if intent.reason:
-            return await self._apply_reason(actor, intent.name, intent.ref or "", intent.reason)
-        return await self._ask_reason(actor, intent.name, intent.ref or "")
+    async def _reason_or_ask(self, actor: Actor, action: str, ref: str, reason: str | None) -> Replies:
+        if reason:
+            return await self._apply_reason(actor, action, ref, reason)
+        return await self._ask_reason(actor, action, ref)
 
-    async def _won(self, actor: Actor, intent: Intent) -> Replies:
-        view = await self.deals.close(actor, intent.ref or "", won=True, reason=intent.reason)
+    async def _won(self, actor: Actor, ref: str, *, reason: str | None = None) -> Replies:
+        view = await self.deals.close(actor, ref, won=True, reason=reason)
         return [views.deal_card(view, actor, headline=f"{view.ref} marked as won. Congratulations!")]
 
     # -- buttons ----------------------------------------------------------------------------------
@@ -444,7 +430,7 @@ class DealSkill:
         return await self._apply_reason(actor, "decline_extension", data.get("ref", ""), "")
 
     async def _won_action(self, actor: Actor, data: dict[str, str]) -> Replies:
-        return await self._won(actor, Intent("won", ref=data.get("ref", "")))
+        return await self._won(actor, data.get("ref", ""))
 
     async def _ask_reason_action(self, action: str, actor: Actor, data: dict[str, str]) -> Replies:
         return await self._ask_reason(actor, action, data.get("ref", ""))
@@ -588,11 +574,14 @@ class DealSkill:
         await self.dialogs.clear(actor)
         return cancelled()
 
-    async def _continue_registration(self, actor: Actor, state: dict[str, Any], text: str) -> Replies | None:
+    async def _continue_registration(
+        self, actor: Actor, state: dict[str, Any], reading: Reading
+    ) -> Replies | None:
         slots = dict(state.get("slots", {}))
         asking = state.get("asking")
+        text = reading.text
         if asking == "confirm":
-            return await self._answer_confirm(actor, slots, text)
+            return await self._answer_confirm(actor, slots, reading)
         if asking == "lead":
             if YES_RE.match(text) or re.match(r"\s*(?:a\s+)?new\b|\s*register\b", text, re.I):
                 return await self._new_not_lead(actor, state, {})
@@ -603,21 +592,22 @@ class DealSkill:
             if NO_RE.match(text):
                 return await self._customer_no(actor, state, {})
             slots.pop("customer_suggestion", None)
-            return await self._answer_slot(actor, slots, "customer", text)
+            return await self._answer_slot(actor, slots, "customer", reading)
         if asking in REQUIRED:
-            return await self._answer_slot(actor, slots, str(asking), text)
+            return await self._answer_slot(actor, slots, str(asking), reading)
         return None
 
-    async def _answer_confirm(self, actor: Actor, slots: dict[str, Any], text: str) -> Replies | None:
+    async def _answer_confirm(self, actor: Actor, slots: dict[str, Any], reading: Reading) -> Replies | None:
         products = await self.deals.products()
         today = self.deals.today_for(actor)
+        text = reading.text
         if YES_RE.match(text):
             return await self._register(actor, slots, products=products)
         if NO_RE.match(text):
             return await self._cancel(actor)
         if EDIT_RE.match(text):
             return [_edit_prompt(slots, products)]
-        changed = self._field_edits(text, today=today, products=products)
+        changed = self._field_edits(reading, today=today)
         if changed:
             recheck = {"customer_checked": False} if "customer" in changed else {}
             return await self._collect(actor, {**slots, **changed, **recheck}, products=products)
@@ -629,15 +619,15 @@ class DealSkill:
         ]
 
     async def _answer_slot(
-        self, actor: Actor, slots: dict[str, Any], field: str, text: str
+        self, actor: Actor, slots: dict[str, Any], field: str, reading: Reading
     ) -> Replies | None:
-        """The answer to the question for ``field`` - and any other details given with it."""
+        """The answer to the question for ``field`` - and any other details given with it, as the layer
+        read them ("Globex, 120k EUR, end of March" to "Which customer?")."""
         products = await self.deals.products()
         today = self.deals.today_for(actor)
-        found = extract_details(text, today=today, products=products, default_currency=self.default_currency)
-        more = _slots_from(found, {})
-        more.pop("customer", None)
-        value = self._answer_for(field, text, found, today=today)
+        text = reading.text
+        more = _slots_from(reading, DETAILS)
+        value = self._answer_for(field, reading, more, today=today)
         if value is None and not more:
             return [
                 Reply(
@@ -654,27 +644,25 @@ class DealSkill:
                     _validate_slot(name, val, today=today, products=products)
         except InputError as exc:
             return [Reply(text=exc.message + "\n" + QUESTIONS.get(exc.field, QUESTIONS[field]))]
-        return await self._collect(actor, {**slots, **more}, products=products)
+        problems = "\n".join(reading.invalid.values())  # "Globex, -5k": said, and not taken
+        return await self._collect(actor, {**slots, **more}, products=products, prefix=problems)
 
-    async def _continue_reason(self, actor: Actor, state: dict[str, Any], text: str) -> Replies | None:
+    async def _continue_reason(self, actor: Actor, state: dict[str, Any], reading: Reading) -> Replies | None:
         await self.dialogs.clear(actor)
-        return await self._apply_reason(actor, state["action"], state["ref"], text)
+        return await self._apply_reason(actor, state["action"], state["ref"], reading.text)
 
-    async def _continue_update(self, actor: Actor, state: dict[str, Any], text: str) -> Replies | None:
-        if YES_RE.match(text):
+    async def _continue_update(self, actor: Actor, state: dict[str, Any], reading: Reading) -> Replies | None:
+        if YES_RE.match(reading.text):
             return await self._update_confirm(actor, {})
-        if NO_RE.match(text):
+        if NO_RE.match(reading.text):
             return await self._cancel(actor)
-        found = extract_details(
-            text,
-            today=self.deals.today_for(actor),
-            products=await self.deals.products(),
-            default_currency=self.default_currency,
-        )
-        if any(
-            v is not None for v in (found.stage, found.amount, found.close_date, found.next_step, found.notes)
-        ):
-            return await self._propose_update(actor, state["ref"], found)
+        if reading.invalid:
+            return [Reply(text="\n".join(reading.invalid.values()) + " Nothing was changed.")]
+        changes = _changes_in(reading)
+        if changes.get("notes") and changes["notes"] != labelled_notes(reading.text):
+            del changes["notes"]  # "how do I get more leads?" is no note on the deal: only "notes: ..." is
+        if changes:
+            return await self._propose_update(actor, state["ref"], changes)
         return None
 
     # -- registration -----------------------------------------------------------------------------
@@ -763,22 +751,24 @@ class DealSkill:
                 best = (score, existing)
         return best[1] if best else None
 
-    def _answer_for(self, field: str, text: str, found: Details, *, today: date) -> Any:
+    def _answer_for(self, field: str, reading: Reading, more: dict[str, Any], *, today: date) -> Any:
+        """The value for ``field`` in an answer to its question: as the layer read it, else the answer as
+        it stands (a customer's name, a product to check against the catalogue, an amount or a date to
+        parse - whose error then says what is wrong)."""
+        if field in more:
+            return more.pop(field)
+        text = reading.text
         if field == "customer":
-            name = found.customer or found.leftover or text
+            name = reading.get("customer") or ("" if more else text)
             return name.strip(" .") or None
         if field == "product":
-            return found.product or (text if text else None)
+            return text or None
         if field == "amount":
-            if found.amount:
-                return _money_slot(found.amount)
             try:
                 return _money_slot(parse_money(text, default_currency=self.default_currency))
             except InputError:
                 return None
         if field == "close_date":
-            if found.close_date:
-                return found.close_date.isoformat()
             try:
                 return parse_close_date(text, today=today).isoformat()
             except InputError:
@@ -799,9 +789,10 @@ class DealSkill:
             return exc.message
         return f"I couldn't read that as the {field.replace('_', ' ')}."
 
-    def _field_edits(self, text: str, *, today: date, products: list[str]) -> dict[str, Any]:
-        """'amount 150k', 'customer Globex Inc', 'close end of April' while confirming."""
-        words = text.strip().split(None, 1)
+    def _field_edits(self, reading: Reading, *, today: date) -> dict[str, Any]:
+        """'amount 150k', 'customer Globex Inc', 'close end of April' while confirming: a field named
+        first, else the details the layer read (a customer only when named as a field)."""
+        words = reading.text.strip().split(None, 1)
         if len(words) == 2 and words[0].lower().rstrip(":") in FIELD_WORDS:
             field, value = FIELD_WORDS[words[0].lower().rstrip(":")], words[1].strip()
             if field == "amount":
@@ -810,8 +801,7 @@ class DealSkill:
                 value = value.removeprefix("date").strip()
                 return {"close_date": parse_close_date(value, today=today).isoformat()}
             return {field: value}
-        found = extract_details(text, today=today, products=products, default_currency=self.default_currency)
-        return {k: v for k, v in _slots_from(found, {}).items() if k != "customer"}
+        return _slots_from(reading, DETAILS)
 
     async def _register(self, actor: Actor, slots: dict[str, Any], *, products: list[str]) -> Replies:
         try:
@@ -871,18 +861,19 @@ class DealSkill:
         view = await self.deals.decide_extension(actor, ref, approve=False, reason=reason)
         return [views.review_outcome(view, outcome=f"Extension declined by {actor.name}")]
 
-    async def _propose_update(self, actor: Actor, ref: str, found: Details) -> Replies:
+    async def _propose_update(self, actor: Actor, ref: str, found: dict[str, Any]) -> Replies:
+        """Show the changes read (``found``: the reading's values) to confirm; nothing is written yet."""
         view = await self.deals.get(actor, ref)
+        if found.get("close_date"):
+            validate_close_date(found["close_date"], today=self.deals.today_for(actor))
         changes = {
-            "stage": found.stage,
-            "amount": _money_slot(found.amount) if found.amount else None,
-            "close_date": found.close_date.isoformat() if found.close_date else None,
-            "next_step": found.next_step,
-            "notes": found.notes,
+            name: _money_slot(value)
+            if name == "amount"
+            else value.isoformat()
+            if name == "close_date"
+            else value
+            for name, value in found.items()
         }
-        changes = {k: v for k, v in changes.items() if v is not None}
-        if found.close_date:
-            validate_close_date(found.close_date, today=self.deals.today_for(actor))
         await self.dialogs.save(actor, UPDATE, {"ref": view.ref, "changes": changes})
         return [
             Reply(
@@ -900,19 +891,27 @@ class DealSkill:
 # -- slots ------------------------------------------------------------------------------------------
 
 
-def _slots_from(found: Details, slots: dict[str, Any]) -> dict[str, Any]:
-    slots = dict(slots)
-    if found.customer:
-        slots["customer"] = found.customer
-    for name in ("domain", "country", "product", "notes"):
-        value = getattr(found, name)
-        if value:
+def _slots_from(reading: Reading, names: tuple[str, ...]) -> dict[str, Any]:
+    """The registration slots ``names`` the layer read, as a dialog keeps them (an amount as its number
+    and currency, a date in ISO form)."""
+    slots: dict[str, Any] = {}
+    for name in names:
+        value = reading.get(name)
+        if isinstance(value, Money):
+            slots[name] = _money_slot(value)
+        elif isinstance(value, date):
+            slots[name] = value.isoformat()
+        elif value:
             slots[name] = value
-    if found.amount:
-        slots["amount"] = _money_slot(found.amount)
-    if found.close_date:
-        slots["close_date"] = found.close_date.isoformat()
     return slots
+
+
+def _changes_in(reading: Reading) -> dict[str, Any]:
+    """The changes to a deal an update's reading names (a stage only if it is one of the deal's)."""
+    changes = {name: reading.get(name) for name in CHANGES if reading.get(name) is not None}
+    if changes.get("stage") not in STAGES:
+        changes.pop("stage", None)
+    return changes
 
 
 def _slots_to_draft(slots: dict[str, Any]) -> DealDraft:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.intents import match_product
+from bot.kernel.products import match_product
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.slots import SlotContext, after_reason_mark, record_by_name
 from bot.kernel.understanding.spec import ALL_WORDS, BOTH, HISTORY_WORDS, PARTNER, STAFF, IntentSpec

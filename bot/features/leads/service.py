@@ -46,7 +46,6 @@ from bot.features.leads.assignment import (
     region_of,
 )
 from bot.features.leads.model import LIFECYCLE, MANAGE_ROLES, LeadInput, LeadView, OfferView
-from bot.intents import match_product
 from bot.kernel import outbox
 from bot.kernel.amounts import Money
 from bot.kernel.changes import ChangeLog, snapshot
@@ -55,6 +54,7 @@ from bot.kernel.dates import format_when
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import Actor, Reply
+from bot.kernel.products import match_product
 from bot.kernel.recipients import StaffPolicy, partner_users, tell_staff
 from bot.kernel.refs import LEAD
 from bot.people import EMAIL_RE

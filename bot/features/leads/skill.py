@@ -21,11 +21,11 @@ from bot.features.leads import views as lead_views
 from bot.features.leads.intents import LEAD_INTENTS, NEW_LEAD_FIELDS
 from bot.features.leads.model import LIFECYCLE, LeadView
 from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
-from bot.intents import match_product
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.dates import find_close_date, format_date, format_when, parse_close_date, validate_close_date
 from bot.kernel.errors import Conflict, InputError
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
+from bot.kernel.products import match_product
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.refs import DEAL, LEAD
 from bot.kernel.skills import Dialog, DialogStore, cancelled, stale_button, stale_form

@@ -111,19 +111,19 @@ def fill(
         quarter = quarter_in_dates(ctx)
         if quarter:
             slots["quarter"] = quarter
+    step = next_step(ctx) if "next_step" in names else None
+    said = ctx.text.replace(step, " ") if step else ctx.text  # "next step: send the quote" is no stage
     for vocab_slot, words in ctx.values.items():
         if vocab_slot in names:
-            value = vocabulary_value(ctx.text, words)
+            value = vocabulary_value(said, words)
             if value:
                 slots[vocab_slot] = value
-    if "next_step" in names:
-        step = next_step(ctx)
-        if step:
-            slots["next_step"] = step
+    if step:
+        slots["next_step"] = step
     if "notes" in names:
-        m = _NOTES_RE.search(ctx.text)
-        if m:
-            slots["notes"] = m.group("notes").strip()
+        labelled = labelled_notes(ctx.text)
+        if labelled:
+            slots["notes"] = labelled
     if ("next_step" in names or "notes" in names) and ctx.record:
         _free_text(ctx, names, slots)
     if "reason" in names:
@@ -197,6 +197,14 @@ def _says_next(ctx: SlotContext, kept: str, start: int, end: int) -> bool:
     ) and bool(re.search(r"[^\W\d_]{3,}", kept[start:end]))
 
 
+def labelled_notes(text: str) -> str | None:
+    """The notes a message labels as such ("notes: 3 year term"), or None. Notes without a label are
+    the words no other slot took (:func:`free_notes`, :func:`_free_text`): in the answer to a dialog's
+    question, where any words would be, a skill may take only these."""
+    m = _NOTES_RE.search(text)
+    return m.group("notes").strip() if m else None
+
+
 def free_notes(ctx: SlotContext, *, besides: str | None = None) -> str | None:
     """Notes for a new record: the clauses no slot took ("40 units", "3 year term"), ``besides`` (the
     new customer's name) left out; None when the message labels its notes ("notes: ...")."""
@@ -223,8 +231,8 @@ def _free_text(ctx: SlotContext, names: tuple[str, ...], slots: dict[str, Any]) 
     taken = {str(v) for k, v in slots.items() if k in ("reason", "text", "next_step", "notes")}
     notes: list[str] = []
     for text, start, end, step in clauses(ctx):
-        if any(text in t or t in text for t in taken):
-            continue
+        if any(text in t or t in text for t in taken) or _NEXT_STEP_RE.fullmatch(text):
+            continue  # taken, or only the label of the next step read ("next step: ...")
         if "next_step" in names and "next_step" not in slots and step:
             slots["next_step"] = text
             for span in ctx.entities.of("date"):
