@@ -96,8 +96,10 @@ async def test_did_you_mean_an_existing_customer(core: Core, world: World) -> No
     await alice.say("register a deal for Globex Corporation, 120k USD of Cloud Suite, closing Q2")
     await alice.say("yes")
     out = await alice.say("register a deal for Globex Corp, 20k USD of Edge Gateway, closing Q3")
-    assert "Did you mean Globex Corporation?" in out
-    out = await alice.click("Yes")
+    # the customer is one of her deals': which deal it is, and whether another is meant, in one question
+    assert "You already have D-1 for Globex Corporation. Register another deal for it?" in out
+    assert "[2] Show D-1" in out
+    out = await alice.click("Yes, another deal")
     assert "Register this deal?" in out and "Globex Corporation" in out
 
 

@@ -34,12 +34,19 @@ STATUS_WORDS = {
 def registration_slots(ctx: SlotContext) -> dict[str, Any]:
     """A registration's customer: a known one by name, else the name as typed; and its web domain. A
     customer that is the company of one of the person's leads brings the lead (``lead``): converting it
-    may be what is meant."""
+    may be what is meant; one of the person's deals (``deal``) is said when the customer is asked about.
+    """
     typed = free_name(ctx)
     found: dict[str, Any] = {"customer": typed} if typed else {}
-    lead, _ = record_by_name(ctx.entities, "L")
+    # only a record the name means as well as any other ("umbrella retail" is the deal, not Umbrella SA)
+    best = max((s.score for s in ctx.entities.names), default=0.0)
+    top = [s.value for s in ctx.entities.names if s.score >= best - 0.01 and isinstance(s.value, Named)]
+    lead = next((n for n in top if n.kind == "L"), None)
     if lead is not None:
         found["lead"], found["lead_company"] = lead.ref, lead.name
+    deal = next((n for n in top if n.kind == "D"), None)
+    if deal is not None:
+        found["deal"], found["deal_customer"] = deal.ref, deal.name
     notes = free_notes(ctx, besides=typed)
     if notes:
         found["notes"] = notes

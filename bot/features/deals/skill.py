@@ -210,7 +210,7 @@ class DealSkill:
         if actor.is_staff:
             return await self._start_registration(actor)
         products = await self.deals.products()
-        slots = _slots_from(reading, (*OPTIONAL, *REQUIRED, "lead", "lead_company"))
+        slots = _slots_from(reading, (*OPTIONAL, *REQUIRED, "lead", "lead_company", "deal", "deal_customer"))
         for name in reading.invalid:
             slots.pop(name, None)
         await self.dialogs.clear(actor)
@@ -705,19 +705,23 @@ class DealSkill:
         its history and closes it) or a new deal - asked, never guessed."""
         ref, company = slots["lead"], slots.get("lead_company") or slots.get("customer")
         await self.dialogs.save(actor, REGISTER, {"slots": slots, "asking": "lead"})
-        return [
-            Reply(
-                text=lead_in
-                + f"{company} is your lead {ref}. Convert {ref} into a deal, or register a new deal?",
-                buttons=[
-                    Button(f"Convert {ref}", "lead.convert", {"ref": ref}, style="primary"),
-                    Button("Register a new deal", "deal.register.new"),
-                ],
-            )
+        text = f"{company} is your lead {ref}. Convert {ref} into a deal, or register a new deal?"
+        buttons = [
+            Button(f"Convert {ref}", "lead.convert", {"ref": ref}, style="primary"),
+            Button("Register a new deal", "deal.register.new"),
         ]
+        if slots.get("deal") and slots.get("deal_customer") == company:  # and a deal for it already
+            text = (
+                f"{company} is your lead {ref}, and you have {slots['deal']} for it. "
+                + text.split(". ", 1)[1]
+            )
+            buttons.append(Button(f"Show {slots['deal']}", "deal.show", {"ref": slots["deal"]}))
+        return [Reply(text=lead_in + text, buttons=buttons)]
 
     async def _new_not_lead(self, actor: Actor, state: dict[str, Any], data: dict[str, str]) -> Replies:
-        slots = {**state.get("slots", {}), "lead_checked": True}
+        # the customer is the lead's company, by its name: no "did you mean" after this question
+        slots = {**state.get("slots", {}), "lead_checked": True, "customer_checked": True}
+        slots["customer"] = slots.get("lead_company") or slots.get("customer")
         return await self._collect(actor, slots, products=await self.deals.products())
 
     async def _check_customer(self, actor: Actor, slots: dict[str, Any], lead_in: str) -> Replies:
@@ -728,15 +732,17 @@ class DealSkill:
             return []
         slots["customer_suggestion"] = suggestion
         await self.dialogs.save(actor, REGISTER, {"slots": slots, "asking": "customer_suggestion"})
-        return [
-            Reply(
-                text=lead_in + f"Did you mean {suggestion}?",
-                buttons=[
-                    Button(f"Yes, {suggestion}", "deal.customer.yes", style="primary"),
-                    Button(f"No, {slots['customer']} is new", "deal.customer.no"),
-                ],
-            )
+        buttons = [
+            Button(f"Yes, {suggestion}", "deal.customer.yes", style="primary"),
+            Button(f"No, {slots['customer']} is new", "deal.customer.no"),
         ]
+        question = f"Did you mean {suggestion}?"
+        if slots.get("deal") and slots.get("deal_customer") == suggestion:
+            # "register initech" with D-1 for Initech GmbH: another deal for it, or that one?
+            question = f"You already have {slots['deal']} for {suggestion}. Register another deal for it?"
+            buttons[0] = Button("Yes, another deal", "deal.customer.yes", style="primary")
+            buttons.insert(1, Button(f"Show {slots['deal']}", "deal.show", {"ref": slots["deal"]}))
+        return [Reply(text=lead_in + question, buttons=buttons)]
 
     async def _similar_customer(self, actor: Actor, name: str) -> str | None:
         """An existing customer of the actor's own organisation that looks like ``name``."""
