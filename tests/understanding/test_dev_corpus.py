@@ -15,9 +15,9 @@ from bench import nlu
 BASELINE_PASSED = 406  # of 440 lines, 2026-12-04 (stop 28); 329 of the 356 plain ones
 BASELINE_PLAIN = 329
 BASELINE_INTENTS = 414
-# The project's own corpus (bench/corpora/own-plainwords.jsonl): 195 lines written for the project
+# The project's own corpus (bench/corpora/own-plainwords.jsonl): 220 lines written for the project
 OWN_CORPUS = nlu.ROOT / "bench" / "corpora" / "own-plainwords.jsonl"
-BASELINE_OWN = 181
+BASELINE_OWN = 202
 
 
 def corpus() -> list[dict]:  # type: ignore[type-arg]
@@ -39,7 +39,7 @@ async def test_the_dev_corpus_pass_rate_does_not_drop() -> None:
 
 async def test_the_projects_own_corpus_pass_rate_does_not_drop() -> None:
     score, timings = await nlu.run(nlu.load(OWN_CORPUS))
-    assert score.lines == 195
+    assert score.lines == 220
     assert score.passed >= BASELINE_OWN, nlu.report(score, timings, title="own")
 
 
