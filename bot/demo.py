@@ -10,9 +10,9 @@ from bot.features.content.model import ContentDraft
 from bot.features.deals.model import DealDraft
 from bot.features.leads.service import seed_demo_leads
 from bot.features.mdf.model import MdfDraft
-from bot.features.mdf.service import quarter_bounds, quarter_of
 from bot.features.questions.service import seed_demo_kb
 from bot.kernel.amounts import Money
+from bot.kernel.dates import quarter_bounds, quarter_of
 from store import content_queries, mdf_queries, queries
 from store.models import Product
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -223,6 +223,24 @@ async def pipeline_by_stage(
     stmt = _only(stmt, Deal.partner_id, partner_ids)
     rows = await session.execute(stmt.group_by(Deal.partner_id, Deal.stage, Deal.currency))
     return [StageRow(int(p), str(s), str(c), int(n), _money(a)) for p, s, c, n, a in rows]
+
+
+async def pipeline_by_partner(
+    session: AsyncSession,
+    *,
+    partner_ids: Collection[int] | None,
+    closing: tuple[date, date] | None = None,
+) -> list[tuple[int, str, int, Decimal]]:
+    """Open deals per partner and currency - (partner id, currency, deals, value) - optionally only those
+    expected to close between the two days of ``closing``."""
+    stmt = select(Deal.partner_id, Deal.currency, func.count(Deal.id), func.sum(Deal.amount)).where(
+        Deal.status.in_(OPEN_DEAL_STATUSES)
+    )
+    if closing is not None:
+        stmt = stmt.where(Deal.close_date >= closing[0], Deal.close_date <= closing[1])
+    stmt = _only(stmt, Deal.partner_id, partner_ids)
+    rows = await session.execute(stmt.group_by(Deal.partner_id, Deal.currency))
+    return [(int(p), str(c), int(n), _money(a)) for p, c, n, a in rows]
 
 
 def _only(stmt: _Stmt, column: Any, ids: Collection[int] | None) -> _Stmt:

@@ -497,3 +497,15 @@ def format_day_time(moment: datetime, tz: str) -> str:
     """``Fri 27 Nov 2026, 10:00 CET`` in the reader's ``tz`` (question threads)."""
     local = to_local(moment, tz)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+def quarter_of(day: date) -> str:
+    """The calendar quarter a day falls in, as ``2027-Q1``."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def quarter_bounds(quarter: str) -> tuple[date, date]:
+    """The first and the last day of a quarter written ``2027-Q1``."""
+    year, q = int(quarter[:4]), int(quarter[-1])
+    last_month = q * 3
+    return date(year, last_month - 2, 1), date(year, last_month, calendar.monthrange(year, last_month)[1])

@@ -129,7 +129,8 @@ async def test_staff_ask_who_is_lagging(core: Core, world: World, clock: FakeClo
     text = await dana.say("scorecard Northwind last 30 days")
     assert "== Scorecard · Northwind Partners (Gold) · last 30 days ==" in text
     assert dana.replies[0].image_png_b64, "the staff scorecard includes a chart image"
-    assert [b.label for b in dana.buttons] == ["Last 90 days", "Last 365 days", "Who is lagging?"]
+    assert [b.label for b in dana.buttons] == ["Last 90 days", "Last 365 days", "Pipeline", "Who is lagging?"]
+    assert "== Open pipeline by partner ==" in await dana.click("Pipeline")
 
     assert "I don't know a partner called 'Acme'." in await dana.say("scorecard for Acme")
     assert "scorecard for Northwind" in await dana.say("how am I doing?")
@@ -177,3 +178,26 @@ async def test_weekly_digest_carries_a_chart(core: Core, world: World, clock: Fa
         "each manager's chart shows their own partners"
     )
     assert "(a chart is attached in Slack and Teams)" in notifier.texts_for(world.carl.person_id)
+
+
+async def test_the_open_pipeline_by_partner_for_staff_only(core: Core, world: World) -> None:
+    """Staff see every partner's open deals summed by currency, for one partner or those closing in a
+    quarter; a partner is told it is staff's view, and sees none of it."""
+    with_performance(core)
+    alice, bob, dana = Chat(core, world.alice), Chat(core, world.bob), Chat(core, world.dana)
+    await alice.say("register a deal for Globex Corporation, 120k EUR of Cloud Suite, closing 2027-02-15")
+    await alice.say("yes")
+    await bob.say("register a deal for Initrode Inc, 30k USD of Edge Gateway, closing 2027-05-20")
+    await bob.say("yes")
+    out = await dana.say("pipeline by partner")
+    assert "== Open pipeline by partner ==" in out
+    assert (
+        "Northwind Partners:  120,000 EUR in 1 deal" in out
+        and "Contoso Integrators: 30,000 USD in 1 deal" in out
+    )
+    out = await dana.say("pipeline for contoso")
+    assert "Contoso Integrators: 30,000 USD in 1 deal" in out and "Northwind" not in out
+    out = await dana.say("total pipeline for 2027-Q1")
+    assert "closing in 2027-Q1" in out and "120,000 EUR" in out and "Contoso" not in out
+    out = await alice.say("pipeline by partner")
+    assert "for vendor staff" in out and "Contoso" not in out and "30,000" not in out

@@ -37,7 +37,13 @@ from bot.features.mdf.model import DECIDE_ROLES, LIFECYCLE, BalanceView, MdfDraf
 from bot.kernel import outbox
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.changes import ChangeLog, snapshot
-from bot.kernel.dates import find_close_date, format_date, local_today, parse_close_date
+from bot.kernel.dates import (
+    find_close_date,
+    format_date,
+    local_today,
+    parse_close_date,
+    quarter_of,
+)
 from bot.kernel.errors import Conflict, InputError, NotAllowed, NotFound
 from bot.kernel.history import HistoryView, PersonNames, history_fields, history_views
 from bot.kernel.messages import FILE_REF, Actor
@@ -85,11 +91,6 @@ NOTICE_RE = re.compile(rf"^(?P<ref>{MDF_REQUEST.token}):[a-z0-9_.:-]+:p(?P<perso
 # -- quarters and activity dates --------------------------------------------------------------
 
 
-def quarter_of(day: date) -> str:
-    """The calendar quarter a day falls in, as ``2027-Q1``."""
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
-
-
 def parse_quarter(text: str) -> str:
     """``2027-Q1``, ``2027 Q1``, ``Q1 2027`` or ``Q1/2027`` as ``2027-Q1``; :class:`InputError` otherwise."""
     for pattern in QUARTER_RES:
@@ -100,12 +101,6 @@ def parse_quarter(text: str) -> str:
                 break
             return f"{year}-Q{match.group('q')}"
     raise InputError("quarter", f"I couldn't read {text!r} as a quarter; write it like 2027-Q1.")
-
-
-def quarter_bounds(quarter: str) -> tuple[date, date]:
-    year, q = int(quarter[:4]), int(quarter[-1])
-    last_month = q * 3
-    return date(year, last_month - 2, 1), date(year, last_month, calendar.monthrange(year, last_month)[1])
 
 
 _MONTH_NUMBERS: dict[str, int] = {}

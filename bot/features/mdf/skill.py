@@ -38,9 +38,9 @@ from bot.features.mdf.service import (
     Mdf,
     over_balance_text,
     parse_activity_dates,
-    quarter_of,
 )
 from bot.kernel.amounts import Money, format_money, parse_money
+from bot.kernel.dates import quarter_of
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
 from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any

@@ -39,6 +39,7 @@ from bot.features.deals.model import STAGES
 from bot.features.nudges.service import NudgePolicy
 from bot.features.performance.charts import ChartData, StageBar, WeekPoint
 from bot.kernel.companies import normalize_company
+from bot.kernel.dates import quarter_bounds
 from bot.kernel.errors import InputError, NotAllowed, NotFound, PartnerbotError
 from bot.kernel.messages import Actor
 from store import performance_queries as pq
@@ -424,6 +425,23 @@ def match_partners(name: str, candidates: Sequence[pq.PartnerInfo]) -> list[pq.P
     return [p for p in candidates if p.id == best[2]]
 
 
+@dataclass(frozen=True, slots=True)
+class PartnerPipeline:
+    """One partner's open deals: how many, and their value by currency."""
+
+    partner: str
+    deals: int
+    value: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """Open pipeline by partner, biggest first; ``quarter`` when only deals closing in it are counted."""
+
+    partners: tuple[PartnerPipeline, ...]
+    quarter: str | None = None
+
+
 class Performance:
     def __init__(
         self,
@@ -565,6 +583,37 @@ class Performance:
             if actor.is_staff:
                 card = replace(card, chart=await chart_data(session, partner_ids=[found[0].id], now=now))
             return card
+
+    async def pipeline(
+        self, actor: Actor, partner_name: str | None = None, quarter: str | None = None
+    ) -> Pipeline:
+        """Open pipeline by partner (staff only): every partner with open deals, or the one
+        ``partner_name`` means; with ``quarter`` (``2027-Q1``), only deals expected to close in it."""
+        if not actor.is_staff:
+            raise NotAllowed("The pipeline by partner is for vendor staff. Say 'show my deals' for yours.")
+        async with self.db.transaction() as session:
+            everyone = await pq.partners(session)
+            chosen = everyone
+            if partner_name:
+                chosen = match_partners(partner_name, everyone)
+                if not chosen:
+                    raise NotFound(unknown_partner_text(partner_name))
+                if len(chosen) > 1:
+                    raise AmbiguousPartner(partner_name, [p.name for p in chosen])
+            rows = await pq.pipeline_by_partner(
+                session,
+                partner_ids=[p.id for p in chosen] if partner_name else None,
+                closing=quarter_bounds(quarter) if quarter else None,
+            )
+        names = {p.id: p.name for p in everyone}
+        deals: dict[int, int] = {}
+        value: dict[int, dict[str, Decimal]] = {}
+        for partner_id, currency, n, amount in rows:
+            deals[partner_id] = deals.get(partner_id, 0) + n
+            value.setdefault(partner_id, {})[currency] = amount
+        shown = [PartnerPipeline(names.get(p, "?"), deals[p], value[p]) for p in deals]
+        shown.sort(key=lambda row: (-max(row.value.values(), default=Decimal(0)), row.partner))
+        return Pipeline(partners=tuple(shown), quarter=quarter)
 
     async def laggards(
         self, actor: Actor, *, days: int = DEFAULT_DAYS, now: datetime | None = None

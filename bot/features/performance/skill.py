@@ -187,6 +187,10 @@ class PerformanceSkill:
         days = reading.get("days") or DEFAULT_DAYS
         if reading.intent == "staff.lagging":
             return await self._laggards(actor, days)
+        if reading.intent == "staff.pipeline":
+            return await self._pipeline(
+                actor, reading.get("partner") or reading.get("named"), reading.get("quarter")
+            )
         if reading.intent not in ("scorecard.self", "staff.scorecard"):
             return None
         named = reading.get("partner") or reading.get("named")
@@ -203,6 +207,8 @@ class PerformanceSkill:
             return await self._scorecard(actor, data.get("partner") or None, days)
         if action == "performance.laggards":
             return await self._laggards(actor, days)
+        if action == "performance.pipeline":
+            return await self._pipeline(actor, data.get("partner") or None, None)
         raise InputError("action", STALE_BUTTON)
 
     async def on_form(
@@ -245,13 +251,39 @@ class PerformanceSkill:
         )
         if actor.is_staff:
             reply.buttons = _period_buttons(card) + [
-                Button("Who is lagging?", "performance.laggards", {"days": str(card.days)})
+                Button("Pipeline", "performance.pipeline", {"partner": card.partner}),
+                Button("Who is lagging?", "performance.laggards", {"days": str(card.days)}),
             ]
             if card.chart is not None:
                 reply.image_png_b64 = await charts.png_b64_or_none(
                     partial(charts.scorecard_chart, card.chart, partner=card.partner, days=card.days)
                 )
         return [reply]
+
+    async def _pipeline(self, actor: Actor, partner: str | None, quarter: str | None) -> list[Reply]:
+        try:
+            pipeline = await self.performance.pipeline(actor, partner, quarter)
+        except AmbiguousPartner as exc:
+            return [Reply(text=str(exc))]
+        closing = f" · closing in {pipeline.quarter}" if pipeline.quarter else ""
+        title = f"Open pipeline by partner{closing}"
+        if not pipeline.partners:
+            return [Reply(title=title, text="No open deals.")]
+        return [
+            Reply(
+                title=title,
+                facts=[
+                    Fact(
+                        row.partner, f"{_money(row.value)} in {row.deals} deal{'s' if row.deals != 1 else ''}"
+                    )
+                    for row in pipeline.partners
+                ],
+                buttons=[
+                    Button(f"Scorecard {row.partner}", "performance.show", {"partner": row.partner})
+                    for row in pipeline.partners[:5]
+                ],
+            )
+        ]
 
     async def _laggards(self, actor: Actor, days: int) -> list[Reply]:
         cards = await self.performance.laggards(actor, days=days)
