@@ -268,7 +268,16 @@ class Conversation:
             return None
         if confirmed_first(spec, reading) and not reading.confirmed:
             return await self._offer(actor, reading.text, [reading], confirm=True)
-        return await owner.on_intent(actor, reading)
+        acted = await owner.on_intent(actor, reading)
+        if acted is not None:
+            return acted
+        # a reading its owner leaves to a skill that takes it too ("pending mdf requests?" is the MDF queue)
+        for skill in self._everyone():
+            if skill is not owner and reading.intent in getattr(skill, "also_takes", ()):
+                taken = await skill.on_intent(actor, reading)
+                if taken is not None:
+                    return taken
+        return None
 
     def _may(self, actor: Actor, reading: Reading) -> bool:
         """Whether a reading is for someone of ``actor``'s kind (a partner is never offered staff work)."""

@@ -78,7 +78,11 @@ class DialogStore:
 
 
 class Skill(Protocol):
-    """A capability in the conversation. Every method returns ``None`` for "not mine"."""
+    """A capability in the conversation. Every method returns ``None`` for "not mine".
+
+    A skill may also declare ``also_takes``: intents of another skill it acts on when their owner leaves
+    a reading to it (``on_intent`` returned None) - the MDF skill takes ``staff.pending`` read with the
+    topic "mdf", the review queue's MDF part."""
 
     prefix: str  # owns actions, forms and dialog flows named "<prefix>.…"
     intents: tuple[IntentSpec, ...]  # what it understands (bot/kernel/understanding/spec.py)

@@ -275,6 +275,8 @@ async def test_staff_lists_balances_and_home(core: Core, mw: Mdf) -> None:
     )
     out = flat(await dana.say("MDF balance for northwind"))
     assert "== MDF balance · Northwind Partners == 2027-Q1: 45,000 EUR left of 50,000 EUR" in out
+    # the review queue's MDF part: staff.pending is the deal skill's intent, the MDF skill takes it
+    assert "== MDF requests waiting for staff ==" in await dana.say("which mdf requests are pending?")
     assert flat(await dana.say("MDF budgets")).startswith(
         "== MDF budgets from 2026-Q4 == Contoso Integrators · 2027-Q1: 20,000 USD left of 20,000 USD "
         "Northwind Partners · 2027-Q1: 45,000 EUR left of 50,000 EUR (5,000 EUR waiting for approval)"

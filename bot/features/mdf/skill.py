@@ -58,6 +58,7 @@ class MdfSkill:
     """Implements :class:`bot.kernel.skills.Skill` for MDF (``prefix = "mdf"``)."""
 
     prefix = "mdf"
+    also_takes = frozenset({"staff.pending"})  # "pending mdf requests?": the review queue's MDF part
     intents = MDF_INTENTS
 
     def __init__(self, *, mdf: Mdf, dialogs: DialogStore, default_currency: str = "USD") -> None:
@@ -95,6 +96,10 @@ class MdfSkill:
         if reading.intent == "mdf.request":
             draft, problems = reading.get("draft") or {}, reading.get("problems") or []
             return await self._start_request(actor, dict(draft), list(problems))
+        if reading.intent == "staff.pending" and reading.get("topic") == "mdf":
+            return await self._list(
+                actor, scope="open"
+            )  # the review queue's MDF part (the deal skill's intent)
         if reading.intent == "mdf.list":
             return await self._list(actor, scope="all" if reading.get("scope") == "all" else "open")
         if reading.intent in ("mdf.balance", "staff.mdf_budget"):
