@@ -41,8 +41,14 @@ _SHORTHAND = {
 }  # fmt: skip
 
 
-# what names a record in a message as the model reads it: a name's placeholder, or a word for a kind of record
-_RECORD_WORDS = frozenset({"xname", "xpartner", *(w for kind in ALL_KINDS for w in kind.words)})
+# a word for a kind of record ("the hooli opp")
+_KIND_WORDS = frozenset(w for kind in ALL_KINDS for w in kind.words)
+
+
+def names_a_record(word: str) -> bool:
+    """Whether a word of a message as the model reads it is the placeholder of a record: a reference
+    (``xdref``), or a name of a record or a partner."""
+    return word in ("xname", "xpartner") or (word.startswith("x") and word.endswith("ref"))
 
 
 # What comes before a request's first word: courtesy and chat fillers ("hey, can you pls ask ...").
@@ -74,7 +80,7 @@ def features(text: str, role: str) -> list[str]:
         if len(w) >= 5 and not w.startswith("x") and w not in _STOP:
             padded = f"<{w}>"
             out += [f"c:{padded[i : i + 4]}" for i in range(len(padded) - 3)]
-    if not any(w in _RECORD_WORDS or (w.startswith("x") and w.endswith("ref")) for w in words):
+    if not any(w in _KIND_WORDS or names_a_record(w) for w in words):
         out.append("none:record")  # nothing names a record: no reference, name or word for one
     out.append(f"role:{role}")
     return out

@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 
 from bot.kernel.refs import ALL_KINDS
 from bot.kernel.understanding.entities import Entities, Named, find_entities
-from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel, tokens
+from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel, names_a_record, tokens
 from bot.kernel.understanding.slots import SlotContext, clean, doubts_in, fill
 from bot.kernel.understanding.spec import IntentSpec, Reading, Understood, confirmed_first
 from bot.kernel.words import fold
@@ -72,11 +72,17 @@ _ABOUT_A_RECORD = (
 )
 
 
-def _ABOUT_A_RECORD_EXAMPLES(spec: IntentSpec) -> tuple[str, ...]:
+def _about_a_record(spec: IntentSpec) -> tuple[str, ...]:
     words = next((k.words for k in ALL_KINDS if k.prefix == spec.record), ())
     if not words:  # a kind of record no one names by a customer or an activity
         return ()
     return tuple(t.replace("{word}", words[i % len(words)]) for i, t in enumerate(_ABOUT_A_RECORD))
+
+
+def _renormalised(weighed: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Readings re-weighed by a rule, as probabilities again, most likely first."""
+    total = sum(p for _, p in weighed) or 1.0
+    return sorted(((i, p / total) for i, p in weighed), key=lambda ip: -ip[1])
 
 
 def _only_said(entities: Entities, *kinds: str) -> bool:
@@ -105,7 +111,6 @@ def expand(example: str, spec: IntentSpec) -> str:
 
 # What sets an aside apart from the request before it: a colon, a dash between spaces, a bracket, "because".
 _ASIDE_RE = re.compile(r"[:(\u2013\u2014]|\s-\s|\b(?:because|since|as)\b", re.IGNORECASE)
-_RECORD_PLACEHOLDER_RE = re.compile(r"\bx(?:[a-z]+ref|name|partner)\b")
 # The day an example's relative dates are read against: any day will do, as only their placeholder counts.
 _EXAMPLES_DAY = date(2026, 1, 5)
 
@@ -165,7 +170,7 @@ class Understanding:
         for spec in self.specs.values():
             for example in (
                 *spec.examples,
-                *(_ABOUT_A_RECORD_EXAMPLES(spec) if spec.name in self.showing else ()),
+                *(_about_a_record(spec) if spec.name in self.showing else ()),
             ):
                 read = as_read(expand(example, spec))
                 self.declared.setdefault(" ".join(tokens(read)), set()).add(spec.name)
@@ -183,21 +188,17 @@ class Understanding:
         ranked = self.model.rank(text, role)
         said = {i for i in self.declared.get(" ".join(tokens(text)), ()) if role in self.specs[i].roles}
         if len(said) == 1:  # the message is one of an intent's own examples: that intent
-            ranked = [(i, p * DECLARED if i in said else p) for i, p in ranked]
-            total = sum(p for _, p in ranked) or 1.0
-            ranked = sorted(((i, p / total) for i, p in ranked), key=lambda ip: -ip[1])
+            ranked = _renormalised([(i, p * DECLARED if i in said else p) for i, p in ranked])
         m = _ASIDE_RE.search(text)
         if m is None or not text[m.end() :].strip():
             return ranked
         head = text[: m.start()]
         words = [w for w in re.findall(r"[^\W_]+", fold(head)) if not w.startswith("x") and w not in _GENERIC]
-        if not words or not _RECORD_PLACEHOLDER_RE.search(head):
+        if not words or not any(names_a_record(w) for w in tokens(head)):
             # "D-3 - can you ask bob ...", "good news: PO received from ...": the request is after it
             return ranked
         alone = dict(self.model.rank(head, role))
-        both = {i: (p * alone.get(i, 0.0)) ** 0.5 for i, p in ranked}
-        total = sum(both.values()) or 1.0
-        return sorted(((i, p / total) for i, p in both.items()), key=lambda ip: -ip[1])
+        return _renormalised([(i, (p * alone.get(i, 0.0)) ** 0.5) for i, p in ranked])
 
     def _how_to(self, message: str, ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """A message that asks how to do something wants to know, not to have it done: the help when it
@@ -408,8 +409,7 @@ class Understanding:
             elif not typed and spec.record is not None and spec.record not in named:
                 probability *= OTHER_RECORD
             weighed.append((intent, probability))
-        total = sum(p for _, p in weighed) or 1.0
-        return sorted(((i, p / total) for i, p in weighed), key=lambda ip: -ip[1])
+        return _renormalised(weighed)
 
     def _shows(
         self, ranked: list[tuple[str, float]], entities: Entities, role: str
