@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.kernel.understanding.entities import Named
-from bot.kernel.understanding.slots import SlotContext, free_name, free_notes, record_by_name
+from bot.kernel.understanding.slots import MAX_NAME_WORDS, SlotContext, free_name, free_notes, record_by_name
 from bot.kernel.understanding.spec import ALL_WORDS, HISTORY_WORDS, PARTNER, STAFF, IntentSpec
 
 STAGE_WORDS = {
@@ -51,9 +51,6 @@ def registration_slots(ctx: SlotContext) -> dict[str, Any]:
     if notes:
         found["notes"] = notes
     return found
-
-
-MAX_NAME_WORDS = 4  # "Umbrella Retail Ltd", "Stark Logistics Inc."
 
 
 def unmatched_name(ctx: SlotContext) -> dict[str, Any]:

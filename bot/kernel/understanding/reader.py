@@ -22,7 +22,7 @@ from rapidfuzz import fuzz
 from bot.kernel.refs import ALL_KINDS
 from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.model import DEFAULT, MODELS, IntentModel, names_a_record, tokens
-from bot.kernel.understanding.slots import SlotContext, clean, doubts_in, fill
+from bot.kernel.understanding.slots import DATE_SLOTS, SlotContext, clean, doubts_in, fill
 from bot.kernel.understanding.spec import IntentSpec, Reading, Understood, confirmed_first
 from bot.kernel.words import fold
 
@@ -125,7 +125,7 @@ def as_read(example: str) -> str:
 # The slots a kind of value found in a message can go to (the fit of a reading to the message's values).
 _SLOTS_OF: dict[str, frozenset[str]] = {
     "amount": frozenset({"amount"}),
-    "date": frozenset({"close_date", "start_date", "end_date", "date", "days", "next_step"}),
+    "date": frozenset({*DATE_SLOTS, "days", "next_step"}),
     "product": frozenset({"product"}),
     "url": frozenset({"url", "proof"}),
     "email": frozenset({"email", "contact"}),

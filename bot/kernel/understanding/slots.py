@@ -292,8 +292,11 @@ def quarter_in_dates(ctx: SlotContext) -> str | None:
     return None
 
 
+DATE_SLOTS = ("close_date", "start_date", "end_date", "date")  # the slots a date may fill, in this order
+
+
 def _date_slot(names: tuple[str, ...]) -> str | None:
-    return next((n for n in ("close_date", "start_date", "end_date", "date") if n in names), None)
+    return next((n for n in DATE_SLOTS if n in names), None)
 
 
 def name_slot(kind: str) -> str:
@@ -445,7 +448,7 @@ def free_name(
     for segment in _SEGMENT_RE.split(blanked):
         value = _trim_name(segment, ctx.request_words)
         introduced = _INTRODUCED_RE.search(value)
-        if len(value.split()) > _LONGEST_NAME and introduced:
+        if len(value.split()) > MAX_NAME_WORDS and introduced:
             # "can I get protection on a deal with Relecloud": a sentence, and the name after its "with"
             value = _trim_name(value[introduced.end() :], ctx.request_words) or value
         if value:
@@ -453,7 +456,7 @@ def free_name(
     return None
 
 
-_LONGEST_NAME = 4  # words: "Umbrella Retail Ltd", "Graphic Design Institute Inc"
+MAX_NAME_WORDS = 4  # the longest a company's name is: "Umbrella Retail Ltd", "Graphic Design Institute Inc"
 _INTRODUCED_RE = re.compile(r".*\b(?:with|for|at|w/)\s+", re.IGNORECASE)
 
 
