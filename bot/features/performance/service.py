@@ -442,6 +442,19 @@ class Pipeline:
     quarter: str | None = None
 
 
+def the_partner(name: str, candidates: Sequence[pq.PartnerInfo], actor: Actor) -> pq.PartnerInfo:
+    """The one partner among ``candidates`` that ``name`` means (:func:`match_partners`); else
+    :class:`NotFound` - the same answer for a partner there is none of and one that isn't the actor's -
+    or :class:`AmbiguousPartner` when it fits several."""
+    found = match_partners(name, candidates)
+    if not found:
+        own = "" if actor.is_staff else " You can see your own: say 'my scorecard'."
+        raise NotFound(unknown_partner_text(name) + own)
+    if len(found) > 1:
+        raise AmbiguousPartner(name, [p.name for p in found])
+    return found[0]
+
+
 class Performance:
     def __init__(
         self,
@@ -568,15 +581,7 @@ class Performance:
                 candidates = [p for p in everyone if p.id == actor.partner_id]
                 if not candidates:
                     raise NotAllowed("Scorecards are kept for partner organisations.")
-            if partner_name is None:
-                found = candidates
-            else:
-                found = match_partners(partner_name, candidates)
-            if not found:  # the same answer for a partner there is none of and one that isn't theirs
-                own = "" if actor.is_staff else " You can see your own: say 'my scorecard'."
-                raise NotFound(unknown_partner_text(partner_name or "") + own)
-            if len(found) > 1:
-                raise AmbiguousPartner(partner_name or "", [p.name for p in found])
+            found = candidates if partner_name is None else [the_partner(partner_name, candidates, actor)]
             (card,) = await self._scorecards(
                 session, found, everyone, days=days, now=now, staff=actor.is_staff
             )
@@ -593,13 +598,7 @@ class Performance:
             raise NotAllowed("The pipeline by partner is for vendor staff. Say 'show my deals' for yours.")
         async with self.db.transaction() as session:
             everyone = await pq.partners(session)
-            chosen = everyone
-            if partner_name:
-                chosen = match_partners(partner_name, everyone)
-                if not chosen:
-                    raise NotFound(unknown_partner_text(partner_name))
-                if len(chosen) > 1:
-                    raise AmbiguousPartner(partner_name, [p.name for p in chosen])
+            chosen = [the_partner(partner_name, everyone, actor)] if partner_name else everyone
             rows = await pq.pipeline_by_partner(
                 session,
                 partner_ids=[p.id for p in chosen] if partner_name else None,
