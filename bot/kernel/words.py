@@ -13,6 +13,7 @@ YES_RE = re.compile(
 )
 NO_RE = re.compile(r"^\s*(no|n|nope|not really)\b", re.I)
 EDIT_RE = re.compile(r"^\s*(edit|change|fix)\s*$", re.I)
+NEW_RE = re.compile(r"^\s*(?:a\s+)?new\b|^\s*register\b", re.I)  # "a new one", "register it anyway"
 
 
 def fold(text: str) -> str:

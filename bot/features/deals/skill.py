@@ -11,7 +11,6 @@ and builds replies.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
@@ -35,7 +34,7 @@ from bot.kernel.skills import Dialog, DialogStore, cancelled, stale_button, stal
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.slots import labelled_notes
 from bot.kernel.understanding.spec import Reading
-from bot.kernel.words import EDIT_RE, NO_RE, YES_RE
+from bot.kernel.words import EDIT_RE, NEW_RE, NO_RE, YES_RE
 
 REQUIRED = ("customer", "product", "amount", "close_date")
 OPTIONAL = ("customer", "domain", "country", "product", "notes")  # read as they are, then validated
@@ -583,7 +582,7 @@ class DealSkill:
         if asking == "confirm":
             return await self._answer_confirm(actor, slots, reading)
         if asking == "lead":
-            if YES_RE.match(text) or re.match(r"\s*(?:a\s+)?new\b|\s*register\b", text, re.I):
+            if YES_RE.match(text) or NEW_RE.match(text):
                 return await self._new_not_lead(actor, state, {})
             return None  # "convert L-2" starts the conversion (the dialog gives way to it)
         if asking == "customer_suggestion":
