@@ -42,13 +42,17 @@ def partnerbot_command() -> list[str]:
     return [sys.executable, "-m", "bot.cli"]
 
 
-async def _wait_healthy(base: str, process: asyncio.subprocess.Process) -> None:
+async def wait_answering(
+    base: str, process: asyncio.subprocess.Process, *, path: str = "/healthz", log: str = ""
+) -> None:
+    """Until a ``partnerbot serve`` answers 200 at ``path``; RuntimeError when it exits first."""
     async with aiohttp.ClientSession() as session:
         while True:
             if process.returncode is not None:
-                raise RuntimeError(f"partnerbot serve exited with {process.returncode}")
+                see = f"; see {log}" if log else ""
+                raise RuntimeError(f"partnerbot serve exited with {process.returncode}{see}")
             try:
-                async with session.get(base + "/healthz") as answer:
+                async with session.get(base + path) as answer:
                     if answer.status == 200:
                         return
             except aiohttp.ClientError:
@@ -87,7 +91,7 @@ async def run(
             base = f"http://127.0.0.1:{port}"
             try:
                 async with asyncio.timeout(120):
-                    await _wait_healthy(base, process)
+                    await wait_answering(base, process)
                 await asyncio.sleep(idle_s)
                 idle_rss, _ = rss_mb(process.pid)
                 traffic = Traffic(spec, database_url=url, standins=standins, seed=11)

@@ -39,7 +39,7 @@ import aiohttp
 from aiohttp import web
 
 from bench.ingress import SIGNING_SECRET, Request, StandIns, Traffic, _signed, bench_env
-from bench.memory import free_port, partnerbot_command
+from bench.memory import free_port, partnerbot_command, wait_answering
 from bench.report import quantile
 from bench.synthetic import Spec, partner_of_user, populate, slack_team, slack_user
 
@@ -110,17 +110,9 @@ async def start_serve(url: str, standins: Answers, logs: Path) -> tuple[asyncio.
         stderr=asyncio.subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session, asyncio.timeout(120):
-        while True:
-            if process.returncode is not None:
-                raise RuntimeError(f"partnerbot serve exited with {process.returncode}; see {output.name}")
-            try:
-                async with session.get(base + "/readyz") as answer:
-                    if answer.status == 200:
-                        return process, base
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
+    async with asyncio.timeout(120):
+        await wait_answering(base, process, path="/readyz", log=output.name)
+    return process, base
 
 
 async def stop_serve(process: asyncio.subprocess.Process) -> None:
