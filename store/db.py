@@ -27,6 +27,8 @@ from sqlalchemy.pool import NullPool
 if TYPE_CHECKING:
     from alembic.config import Config
 
+# The revisions a database records as applied (read by the upgrade fast path and by /readyz).
+_STORED_REVISIONS = text("SELECT version_num FROM alembic_version")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
 FOREIGN_TABLE_PREFIXES = ("slack_",)
@@ -112,7 +114,7 @@ class Database:
         none or the table is missing (never migrated). Raises when the database does not answer."""
         async with self.engine.connect() as conn:  # a database that does not answer raises here
             try:
-                rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+                rows = await conn.execute(_STORED_REVISIONS)
             except SQLAlchemyError:
                 return frozenset()
             return frozenset(str(row[0]) for row in rows)
@@ -222,7 +224,7 @@ def at_head(url: URL) -> bool:
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            stored = {str(row[0]) for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+            stored = {str(row[0]) for row in conn.execute(_STORED_REVISIONS)}
     except SQLAlchemyError:
         return False
     finally:
