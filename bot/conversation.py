@@ -26,13 +26,25 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rapidfuzz import fuzz
+
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.companies import normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, parse_close_date
 from bot.kernel.errors import InputError, PartnerbotError, RequestFailed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.metrics import METRICS
-from bot.kernel.skills import Dialog, DialogStore, FallbackSkill, Skill, cancelled, stale_button, stale_form
+from bot.kernel.refs import RefKind
+from bot.kernel.skills import (
+    Dialog,
+    DialogStore,
+    FallbackSkill,
+    Findable,
+    Skill,
+    cancelled,
+    stale_button,
+    stale_form,
+)
 from bot.kernel.understanding.entities import Entities, Named, find_entities
 from bot.kernel.understanding.llm import LanguageModel, ground
 from bot.kernel.understanding.meta import META_INTENTS
@@ -108,6 +120,15 @@ def check_message(text: str) -> str | None:
     if any(ord(ch) < 32 and ch not in "\n\t\r" for ch in text) or "\x7f" in text:
         return "That message contains control characters I can't read; please send plain text."
     return None
+
+
+SEARCH_LIMIT = 10
+SEARCH_SCORE = 80  # rapidfuzz partial ratio: "glob" finds "Globex Corporation", "acme" not "Initech"
+
+
+def _newest_first(named: Named) -> tuple[int, str]:
+    number = re.search(r"(\d+)$", named.ref)
+    return (-int(number.group(1)) if number else 0, named.ref)
 
 
 class Conversation:
@@ -617,6 +638,53 @@ class Conversation:
         if skill is not None:
             return await skill.on_form(actor, form_id, values, data)
         return stale_form()
+
+    # -- records by reference and by name ---------------------------------------------------------
+
+    def _findable(self) -> list[Findable]:
+        return [s for s in self._everyone() if isinstance(getattr(s, "records", None), RefKind)]  # type: ignore[misc]
+
+    async def view(self, actor: Actor, ref: str) -> list[Reply]:
+        """Record ``ref`` as ``actor`` sees it now (a card refreshing for its viewer), through its skill's
+        show action; the one not-found answer for a record they may not see."""
+        owner = next((s for s in self._findable() if s.records.pattern.match(ref or "")), None)
+        if owner is not None:
+            show = f"{owner.prefix}.show"
+            return await self._guard(lambda: self._action(actor, show, {"ref": ref}))
+        return [Reply(text=f"{ref!r} is not a reference I know; references look like D-12 or L-7.")]
+
+    async def search(self, actor: Actor, query: str, *, limit: int = SEARCH_LIMIT) -> list[Reply]:
+        """The records ``actor`` may see that ``query`` names - a reference, or words of a name (a
+        customer, a company, a question) - best match first, each as its card; the newest without a
+        query. Only what the person may see is looked at, so nothing else is found or hinted at."""
+        found: list[Named] = []
+        for skill in self._findable():
+            found += await skill.findable(actor)
+        wanted = " ".join(query.split()).lower()
+        if not wanted:
+            picks = sorted(found, key=_newest_first)
+        elif any(s.records.pattern.match(wanted) for s in self._findable()):
+            picks = [n for n in found if n.ref.lower().replace("-", "") == wanted.replace("-", "")]
+        else:
+            scored = [(fuzz.partial_ratio(wanted, n.name.lower()), n) for n in found]
+            picks = [n for score, n in sorted(scored, key=lambda p: -p[0]) if score >= SEARCH_SCORE]
+        cards: list[Reply] = []
+        for named in list(dict.fromkeys(picks))[:limit]:
+            shown = await self.view(actor, named.ref)
+            if shown and shown[0].ref:
+                cards.append(shown[0])
+        return cards
+
+    async def form_from_text(self, actor: Actor, intent: str, text: str) -> list[Reply]:
+        """The form that starts ``intent``, filled in from ``text`` as the understanding layer reads it
+        for that intent ("Register a deal from this message"); nothing is written until it is submitted."""
+        owner = self._owner(intent)
+        prefilled = getattr(owner, "prefilled_form", None)
+        if prefilled is None:
+            return stale_button()
+        understood = await self.understand(actor, text, only=intent)
+        reading = understood.best or Reading(intent=intent, confidence=0.0, text=text)
+        return await self._guard(lambda: prefilled(actor, reading))
 
     # -- home and help --------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.refs import RefKind
+from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import IntentSpec, Reading
 from store import queries
 from store.db import Database
@@ -107,6 +109,21 @@ class Skill(Protocol):
 
     async def home(self, actor: Actor) -> list[Reply]:
         """Sections for the person's home view."""
+        ...
+
+
+class Findable(Protocol):
+    """A skill whose records a person can look up by reference or find by name - a search (the Teams
+    message extension), a card that refreshes for each viewer. ``records`` is the kind of reference it
+    owns; its ``<prefix>.show`` action shows one record (data ``{"ref": ...}``), with the same checks as
+    any other click."""
+
+    prefix: str
+    records: RefKind
+
+    async def findable(self, actor: Actor) -> list[Named]:
+        """The records of ``records``' kind ``actor`` may see, each by the name a person would search for
+        (a deal's customer, a lead's company, a question's text); never another partner's."""
         ...
 
 

@@ -30,6 +30,7 @@ from bot.kernel.errors import InputError
 from bot.kernel.messages import Actor, Button, FormResult, Reply
 from bot.kernel.products import match_product
 from bot.kernel.reasons import ReasonStep
+from bot.kernel.refs import DEAL
 from bot.kernel.skills import Dialog, DialogStore, cancelled, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.slots import labelled_notes
@@ -190,6 +191,22 @@ class DealSkill:
             Button("Register a deal", "deal.register.start", style="primary"),
             Button("My deals", "deals.list", {"scope": "open"}),
         ]
+
+    records = DEAL
+
+    async def findable(self, actor: Actor) -> list[Named]:
+        return [n for n in await self.names(actor) if n.kind == DEAL.prefix]
+
+    async def prefilled_form(self, actor: Actor, reading: Reading) -> Replies:
+        """The registration form filled in from a message as the layer read it (a message action);
+        what it couldn't read stays empty for the person to fill in."""
+        if actor.is_staff:
+            return [Reply(text=PARTNERS_REGISTER)]
+        slots = _slots_from(reading, (*OPTIONAL, *REQUIRED))
+        for name in reading.invalid:
+            slots.pop(name, None)
+        form = views.registration_form(await self.deals.products(), _draft(slots))
+        return [Reply(text="Check the details I read from the message, then register.", form=form)]
 
     async def names(self, actor: Actor) -> list[Named]:
         """The customers of the deals ``actor`` may see, and the products, for the understanding layer."""
@@ -988,7 +1005,16 @@ def _product(value: Any, products: list[str]) -> str:
 
 
 def _edit_prompt(slots: dict[str, Any], products: list[str]) -> Reply:
-    draft = {
+    return Reply(
+        text="What should I change? Say e.g. 'amount 150k', 'close end of April', 'product Edge Gateway' or "
+        "'customer Globex Corporation' - or use the form.",
+        form=views.registration_form(products, _draft(slots)),
+    )
+
+
+def _draft(slots: dict[str, Any]) -> dict[str, str]:
+    """A registration's slots as the form's values."""
+    return {
         "customer": slots.get("customer", ""),
         "domain": slots.get("domain") or "",
         "country": slots.get("country") or "",
@@ -999,11 +1025,6 @@ def _edit_prompt(slots: dict[str, Any], products: list[str]) -> Reply:
         "close_date": slots.get("close_date", ""),
         "notes": slots.get("notes") or "",
     }
-    return Reply(
-        text="What should I change? Say e.g. 'amount 150k', 'close end of April', 'product Edge Gateway' or "
-        "'customer Globex Corporation' - or use the form.",
-        form=views.registration_form(products, draft),
-    )
 
 
 def _protected_until(view: DealView) -> str:

@@ -97,6 +97,11 @@ class LeadSkill:
             "convert L-12 - register a deal from a lead",
         ]
 
+    records = LEAD
+
+    async def findable(self, actor: Actor) -> list[Named]:
+        return await self.names(actor)
+
     async def names(self, actor: Actor) -> list[Named]:
         return [Named("L", ref, company) for company, ref in await self.leads.companies_visible(actor)]
 

@@ -81,6 +81,11 @@ class MdfSkill:
             "my MDF requests / M-3 - your requests; claim M-3 with https://… results: 38 leads",
         ]
 
+    records = MDF_REQUEST
+
+    async def findable(self, actor: Actor) -> list[Named]:
+        return [n for n in await self.names(actor) if n.kind == MDF_REQUEST.prefix]
+
     async def names(self, actor: Actor) -> list[Named]:
         """Activities of the MDF requests ``actor`` may see; partners' names for staff, and a partner
         user's own organisation (never another's)."""

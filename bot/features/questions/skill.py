@@ -19,7 +19,9 @@ from bot.features.questions.reading import KB_FORMAT, has_subject, looks_like_qu
 from bot.features.questions.service import Questions
 from bot.kernel.errors import InputError, NotAllowed
 from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.refs import QUESTION
 from bot.kernel.skills import Dialog, DialogStore, stale_button, stale_form
+from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import Reading, Understood
 
 UNSURE_OTHER = 0.35  # a likelier reading than this of another intent is offered as a choice instead
@@ -84,6 +86,12 @@ class QuestionSkill:
         if found and found[0].doubts:
             return None  # "does MDF cover a golf day, ~3k": the partner confirms it is a question first
         return found[0] if found else Reading("question.ask", 0.0, understood.text)
+
+    records = QUESTION
+
+    async def findable(self, actor: Actor) -> list[Named]:
+        """A partner's own questions (staff: the ones waiting with them), by their text."""
+        return [Named(QUESTION.prefix, q.ref, q.text) for q in await self.questions.mine(actor)]
 
     async def on_intent(self, actor: Actor, reading: Reading) -> list[Reply] | None:
         """Act on a reading of the understanding layer (:mod:`bot.features.questions.intents`)."""
