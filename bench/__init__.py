@@ -1,7 +1,7 @@
 """Benchmarks: partnerbot measured against baselines run in the same process (``python -m bench``).
 
 Every number is reported next to a baseline measured in the same run - a bare slack-bolt app, a bare
-botbuilder bot, a naive fuzzy scan - because a ratio survives a slower or busier machine and an
+Agents SDK bot, a naive fuzzy scan - because a ratio survives a slower or busier machine and an
 absolute number does not. Targets are checked here, never in the test suite (DESIGN.md).
 
 - :mod:`bench.synthetic` - the one deterministic data generator (also used by the tests);

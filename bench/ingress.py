@@ -12,8 +12,8 @@ counts the time until that work is done (:meth:`handlers.slack.listeners.SlackCh
 Teams. Bot Framework activities - messages, card button clicks, registration forms and their Confirm -
 go to ``POST /api/messages`` with ``serviceUrl`` on a stand-in Bot Connector (as in
 ``tests/teams/teams_harness.py``). Teams waits for the whole turn, replies included, so the latency is
-the turn's. The baseline is a bare botbuilder ``ActivityHandler`` that echoes each message through the
-same ``CloudAdapter`` configuration.
+the turn's. The baseline is a bare Agents SDK ``ActivityHandler`` that echoes each message through the
+SDK's own aiohttp ``CloudAdapter``, as it comes.
 
 Each worker owns its users, so a registration's two requests arrive in order; a warm-up round (not
 measured) loads what a running server has loaded, e.g. the conflict index.
@@ -35,8 +35,9 @@ from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
-from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
-from botbuilder.schema import Activity
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core import ActivityHandler, AgentAuthConfiguration, MessageFactory, TurnContext
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
@@ -59,7 +60,6 @@ from bot.config import Settings
 from bot.features.deals import views
 from handlers.slack import blocks
 from handlers.slack.security import metadata_key
-from handlers.teams.app import build_adapter
 from store.db import sync_url
 
 SIGNING_SECRET = "bench-signing-secret"
@@ -488,25 +488,22 @@ def bare_slack_app(standins: StandIns) -> web.Application:
 
 
 class EchoBot(ActivityHandler):
-    async def on_message_activity(self, turn_context: TurnContext) -> None:
+    async def on_message_activity(self, turn_context: TurnContext) -> None:  # type: ignore[override]
         await turn_context.send_activity(MessageFactory.text(f"echo: {turn_context.activity.text or ''}"))
 
 
 def bare_teams_app() -> web.Application:
-    """A botbuilder ActivityHandler that echoes, through the same CloudAdapter configuration and the same
-    request handling as ``handlers.teams.app.attach_teams`` (local mode: no app id)."""
-    adapter = build_adapter(Settings(), reuse_connectors=False)  # botbuilder as it comes
+    """An Agents SDK ActivityHandler that echoes, on the SDK's aiohttp CloudAdapter as it comes (its own
+    connector-client factory, anonymous: the local mode of ``handlers.teams.app.attach_teams``)."""
+    connections = MsalConnectionManager(
+        connections_configurations={"SERVICE_CONNECTION": AgentAuthConfiguration(anonymous_allowed=True)}
+    )
+    adapter = CloudAdapter(connection_manager=connections)
     bot = EchoBot()
-    auth = adapter.bot_framework_authentication
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        activity = Activity().deserialize(body)
-        authenticated = await auth.authenticate_request(activity, request.headers.get("Authorization", ""))
-        invoke = await adapter.process_activity(authenticated, activity, bot.on_turn)
-        if invoke is not None:
-            return web.json_response(invoke.body, status=invoke.status)
-        return web.Response(status=201)
+        response = await adapter.process(request, bot)
+        return response if response is not None else web.Response(status=201)
 
     app = web.Application(client_max_size=1024 * 1024)
     app.router.add_post("/api/messages", messages)
@@ -683,7 +680,7 @@ async def run(
                 name = f"{platform} ingress"
                 report.add(
                     name,
-                    f"{backend}, bare {'slack-bolt (ack only)' if platform == 'slack' else 'botbuilder (echo)'}",
+                    f"{backend}, bare {'slack-bolt (ack only)' if platform == 'slack' else 'Agents SDK (echo)'}",
                     **_metrics(bare),
                 )
                 # Rates from the median run; latencies over every partnerbot request of the pairs;

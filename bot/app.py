@@ -219,7 +219,7 @@ def attach_channels(app: web.Application, core: Core) -> None:
 
 
 def serve(settings: Settings, *, host: str, port: int, scheduler: bool) -> None:
-    from handlers.teams.app import check_serving
+    from handlers.teams.connector import check_serving
 
     check_serving(settings, host=host)
     store_db.upgrade(settings.database_url)

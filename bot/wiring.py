@@ -29,7 +29,7 @@ def build_core(settings: Settings) -> Core:
 
         _add_notifier(core, slack_notifier(core))
     if settings.teams_configured:
-        from handlers.teams.app import teams_notifier
+        from handlers.teams.notifier import teams_notifier
 
         _add_notifier(core, teams_notifier(core))
     return core

@@ -4,13 +4,18 @@ Translation only - nothing here decides who may do what; the buttons are the one
 
 - ``title`` becomes a bold TextBlock, ``text`` one TextBlock per line (Teams' handling of ``\\n``
   inside a TextBlock differs between clients), ``facts`` a FactSet, ``sections`` Containers with a
-  separator and their own ActionSet, ``buttons`` Action.Submit (``Button.url``: Action.OpenUrl),
-  ``form`` inputs plus one Action.Submit that submits them.
+  separator and their own ActionSet, ``buttons`` Action.Execute (Universal Actions; ``Button.url``:
+  Action.OpenUrl), ``form`` inputs plus one Action.Execute that submits them. Inside a dialog (a task
+  module: the message extension's registration) they are Action.Submit, which is what dialogs take.
+- A card about one record (``Reply.ref``) sent to known viewers carries ``refresh`` (:func:`refresh`):
+  each viewer sees the record as the core shows it to them, and the state it is in now.
 - Teams renders a Markdown subset in TextBlock and FactSet: everything the core says is plain text,
   so Markdown and HTML in it (user-supplied customer names, notes, reasons) are neutralised.
-- What a click sends back is ``{"pb": {"a": action, "d": data}}`` for a button and
-  ``{"pb": {"form": form_id, "d": form.data, "f": <the form>}}`` for a form submit; Teams merges the
-  input values into that object. ``"s": 1`` marks buttons that belong to a section (a list item), so
+- What a click sends back is ``{"pb": {"a": action, "d": data}}`` for a button,
+  ``{"pb": {"form": form_id, "d": form.data, "f": <the form>}}`` for a form submit and
+  ``{"pb": {"view": ref}}`` for a refresh; Teams merges the input values into that object (the
+  invoke's ``action.data``; an Action.Submit on a card posted before Universal Actions: the message's
+  ``value``). ``"s": 1`` marks buttons that belong to a section (a list item), so
   the handler knows a click there must not replace the whole card. ``"f"`` lets the handler re-render
   the form with its errors (the core has no lookup of a form by id); it is only ever used for display.
 - A chart (``Reply.image_png_b64``) travels beside the card, as a second attachment of the same activity
@@ -24,7 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -39,6 +44,8 @@ MAX_CARD_BYTES = 28 * 1024
 CARD_BUDGET = 24 * 1024
 SUMMARY_CHARS = 250
 PAYLOAD_KEY = "pb"
+REFRESH_VERB = "refresh"
+MAX_REFRESH_USERS = 60  # Teams refreshes a card automatically for at most 60 listed users
 
 _INLINE_MARKUP = re.compile(r"([\\`*_~\[\]<>])")
 _ENTITY = re.compile(r"&(#?\w+;)")
@@ -118,14 +125,14 @@ def _title(text: str) -> dict[str, Any]:
     return {"type": "TextBlock", "text": plain(text), "weight": "bolder", "size": "medium", "wrap": True}
 
 
-def _action(button: Button, *, in_section: bool = False) -> dict[str, Any]:
+def _action(button: Button, *, in_section: bool = False, dialog: bool = False) -> dict[str, Any]:
     if button.url:
         return {"type": "Action.OpenUrl", "title": button.label, "url": button.url}
     payload: dict[str, Any] = {"a": button.action, "d": dict(button.data)}
     if in_section:
         payload["s"] = 1
     action: dict[str, Any] = {
-        "type": "Action.Submit",
+        **_click("Action.Submit" if dialog else "Action.Execute", button.action),
         "title": button.label,
         "data": {PAYLOAD_KEY: payload},
         # A button is not a form submit: don't let required inputs on the same card block it.
@@ -136,6 +143,13 @@ def _action(button: Button, *, in_section: bool = False) -> dict[str, Any]:
     elif button.style == "danger":
         action["style"] = "destructive"
     return action
+
+
+def _click(kind: str, verb: str) -> dict[str, Any]:
+    """A click's type: ``Action.Execute`` (Universal Actions: an ``adaptiveCard/action`` invoke, with
+    the verb the route names) on cards in chats; ``Action.Submit`` inside a dialog (a task module's
+    submit, which Teams sends as the dialog's own invoke)."""
+    return {"type": kind, "verb": verb} if kind == "Action.Execute" else {"type": kind}
 
 
 def _input(f: FormField, value: str | None) -> dict[str, Any]:
@@ -191,16 +205,16 @@ def form_payload(form: Form) -> dict[str, Any]:
     return {"form": form.form_id, "d": dict(form.data), "f": json.loads(json.dumps(asdict(form)))}
 
 
-def _submit(form: Form) -> dict[str, Any]:
+def _submit(form: Form, *, dialog: bool = False) -> dict[str, Any]:
     return {
-        "type": "Action.Submit",
+        **_click("Action.Submit" if dialog else "Action.Execute", form.form_id),
         "title": form.submit_label,
         "style": "positive",
         "data": {PAYLOAD_KEY: form_payload(form)},
     }
 
 
-def _section(section: Reply) -> dict[str, Any]:
+def _section(section: Reply, *, dialog: bool = False) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     if section.title:
         items.append({"type": "TextBlock", "text": plain(section.title), "weight": "bolder", "wrap": True})
@@ -214,7 +228,12 @@ def _section(section: Reply) -> dict[str, Any]:
             }
         )
     if section.buttons:
-        items.append({"type": "ActionSet", "actions": [_action(b, in_section=True) for b in section.buttons]})
+        items.append(
+            {
+                "type": "ActionSet",
+                "actions": [_action(b, in_section=True, dialog=dialog) for b in section.buttons],
+            }
+        )
     if not items:
         items = [{"type": "TextBlock", "text": " ", "wrap": True}]
     return {"type": "Container", "separator": True, "spacing": "medium", "items": items}
@@ -238,6 +257,8 @@ def _assemble(
     values: Mapping[str, str | None],
     errors: Mapping[str, str],
     notice: str | None,
+    dialog: bool = False,
+    viewers: Sequence[str] = (),
 ) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
     if reply.title:
@@ -264,7 +285,7 @@ def _assemble(
                 "facts": [{"title": plain(f.label), "value": plain(f.value)} for f in reply.facts],
             }
         )
-    body += [_section(s) for s in parts.sections]
+    body += [_section(s, dialog=dialog) for s in parts.sections]
     if parts.dropped:
         body += _text_blocks(f"…and {parts.dropped} more.", isSubtle=True)
     if reply.form is not None:
@@ -275,8 +296,8 @@ def _assemble(
         body = [{"type": "TextBlock", "text": " ", "wrap": True}]
     actions: list[dict[str, Any]] = []
     if reply.form is not None:
-        actions.append(_submit(reply.form))
-    actions += [_action(b) for b in reply.buttons]
+        actions.append(_submit(reply.form, dialog=dialog))
+    actions += [_action(b, dialog=dialog) for b in reply.buttons]
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "version": CARD_VERSION,
@@ -286,7 +307,21 @@ def _assemble(
     }
     if actions:
         card["actions"] = actions
+    if reply.ref and viewers and not dialog:
+        card["refresh"] = refresh(reply.ref, viewers)
     return card
+
+
+def refresh(ref: str, viewers: Sequence[str]) -> dict[str, Any]:
+    """A card about one record refreshes per viewer (Universal Actions' user-specific views): Teams runs
+    this action for each of ``viewers`` (their Teams ids, at most :data:`MAX_REFRESH_USERS`) as they
+    look at the card, and shows each of them the record as the core shows it to them - the decision
+    buttons to an approver only, the outcome to everyone once it is decided."""
+    return {
+        "type": "Refresh",
+        "action": {"type": "Action.Execute", "verb": REFRESH_VERB, "data": {PAYLOAD_KEY: {"view": ref}}},
+        "userIds": list(dict.fromkeys(viewers))[:MAX_REFRESH_USERS],
+    }
 
 
 def card_size(card: Mapping[str, Any]) -> int:
@@ -301,13 +336,19 @@ def reply_card(
     errors: Mapping[str, str] | None = None,
     notice: str | None = None,
     budget: int = CARD_BUDGET,
+    dialog: bool = False,
+    viewers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Adaptive Card for ``reply``. ``values``/``errors`` re-render a submitted form with what the
-    person typed and one attention line per field; ``notice`` is an attention line under the title."""
+    person typed and one attention line per field; ``notice`` is an attention line under the title.
+    ``dialog``: the card goes into a dialog (task module), whose buttons are ``Action.Submit``.
+    ``viewers``: the Teams ids the card refreshes for, each seeing their own view of the record."""
     values = values or {}
     errors = errors or {}
     parts = _Parts(text=reply.text, sections=list(reply.sections))
-    card = _assemble(reply, parts, values=values, errors=errors, notice=notice)
+    card = _assemble(
+        reply, parts, values=values, errors=errors, notice=notice, dialog=dialog, viewers=viewers
+    )
     while card_size(card) > budget:
         if reply.image_png_b64 and parts.image:
             parts.image = False
@@ -331,7 +372,9 @@ def reply_card(
                 errors={},
                 notice=None,
             )
-        card = _assemble(reply, parts, values=values, errors=errors, notice=notice)
+        card = _assemble(
+            reply, parts, values=values, errors=errors, notice=notice, dialog=dialog, viewers=viewers
+        )
     return card
 
 
@@ -397,6 +440,13 @@ def _strings(raw: Any) -> dict[str, str]:
     return {
         str(k): str(v) for k, v in raw.items() if isinstance(v, str | int | float) and not isinstance(v, bool)
     }
+
+
+def read_refresh(value: Any) -> str | None:
+    """The record a refresh (:func:`refresh`) asks for, or None when ``value`` is not one."""
+    payload = value.get(PAYLOAD_KEY) if isinstance(value, Mapping) else None
+    ref = payload.get("view") if isinstance(payload, Mapping) else None
+    return ref[:40] if isinstance(ref, str) and ref.strip() else None
 
 
 def read_submission(value: Any) -> Submission | None:

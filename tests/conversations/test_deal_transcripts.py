@@ -407,7 +407,7 @@ async def test_help_differs_for_partners_and_staff(core: Core, world: World) -> 
 def test_deals_service_has_no_platform_imports() -> None:
     import bot.features.deals.service as module
 
-    assert "slack" not in Deals.__module__ and "botbuilder" not in str(module.__dict__.keys())
+    assert "slack" not in Deals.__module__ and "microsoft_agents" not in str(module.__dict__.keys())
 
 
 async def test_a_corrected_form_with_the_same_request_key_goes_through(core: Core, world: World) -> None:

@@ -16,7 +16,8 @@ from bot.cli import main
 from bot.config import Settings
 from bot.kernel.messages import Reply
 from bot.kernel.outbox import DeliveryError
-from handlers.teams.app import TeamsNotifier, build_adapter, check_serving, service_url_allowed
+from handlers.teams.connector import build_adapter, check_serving, service_url_allowed
+from handlers.teams.notifier import TeamsNotifier
 from tests.conftest import FakeClock
 from tests.teams.teams_harness import USERS, StandInConnector, Teams, TeamsUser, start_teams
 
@@ -97,7 +98,7 @@ def test_service_urls_must_be_microsofts_bot_connector() -> None:
 
 async def test_a_stored_reference_to_another_host_is_never_used() -> None:
     settings = Settings.from_env({"MICROSOFT_APP_ID": APP_ID, "MICROSOFT_APP_PASSWORD": "x"})
-    notifier = TeamsNotifier(adapter=build_adapter(settings), app_id=APP_ID, settings=settings)
+    notifier = TeamsNotifier(adapter=build_adapter(settings), settings=settings)
     reference = {
         "serviceUrl": "https://attacker.example/",
         "conversation": {"id": "a:dm-alice"},

@@ -27,9 +27,8 @@ NOT_FOR_CHAT = (
     "slack_sdk",
     "slack_bolt",
     "handlers.teams",
-    "botbuilder",
-    "botframework",
-    "msrest",
+    "microsoft_agents",
+    "msal",
     "numpy",  # the first load of the conflict index (a registration)
     "dateparser",  # the long tail of close dates, after the date rules
     "sqlalchemy.dialects.postgresql",  # a SQLite database
@@ -110,7 +109,7 @@ def test_what_chat_leaves_out_is_imported_when_a_turn_needs_it(tmp_path: Path) -
     code, out, modules = run_cli(tmp_path, env, "chat", "--as", "alice@northwind.example", stdin=script)
     assert code == 0 and "When do you expect it to close?" in out and "D-4 is registered" in out, out
     assert {"dateparser", "numpy"} <= set(modules)
-    assert among(modules, ("alembic", "aiohttp", "slack_sdk", "botbuilder")) == []
+    assert among(modules, ("alembic", "aiohttp", "slack_sdk", "microsoft_agents")) == []
 
 
 async def test_a_configured_platform_still_gets_its_notifier(tmp_path: Path) -> None:

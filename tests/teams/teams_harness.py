@@ -210,6 +210,7 @@ class StandInConnector:
         self.calls: list[Call] = []
         self.fail_next: list[tuple[str, int, dict[str, str]]] = []  # (kind, status, headers)
         self.members = {u.id: u for u in USERS.values()}
+        self.authorizations: list[str] = []  # the Authorization header of every call
         self._ids = itertools.count(1)
         self.url = ""
         app = web.Application()
@@ -238,6 +239,7 @@ class StandInConnector:
 
     async def _record(self, request: web.Request, kind: str) -> tuple[Call, web.Response | None]:
         body = await request.json() if request.can_read_body else {}
+        self.authorizations.append(request.headers.get("Authorization", ""))
         failure = self._failure(kind)
         call = Call(
             kind,
@@ -254,7 +256,9 @@ class StandInConnector:
         if failure:
             return failure
         member = (call.body.get("members") or [{}])[0]
-        return web.json_response({"id": f"a:1on1-{member.get('id', '?')}"})
+        # Teams answers with the person's existing 1:1 chat with the bot when there is one.
+        known = self.members.get(member.get("id", ""))
+        return web.json_response({"id": known.conversation if known else f"a:1on1-{member.get('id', '?')}"})
 
     async def _send(self, request: web.Request) -> web.Response:
         call, failure = await self._record(request, "send")
@@ -303,7 +307,9 @@ class StandInConnector:
         return [c for c in self.calls if c.kind == "update" and c.activity_id == activity_id and c.ok]
 
     def all_cards(self) -> list[dict[str, Any]]:
-        return [card for c in self.calls if c.kind in ("send", "reply", "update") for card in c.cards()]
+        return [
+            card for c in self.calls if c.kind in ("send", "reply", "update", "invoke") for card in c.cards()
+        ]
 
     def clear(self) -> None:
         self.calls.clear()
@@ -378,14 +384,59 @@ class Teams:
         inputs: dict[str, str] | None = None,
         **fields: Any,
     ) -> list[Call]:
-        """Press the button ``title`` on the card posted in ``card_call`` (Action.Submit)."""
+        """Press the button ``title`` on the card posted in ``card_call``: an ``Action.Execute`` is the
+        ``adaptiveCard/action`` invoke Teams sends, and the card it answers with - which Teams shows in
+        place of the clicked one - comes first among the answers, as a call of kind ``invoke``; an
+        ``Action.Submit`` (a card posted before Universal Actions) is a message with the payload."""
         action = find_action(card_call.card, title)
         value = {**action["data"], **(inputs or {})}
+        if action["type"] == "Action.Execute":
+            execute = {"type": "Action.Execute", "verb": action["verb"], "data": value}
+            return await self.execute(user, card_call, execute, trigger="manual", **fields)
         activity = self.activity(user, value=value, replyToId=card_call.activity_id, **fields)
         before = len(self.connector.calls)
         response = await self.post(activity)
         assert response.status in (200, 201), response.status
         return self._answers(before, activity)
+
+    async def execute(
+        self, user: TeamsUser, card_call: Call, action: dict[str, Any], *, trigger: str, **fields: Any
+    ) -> list[Call]:
+        """Send the ``adaptiveCard/action`` invoke for ``action`` on the card of ``card_call``; the
+        invoke's answer (a card, or a message) first, then what the bot posted during the turn."""
+        activity = self.activity(
+            user,
+            type="invoke",
+            name="adaptiveCard/action",
+            value={"action": action, "trigger": trigger},
+            replyToId=card_call.activity_id,
+            **fields,
+        )
+        before = len(self.connector.calls)
+        async with self.session.post(self.url + "/api/messages", json=activity) as response:
+            status = response.status
+            body = await response.json() if response.content_type == "application/json" else {}
+        assert status == 200, (status, body)
+        await self.core.inbox.drain()
+        answers = self._answers(before, activity)
+        if body.get("type") == CARD_TYPE:
+            shown = Call(
+                "invoke",
+                activity["conversation"]["id"],
+                card_call.activity_id,
+                {"attachments": [{"contentType": CARD_TYPE, "content": body["value"]}]},
+                200,
+            )
+            self.connector.calls.append(shown)  # what the client shows is checked like any card
+        else:
+            shown = Call("invoke", activity["conversation"]["id"], None, {"text": body.get("value")}, 200)
+        return [shown, *answers]
+
+    async def refresh(self, user: TeamsUser, card_call: Call, **fields: Any) -> Call:
+        """What ``user`` sees of the card in ``card_call`` once Teams has refreshed it for them."""
+        refresh = card_call.card["refresh"]
+        (shown, *_) = await self.execute(user, card_call, refresh["action"], trigger="automatic", **fields)
+        return shown
 
     def _answers(self, before: int, activity: dict[str, Any]) -> list[Call]:
         """What the bot posted or updated in the activity's conversation since call number ``before``."""

@@ -58,7 +58,8 @@ def test_reply_becomes_a_card() -> None:
     assert facts == {"type": "FactSet", "facts": [{"title": "Amount", "value": "120,000 USD"}]}
     approve, reject, guide = card["actions"]
     assert approve == {
-        "type": "Action.Submit",
+        "type": "Action.Execute",
+        "verb": "deal.approve",
         "title": "Approve",
         "style": "positive",
         "associatedInputs": "none",
@@ -132,7 +133,8 @@ def test_form_becomes_inputs_and_one_submit() -> None:
     assert hint["isSubtle"] is True
     assert email["style"] == "email"
     (submit,) = card["actions"]
-    assert submit["type"] == "Action.Submit" and submit["title"] == "Review"
+    assert submit["type"] == "Action.Execute" and submit["verb"] == "deal.register"
+    assert submit["title"] == "Review"
     assert submit["data"]["pb"]["form"] == "deal.register" and submit["data"]["pb"]["d"] == {"ref": "D-1"}
 
     # Submitting: Teams merges the inputs into the data; the handler reads them back.

@@ -70,12 +70,12 @@ async def test_partner_registers_a_deal_by_conversation(teams: Teams) -> None:
 
 async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
     """(b) Help card -> registration form -> errors shown on the form -> summary -> confirmed; each step
-    replaces the card the person clicked."""
+    replaces the card the person clicked (the card the Action.Execute invoke answers with)."""
     (help_card,) = await teams.say(ALICE, "help")
     assert "Here's what I can do" in help_card.text
 
     (form_card,) = await teams.click(ALICE, help_card, "Register a deal")
-    assert form_card.kind == "update" and form_card.activity_id == help_card.activity_id
+    assert form_card.kind == "invoke" and form_card.activity_id == help_card.activity_id
     inputs = _inputs(form_card.card)
     assert set(inputs) == {"customer", "domain", "country", "product", "amount", "close_date", "notes"}
     assert inputs["product"]["type"] == "Input.ChoiceSet" and inputs["product"]["style"] == "compact"
@@ -104,7 +104,7 @@ async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
             "notes": "*urgent* <at>Bob</at>",
         },
     )
-    assert errors.kind == "update" and errors.activity_id == help_card.activity_id
+    assert errors.kind == "invoke" and errors.activity_id == help_card.activity_id
     again = _inputs(errors.card)
     assert again["customer"]["value"] == "Initech GmbH" and again["notes"]["value"] == "*urgent* <at>Bob</at>"
     attention = [b["text"] for b in errors.card["body"] if b.get("color") == "attention"]
@@ -126,7 +126,7 @@ async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
             "notes": "*urgent* <at>Bob</at>",
         },
     )
-    assert summary.kind == "update" and "Register this deal?" in summary.text
+    assert summary.kind == "invoke" and "Register this deal?" in summary.text
     assert "85,000 EUR" in summary.text
     # The person's markdown and HTML are shown literally, not rendered.
     notes = [
@@ -139,7 +139,7 @@ async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
     assert notes == ["\\*urgent\\* \\<at\\>Bob\\</at\\>"]
 
     (registered,) = await teams.click(ALICE, summary, "Confirm")
-    assert registered.kind == "update" and registered.activity_id == help_card.activity_id
+    assert registered.kind == "invoke" and registered.activity_id == help_card.activity_id
     assert "D-1 is registered" in registered.text
     deal = await teams.core.deals.get(teams.world.alice, "D-1")
     assert (deal.customer, deal.domain, deal.country, deal.amount.currency) == (
@@ -156,7 +156,8 @@ async def test_list_item_click_opens_below_and_keeps_the_list(teams: Teams) -> N
     (listing,) = await teams.say(ALICE, "show my deals")
     open_button = find_action(listing.card, "Open")
     assert open_button["data"]["pb"] == {"a": "deal.show", "d": {"ref": "D-1"}, "s": 1}
-    (opened,) = await teams.click(ALICE, listing, "Open")
+    (done, opened) = await teams.click(ALICE, listing, "Open")
+    assert done.kind == "invoke" and not done.cards()  # the list stays as it is
     assert opened.kind == "reply" and "D-1 · Globex" in opened.text
     assert not teams.connector.updates(listing.activity_id)
 
@@ -167,10 +168,10 @@ async def test_plain_line_after_a_click_does_not_hide_the_card(teams: Teams) -> 
         ALICE, "register a deal for Globex, 120k USD of Cloud Suite, closing end of March"
     )
     (cancelled,) = await teams.click(ALICE, summary, "Cancel")
-    assert cancelled.kind == "reply" and cancelled.body["text"] == "Cancelled. Nothing was saved."
+    assert cancelled.kind == "invoke" and cancelled.body["text"] == "Cancelled. Nothing was saved."
     assert not teams.connector.updates(summary.activity_id)
     (late,) = await teams.click(ALICE, summary, "Confirm")
-    assert late.kind == "reply" and "already sent or cancelled" in late.body["text"]
+    assert late.kind == "invoke" and "already sent or cancelled" in late.body["text"]
     assert await _count(teams, Deal) == 0
 
 
@@ -204,7 +205,7 @@ async def test_first_message_links_the_person_by_their_teams_email(teams: Teams)
         reference = identity.conversation_ref["extras"]["reference"]
     assert reference["conversation"]["id"] == ALICE.conversation
     assert reference["serviceUrl"] == teams.connector.url
-    assert reference["conversation"]["tenantID"] == "tenant-northwind"
+    assert reference["conversation"]["tenantId"] == "tenant-northwind"
     assert "activityId" not in reference
     # Linked now: the next message needs no member lookup.
     teams.connector.clear()
@@ -235,7 +236,10 @@ async def test_emulator_without_tenant_or_aad_id(teams: Teams) -> None:
     assert "Here's what I can do" in answer.text
 
 
-async def test_group_chat_mention_is_stripped_and_notifications_go_to_a_personal_chat(teams: Teams) -> None:
+async def test_a_partner_in_a_group_chat_gets_their_data_privately_and_the_group_none(teams: Teams) -> None:
+    """Before, the bot answered into the group: "show my deals" posted a partner's pipeline to everyone
+    there. Now every answer goes to the person's 1:1 chat (opened or found through the connector), the
+    group gets one line saying so, and later notifications go to the 1:1 chat too."""
     group = "19:sales-team@thread.v2"
     mention = [
         {
@@ -247,6 +251,7 @@ async def test_group_chat_mention_is_stripped_and_notifications_go_to_a_personal
     for text in (
         "<at>partnerbot</at> register a deal for Globex, 120k USD of Cloud Suite, closing end of March",
         "<at>partnerbot</at> yes",
+        "<at>partnerbot</at> show my deals",
     ):
         response = await teams.post(
             teams.activity(
@@ -254,20 +259,40 @@ async def test_group_chat_mention_is_stripped_and_notifications_go_to_a_personal
             )
         )
         assert response.status in (200, 201)
-    answers = teams.connector.to(group)
-    assert "Register this deal?" in answers[0].text and "D-1 is registered" in answers[1].text
+    in_group = teams.connector.to(group)
+    assert [c.text for c in in_group] == [
+        "Alice, I've answered you in our personal chat, so that only you see it."
+    ] * 3
+    private = teams.connector.to(ALICE)
+    assert "Register this deal?" in private[0].text  # the mention was stripped: the text was read
+    assert "D-1 is registered" in private[1].text
+    assert "D-1" in private[2].text and "Globex" in private[2].text
+    assert all("replyToId" not in c.body for c in private)
+    creates = [c for c in teams.connector.calls if c.kind == "create"]
+    assert creates and all(
+        c.body["members"][0]["id"] == ALICE.id and c.body["isGroup"] is False for c in creates
+    )
 
     dana_teams = await teams.core.people.actor_by_email("dana@vendor.example", channel="teams")
     assert dana_teams is not None
     await teams.core.conversation.handle_action(dana_teams, "deal.approve", {"ref": "D-1"})
     await teams.settle()
-    # Alice's notification about her deal is not posted into the group chat: the bot opens (or finds)
-    # her 1:1 chat and posts there.
-    assert len(teams.connector.to(group)) == 2
-    (create,) = [c for c in teams.connector.calls if c.kind == "create"]
-    assert create.body["members"][0]["id"] == ALICE.id and create.body["isGroup"] is False
-    (notice,) = teams.connector.to("a:1on1-29:alice")
-    assert "D-1 is approved: protected until 24 Feb 2027" in notice.text
+    # Alice's notification about her deal is not posted into the group chat either.
+    assert len(teams.connector.to(group)) == 3
+    assert "D-1 is approved: protected until 24 Feb 2027" in teams.connector.to(ALICE)[-1].text
+    assert not any("Globex" in c.text or "D-1" in c.text for c in teams.connector.to(group))
+
+
+async def test_staff_answers_in_a_shared_channel_go_to_their_personal_chat(teams: Teams) -> None:
+    channel = "19:vendor-general@thread.tacv2"
+    await teams.say(ALICE, "register a deal for Globex, 120k USD of Cloud Suite, closing end of March")
+    await teams.say(ALICE, "yes")
+    teams.connector.clear()
+    await teams.say(DANA, "pending", conversation_type="channel", conversation_id=channel)
+    (pointer,) = teams.connector.to(channel)
+    assert pointer.text == "Dana, I've answered you in our personal chat, so that only you see it."
+    (pending,) = teams.connector.to(DANA)
+    assert "D-1" in pending.text and "Northwind" in pending.text
 
 
 async def test_welcome_when_the_bot_is_added(teams: Teams) -> None:
@@ -386,21 +411,23 @@ async def test_the_turn_is_answered_once_stored_and_the_work_follows(teams: Team
     assert answer.kind == "reply" and answer.body.get("replyToId") == activity["id"]
 
 
-async def test_turns_reuse_the_connector_client(teams: Teams, monkeypatch: object) -> None:
-    """botbuilder builds a Bot Connector client for every turn unless told otherwise; partnerbot keeps
-    one per service URL (building one cost more CPU than the rest of a turn)."""
+async def test_turns_share_one_connection_pool(teams: Teams, monkeypatch: object) -> None:
+    """The Agents SDK builds a connector client (an aiohttp session) for every turn and closes it at
+    the turn's end; partnerbot's client factory lends each of them one connection pool, so a turn opens
+    no new connection to the Bot Connector."""
+    import aiohttp
     import pytest
-    from botframework.connector.aio import ConnectorClient
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    made: list[str] = []
-    original = ConnectorClient.__init__
+    pools: list[aiohttp.TCPConnector] = []
+    original = aiohttp.TCPConnector
 
-    def counting(self: ConnectorClient, *args: object, **kwargs: object) -> None:
-        made.append("client")
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
+    def counting(*args: object, **kwargs: object) -> aiohttp.TCPConnector:
+        pool = original(*args, **kwargs)  # type: ignore[arg-type]
+        pools.append(pool)
+        return pool
 
-    monkeypatch.setattr(ConnectorClient, "__init__", counting)
+    monkeypatch.setattr("handlers.teams.connector.aiohttp.TCPConnector", counting)
     for text in ("help", "show my deals", "help", "pending"):
         assert await teams.say(ALICE, text)
-    assert len(made) <= 1
+    assert len(pools) <= 1

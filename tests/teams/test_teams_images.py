@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.features.performance.charts import MAX_PNG_BYTES, png_size
 from bot.kernel.messages import Reply
 from handlers.teams import cards
-from handlers.teams.app import message_activity
+from handlers.teams.activities import message_activity
 from scheduler.jobs import JOBS
 from tests.conversations.test_performance_transcripts import stale_contoso, with_performance
 from tests.teams.teams_harness import CARD_TYPE, USERS, Call, Teams, card_texts

@@ -25,7 +25,7 @@ async def test_a_lead_offered_accepted_and_updated_in_teams(teams: Teams) -> Non
     assert "jane@initech.example" not in offer.text
 
     accepted = await teams.click(ALICE, offer, "Accept")
-    assert accepted and accepted[0].kind == "update" and accepted[0].activity_id == offer.activity_id
+    assert accepted and accepted[0].kind == "invoke" and accepted[0].activity_id == offer.activity_id
     assert "jane@initech.example" in accepted[0].text
 
     saved = await teams.say(ALICE, "L-1 is qualified, meeting next Tuesday")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.kernel.messages import Reply
 from bot.kernel.outbox import DeliveryError
-from handlers.teams.app import TeamsNotifier
+from handlers.teams.notifier import TeamsNotifier
 from store import queries
 from store.deal_models import Deal, DealHistory
 from store.models import OutboxMessage
@@ -52,7 +52,7 @@ async def test_staff_approves_from_the_review_card_and_the_partner_is_told(teams
     assert review.body["summary"].startswith("New registration D-1")
 
     answers = await teams.click(DANA, review, "Approve")
-    assert [a.kind for a in answers] == ["update"]
+    assert [a.kind for a in answers] == ["invoke"]
     (outcome,) = answers
     assert outcome.conversation == DANA.conversation and outcome.activity_id == review.activity_id
     assert "Approved by Dana Reyes: protected until 24 Feb 2027" in outcome.text
@@ -114,8 +114,8 @@ async def test_double_click_on_approve_applies_once(teams: Teams) -> None:
     first = await teams.click(DANA, review, "Approve")
     await teams.core.settle()  # the outbox updates the card too; keep that apart from the second click
     second = await teams.click(DANA, review, "Approve")
-    assert [c.kind for c in first] == ["update"]
-    assert [c.kind for c in second] == ["reply"]
+    assert [c.kind for c in first] == ["invoke"]
+    assert [c.kind for c in second] == ["invoke"]  # a plain line, answered in the invoke
     assert second[0].body["text"] == "D-1 is approved, so it can't be approved now."
 
     # A redelivery of the first click (same activity id) is silent.

@@ -162,9 +162,9 @@ def test_every_import_goes_the_way_the_layers_go() -> None:
     assert not broken, "\n".join(broken)
 
 
-# Platform SDKs and the web framework: only handlers/ (and the wiring) may import them; botbuilder only
-# handlers/teams/ (bench/ builds a bare botbuilder app as the Teams ingress baseline: a harness).
-PLATFORM_SDKS = ("slack_bolt", "slack_sdk", "botbuilder", "aiohttp")
+# Platform SDKs and the web framework: only handlers/ (and the wiring) may import them; the Agents SDK
+# only handlers/teams/ (bench/ builds a bare Agents SDK app as the Teams ingress baseline: a harness).
+PLATFORM_SDKS = ("slack_bolt", "slack_sdk", "microsoft_agents", "aiohttp")
 
 
 def test_platform_sdks_stay_in_the_handlers() -> None:
@@ -179,13 +179,13 @@ def test_platform_sdks_stay_in_the_handlers() -> None:
     assert not found, "\n".join(found)
 
 
-def test_botbuilder_stays_in_the_teams_handlers() -> None:
+def test_the_agents_sdk_stays_in_the_teams_handlers() -> None:
     found = [
         f"{module} imports {name}"
         for module, path in MODULES.items()
         if not module.startswith("handlers.teams")
         for name in imported_names(path, module)
-        if name.split(".")[0] == "botbuilder"
+        if name.split(".")[0] == "microsoft_agents"
     ]
     assert not found, "\n".join(found)
 
