@@ -266,6 +266,39 @@ def test_packaged_manifest_validates(
     check_teams_manifest(schema, read_packaged_manifest(written))
 
 
+def edited_source(tmp_path: Path, **changes: Any) -> Path:
+    """A copy of ``teams/`` whose manifest has the top-level ``changes`` applied, for builder tests."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in PACKAGE_FILES - {"manifest.json"}:
+        (source / name).write_bytes((TEAMS_DIR / name).read_bytes())
+    manifest = json.loads((TEAMS_DIR / "manifest.json").read_text(encoding="utf-8"))
+    manifest.update(changes)
+    (source / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return source
+
+
+def test_app_id_reaches_every_bot_and_compose_extension(tmp_path: Path) -> None:
+    # Not only the first entries: a second compose extension (were Teams to allow one) gets it too.
+    extensions = [{"botId": PLACEHOLDER_APP_ID, "commands": []}, {"botId": PLACEHOLDER_APP_ID}]
+    source = edited_source(tmp_path, composeExtensions=extensions)
+    written = build_teams_package(out=tmp_path / "partnerbot.zip", app_id=APP_ID, source_dir=source)
+    manifest = read_packaged_manifest(written)
+    assert [bot["botId"] for bot in manifest["bots"]] == [APP_ID]
+    assert [extension["botId"] for extension in manifest["composeExtensions"]] == [APP_ID, APP_ID]
+
+
+def test_placeholder_app_id_left_elsewhere_is_refused(tmp_path: Path) -> None:
+    # A field _set_app_id does not know about would ship the placeholder: the build refuses instead.
+    source = edited_source(
+        tmp_path, webApplicationInfo={"id": PLACEHOLDER_APP_ID, "resource": f"api://{PLACEHOLDER_HOST}"}
+    )
+    target = tmp_path / "out" / "partnerbot.zip"
+    with pytest.raises(ValueError, match="placeholder app id"):
+        build_teams_package(out=target, app_id=APP_ID, source_dir=source)
+    assert not target.parent.exists() or list(target.parent.iterdir()) == []
+
+
 def test_package_is_reproducible(tmp_path: Path) -> None:
     first = build_teams_package(out=tmp_path / "a.zip", app_id=APP_ID, host=HOST)
     second = build_teams_package(out=tmp_path / "b.zip", app_id=APP_ID, host=HOST)
