@@ -18,7 +18,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from jsonschema.validators import validator_for
+import regex
+from jsonschema import FormatChecker, ValidationError
+from jsonschema.validators import extend, validator_for
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import specification_with
@@ -27,7 +29,8 @@ from handlers.teams.package import PLACEHOLDER_APP_ID, PLACEHOLDER_HOST, build_t
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEAMS_DIR = REPO_ROOT / "teams"
-TEAMS_SCHEMA_NAME = "teams-manifest-1.19.json"
+TEAMS_SCHEMA_NAME = "teams-manifest-1.30.json"
+MANIFEST_VERSION = "1.30"
 PACKAGE_FILES = {"manifest.json", "color.png", "outline.png"}
 
 APP_ID = "3f2b8c1e-7a4d-4e6b-9c0f-1a2b3c4d5e6f"
@@ -60,10 +63,27 @@ def _refuse_remote(uri: str) -> Resource:
     raise NoSuchResource(ref=uri)
 
 
+# JSON Schema patterns are ECMA-262 regular expressions, and the 1.30 schema uses one Python's ``re``
+# cannot compile (``^[\p{L}][\p{L}0-9._]*$``, for Office add-in function names). The ``regex``
+# package (in the lock through dateparser) reads ``\p{...}``, so patterns are checked and matched
+# with it: the schema still passes its meta-schema check, and a manifest that reaches such a pattern
+# is validated instead of crashing the validator.
+def _is_ecma_regex(instance: object) -> bool:
+    return not isinstance(instance, str) or bool(regex.compile(instance))
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not regex.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 def schema_errors(schema: dict[str, Any], document: Any) -> list[str]:
     """Every way ``document`` breaks ``schema``, with ``$ref``s resolved from the local file only."""
-    cls = validator_for(schema)
-    cls.check_schema(schema)
+    declared = validator_for(schema)
+    meta_formats = FormatChecker(list(declared.FORMAT_CHECKER.checkers))
+    meta_formats.checks("regex", raises=regex.error)(_is_ecma_regex)
+    declared.check_schema(schema, format_checker=meta_formats)
+    cls = extend(declared, {"pattern": _ecma_pattern})
     resource = Resource.from_contents(
         schema, default_specification=specification_with(cls.META_SCHEMA["$schema"])
     )
@@ -77,11 +97,15 @@ def schema_errors(schema: dict[str, Any], document: Any) -> list[str]:
 def check_teams_manifest(schema: dict[str, Any], manifest: dict[str, Any]) -> None:
     errors = schema_errors(schema, manifest)
     assert not errors, "Teams manifest does not match its schema:\n" + "\n".join(errors)
-    # The schema declares draft-04, which has no "const", so jsonschema ignores manifestVersion's
-    # constraint; and "version" only has a maxLength although its description demands semver.
-    assert manifest["manifestVersion"] == "1.19"
+    # The schema declares draft-04, which has no "const", so jsonschema ignores its
+    # manifestVersion: "const": "1.30"; and "version" only has a maxLength although its description
+    # demands semver.
+    assert schema["properties"]["manifestVersion"]["const"] == MANIFEST_VERSION, "not the 1.30 schema"
+    assert manifest["manifestVersion"] == MANIFEST_VERSION
     assert re.match(schema["definitions"]["semver"]["pattern"], manifest["version"])
-    assert manifest["$schema"].endswith("/teams/v1.19/MicrosoftTeams.schema.json")
+    assert manifest["$schema"] == (
+        f"https://developer.microsoft.com/json-schemas/teams/v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
+    )
 
 
 @pytest.fixture(scope="module")
