@@ -198,15 +198,32 @@ def test_source_manifest_carries_placeholders(source_manifest: dict[str, Any]) -
         assert source_manifest["developer"][key].startswith(f"https://{PLACEHOLDER_HOST}/")
 
 
-def test_bot_scopes_and_personal_commands(source_manifest: dict[str, Any]) -> None:
+BOT_SCOPES = ("personal", "team", "groupChat")
+BOT_COMMANDS = ["help", "register a deal", "show my deals", "my leads", "ask"]
+
+
+def test_bot_scopes_and_files(source_manifest: dict[str, Any]) -> None:
     (bot,) = source_manifest["bots"]
-    assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
-    assert bot["supportsFiles"] is False and bot["isNotificationOnly"] is False
-    (command_list,) = bot["commandLists"]
-    assert command_list["scopes"] == ["personal"]
-    titles = [command["title"] for command in command_list["commands"]]
-    assert titles == ["help", "register a deal", "show my deals", "my leads", "ask"]
-    assert all(command["description"].strip() for command in command_list["commands"])
+    assert sorted(bot["scopes"]) == sorted(BOT_SCOPES)
+    # Files a partner uploads in the personal chat are taken as MDF proof; without supportsFiles
+    # Teams offers no attach button there.
+    assert bot["supportsFiles"] is True
+    assert bot["isNotificationOnly"] is False
+
+
+def test_bot_has_the_commands_in_every_scope(source_manifest: dict[str, Any]) -> None:
+    (bot,) = source_manifest["bots"]
+    lists_by_scope: dict[str, list[dict[str, Any]]] = {}
+    for command_list in bot["commandLists"]:
+        for scope in command_list["scopes"]:
+            lists_by_scope.setdefault(scope, []).append(command_list)
+    assert sorted(lists_by_scope) == sorted(BOT_SCOPES), "a command list for each scope the bot has"
+    for scope, lists in lists_by_scope.items():
+        (command_list,) = lists  # the schema asks for a separate list per scope
+        titles = [command["title"] for command in command_list["commands"]]
+        assert titles == BOT_COMMANDS, scope
+        # 1.30 no longer requires a description; the command menu is useless without one.
+        assert all(command.get("description", "").strip() for command in command_list["commands"]), scope
 
 
 def test_color_icon_is_192_square_and_opaque() -> None:
