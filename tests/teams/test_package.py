@@ -193,6 +193,7 @@ def test_source_manifest_validates(schema: dict[str, Any], source_manifest: dict
 def test_source_manifest_carries_placeholders(source_manifest: dict[str, Any]) -> None:
     assert source_manifest["id"] == PLACEHOLDER_APP_ID
     assert [bot["botId"] for bot in source_manifest["bots"]] == [PLACEHOLDER_APP_ID]
+    assert [ext["botId"] for ext in source_manifest["composeExtensions"]] == [PLACEHOLDER_APP_ID]
     assert source_manifest["validDomains"] == [PLACEHOLDER_HOST]
     for key in ("websiteUrl", "privacyUrl", "termsOfUseUrl"):
         assert source_manifest["developer"][key].startswith(f"https://{PLACEHOLDER_HOST}/")
@@ -224,6 +225,25 @@ def test_bot_has_the_commands_in_every_scope(source_manifest: dict[str, Any]) ->
         assert titles == BOT_COMMANDS, scope
         # 1.30 no longer requires a description; the command menu is useless without one.
         assert all(command.get("description", "").strip() for command in command_list["commands"]), scope
+
+
+def test_message_extension_commands(source_manifest: dict[str, Any]) -> None:
+    # The bot dispatches composeExtension/query and composeExtension/fetchTask invokes on these ids
+    # (commandId) and reads the search text from the parameter named "query".
+    (extension,) = source_manifest["composeExtensions"]
+    commands = {command["id"]: command for command in extension["commands"]}
+    assert sorted(commands) == ["registerDeal", "searchRecords"]
+
+    search = commands["searchRecords"]
+    assert search["type"] == "query"
+    assert sorted(search["context"]) == ["commandBox", "compose"]
+    assert search["initialRun"] is True
+    assert [(p["name"], p.get("inputType")) for p in search["parameters"]] == [("query", "text")]
+
+    register = commands["registerDeal"]
+    assert register["type"] == "action"
+    assert register["context"] == ["message"]
+    assert register["fetchTask"] is True  # the dialog comes from the bot, not from a static taskInfo
 
 
 def test_color_icon_is_192_square_and_opaque() -> None:
@@ -276,15 +296,19 @@ def test_package_fills_in_app_id_and_host(tmp_path: Path) -> None:
         )
         assert zf.testzip() is None
         color, outline = zf.read("color.png"), zf.read("outline.png")
-    manifest = read_packaged_manifest(written)
+        text = zf.read("manifest.json").decode("utf-8")
+    manifest = json.loads(text)
 
     assert manifest["id"] == APP_ID
-    assert manifest["bots"][0]["botId"] == APP_ID
+    assert manifest["bots"] and all(bot["botId"] == APP_ID for bot in manifest["bots"])
+    assert manifest["composeExtensions"] and all(
+        extension["botId"] == APP_ID for extension in manifest["composeExtensions"]
+    )
     assert manifest["validDomains"] == [HOST]
     for key in ("websiteUrl", "privacyUrl", "termsOfUseUrl"):
         assert manifest["developer"][key].startswith(f"https://{HOST}/")
-    assert PLACEHOLDER_HOST not in json.dumps(manifest)
-    assert PLACEHOLDER_APP_ID not in json.dumps(manifest)
+    assert PLACEHOLDER_HOST not in text
+    assert PLACEHOLDER_APP_ID not in text
     assert color == (TEAMS_DIR / "color.png").read_bytes()
     assert outline == (TEAMS_DIR / "outline.png").read_bytes()
 
@@ -294,6 +318,7 @@ def test_package_without_overrides_keeps_placeholders(tmp_path: Path) -> None:
     assert written.parent == tmp_path and written.suffix == ".zip"
     manifest = read_packaged_manifest(written)
     assert manifest["id"] == manifest["bots"][0]["botId"] == PLACEHOLDER_APP_ID
+    assert manifest["composeExtensions"][0]["botId"] == PLACEHOLDER_APP_ID
     assert manifest["validDomains"] == [PLACEHOLDER_HOST]
 
 
