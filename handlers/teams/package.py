@@ -54,8 +54,9 @@ def build_teams_package(
     failed build never leaves a half-written package.
 
     ``app_id`` (the bot's Microsoft App ID, a GUID) becomes the manifest ``id``, every ``bots[].botId``
-    and every ``composeExtensions[].botId`` (the message extension runs on the same bot); ``host`` (a bare host name such as ``partners.acme.com``) replaces
-    ``partnerbot.example.com`` in every URL and in ``validDomains``. Left out, the placeholders stay.
+    and every ``composeExtensions[].botId`` (the message extension runs on the same bot); ``host`` (a
+    bare host name such as ``partners.acme.com``) replaces ``partnerbot.example.com`` in every URL and
+    in ``validDomains``. Left out, the placeholders stay.
 
     Raises ``ValueError`` for a malformed app id or host, a source manifest that does not name the
     icons ``color.png``/``outline.png``, or one that still holds the placeholder app id somewhere the
