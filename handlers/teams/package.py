@@ -53,12 +53,14 @@ def build_teams_package(
     package is written there as ``partnerbot-teams.zip``. An existing file is replaced atomically, so a
     failed build never leaves a half-written package.
 
-    ``app_id`` (the bot's Microsoft App ID, a GUID) replaces the placeholder in both the manifest ``id``
-    and ``bots[0].botId``; ``host`` (a bare host name such as ``partners.acme.com``) replaces
-    ``partnerbot.example.com`` in every URL and in ``validDomains``. Left out, the placeholders stay.
+    ``app_id`` (the bot's Microsoft App ID, a GUID) becomes the manifest ``id``, every ``bots[].botId``
+    and every ``composeExtensions[].botId`` (the message extension runs on the same bot); ``host`` (a
+    bare host name such as ``partners.acme.com``) replaces ``partnerbot.example.com`` in every URL and
+    in ``validDomains``. Left out, the placeholders stay.
 
-    Raises ``ValueError`` for a malformed app id or host, or a source manifest that does not name the
-    icons ``color.png``/``outline.png``; ``FileNotFoundError`` when a source file is missing.
+    Raises ``ValueError`` for a malformed app id or host, a source manifest that does not name the
+    icons ``color.png``/``outline.png``, or one that still holds the placeholder app id somewhere the
+    app id is not set; ``FileNotFoundError`` when a source file is missing.
     """
     source = TEAMS_SOURCE_DIR if source_dir is None else Path(source_dir)
     manifest = _read_source_manifest(source)
@@ -125,12 +127,21 @@ def _checked_host(host: str) -> str:
 
 
 def _set_app_id(manifest: dict[str, Any], app_id: str) -> None:
-    # A bot-only app may use the bot's App ID as the Teams app id too; partnerbot does.
+    # A bot-only app may use the bot's App ID as the Teams app id too; partnerbot does. Its message
+    # extension is served by the same bot, so it carries the same id.
     manifest["id"] = app_id
     bots = manifest.get("bots") or []
     if not bots:
         raise ValueError("Teams manifest has no bot to carry the app id")
-    bots[0]["botId"] = app_id
+    for entry in [*bots, *(manifest.get("composeExtensions") or [])]:
+        entry["botId"] = app_id
+    # A placeholder left anywhere else (a new field that names the bot) would ship a package Teams
+    # refuses or, worse, one pointing at nobody's bot: refuse it here instead.
+    if PLACEHOLDER_APP_ID in json.dumps(manifest):
+        raise ValueError(
+            f"Teams manifest still holds the placeholder app id {PLACEHOLDER_APP_ID} outside id, "
+            f"bots[].botId and composeExtensions[].botId; teach _set_app_id about that field"
+        )
 
 
 def _replace_host(node: Any, *, old: str, new: str) -> Any:

@@ -18,7 +18,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from jsonschema.validators import validator_for
+import regex
+from jsonschema import FormatChecker, ValidationError
+from jsonschema.validators import extend, validator_for
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 from referencing.jsonschema import specification_with
@@ -27,7 +29,8 @@ from handlers.teams.package import PLACEHOLDER_APP_ID, PLACEHOLDER_HOST, build_t
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEAMS_DIR = REPO_ROOT / "teams"
-TEAMS_SCHEMA_NAME = "teams-manifest-1.19.json"
+TEAMS_SCHEMA_NAME = "teams-manifest-1.30.json"
+MANIFEST_VERSION = "1.30"
 PACKAGE_FILES = {"manifest.json", "color.png", "outline.png"}
 
 APP_ID = "3f2b8c1e-7a4d-4e6b-9c0f-1a2b3c4d5e6f"
@@ -60,10 +63,27 @@ def _refuse_remote(uri: str) -> Resource:
     raise NoSuchResource(ref=uri)
 
 
+# JSON Schema patterns are ECMA-262 regular expressions, and the 1.30 schema uses one Python's ``re``
+# cannot compile (``^[\p{L}][\p{L}0-9._]*$``, for Office add-in function names). The ``regex``
+# package (in the lock through dateparser) reads ``\p{...}``, so patterns are checked and matched
+# with it: the schema still passes its meta-schema check, and a manifest that reaches such a pattern
+# is validated instead of crashing the validator.
+def _is_ecma_regex(instance: object) -> bool:
+    return not isinstance(instance, str) or bool(regex.compile(instance))
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not regex.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 def schema_errors(schema: dict[str, Any], document: Any) -> list[str]:
     """Every way ``document`` breaks ``schema``, with ``$ref``s resolved from the local file only."""
-    cls = validator_for(schema)
-    cls.check_schema(schema)
+    declared = validator_for(schema)
+    meta_formats = FormatChecker(list(declared.FORMAT_CHECKER.checkers))
+    meta_formats.checks("regex", raises=regex.error)(_is_ecma_regex)
+    declared.check_schema(schema, format_checker=meta_formats)
+    cls = extend(declared, {"pattern": _ecma_pattern})
     resource = Resource.from_contents(
         schema, default_specification=specification_with(cls.META_SCHEMA["$schema"])
     )
@@ -77,11 +97,15 @@ def schema_errors(schema: dict[str, Any], document: Any) -> list[str]:
 def check_teams_manifest(schema: dict[str, Any], manifest: dict[str, Any]) -> None:
     errors = schema_errors(schema, manifest)
     assert not errors, "Teams manifest does not match its schema:\n" + "\n".join(errors)
-    # The schema declares draft-04, which has no "const", so jsonschema ignores manifestVersion's
-    # constraint; and "version" only has a maxLength although its description demands semver.
-    assert manifest["manifestVersion"] == "1.19"
+    # The schema declares draft-04, which has no "const", so jsonschema ignores its
+    # manifestVersion: "const": "1.30"; and "version" only has a maxLength although its description
+    # demands semver.
+    assert schema["properties"]["manifestVersion"]["const"] == MANIFEST_VERSION, "not the 1.30 schema"
+    assert manifest["manifestVersion"] == MANIFEST_VERSION
     assert re.match(schema["definitions"]["semver"]["pattern"], manifest["version"])
-    assert manifest["$schema"].endswith("/teams/v1.19/MicrosoftTeams.schema.json")
+    assert manifest["$schema"] == (
+        f"https://developer.microsoft.com/json-schemas/teams/v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -169,20 +193,57 @@ def test_source_manifest_validates(schema: dict[str, Any], source_manifest: dict
 def test_source_manifest_carries_placeholders(source_manifest: dict[str, Any]) -> None:
     assert source_manifest["id"] == PLACEHOLDER_APP_ID
     assert [bot["botId"] for bot in source_manifest["bots"]] == [PLACEHOLDER_APP_ID]
+    assert [ext["botId"] for ext in source_manifest["composeExtensions"]] == [PLACEHOLDER_APP_ID]
     assert source_manifest["validDomains"] == [PLACEHOLDER_HOST]
     for key in ("websiteUrl", "privacyUrl", "termsOfUseUrl"):
         assert source_manifest["developer"][key].startswith(f"https://{PLACEHOLDER_HOST}/")
 
 
-def test_bot_scopes_and_personal_commands(source_manifest: dict[str, Any]) -> None:
+BOT_SCOPES = ("personal", "team", "groupChat")
+BOT_COMMANDS = ["help", "register a deal", "show my deals", "my leads", "ask"]
+
+
+def test_bot_scopes_and_files(source_manifest: dict[str, Any]) -> None:
     (bot,) = source_manifest["bots"]
-    assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
-    assert bot["supportsFiles"] is False and bot["isNotificationOnly"] is False
-    (command_list,) = bot["commandLists"]
-    assert command_list["scopes"] == ["personal"]
-    titles = [command["title"] for command in command_list["commands"]]
-    assert titles == ["help", "register a deal", "show my deals", "my leads", "ask"]
-    assert all(command["description"].strip() for command in command_list["commands"])
+    assert sorted(bot["scopes"]) == sorted(BOT_SCOPES)
+    # Files a partner uploads in the personal chat are taken as MDF proof; without supportsFiles
+    # Teams offers no attach button there.
+    assert bot["supportsFiles"] is True
+    assert bot["isNotificationOnly"] is False
+
+
+def test_bot_has_the_commands_in_every_scope(source_manifest: dict[str, Any]) -> None:
+    (bot,) = source_manifest["bots"]
+    lists_by_scope: dict[str, list[dict[str, Any]]] = {}
+    for command_list in bot["commandLists"]:
+        for scope in command_list["scopes"]:
+            lists_by_scope.setdefault(scope, []).append(command_list)
+    assert sorted(lists_by_scope) == sorted(BOT_SCOPES), "a command list for each scope the bot has"
+    for scope, lists in lists_by_scope.items():
+        (command_list,) = lists  # the schema asks for a separate list per scope
+        titles = [command["title"] for command in command_list["commands"]]
+        assert titles == BOT_COMMANDS, scope
+        # 1.30 no longer requires a description; the command menu is useless without one.
+        assert all(command.get("description", "").strip() for command in command_list["commands"]), scope
+
+
+def test_message_extension_commands(source_manifest: dict[str, Any]) -> None:
+    # The bot dispatches composeExtension/query and composeExtension/fetchTask invokes on these ids
+    # (commandId) and reads the search text from the parameter named "query".
+    (extension,) = source_manifest["composeExtensions"]
+    commands = {command["id"]: command for command in extension["commands"]}
+    assert sorted(commands) == ["registerDeal", "searchRecords"]
+
+    search = commands["searchRecords"]
+    assert search["type"] == "query"
+    assert sorted(search["context"]) == ["commandBox", "compose"]
+    assert search["initialRun"] is True
+    assert [(p["name"], p.get("inputType")) for p in search["parameters"]] == [("query", "text")]
+
+    register = commands["registerDeal"]
+    assert register["type"] == "action"
+    assert register["context"] == ["message"]
+    assert register["fetchTask"] is True  # the dialog comes from the bot, not from a static taskInfo
 
 
 def test_color_icon_is_192_square_and_opaque() -> None:
@@ -235,15 +296,19 @@ def test_package_fills_in_app_id_and_host(tmp_path: Path) -> None:
         )
         assert zf.testzip() is None
         color, outline = zf.read("color.png"), zf.read("outline.png")
-    manifest = read_packaged_manifest(written)
+        text = zf.read("manifest.json").decode("utf-8")
+    manifest = json.loads(text)
 
     assert manifest["id"] == APP_ID
-    assert manifest["bots"][0]["botId"] == APP_ID
+    assert manifest["bots"] and all(bot["botId"] == APP_ID for bot in manifest["bots"])
+    assert manifest["composeExtensions"] and all(
+        extension["botId"] == APP_ID for extension in manifest["composeExtensions"]
+    )
     assert manifest["validDomains"] == [HOST]
     for key in ("websiteUrl", "privacyUrl", "termsOfUseUrl"):
         assert manifest["developer"][key].startswith(f"https://{HOST}/")
-    assert PLACEHOLDER_HOST not in json.dumps(manifest)
-    assert PLACEHOLDER_APP_ID not in json.dumps(manifest)
+    assert PLACEHOLDER_HOST not in text
+    assert PLACEHOLDER_APP_ID not in text
     assert color == (TEAMS_DIR / "color.png").read_bytes()
     assert outline == (TEAMS_DIR / "outline.png").read_bytes()
 
@@ -253,6 +318,7 @@ def test_package_without_overrides_keeps_placeholders(tmp_path: Path) -> None:
     assert written.parent == tmp_path and written.suffix == ".zip"
     manifest = read_packaged_manifest(written)
     assert manifest["id"] == manifest["bots"][0]["botId"] == PLACEHOLDER_APP_ID
+    assert manifest["composeExtensions"][0]["botId"] == PLACEHOLDER_APP_ID
     assert manifest["validDomains"] == [PLACEHOLDER_HOST]
 
 
@@ -264,6 +330,39 @@ def test_packaged_manifest_validates(
 ) -> None:
     written = build_teams_package(out=tmp_path / "partnerbot.zip", app_id=app_id, host=host)
     check_teams_manifest(schema, read_packaged_manifest(written))
+
+
+def edited_source(tmp_path: Path, **changes: Any) -> Path:
+    """A copy of ``teams/`` whose manifest has the top-level ``changes`` applied, for builder tests."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in PACKAGE_FILES - {"manifest.json"}:
+        (source / name).write_bytes((TEAMS_DIR / name).read_bytes())
+    manifest = json.loads((TEAMS_DIR / "manifest.json").read_text(encoding="utf-8"))
+    manifest.update(changes)
+    (source / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return source
+
+
+def test_app_id_reaches_every_bot_and_compose_extension(tmp_path: Path) -> None:
+    # Not only the first entries: a second compose extension (were Teams to allow one) gets it too.
+    extensions = [{"botId": PLACEHOLDER_APP_ID, "commands": []}, {"botId": PLACEHOLDER_APP_ID}]
+    source = edited_source(tmp_path, composeExtensions=extensions)
+    written = build_teams_package(out=tmp_path / "partnerbot.zip", app_id=APP_ID, source_dir=source)
+    manifest = read_packaged_manifest(written)
+    assert [bot["botId"] for bot in manifest["bots"]] == [APP_ID]
+    assert [extension["botId"] for extension in manifest["composeExtensions"]] == [APP_ID, APP_ID]
+
+
+def test_placeholder_app_id_left_elsewhere_is_refused(tmp_path: Path) -> None:
+    # A field _set_app_id does not know about would ship the placeholder: the build refuses instead.
+    source = edited_source(
+        tmp_path, webApplicationInfo={"id": PLACEHOLDER_APP_ID, "resource": f"api://{PLACEHOLDER_HOST}"}
+    )
+    target = tmp_path / "out" / "partnerbot.zip"
+    with pytest.raises(ValueError, match="placeholder app id"):
+        build_teams_package(out=target, app_id=APP_ID, source_dir=source)
+    assert not target.parent.exists() or list(target.parent.iterdir()) == []
 
 
 def test_package_is_reproducible(tmp_path: Path) -> None:
