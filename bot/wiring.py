@@ -3,7 +3,7 @@
 Every command that needs a core builds it here: ``partnerbot serve`` (``bot/app.py`` then adds the
 aiohttp app, the channels and the scheduler) and the CLI commands. This module imports no web
 framework, and a platform's handlers - with its SDK - only when that platform is configured, so
-``partnerbot chat`` with neither Slack nor Teams set up starts without slack_sdk, botbuilder and
+``partnerbot chat`` with neither Slack nor Teams set up starts without slack_sdk, the Agents SDK and
 aiohttp. With ``bot/app.py`` and ``bot/cli.py`` it is the only part of ``bot/`` that may import
 ``handlers``.
 """
