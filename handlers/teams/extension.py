@@ -8,7 +8,8 @@
 - ``registerDeal`` (an action on a message): ``composeExtension/fetchTask`` opens a dialog with the
   registration form filled in from the message's text (``Conversation.form_from_text``);
   ``composeExtension/submitAction`` submits it like any form - field errors reopen the dialog with the
-  reasons, and what follows (the confirmation, the D- reference) goes to the person's 1:1 chat.
+  reasons; the dialog is the review, so a valid submit registers, and the deal's card goes to the
+  person's 1:1 chat while the dialog closes on its one-line summary.
 
 Both answer in the invoke's HTTP response, within Teams' few seconds, never through the inbox.
 """
@@ -181,7 +182,8 @@ class PartnerbotTeamsApp(PartnerbotTeams):
         if result.errors:
             replies.insert(0, Reply(text="\n".join(f"{k}: {v}" for k, v in result.errors.items())))
         await self._send(turn_context, replies, key, point=False)
-        return _task_message("Done - the rest is in our personal chat.")
+        # The dialog closes on one line (only the submitter sees it); the card is in their 1:1 chat.
+        return _task_message(cards.summary(replies[0]) if replies else "Done.")
 
 
 def _count(raw: Any, default: int) -> int:

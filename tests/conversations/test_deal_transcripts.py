@@ -346,7 +346,11 @@ async def test_bad_input_gets_a_reply_that_says_what_is_accepted(core: Core, wor
     assert await deal_count(core) == 0
 
 
-async def test_registration_form_goes_through_the_same_summary(core: Core, world: World) -> None:
+async def test_a_submitted_registration_form_registers_without_a_second_confirmation(
+    core: Core, world: World
+) -> None:
+    """The form shows every detail at once (a Slack modal, a Teams card or dialog): it is the review,
+    so submitting it registers. Typed registrations still end with "Register this deal?"."""
     alice = Chat(core, world.alice)
     result = await alice.submit(
         "deal.register",
@@ -361,9 +365,8 @@ async def test_registration_form_goes_through_the_same_summary(core: Core, world
         },
     )
     assert result.ok
-    assert "Register this deal?" in "\n".join(r.title or "" for r in result.replies)
-    out = await alice.click("Confirm")
-    assert "D-1" in out
+    assert "Register this deal?" not in "\n".join(r.title or "" for r in result.replies)
+    assert "Thanks! D-1 is registered" in result.replies[0].text
     view = await core.deals.get(world.alice, "D-1")
     assert (view.domain, view.country, str(view.amount.amount), view.amount.currency) == (
         "globex.com",
@@ -416,7 +419,7 @@ async def test_a_corrected_form_with_the_same_request_key_goes_through(core: Cor
     assert set(first.errors) == {"amount"}
     values["amount"] = "120k"
     second = await core.conversation.submit_form(world.alice, "deal.register", values, request_key="view-1")
-    assert second.ok and second.replies and "Register this deal?" in (second.replies[0].title or "")
+    assert second.ok and second.replies and "D-1 is registered" in second.replies[0].text
     for _ in second.replies:
         await core.conversation.answer_posted("view-1")  # the platform posted the answer
     third = await core.conversation.submit_form(world.alice, "deal.register", values, request_key="view-1")

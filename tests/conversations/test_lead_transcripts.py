@@ -282,6 +282,28 @@ async def test_status_updates_in_plain_words_land_in_history_and_audit(core: Cor
     )
 
 
+async def test_the_new_lead_form_adds_the_lead_without_a_second_confirmation(core: Core, lw: Leads) -> None:
+    """A form shows every detail at once, so submitting it is the confirmation; typed, it is asked."""
+    dana = Chat(core, lw.world.dana)
+    result = await core.conversation.submit_form(
+        lw.world.dana,
+        "lead.create",
+        {"company": "Initech GmbH", "country": "DE", "contact_email": "jane@initech.example"},
+        request_key="modal-1",
+    )
+    out = dana._read(list(result.replies))
+    assert result.ok and "Add this lead?" not in out and "L-1 is added and offered to" in out
+    again = await core.conversation.submit_form(
+        lw.world.dana,
+        "lead.create",
+        {"company": "Initech GmbH", "country": "DE", "contact_email": "jane@initech.example"},
+        request_key="modal-1",
+    )
+    assert again.ok  # the same submission again (a retried request) adds nothing
+    async with core.db.transaction() as session:
+        assert len(await lead_queries.leads_visible(session, partner_id=None)) == 1
+
+
 async def test_status_by_buttons_and_disqualify_asks_for_a_reason(core: Core, lw: Leads) -> None:
     await lw.skill.leads.set_profile(lw.world.dana, "Fabrikam Solutions", capacity=0)
     ref = await new_lead(core, lw)

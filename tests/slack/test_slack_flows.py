@@ -108,17 +108,12 @@ async def test_a_partner_registers_through_the_modal(slack: Slack) -> None:
         },
     )
     assert response.status == 200 and (await response.text()) == ""  # the modal closes
-    summary = last(slack.standin.posts("DUALICE"))
-    assert "Register this deal?" in summary.dump and "Confirm" in summary.dump
-    # What the partner typed shows literally: no @channel ping, no bold.
-    assert "<!channel>" not in summary.body["text"]
-    (notes,) = [t for t in text_objects(summary.body["blocks"]) if "urgent" in t["text"]]
-    assert notes == {"type": "plain_text", "text": "Notes\n<!channel> *urgent*", "emoji": False}
-    assert await deal_count(slack) == 0
-
-    await slack.click("UALICE", summary, "Confirm")
+    # The modal is the review: its submit registers, with no second "Register this deal?".
     registered = last(slack.standin.posts("DUALICE"))
-    assert "D-1 is registered" in registered.dump
+    assert "D-1 is registered" in registered.dump and "Register this deal?" not in registered.dump
+    assert not any("Register this deal?" in c.dump for c in slack.standin.posts("DUALICE"))
+    # What the partner typed shows literally: no @channel ping.
+    assert "<!channel>" not in registered.body["text"]
     assert await deal_count(slack) == 1
     # The vendor channel got the review card through the outbox.
     review = vendor_review(slack, "D-1")
@@ -241,8 +236,6 @@ async def test_e_conflict_reaches_staff_but_not_the_other_partner(slack: Slack) 
             "close_date": "end of April",
         },
     )
-    summary = last(slack.standin.posts("DUBOB"))
-    await slack.click("UBOB", summary, "Confirm")
     assert "D-2 is registered" in last(slack.standin.posts("DUBOB")).dump
     await slack.dm("UBOB", "show my deals")
     await slack.dm("UBOB", "show all deals")

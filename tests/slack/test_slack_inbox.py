@@ -107,9 +107,9 @@ async def test_what_the_core_refuses_after_the_ack_opens_the_form_again(slack: S
     assert json.loads(view["private_metadata"])["form_id"] == "deal.register"
     assert not any("Register this deal?" in c.dump for c in slack.standin.posts("DUALICE"))
 
-    # Corrected and submitted again from the re-opened form: the summary comes.
+    # Corrected and submitted again from the re-opened form: it registers.
     await slack.submit("UALICE", again, {"country": "DE"})
-    assert "Register this deal?" in slack.standin.posts("DUALICE")[-1].dump
+    assert "D-1 is registered" in slack.standin.posts("DUALICE")[-1].dump
 
 
 async def test_when_the_trigger_has_expired_the_reasons_come_by_message(slack: Slack) -> None:

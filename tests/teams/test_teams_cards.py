@@ -248,13 +248,13 @@ async def test_every_card_the_bot_sends_validates(teams: Teams) -> None:
     (errors,) = await teams.click(
         ALICE,
         form,
-        "Review",
+        "Register",
         inputs={"customer": "", "product": "Cloud Suite", "amount": "lots", "close_date": ""},
     )
-    (summary,) = await teams.click(
+    (registered,) = await teams.click(
         ALICE,
         errors,
-        "Review",
+        "Register",
         inputs={
             "customer": "Globex Corp",
             "product": "Cloud Suite",
@@ -263,7 +263,7 @@ async def test_every_card_the_bot_sends_validates(teams: Teams) -> None:
             "notes": "Call **Bob** <at>Bob</at>",
         },
     )
-    await teams.click(ALICE, summary, "Confirm")
+    assert "D-1 is registered" in registered.text
     await teams.say(ALICE, "show my deals")
     await teams.say(ALICE, "history D-1")
     await teams.settle()

@@ -69,8 +69,9 @@ async def test_partner_registers_a_deal_by_conversation(teams: Teams) -> None:
 
 
 async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
-    """(b) Help card -> registration form -> errors shown on the form -> summary -> confirmed; each step
-    replaces the card the person clicked (the card the Action.Execute invoke answers with)."""
+    """(b) Help card -> registration form -> errors shown on the form -> registered (the form showed
+    every detail at once: it is the review); each step replaces the card the person clicked (the card
+    the Action.Execute invoke answers with)."""
     (help_card,) = await teams.say(ALICE, "help")
     assert "Here's what I can do" in help_card.text
 
@@ -93,7 +94,7 @@ async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
     (errors,) = await teams.click(
         ALICE,
         form_card,
-        "Review",
+        "Register",
         inputs={
             "customer": "Initech GmbH",
             "domain": "",
@@ -112,10 +113,10 @@ async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
     assert len(attention) >= 3  # the notice, amount, close date
     assert await _count(teams, Deal) == 0
 
-    (summary,) = await teams.click(
+    (registered,) = await teams.click(
         ALICE,
         errors,
-        "Review",
+        "Register",
         inputs={
             "customer": "Initech GmbH",
             "domain": "initech.example",
@@ -126,21 +127,9 @@ async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
             "notes": "*urgent* <at>Bob</at>",
         },
     )
-    assert summary.kind == "invoke" and "Register this deal?" in summary.text
-    assert "85,000 EUR" in summary.text
-    # The person's markdown and HTML are shown literally, not rendered.
-    notes = [
-        f["value"]
-        for b in summary.card["body"]
-        if b["type"] == "FactSet"
-        for f in b["facts"]
-        if f["title"] == "Notes"
-    ]
-    assert notes == ["\\*urgent\\* \\<at\\>Bob\\</at\\>"]
-
-    (registered,) = await teams.click(ALICE, summary, "Confirm")
     assert registered.kind == "invoke" and registered.activity_id == help_card.activity_id
-    assert "D-1 is registered" in registered.text
+    assert "D-1 is registered" in registered.text and "Register this deal?" not in registered.text
+    assert "85,000 EUR" in registered.text
     deal = await teams.core.deals.get(teams.world.alice, "D-1")
     assert (deal.customer, deal.domain, deal.country, deal.amount.currency) == (
         "Initech GmbH",
@@ -148,6 +137,7 @@ async def test_partner_registers_a_deal_by_card(teams: Teams) -> None:
         "DE",
         "EUR",
     )
+    assert deal.notes == "*urgent* <at>Bob</at>"  # kept as typed; cards show it literally
 
 
 async def test_list_item_click_opens_below_and_keeps_the_list(teams: Teams) -> None:

@@ -515,7 +515,9 @@ class DealSkill:
         if errors:
             return FormResult(errors=errors)
         slots["customer_checked"] = True
-        return FormResult(replies=await self._collect(actor, slots, products=products))
+        # The form shows every detail at once, so it is its own review: submitted, it registers -
+        # unless something must still be asked (a lead for that company, a detail that didn't read).
+        return FormResult(replies=await self._collect(actor, slots, products=products, reviewed=True))
 
     def _read_form(
         self, values: dict[str, str], *, today: date, products: list[str]
@@ -684,9 +686,16 @@ class DealSkill:
     # -- registration -----------------------------------------------------------------------------
 
     async def _collect(
-        self, actor: Actor, slots: dict[str, Any], *, products: list[str], prefix: str = ""
+        self,
+        actor: Actor,
+        slots: dict[str, Any],
+        *,
+        products: list[str],
+        prefix: str = "",
+        reviewed: bool = False,
     ) -> Replies:
-        """Validate what we have, ask for the next missing detail, or show the summary."""
+        """Validate what we have, ask for the next missing detail, or show the summary to confirm -
+        or, when the person has just ``reviewed`` every detail on a form, register."""
         today = self.deals.today_for(actor)
         problems: list[str] = []
         for name in list(slots):
@@ -710,6 +719,8 @@ class DealSkill:
                 if name == "product" and products:
                     buttons = [Button(p, "deal.product.pick", {"product": p}) for p in products[:8]]
                 return [Reply(text=lead_in + QUESTIONS[name], buttons=buttons)]
+        if reviewed and not lead:
+            return await self._register(actor, slots, products=products)
         await self.dialogs.save(actor, REGISTER, {"slots": slots, "asking": "confirm"})
         summary = views.draft_summary(_slots_to_draft(slots))
         if lead:

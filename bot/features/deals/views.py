@@ -204,7 +204,7 @@ def registration_form(products: Sequence[str], draft: dict[str, str] | None = No
     return Form(
         form_id="deal.register",
         title="Register a deal",
-        submit_label="Review",
+        submit_label="Register",
         fields=(
             FormField(
                 "customer", "Customer company", value=draft.get("customer"), placeholder="Globex Corporation"

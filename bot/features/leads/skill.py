@@ -308,7 +308,8 @@ class LeadSkill:
                 return FormResult(replies=[Reply(text=_PARTNER_CREATE)])
             raw = {k: v for k, v in values.items() if k in FIELDS and v}
             await self.leads.validate(raw)  # an InputError becomes a field error
-            return FormResult(replies=await self._create_summary(actor, raw))
+            # Every detail was on the form at once: submitting it adds the lead, no second confirmation.
+            return FormResult(replies=await self._create(actor, raw))
         if form_id == "lead.convert":
             return await self._convert_form(actor, ref, values)
         return stale_form()
@@ -468,7 +469,10 @@ class LeadSkill:
         dialog = await self.dialogs.load(actor)
         if dialog is None or dialog.flow != "lead.create":
             return [Reply(text="That lead was already added or cancelled; say 'new lead …' to add another.")]
-        data = await self.leads.validate(dialog.state.get("lead", {}))
+        return await self._create(actor, dict(dialog.state.get("lead", {})))
+
+    async def _create(self, actor: Actor, raw: dict[str, str]) -> list[Reply]:
+        data = await self.leads.validate(raw)
         view = await self.leads.create(actor, data)
         await self.dialogs.clear(actor)
         if view.status == "offered":

@@ -303,7 +303,7 @@ def create_form(products: Sequence[str], draft: dict[str, str] | None = None) ->
     return Form(
         form_id="lead.create",
         title="New lead",
-        submit_label="Review",
+        submit_label="Add lead",
         fields=(
             FormField("company", "Company", value=draft.get("company"), placeholder="Initech GmbH"),
             FormField("contact_name", "Contact name", required=False, value=draft.get("contact_name")),

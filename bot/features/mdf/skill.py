@@ -627,6 +627,9 @@ class MdfSkill:
         if dialog is not None and dialog.flow == "mdf.request" and dialog.state.get("asking") != "confirm":
             asking = str(dialog.state.get("asking"))
             return FormResult(errors={asking: " ".join(replies[0].text.split())})
+        if dialog is not None and dialog.flow == "mdf.request":
+            # Every detail was on the form at once: submitting it sends the request, no second confirmation.
+            return FormResult(replies=await self._request_finish(actor, dict(dialog.state.get("slots", {}))))
         return FormResult(replies=replies)
 
     # -- staff ----------------------------------------------------------------------------------

@@ -268,7 +268,7 @@ def request_form(draft: dict[str, str] | None = None) -> Form:
     return Form(
         form_id="mdf.request",
         title="Request MDF",
-        submit_label="Continue",
+        submit_label="Request",
         fields=(
             FormField(
                 "activity", "Activity", value=draft.get("activity"), placeholder="Webinar with customers"
