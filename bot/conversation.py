@@ -32,7 +32,7 @@ from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.companies import normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, parse_close_date
 from bot.kernel.errors import InputError, PartnerbotError, RequestFailed
-from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.messages import Actor, Button, Choice, FormResult, Reply
 from bot.kernel.metrics import METRICS
 from bot.kernel.refs import RefKind
 from bot.kernel.skills import (
@@ -123,6 +123,7 @@ def check_message(text: str) -> str | None:
 
 
 SEARCH_LIMIT = 10
+MAX_CHOICES = 100  # what a picker shows at once (Slack's limit for loaded options)
 SEARCH_SCORE = 80  # rapidfuzz partial ratio: "glob" finds "Globex Corporation", "acme" not "Initech"
 
 
@@ -674,6 +675,35 @@ class Conversation:
             if shown and shown[0].ref:
                 cards.append(shown[0])
         return cards
+
+    async def form_choices(
+        self, actor: Actor, form_id: str, field: str, typed: str, *, data: Mapping[str, str] | None = None
+    ) -> list[Choice]:
+        """The choices of a form's picker that match what ``actor`` has typed so far (a picker too long
+        to list: Slack loads its options as the person types) - best first, at most
+        :data:`MAX_CHOICES`, from the form's skill, so only what the person may pick."""
+        skill = self._skill_for(form_id) or self.fallback
+        source = getattr(skill, "form_choices", None)
+        try:
+            choices: list[Choice] | None = (
+                await source(actor, form_id, field, dict(data or {})) if source is not None else None
+            )
+        except PartnerbotError:  # not theirs to pick (not allowed, not found): nothing to offer
+            return []
+        if not choices:
+            return []
+        wanted = " ".join(typed.split()).casefold()
+        if not wanted:
+            return choices[:MAX_CHOICES]
+        starts = [c for c in choices if c.label.casefold().startswith(wanted)]
+        inside = [c for c in choices if wanted in c.label.casefold() and c not in starts]
+        if starts or inside:
+            return (starts + inside)[:MAX_CHOICES]
+        # Nothing holds what was typed: the nearest spellings ("nortwind"), best first.
+        scored = sorted(
+            ((fuzz.partial_ratio(wanted, c.label.casefold()), c) for c in choices), key=lambda p: -p[0]
+        )
+        return [c for score, c in scored if score >= SEARCH_SCORE][:MAX_CHOICES]
 
     async def form_from_text(self, actor: Actor, intent: str, text: str) -> list[Reply]:
         """The form that starts ``intent``, filled in from ``text`` as the understanding layer reads it

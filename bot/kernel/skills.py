@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.kernel.messages import Actor, Button, FormResult, Reply
+from bot.kernel.messages import Actor, Button, Choice, FormResult, Reply
 from bot.kernel.refs import RefKind
 from bot.kernel.understanding.entities import Named
 from bot.kernel.understanding.spec import IntentSpec, Reading
@@ -124,6 +124,17 @@ class Findable(Protocol):
     async def findable(self, actor: Actor) -> list[Named]:
         """The records of ``records``' kind ``actor`` may see, each by the name a person would search for
         (a deal's customer, a lead's company, a question's text); never another partner's."""
+        ...
+
+
+class ChoiceSource(Protocol):
+    """A skill whose forms have pickers too long to list in full (a Slack ``external_select``): the
+    choices of one field, for one person - only what they may pick, never another partner's records."""
+
+    async def form_choices(
+        self, actor: Actor, form_id: str, field: str, data: dict[str, str]
+    ) -> list[Choice] | None:
+        """Every choice of ``field`` on form ``form_id`` for ``actor``; None when it isn't this skill's."""
         ...
 
 

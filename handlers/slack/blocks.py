@@ -361,7 +361,7 @@ def render_home(replies: Iterable[Reply]) -> dict[str, Any]:
 # -- modals ----------------------------------------------------------------------------------------
 
 
-def _option(value: str, label: str) -> dict[str, Any]:
+def option(value: str, label: str) -> dict[str, Any]:
     return {"text": plain(label, MAX_OPTION_TEXT), "value": value}
 
 
@@ -378,13 +378,25 @@ def input_block(field: FormField) -> dict[str, Any]:
             "type": "static_select",
             "action_id": INPUT_ACTION_ID,
             "placeholder": plain(field.placeholder or "Choose…", MAX_PLACEHOLDER),
-            "options": [_option(c.value, c.label) for c in choices],
+            "options": [option(c.value, c.label) for c in choices],
         }
         chosen = (
             next((c for c in choices if field.value in (c.value, c.label)), None) if field.value else None
         )
         if chosen is not None:
-            element["initial_option"] = _option(chosen.value, chosen.label)
+            element["initial_option"] = option(chosen.value, chosen.label)
+    elif field.kind == "select" and (len(field.choices) > MAX_OPTIONS or not field.choices):
+        # Too many to list (or loaded on demand): Slack asks for the options matching what is typed
+        # (SlackChannel.on_options, through the message_menu_options_url of manifest.yml).
+        element = {
+            "type": "external_select",
+            "action_id": INPUT_ACTION_ID,
+            "placeholder": plain(field.placeholder or "Type to search…", MAX_PLACEHOLDER),
+            "min_query_length": 0,
+        }
+        if field.value:
+            label = next((c.label for c in field.choices if field.value in (c.value, c.label)), field.value)
+            element["initial_option"] = option(field.value[:MAX_OPTION_VALUE], label)
     else:
         # Dates stay free text on purpose: the core reads "end of March", "Q2", "in 6 weeks".
         element = {
@@ -516,7 +528,9 @@ def form_from_view(
         name = str(block["block_id"])
         choices: tuple[Choice, ...] = ()
         kind: FieldKind = "text"
-        if element.get("type") == "static_select":
+        if element.get("type") == "external_select":
+            kind = "select"  # no choices: rendered as external_select again, its options loaded
+        elif element.get("type") == "static_select":
             kind = "select"
             choices = tuple(
                 Choice(str(o.get("value")), str((o.get("text") or {}).get("text") or o.get("value")))

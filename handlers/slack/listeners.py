@@ -74,6 +74,13 @@ HOME_WORK = "slack.home"
 COMMAND_WORK = "slack.command"
 ACTION_WORK = "slack.action"
 SUBMISSION_WORK = "slack.submission"
+SHORTCUT_WORK = "slack.shortcut"
+# Shortcuts (manifest.yml, features.shortcuts): the message shortcut opens the registration form filled
+# in from the message; each global shortcut is one of the core's actions (the form it answers with
+# opens as a modal).
+MESSAGE_SHORTCUT = "register_from_message"
+REGISTER_INTENT = "deal.register"
+GLOBAL_SHORTCUTS = {"register_deal": "deal.register.start", "ask_vendor": "question.ask"}
 
 
 # -- who is writing --------------------------------------------------------------------------------
@@ -205,6 +212,7 @@ class SlackChannel:
         inbox.register(COMMAND_WORK, self._command)
         inbox.register(ACTION_WORK, self._action)
         inbox.register(SUBMISSION_WORK, self._submission)
+        inbox.register(SHORTCUT_WORK, self._shortcut)
 
     async def accept(self, kind: str, who: SlackUser, *, dedupe_key: str, payload: dict[str, Any]) -> None:
         """Store the request (then the listener acknowledges it); the inbox runs its work afterwards,
@@ -767,6 +775,74 @@ class SlackChannel:
         )
         self.core.kick_outbox()
 
+    # -- shortcuts ----------------------------------------------------------------------------
+
+    async def on_shortcut(self, ack: Any, body: dict[str, Any]) -> None:
+        """A global shortcut (the lightning menu) or a message shortcut (a message's ⋮ menu): stored,
+        acknowledged, and answered with a modal while the trigger lives."""
+        who = SlackUser.from_interaction(body)
+        await self.accept(
+            SHORTCUT_WORK,
+            who,
+            dedupe_key=f"slack:shortcut:{who.team}:{who.user}:{body.get('trigger_id')}",
+            payload={
+                "callback_id": body.get("callback_id"),
+                "trigger_id": body.get("trigger_id"),
+                "text": str((body.get("message") or {}).get("text") or "")[:4000],
+            },
+        )
+        await ack()
+
+    async def _shortcut(self, payload: dict[str, Any]) -> None:
+        who = SlackUser.from_dict(payload["who"])
+        client = await self.client_for(who)
+        post = self.to_dm(client, who)
+        actor = await self.actor_for(client, who)
+        if actor is None:
+            await self.unknown(post)
+            return
+        callback, trigger_id = str(payload.get("callback_id") or ""), payload.get("trigger_id")
+        key = f"slack:shortcut:{who.team}:{who.user}:{trigger_id}"
+        conversation = self.core.conversation
+        if callback == MESSAGE_SHORTCUT:
+            text = from_slack_text(str(payload.get("text") or ""))
+            work = conversation.form_from_text(actor, REGISTER_INTENT, text)
+        elif callback in GLOBAL_SHORTCUTS:
+            work = conversation.handle_action(actor, GLOBAL_SHORTCUTS[callback], {}, request_key=key)
+        else:
+            log.info("slack: a shortcut this app doesn't declare: %r", callback)
+            return
+        replies = await self.answer(work, post=post)
+        await self.deliver(client, who, replies, post=post, trigger_id=trigger_id, request_key=key)
+
+    # -- pickers that load their options -------------------------------------------------------
+
+    async def on_options(self, ack: Any, body: dict[str, Any]) -> None:
+        """A picker too long to list (``external_select``) asks for the options matching what the
+        person typed. Answered at once (Slack waits 3 seconds; it writes nothing), for the form the
+        modal's sealed metadata names, only if the modal is this person's - and with only what the
+        core lets them pick."""
+        who = SlackUser.from_interaction(body)
+        view = body.get("view") or {}
+        meta = blocks.read_metadata(
+            view.get("private_metadata"), key=self.metadata_key, submitter=self._seal_for(who)
+        )
+        options: list[dict[str, Any]] = []
+        form_id = meta.get("form_id")
+        if isinstance(form_id, str) and form_id:
+            actor = await self.actor_for(await self.client_for(who), who)
+            if actor is not None:
+                data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+                choices = await self.core.conversation.form_choices(
+                    actor,
+                    form_id,
+                    str(body.get("block_id") or ""),
+                    str(body.get("value") or "")[:100],
+                    data=data,
+                )
+                options = [blocks.option(c.value, c.label) for c in choices]
+        await ack(options=options)
+
 
 def register_listeners(bolt: Any, channel: SlackChannel) -> None:
     """Every listener the bot has; tests/slack/test_manifest.py checks each against manifest.yml."""
@@ -776,6 +852,10 @@ def register_listeners(bolt: Any, channel: SlackChannel) -> None:
     bolt.event("message")(channel.on_message)
     bolt.command(SLASH_COMMAND)(channel.on_command)
     bolt.view_submission(blocks.FORM_CALLBACK_ID)(channel.on_view_submission)
+    bolt.options(blocks.INPUT_ACTION_ID)(channel.on_options)
+    bolt.shortcut(MESSAGE_SHORTCUT)(channel.on_shortcut)
+    for callback_id in GLOBAL_SHORTCUTS:
+        bolt.shortcut(callback_id)(channel.on_shortcut)
     bolt.event("app_home_opened")(channel.on_home_opened)
     bolt.event("app_mention")(channel.on_mention)
     bolt.event("app_uninstalled")(channel.on_app_uninstalled)

@@ -71,3 +71,19 @@ async def test_a_registration_form_filled_in_from_a_message(core: Core, world: W
     assert empty.form is not None and not any(f.value for f in empty.form.fields)
     (staff,) = await core.conversation.form_from_text(world.dana, "deal.register", "Initech 80k")
     assert staff.form is None and "partners" in staff.text
+
+
+async def test_a_long_pickers_choices_are_only_what_the_person_may_pick(core: Core, world: World) -> None:
+    choices = core.conversation.form_choices
+    staff = {c.value for c in await choices(world.dana, "mdf.budget", "partner", "")}
+    assert {"Northwind Partners", "Contoso Integrators"} <= staff
+    assert [c.value for c in await choices(world.dana, "mdf.budget", "partner", "cont")] == [
+        "Contoso Integrators"
+    ]
+    # A partner user is only ever offered their own organisation, whatever they type.
+    assert [c.value for c in await choices(world.alice, "mdf.budget", "partner", "")] == [
+        "Northwind Partners"
+    ]
+    assert await choices(world.alice, "mdf.budget", "partner", "contoso") == []
+    assert await choices(world.alice, "lead.assign", "partner", "", data={"ref": "L-1"}) == []
+    assert await choices(world.dana, "no.such.form", "partner", "") == []

@@ -276,7 +276,9 @@ def registered_listeners() -> dict[str, list[Any]]:
 
 def test_every_registered_listener_is_in_the_manifest(manifest: dict[str, Any]) -> None:
     registered = registered_listeners()
-    assert set(registered) <= {"command", "event", "action", "view_submission"}, sorted(registered)
+    assert set(registered) <= {"command", "event", "action", "view_submission", "shortcut", "options"}, (
+        sorted(registered)
+    )
 
     commands = {command["command"] for command in manifest["features"]["slash_commands"]}
     assert set(registered["command"]) <= commands
@@ -296,6 +298,13 @@ def test_every_registered_listener_is_in_the_manifest(manifest: dict[str, Any]) 
 
     if registered.get("action") or registered.get("view_submission"):
         assert manifest["settings"]["interactivity"]["is_enabled"] is True
+
+    # Shortcuts both ways: each declared one has a listener, each listener a declaration.
+    declared = {s["callback_id"] for s in manifest["features"].get("shortcuts", [])}
+    assert set(registered.get("shortcut", [])) == declared
+    # A picker that loads its options needs the options URL (Slack's "Select Menus" setting).
+    if registered.get("options"):
+        assert manifest["settings"]["interactivity"]["message_menu_options_url"].endswith("/slack/events")
 
 
 def test_the_oauth_install_asks_for_the_manifest_scopes(manifest: dict[str, Any]) -> None:

@@ -24,7 +24,7 @@ from bot.features.leads.service import FIELDS, Leads, lead_ref, parse_lead_ref
 from bot.kernel.amounts import Money, find_money, format_money, parse_money
 from bot.kernel.dates import find_close_date, format_date, format_when, parse_close_date, validate_close_date
 from bot.kernel.errors import Conflict, InputError
-from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
+from bot.kernel.messages import Actor, Button, Choice, Fact, FormResult, Reply
 from bot.kernel.products import match_product
 from bot.kernel.reasons import ReasonStep
 from bot.kernel.refs import DEAL, LEAD
@@ -98,6 +98,15 @@ class LeadSkill:
         ]
 
     records = LEAD
+
+    async def form_choices(
+        self, actor: Actor, form_id: str, field: str, data: dict[str, str]
+    ) -> list[Choice] | None:
+        """The partner picker of a lead's assignment: the partners the lead may go to (staff only)."""
+        if form_id != "lead.assign" or field != "partner":
+            return None
+        _, partners = await self.leads.assign_choices(actor, data.get("ref", ""))
+        return [Choice(p, p) for p in partners]
 
     async def findable(self, actor: Actor) -> list[Named]:
         return await self.names(actor)

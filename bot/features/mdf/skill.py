@@ -42,7 +42,7 @@ from bot.features.mdf.service import (
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.dates import quarter_of
 from bot.kernel.errors import InputError, NotAllowed
-from bot.kernel.messages import Actor, Button, Fact, FormResult, Reply
+from bot.kernel.messages import Actor, Button, Choice, Fact, FormResult, Reply
 from bot.kernel.refs import DEAL, LEAD, MDF_REQUEST, QUESTION, mention_any
 from bot.kernel.skills import Dialog, DialogStore, cancelled, stale_button, stale_form
 from bot.kernel.understanding.entities import Named
@@ -82,6 +82,17 @@ class MdfSkill:
         ]
 
     records = MDF_REQUEST
+
+    async def form_choices(
+        self, actor: Actor, form_id: str, field: str, data: dict[str, str]
+    ) -> list[Choice] | None:
+        """The partner picker of the budget form: every partner for staff, a partner user's own only."""
+        if form_id != "mdf.budget" or field != "partner":
+            return None
+        names = (
+            await self.mdf.partner_names(actor) if actor.is_staff else [await self.mdf.partner_name(actor)]
+        )
+        return [Choice(n, n) for n in names if n]
 
     async def findable(self, actor: Actor) -> list[Named]:
         return [n for n in await self.names(actor) if n.kind == MDF_REQUEST.prefix]
