@@ -23,6 +23,7 @@ from handlers.slack.web_api import (
     SlackTokens,
     delivery_error,
     installation_store_for,
+    slack_tokens,
     web_client,
 )
 
@@ -95,10 +96,10 @@ class SlackNotifier:
         """``users.lookupByEmail`` with the installation of ``workspace`` (scope ``users:read.email``):
         the id of a person who never wrote to the bot, or None when the workspace has no such member
         (or the app is not installed there)."""
-        token = await self.tokens.for_team(workspace)
-        if not token:
-            return None
         try:
+            token = await self.tokens.for_team(workspace)
+            if not token:
+                return None
             answer = await self._client(token).users_lookupByEmail(email=email)
         except SlackApiError as exc:
             if exc.response.get("error") in ("users_not_found", "user_not_found", "account_inactive"):
@@ -156,10 +157,4 @@ def slack_notifier(core: Core) -> SlackNotifier | None:
     store = None
     if settings.slack_client_id and settings.slack_client_secret:
         store = installation_store_for(core)
-    vendor_team = next(iter(settings.slack_vendor_teams), None)
-    return SlackNotifier(
-        settings=settings,
-        tokens=SlackTokens(
-            bot_token=settings.slack_bot_token, installation_store=store, vendor_team=vendor_team
-        ),
-    )
+    return SlackNotifier(settings=settings, tokens=slack_tokens(settings, installation_store=store))
