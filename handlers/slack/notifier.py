@@ -38,7 +38,8 @@ class SlackNotifier:
     ``channel``; for someone who never wrote, just ``workspace`` and ``external_id`` - the DM is opened
     with ``conversations.open`` (scope ``im:write``). :meth:`find_account` finds a person known only
     by e-mail (``users.lookupByEmail``, scope ``users:read.email``). Returns ``{"channel", "ts",
-    "team"}``, which :meth:`update` accepts."""
+    "team"}`` (and ``"enterprise"`` when the reference names an Enterprise Grid organisation, whose
+    org-wide installation may be the one answering), which :meth:`update` accepts."""
 
     platform = "slack"
     starts_conversations = True
@@ -59,6 +60,7 @@ class SlackNotifier:
 
     async def send(self, *, target: Mapping[str, Any], reply: Reply, idempotency_key: str) -> dict[str, Any]:
         try:
+            enterprise = None
             if target.get("vendor_channel"):
                 if not self.settings.slack_vendor_channel:
                     raise DeliveryError("SLACK_VENDOR_CHANNEL is not set", permanent=True)
@@ -73,7 +75,8 @@ class SlackNotifier:
                 user = extras.get("user") or target.get("external_id")
                 if not user:
                     raise DeliveryError("the stored Slack reference names no user", permanent=True)
-                token = await self.tokens.for_team(team, enterprise=extras.get("enterprise"))
+                enterprise = extras.get("enterprise") or None
+                token = await self.tokens.for_team(team, enterprise=enterprise)
                 if not token:
                     raise DeliveryError(
                         f"partnerbot is not installed in Slack workspace {team}", permanent=True
@@ -90,7 +93,10 @@ class SlackNotifier:
         posted_in = str(answer.get("channel") or channel)
         # The message is out: a chart that fails now is logged, not retried (that would repeat the text).
         await upload_chart(client, channel=posted_in, reply=reply)
-        return {"channel": posted_in, "ts": answer["ts"], "team": team}
+        ref = {"channel": posted_in, "ts": answer["ts"], "team": team}
+        if enterprise:
+            ref["enterprise"] = enterprise  # an org-wide installation answers for the workspace
+        return ref
 
     async def find_account(self, *, workspace: str, email: str) -> str | None:
         """``users.lookupByEmail`` with the installation of ``workspace`` (scope ``users:read.email``):
@@ -118,7 +124,7 @@ class SlackNotifier:
             if team is None and self.tokens.bot_token:
                 token: str | None = self.tokens.bot_token
             else:
-                token = await self.tokens.for_team(team)
+                token = await self.tokens.for_team(team, enterprise=message_ref.get("enterprise"))
             if not token:
                 raise DeliveryError(f"no Slack token for workspace {team}", permanent=True)
             await self._client(token).chat_update(

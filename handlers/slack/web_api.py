@@ -110,8 +110,9 @@ def web_client(
 
 class SlackTokens:
     """The bot token for a workspace: the single ``SLACK_BOT_TOKEN``, or an installation from the
-    multi-workspace install (kept in the shared database by slack_sdk's SQLAlchemy store), refreshed
-    first when it rotates and is about to expire (``rotator``; see the module's docstring)."""
+    multi-workspace install (kept in the shared database by slack_sdk's SQLAlchemy store) - the
+    workspace's own, or its Enterprise Grid organisation's org-wide one - refreshed first when it rotates
+    and is about to expire (``rotator``; see the module's docstring)."""
 
     def __init__(
         self,
@@ -148,11 +149,20 @@ class SlackTokens:
         return None, None
 
     async def find_bot(self, *, team: str | None, enterprise: str | None) -> Bot | None:
-        """The stored installation answering for workspace ``team``."""
+        """The stored installation answering for workspace ``team``: its own, else - for a workspace of
+        an Enterprise Grid organisation - the organisation's org-wide installation, which slack_sdk's
+        store keeps under the organisation's id with no team."""
         store = self.installation_store
         if store is None:
             return None
-        return await store.async_find_bot(enterprise_id=enterprise, team_id=team)
+        bot = await store.async_find_bot(
+            enterprise_id=enterprise or None, team_id=team or None, is_enterprise_install=False
+        )
+        if bot is None and enterprise:
+            bot = await store.async_find_bot(
+                enterprise_id=enterprise, team_id=None, is_enterprise_install=True
+            )
+        return bot
 
     async def fresh(self, bot: Bot) -> Bot:
         """``bot`` itself, or - when its token rotates and expires within :data:`ROTATE_WITHIN_MINUTES` -

@@ -1,13 +1,15 @@
 """Token hygiene through the real app and the Slack stand-in: with Slack's token rotation on, an expired
 bot token is refreshed (``oauth.v2.access``, ``grant_type=refresh_token``) and saved before it is used -
 by the outbox, by incoming requests (bolt's authorize) and by several deliveries at once, which refresh
-it once; and a refused refresh is retried by the outbox and breaks nothing else."""
+it once; a refused refresh is retried by the outbox and breaks nothing else; and an org-wide (Enterprise
+Grid) installation answers for the workspaces of its organisation."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from handlers.slack.web_api import ROTATE_WITHIN_MINUTES, installation_store_for
 from store.models import OutboxMessage
 from tests.conftest import FakeClock, build_core, make_world
 from tests.slack.conftest import BOT_USER, SIGNING_SECRET, Slack, SlackStandIn, serving, validate_call
+from tests.slack.test_manifest import load_slack_manifest
 
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # slack_sdk
 
@@ -310,3 +313,77 @@ async def test_an_incoming_event_is_answered_with_the_refreshed_token(slack: Sla
     (answer,) = rotating.posts("DUALICE")
     assert answer.token == "xoxe.xoxb-north-2" and "Here's what I can do" in answer.dump
     assert {c.token for c in rotating.calls[1:]} == {"xoxe.xoxb-north-2"}
+
+
+# -- org-wide installation (Enterprise Grid) -------------------------------------------------------
+
+
+def org_event(user: str, text: str, *, team: str, enterprise: str) -> str:
+    """A DM as Slack sends it to an app installed on a whole Enterprise Grid organisation."""
+    return json.dumps(
+        {
+            "team_id": team,
+            "enterprise_id": enterprise,
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": f"EvOrg{user}",
+            "event_time": int(time.time()),
+            "is_ext_shared_channel": False,
+            "event": {
+                "type": "message",
+                "channel_type": "im",
+                "user": user,
+                "text": text,
+                "team": team,
+                "channel": f"D{user}",
+                "ts": f"{time.time():.6f}",
+            },
+            "authorizations": [
+                {
+                    "enterprise_id": enterprise,
+                    "team_id": team,
+                    "user_id": BOT_USER,
+                    "is_bot": True,
+                    "is_enterprise_install": True,
+                }
+            ],
+        }
+    )
+
+
+async def test_an_org_wide_installation_answers_for_the_workspaces_of_its_organisation(slack: Slack) -> None:
+    assert load_slack_manifest()["settings"]["org_deploy_enabled"] is True  # admins may install it so
+    rotating = slack.standin
+    assert isinstance(rotating, RotatingSlack)
+    # Installed on the whole organisation E1 (Northwind's workspace TNORTH is one of its workspaces), with
+    # a token that has just expired.
+    await install(slack, team=None, enterprise="E1", name="org", expires_in=-60)
+
+    response = await slack.post(
+        org_event("UALICE", "help", team="TNORTH", enterprise="E1"), content_type="application/json"
+    )
+    await slack.settle()
+
+    assert response.status == 200
+    assert rotating.refreshes() == ["xoxe-1-org-1"]
+    (answer,) = rotating.posts("DUALICE")
+    assert answer.token == "xoxe.xoxb-org-2" and "Here's what I can do" in answer.dump
+    org_bot = await store_of(slack).async_find_bot(
+        enterprise_id="E1", team_id=None, is_enterprise_install=True
+    )
+    assert org_bot is not None and org_bot.bot_token == "xoxe.xoxb-org-2"
+
+    # The outbox reaches her through the organisation's installation too, and edits in place with it.
+    notifier = slack.core.notifiers["slack"]
+    assert isinstance(notifier, SlackNotifier)
+    extras = {"team": "TNORTH", "user": "UALICE", "channel": "DUALICE", "enterprise": "E1"}
+    ref = await notifier.send(
+        target={"workspace": "TNORTH", "external_id": "UALICE", "extras": extras},
+        reply=Reply(text="D-1 approved"),
+        idempotency_key="org-1",
+    )
+    assert ref["enterprise"] == "E1"
+    await notifier.update(message_ref=ref, reply=Reply(text="D-1 approved and registered"))
+    assert [c.token for c in posted(slack, "D-1 approved")] == ["xoxe.xoxb-org-2"]
+    assert [c.token for c in rotating.of("chat.update")] == ["xoxe.xoxb-org-2"]
+    assert rotating.refreshes() == ["xoxe-1-org-1"]
