@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from sqlalchemy import select
 
 from bot.app import build_web_app
-from bot.kernel.messages import Reply
+from bot.kernel.messages import Actor, Reply
 from bot.kernel.outbox import queue_for_person
 from handlers.slack.app import BOT_SCOPES, SLACK_KEY
 from handlers.slack.notifier import SlackNotifier
@@ -158,12 +158,12 @@ async def install(
         slack.standin.live_refresh_tokens.add(f"xoxe-1-{name}-1")
 
 
-async def queue(slack: Slack, world_person: Any, text: str) -> None:
+async def queue(slack: Slack, person: Actor, text: str) -> None:
     async with slack.core.db.transaction() as session:
         await queue_for_person(
             session,
             key=f"tokens:{text}",
-            person_id=world_person.person_id,
+            person_id=person.person_id,
             reply=Reply(text=text),
             kind="test",
             now=slack.core.clock(),
