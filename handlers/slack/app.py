@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
@@ -23,21 +24,26 @@ from bot.config import Settings
 from handlers.slack.listeners import SlackChannel, register_listeners
 from handlers.slack.notifier import SlackNotifier, slack_notifier
 from handlers.slack.security import CheckedSocketModeHandler, on_bolt_error
-from handlers.slack.web_api import SlackTokens, installation_store_for, web_client
+from handlers.slack.web_api import (
+    ROTATE_WITHIN_MINUTES,
+    SharedTokenRotator,
+    SlackTokens,
+    installation_store_for,
+    slack_tokens,
+    web_client,
+)
 
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
-# Bot token scopes requested by the multi-workspace install; the same list as manifest.yml.
+# Bot token scopes requested by the multi-workspace install: the same as manifest.yml's, and only what the
+# code uses (tests/slack/test_scopes.py maps every Web API method and event called to its scope).
 BOT_SCOPES = (
     "app_mentions:read",
-    "channels:read",
     "chat:write",
     "commands",
     "files:write",
-    "groups:read",
     "im:history",
-    "im:read",
     "im:write",
     "users:read",
     "users:read.email",
@@ -57,7 +63,12 @@ def oauth_configured(settings: Settings) -> bool:
 SLACK_KEY: web.AppKey[SlackChannel] = web.AppKey("slack", SlackChannel)
 
 
-def build_bolt_app(core: Core, *, installation_store: AsyncInstallationStore | None) -> AsyncApp:
+def build_bolt_app(
+    core: Core, *, installation_store: AsyncInstallationStore | None, tokens: SlackTokens | None = None
+) -> AsyncApp:
+    """The bolt app. With the multi-workspace install, its authorize finds each request's installation in
+    ``installation_store`` and refreshes a rotating token through ``tokens`` (:class:`SharedTokenRotator`),
+    so that incoming requests and the outbox never refresh the same installation twice."""
     settings = core.settings
     common: dict[str, Any] = {
         "name": "partnerbot",
@@ -75,7 +86,11 @@ def build_bolt_app(core: Core, *, installation_store: AsyncInstallationStore | N
             install_path=INSTALL_PATH,
             redirect_uri_path=OAUTH_REDIRECT_PATH,
             redirect_uri=f"{settings.public_url}{OAUTH_REDIRECT_PATH}",
+            token_rotation_expiration_minutes=ROTATE_WITHIN_MINUTES,
         )
+        tokens = tokens or slack_tokens(settings, installation_store=oauth.installation_store)
+        if isinstance(oauth.authorize, AsyncInstallationStoreAuthorize) and tokens.rotator is not None:
+            oauth.authorize.token_rotator = SharedTokenRotator(tokens, tokens.rotator)
         bolt = AsyncApp(client=web_client(settings), oauth_settings=oauth, **common)
     else:
         bolt = AsyncApp(client=web_client(settings, token=settings.slack_bot_token), **common)
@@ -96,16 +111,13 @@ def attach_slack(app: web.Application, core: Core) -> None:
     store = notifier.installation_store if isinstance(notifier, SlackNotifier) else None
     if oauth_configured(settings) and store is None:
         store = installation_store_for(core)
-    bolt = build_bolt_app(core, installation_store=store)
+    # One SlackTokens for the outbox, the listeners and bolt's authorize: one token refresh at a time.
     tokens = (
         notifier.tokens
         if isinstance(notifier, SlackNotifier)
-        else SlackTokens(
-            bot_token=settings.slack_bot_token,
-            installation_store=store,
-            vendor_team=next(iter(settings.slack_vendor_teams), None),
-        )
+        else slack_tokens(settings, installation_store=store)
     )
+    bolt = build_bolt_app(core, installation_store=store, tokens=tokens)
     channel = SlackChannel(
         core=core, bolt=bolt, tokens=tokens, installation_store=store if oauth_configured(settings) else None
     )

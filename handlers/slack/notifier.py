@@ -23,6 +23,7 @@ from handlers.slack.web_api import (
     SlackTokens,
     delivery_error,
     installation_store_for,
+    slack_tokens,
     web_client,
 )
 
@@ -37,7 +38,8 @@ class SlackNotifier:
     ``channel``; for someone who never wrote, just ``workspace`` and ``external_id`` - the DM is opened
     with ``conversations.open`` (scope ``im:write``). :meth:`find_account` finds a person known only
     by e-mail (``users.lookupByEmail``, scope ``users:read.email``). Returns ``{"channel", "ts",
-    "team"}``, which :meth:`update` accepts."""
+    "team"}`` (and ``"enterprise"`` when the reference names an Enterprise Grid organisation, whose
+    org-wide installation may be the one answering), which :meth:`update` accepts."""
 
     platform = "slack"
     starts_conversations = True
@@ -58,6 +60,7 @@ class SlackNotifier:
 
     async def send(self, *, target: Mapping[str, Any], reply: Reply, idempotency_key: str) -> dict[str, Any]:
         try:
+            enterprise = None
             if target.get("vendor_channel"):
                 if not self.settings.slack_vendor_channel:
                     raise DeliveryError("SLACK_VENDOR_CHANNEL is not set", permanent=True)
@@ -72,7 +75,8 @@ class SlackNotifier:
                 user = extras.get("user") or target.get("external_id")
                 if not user:
                     raise DeliveryError("the stored Slack reference names no user", permanent=True)
-                token = await self.tokens.for_team(team, enterprise=extras.get("enterprise"))
+                enterprise = extras.get("enterprise") or None
+                token = await self.tokens.for_team(team, enterprise=enterprise)
                 if not token:
                     raise DeliveryError(
                         f"partnerbot is not installed in Slack workspace {team}", permanent=True
@@ -89,16 +93,19 @@ class SlackNotifier:
         posted_in = str(answer.get("channel") or channel)
         # The message is out: a chart that fails now is logged, not retried (that would repeat the text).
         await upload_chart(client, channel=posted_in, reply=reply)
-        return {"channel": posted_in, "ts": answer["ts"], "team": team}
+        ref = {"channel": posted_in, "ts": answer["ts"], "team": team}
+        if enterprise:
+            ref["enterprise"] = enterprise  # an org-wide installation answers for the workspace
+        return ref
 
     async def find_account(self, *, workspace: str, email: str) -> str | None:
         """``users.lookupByEmail`` with the installation of ``workspace`` (scope ``users:read.email``):
         the id of a person who never wrote to the bot, or None when the workspace has no such member
         (or the app is not installed there)."""
-        token = await self.tokens.for_team(workspace)
-        if not token:
-            return None
         try:
+            token = await self.tokens.for_team(workspace)
+            if not token:
+                return None
             answer = await self._client(token).users_lookupByEmail(email=email)
         except SlackApiError as exc:
             if exc.response.get("error") in ("users_not_found", "user_not_found", "account_inactive"):
@@ -117,7 +124,7 @@ class SlackNotifier:
             if team is None and self.tokens.bot_token:
                 token: str | None = self.tokens.bot_token
             else:
-                token = await self.tokens.for_team(team)
+                token = await self.tokens.for_team(team, enterprise=message_ref.get("enterprise"))
             if not token:
                 raise DeliveryError(f"no Slack token for workspace {team}", permanent=True)
             await self._client(token).chat_update(
@@ -156,10 +163,4 @@ def slack_notifier(core: Core) -> SlackNotifier | None:
     store = None
     if settings.slack_client_id and settings.slack_client_secret:
         store = installation_store_for(core)
-    vendor_team = next(iter(settings.slack_vendor_teams), None)
-    return SlackNotifier(
-        settings=settings,
-        tokens=SlackTokens(
-            bot_token=settings.slack_bot_token, installation_store=store, vendor_team=vendor_team
-        ),
-    )
+    return SlackNotifier(settings=settings, tokens=slack_tokens(settings, installation_store=store))
