@@ -131,6 +131,9 @@ class Settings:
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "MultiTenant"
+    # A PFX certificate of the bot's app registration, in place of MICROSOFT_APP_PASSWORD (a path; not
+    # NAME_FILE, which names a file holding a secret's value).
+    microsoft_app_certificate_path: str = ""
     # Microsoft Graph and the Entra token endpoint (tests point them at stand-ins): installing the app for
     # Teams people who have no conversation with the bot yet.
     microsoft_graph_url: str = ""
@@ -245,6 +248,7 @@ class Settings:
             microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD", ""),
             microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID", ""),
             microsoft_app_type=env.get("MICROSOFT_APP_TYPE") or "MultiTenant",
+            microsoft_app_certificate_path=env.get("MICROSOFT_APP_CERTIFICATE_PATH", "").strip(),
             microsoft_graph_url=env.get("MICROSOFT_GRAPH_URL", "").strip(),
             microsoft_login_url=env.get("MICROSOFT_LOGIN_URL", "").strip(),
             public_url=(env.get("PARTNERBOT_PUBLIC_URL") or "http://localhost:3978").rstrip("/"),

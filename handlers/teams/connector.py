@@ -4,7 +4,7 @@ fetched, which Bot Connector hosts it talks to, and what a failed call to one me
 - ``MICROSOFT_APP_ID`` / ``MICROSOFT_APP_PASSWORD`` / ``MICROSOFT_APP_TENANT_ID`` / ``MICROSOFT_APP_TYPE``
   (the botbuilder-era settings) become the SDK's service connection (:func:`auth_configuration`):
   ``MultiTenant`` and ``SingleTenant`` are a client secret, ``UserAssignedMSI`` a user-assigned managed
-  identity; ``MICROSOFT_APP_CERTIFICATE_FILE`` (a PFX file) takes the place of the password.
+  identity; ``MICROSOFT_APP_CERTIFICATE_PATH`` (a PFX file) takes the place of the password.
 - Without an app id (``PARTNERBOT_TEAMS_EMULATOR``, loopback only) every turn is anonymous: the SDK's
   connection manager insists on a service connection even then, so the emulator gets one that allows
   anonymous access and is never asked for a token.
@@ -68,7 +68,7 @@ def auth_configuration(settings: Any) -> AgentAuthConfiguration:
         return AgentAuthConfiguration(anonymous_allowed=True)
     app_type = (settings.microsoft_app_type or "MultiTenant").strip().lower()
     tenant = str(settings.microsoft_app_tenant_id or "").strip()
-    certificate = str(settings.extra.get("MICROSOFT_APP_CERTIFICATE_FILE") or "").strip()
+    certificate = str(settings.microsoft_app_certificate_path or "").strip()
     if app_type in ("singletenant", "userassignedmsi") and not tenant:
         raise ValueError(
             f"MICROSOFT_APP_TYPE={settings.microsoft_app_type} needs MICROSOFT_APP_TENANT_ID "
@@ -87,7 +87,7 @@ def auth_configuration(settings: Any) -> AgentAuthConfiguration:
         )
     if app_type == "singletenant" and not (settings.microsoft_app_password or certificate):
         raise ValueError(
-            "MICROSOFT_APP_TYPE=SingleTenant needs MICROSOFT_APP_PASSWORD or MICROSOFT_APP_CERTIFICATE_FILE."
+            "MICROSOFT_APP_TYPE=SingleTenant needs MICROSOFT_APP_PASSWORD or MICROSOFT_APP_CERTIFICATE_PATH."
         )
     # A multi-tenant bot gets its Bot Connector tokens from the botframework.com tenant.
     token_tenant = tenant if app_type == "singletenant" else "botframework.com"
