@@ -72,6 +72,8 @@ _PICK_RE = re.compile(r"^\s*([1-3])\s*[.)]?\s*$")
 _UNDERSTANDINGS: dict[tuple[str, ...], Understanding] = {}
 
 MAX_MESSAGE = 2000
+MAX_PROMPTS = 4  # Slack shows at most four suggested prompts in an assistant thread
+MAX_PROMPT_TITLE = 75
 
 
 def _choice(reading: Reading) -> dict[str, Any]:
@@ -696,13 +698,61 @@ class Conversation:
             sections += await skill.home(actor)
         return sections
 
+    def _help_lines(self, actor: Actor) -> list[list[str]]:
+        """Each skill's help lines for ``actor``, the fallback's first: the order 'help' lists them in."""
+        first: list[Skill] = [self.fallback] if self.fallback else []
+        return [skill.help_lines(actor) for skill in [*first, *self.skills]]
+
     def _help(self, actor: Actor) -> Reply:
-        lines = list(self.fallback.help_lines(actor)) if self.fallback else []
-        for skill in self.skills:
-            lines += skill.help_lines(actor)
+        lines = [line for lines in self._help_lines(actor) for line in lines]
         lines.append("cancel - stop what we're doing")
         return Reply(
             title="Here's what I can do",
             text="\n".join(f"• {line}" for line in lines),
             buttons=self.fallback.help_buttons(actor) if self.fallback else [],
         )
+
+    def suggested_prompts(self, actor: Actor) -> list[tuple[str, str]]:
+        """Up to :data:`MAX_PROMPTS` things ``actor`` might ask first, as (title, message) - what a new
+        assistant thread offers to send with one click. Built from the help examples of the fallback and
+        every skill, in the order 'help' lists them, one per skill: the first example line
+        (``"show my deals - your open registrations"``) whose words (``show my deals``, the first of
+        ``a / b`` alternatives) the understanding layer acts on as an intent of the person's role that
+        writes nothing and needs no record; its title is what the line says it does. So a partner is
+        offered their own lists and a staff member the review queues, and a click never changes
+        anything or names a record that may not exist."""
+        prompts: list[tuple[str, str]] = []
+        for lines in self._help_lines(actor):
+            for line in lines:
+                offered = self._prompt(actor, line)
+                if offered is not None:
+                    prompts.append(offered)
+                    break
+            if len(prompts) == MAX_PROMPTS:
+                break
+        return prompts
+
+    def _prompt(self, actor: Actor, line: str) -> tuple[str, str] | None:
+        """A help line as a suggested prompt (title, message), or None when its example is not one to
+        send as it is (see :meth:`suggested_prompts`)."""
+        example, _, does = line.partition(" - ")
+        message = example.split(" / ")[0].strip()
+        title = does.split(";")[0].strip()
+        if not message or not title or "…" in message or "://" in message:
+            return None
+        understood = self._read(actor, message, [])
+        best = understood.best
+        spec = self.understanding().specs.get(best.intent) if best is not None else None
+        if (
+            understood.decision != "act"
+            or best is None
+            or spec is None
+            or best.intent.startswith("meta.")
+            or actor.kind not in spec.roles
+            or spec.writes
+            or spec.needs
+            or self._owner(best.intent) is None
+        ):
+            return None
+        title = title[0].upper() + title[1:]
+        return (title if len(title) <= MAX_PROMPT_TITLE else title[: MAX_PROMPT_TITLE - 1] + "…", message)
