@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
 
+from bot.kernel import outbox
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.companies import normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, parse_close_date
@@ -69,6 +70,11 @@ SMALL_TALK = {
     "meta.thanks": "You're welcome!",
 }
 _PICK_RE = re.compile(r"^\s*([1-3])\s*[.)]?\s*$")
+_NOTE_RE = re.compile(r"^note\b[\s:,.-]*", re.IGNORECASE)
+NOTE_HELP = (
+    "In this thread, whatever you tell me is kept with {ref} as a staff note (partners never see it), "
+    "e.g. 'note: the customer confirmed the budget'. 'history {ref}' shows the notes with its changes."
+)
 _UNDERSTANDINGS: dict[tuple[str, ...], Understanding] = {}
 
 MAX_MESSAGE = 2000
@@ -438,6 +444,31 @@ class Conversation:
         if not text.strip():
             return [self._help(actor)]
         return await self._once(request_key, lambda: self._text(actor, text.strip()))
+
+    async def handle_thread_reply(
+        self, actor: Actor, text: str, *, platform: str, thread: str, request_key: str | None = None
+    ) -> list[Reply]:
+        """A message in the thread under a message the bot posted on ``platform``; ``thread`` is the
+        platform's name of that message (Slack: ``<channel>:<ts>``). Under a record's card in the
+        vendor channel it is a staff note on that record, kept with it for staff only (a leading
+        "note" is dropped); anywhere else it is an ordinary message (:meth:`handle_text`)."""
+        problem = check_message(text)
+        if problem:
+            return [Reply(text=problem)]
+        ref = await outbox.record_of_card(self.db, platform=platform, locator=thread)
+        if ref is None:
+            return await self.handle_text(actor, text, request_key=request_key)
+        return await self._once(request_key, lambda: self._note(actor, ref, text.strip()))
+
+    async def _note(self, actor: Actor, ref: str, text: str) -> list[Reply]:
+        if HELP_RE.match(text):
+            return [Reply(text=NOTE_HELP.format(ref=ref))]
+        owner = next((s for s in self._findable() if s.records.pattern.match(ref)), None)
+        keep = getattr(owner, "note", None)
+        if keep is None:
+            return [Reply(text=f"I keep no notes on {ref}; tell me in a direct message what you need.")]
+        body = _NOTE_RE.sub("", text, count=1).strip()
+        return await self._guard(lambda: keep(actor, ref, body))
 
     async def handle_action(
         self, actor: Actor, action: str, data: dict[str, str] | None = None, *, request_key: str | None = None
