@@ -31,6 +31,7 @@ OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 # Bot token scopes requested by the multi-workspace install; the same list as manifest.yml.
 BOT_SCOPES = (
     "app_mentions:read",
+    "assistant:write",
     "channels:read",
     "chat:write",
     "commands",

@@ -30,7 +30,8 @@ SLACK_OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 SLASH_COMMANDS = {"/partner"}
 
 # Bot token scopes partnerbot needs: chat in DMs and mentions, the slash command, people's e-mail to
-# match them to partner users, channel lookup for the vendor channel, and file uploads (exports).
+# match them to partner users, channel lookup for the vendor channel, file uploads (exports), and the
+# assistant pane's status, title and suggested prompts (assistant:write).
 REQUIRED_SCOPES = frozenset(
     {
         "chat:write",
@@ -44,6 +45,7 @@ REQUIRED_SCOPES = frozenset(
         "channels:read",
         "groups:read",
         "files:write",
+        "assistant:write",
     }
 )
 
@@ -55,6 +57,9 @@ REQUIRED_BOT_EVENTS = {
     "app_mention": "app_mentions:read",
     "app_uninstalled": None,
     "tokens_revoked": None,
+    # The assistant pane (features.assistant_view): Slack requires assistant:write for both.
+    "assistant_thread_started": "assistant:write",
+    "assistant_thread_context_changed": "assistant:write",
 }
 
 
@@ -302,3 +307,17 @@ def test_the_oauth_install_asks_for_the_manifest_scopes(manifest: dict[str, Any]
     from handlers.slack.app import BOT_SCOPES
 
     assert sorted(BOT_SCOPES) == sorted(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_the_assistant_pane_is_declared_and_valid_in_both_schema_versions(manifest: dict[str, Any]) -> None:
+    """features.assistant_view (with its description) and its events; the section is the same in
+    manifest schema 2.0.0, so it validates there too (with the major version the schema asks for)."""
+    view = manifest["features"]["assistant_view"]
+    assert view["assistant_description"].strip()
+    assert "suggested_prompts" not in view, "prompts are set per thread, for the person's role"
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"assistant_thread_started", "assistant_thread_context_changed"} <= events
+    version_2 = {**manifest, "_metadata": {**manifest["_metadata"], "major_version": 2}}
+    schema = load_shared_schema(slack_manifest_schema_name(version_2))
+    errors = schema_errors(schema, version_2)
+    assert not errors, "manifest.yml does not match Slack's manifest schema 2.0.0:\n" + "\n".join(errors)
