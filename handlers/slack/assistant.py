@@ -24,18 +24,17 @@ is logged and the answer goes out all the same.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.bootstrap import Core
 from bot.kernel.messages import FILE_REF_RE, Actor, Reply
 from bot.people import UNKNOWN_PERSON_TEXT
 from handlers.slack import blocks
-from handlers.slack.threads import deliver_in_thread, post_in_thread
-
-if TYPE_CHECKING:
-    from handlers.slack.listeners import SlackChannel, SlackUser
+from handlers.slack.threads import Post, deliver_in_thread, post_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +54,47 @@ def thread_title(text: str) -> str:
     return (cut or words[: MAX_TITLE - 1]) + "…"
 
 
-class SlackAssistant:
-    """The assistant pane's listeners and inbox work, beside :class:`SlackChannel`'s."""
+# What this module uses of handlers.slack.listeners (which imports it): SlackUser and SlackChannel.
 
-    def __init__(self, channel: SlackChannel) -> None:
+
+class Who(Protocol):
+    @property
+    def team(self) -> str: ...
+
+    @property
+    def user(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class Users(Protocol):
+    """``SlackUser``: built from its fields, or from what the inbox stored."""
+
+    def __call__(self, *, team: str, home_team: str, user: str, enterprise: str | None = None) -> Who: ...
+
+    def from_dict(self, data: Mapping[str, Any]) -> Who: ...
+
+
+class Channel(Protocol):
+    """``SlackChannel``: storing a request, a workspace's client, who is writing, the core's answer."""
+
+    core: Core
+
+    async def accept(self, kind: str, who: Any, *, dedupe_key: str, payload: dict[str, Any]) -> None: ...
+
+    async def client_for(self, who: Any) -> AsyncWebClient: ...
+
+    async def actor_for(self, client: AsyncWebClient, who: Any, *, dm: str | None = None) -> Actor | None: ...
+
+    async def answer(self, work: Awaitable[Any], *, post: Post) -> Any: ...
+
+
+class SlackAssistant:
+    """The assistant pane's listeners and inbox work, beside ``SlackChannel``'s."""
+
+    def __init__(self, channel: Channel, *, users: Users) -> None:
         self.channel = channel
+        self.users = users
         channel.core.inbox.register(THREAD_WORK, self._thread_started)
 
     def register(self, bolt: Any) -> None:
@@ -67,13 +102,11 @@ class SlackAssistant:
         bolt.event("assistant_thread_context_changed")(self.on_context_changed)
 
     async def on_thread_started(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        from handlers.slack.listeners import SlackUser
-
         thread = event.get("assistant_thread") or {}
         if not thread.get("user_id") or not thread.get("channel_id") or not thread.get("thread_ts"):
             return
         team = str(body.get("team_id") or (thread.get("context") or {}).get("team_id") or "")
-        who = SlackUser(
+        who = self.users(
             team=team,
             home_team=team,
             user=str(thread["user_id"]),
@@ -90,9 +123,7 @@ class SlackAssistant:
         """Nothing to do: the context names the channel the person looks at, which partnerbot never reads."""
 
     async def _thread_started(self, payload: dict[str, Any]) -> None:
-        from handlers.slack.listeners import SlackUser
-
-        who = SlackUser.from_dict(payload["who"])
+        who = self.users.from_dict(payload["who"])
         client = await self.channel.client_for(who)
         channel, thread_ts = str(payload["channel"]), str(payload["thread_ts"])
         actor = await self.channel.actor_for(client, who, dm=channel)
@@ -111,7 +142,7 @@ class SlackAssistant:
 
 
 async def answer_in_thread(
-    slack: SlackChannel, client: AsyncWebClient, who: SlackUser, actor: Actor, payload: dict[str, Any]
+    slack: Channel, client: AsyncWebClient, who: Who, actor: Actor, payload: dict[str, Any]
 ) -> None:
     """A message in a DM thread (the assistant pane): status while the core works, the thread's title
     from its first message, the answer in the thread - the same conversation as the DM."""

@@ -519,7 +519,13 @@ class SlackChannel:
         client = await self.client_for(who)
         channel, thread_ts = str(payload["channel"]), payload.get("thread_ts")
         post = (
-            threads.ephemeral_in_thread(self, client, who, channel, str(thread_ts))
+            threads.ephemeral_in_thread(
+                client,
+                user=who.user,
+                channel=channel,
+                thread_ts=str(thread_ts),
+                else_dm=self.to_dm(client, who),
+            )
             if thread_ts
             else self.ephemeral_in(client, who, channel)
         )
@@ -807,4 +813,4 @@ def register_listeners(bolt: Any, channel: SlackChannel) -> None:
     bolt.event("app_mention")(channel.on_mention)
     bolt.event("app_uninstalled")(channel.on_app_uninstalled)
     bolt.event("tokens_revoked")(channel.on_tokens_revoked)
-    assistant.SlackAssistant(channel).register(bolt)  # the assistant pane (its own module)
+    assistant.SlackAssistant(channel, users=SlackUser).register(bolt)  # the assistant pane

@@ -8,7 +8,8 @@ vendor channel it is a staff note) is the core's (``Conversation.handle_thread_r
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,10 +19,10 @@ from bot.kernel.messages import Reply
 from handlers.slack import blocks
 from handlers.slack.notifier import upload_chart
 
-if TYPE_CHECKING:
-    from handlers.slack.listeners import Post, SlackChannel, SlackUser
-
 log = logging.getLogger(__name__)
+
+# handlers.slack.listeners.Post, spelled out: this module is imported by the listeners, not the reverse.
+Post = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 def post_in_thread(client: AsyncWebClient, channel: str, thread_ts: str) -> Post:
@@ -36,21 +37,21 @@ def post_in_thread(client: AsyncWebClient, channel: str, thread_ts: str) -> Post
 
 
 def ephemeral_in_thread(
-    slack: SlackChannel, client: AsyncWebClient, who: SlackUser, channel: str, thread_ts: str
+    client: AsyncWebClient, *, user: str, channel: str, thread_ts: str, else_dm: Post
 ) -> Post:
-    """Only ``who`` sees it, in the thread ``thread_ts`` of ``channel``; by DM when Slack refuses (as
-    ``SlackChannel.ephemeral_in`` does outside threads)."""
+    """Only ``user`` sees it, in the thread ``thread_ts`` of ``channel``; through ``else_dm`` (their
+    DM) when Slack refuses, as ``SlackChannel.ephemeral_in`` does outside threads."""
 
     async def post(payload: dict[str, Any]) -> None:
         try:
-            await client.chat_postEphemeral(channel=channel, user=who.user, thread_ts=thread_ts, **payload)
+            await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **payload)
         except SlackApiError as exc:
             log.info(
                 "ephemeral answer in a thread of %s failed (%s); answering by DM",
                 channel,
                 exc.response.get("error"),
             )
-            await slack.to_dm(client, who)(payload)
+            await else_dm(payload)
 
     return post
 
