@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
 
+from bot.kernel import outbox
 from bot.kernel.amounts import Money, format_money, parse_money
 from bot.kernel.companies import normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, parse_close_date
@@ -69,9 +70,16 @@ SMALL_TALK = {
     "meta.thanks": "You're welcome!",
 }
 _PICK_RE = re.compile(r"^\s*([1-3])\s*[.)]?\s*$")
+_NOTE_RE = re.compile(r"^note\b[\s:,.-]*", re.IGNORECASE)
+NOTE_HELP = (
+    "In this thread, whatever you tell me is kept with {ref} as a staff note (partners never see it), "
+    "e.g. 'note: the customer confirmed the budget'. 'history {ref}' shows the notes with its changes."
+)
 _UNDERSTANDINGS: dict[tuple[str, ...], Understanding] = {}
 
 MAX_MESSAGE = 2000
+MAX_PROMPTS = 4  # Slack shows at most four suggested prompts in an assistant thread
+MAX_PROMPT_TITLE = 75
 
 
 def _choice(reading: Reading) -> dict[str, Any]:
@@ -438,6 +446,31 @@ class Conversation:
             return [self._help(actor)]
         return await self._once(request_key, lambda: self._text(actor, text.strip()))
 
+    async def handle_thread_reply(
+        self, actor: Actor, text: str, *, platform: str, thread: str, request_key: str | None = None
+    ) -> list[Reply]:
+        """A message in the thread under a message the bot posted on ``platform``; ``thread`` is the
+        platform's name of that message (Slack: ``<channel>:<ts>``). Under a record's card in the
+        vendor channel it is a staff note on that record, kept with it for staff only (a leading
+        "note" is dropped); anywhere else it is an ordinary message (:meth:`handle_text`)."""
+        problem = check_message(text)
+        if problem:
+            return [Reply(text=problem)]
+        ref = await outbox.record_of_card(self.db, platform=platform, locator=thread)
+        if ref is None:
+            return await self.handle_text(actor, text, request_key=request_key)
+        return await self._once(request_key, lambda: self._note(actor, ref, text.strip()))
+
+    async def _note(self, actor: Actor, ref: str, text: str) -> list[Reply]:
+        if HELP_RE.match(text):
+            return [Reply(text=NOTE_HELP.format(ref=ref))]
+        owner = next((s for s in self._findable() if s.records.pattern.match(ref)), None)
+        keep = getattr(owner, "note", None)
+        if keep is None:
+            return [Reply(text=f"I keep no notes on {ref}; tell me in a direct message what you need.")]
+        body = _NOTE_RE.sub("", text, count=1).strip()
+        return await self._guard(lambda: keep(actor, ref, body))
+
     async def handle_action(
         self, actor: Actor, action: str, data: dict[str, str] | None = None, *, request_key: str | None = None
     ) -> list[Reply]:
@@ -726,13 +759,61 @@ class Conversation:
             sections += await skill.home(actor)
         return sections
 
+    def _help_lines(self, actor: Actor) -> list[list[str]]:
+        """Each skill's help lines for ``actor``, the fallback's first: the order 'help' lists them in."""
+        first: list[Skill] = [self.fallback] if self.fallback else []
+        return [skill.help_lines(actor) for skill in [*first, *self.skills]]
+
     def _help(self, actor: Actor) -> Reply:
-        lines = list(self.fallback.help_lines(actor)) if self.fallback else []
-        for skill in self.skills:
-            lines += skill.help_lines(actor)
+        lines = [line for lines in self._help_lines(actor) for line in lines]
         lines.append("cancel - stop what we're doing")
         return Reply(
             title="Here's what I can do",
             text="\n".join(f"• {line}" for line in lines),
             buttons=self.fallback.help_buttons(actor) if self.fallback else [],
         )
+
+    def suggested_prompts(self, actor: Actor) -> list[tuple[str, str]]:
+        """Up to :data:`MAX_PROMPTS` things ``actor`` might ask first, as (title, message) - what a new
+        assistant thread offers to send with one click. Built from the help examples of the fallback and
+        every skill, in the order 'help' lists them, one per skill: the first example line
+        (``"show my deals - your open registrations"``) whose words (``show my deals``, the first of
+        ``a / b`` alternatives) the understanding layer acts on as an intent of the person's role that
+        writes nothing and needs no record; its title is what the line says it does. So a partner is
+        offered their own lists and a staff member the review queues, and a click never changes
+        anything or names a record that may not exist."""
+        prompts: list[tuple[str, str]] = []
+        for lines in self._help_lines(actor):
+            for line in lines:
+                offered = self._prompt(actor, line)
+                if offered is not None:
+                    prompts.append(offered)
+                    break
+            if len(prompts) == MAX_PROMPTS:
+                break
+        return prompts
+
+    def _prompt(self, actor: Actor, line: str) -> tuple[str, str] | None:
+        """A help line as a suggested prompt (title, message), or None when its example is not one to
+        send as it is (see :meth:`suggested_prompts`)."""
+        example, _, does = line.partition(" - ")
+        message = example.split(" / ")[0].strip()
+        title = does.split(";")[0].strip()
+        if not message or not title or "…" in message or "://" in message:
+            return None
+        understood = self._read(actor, message, [])
+        best = understood.best
+        spec = self.understanding().specs.get(best.intent) if best is not None else None
+        if (
+            understood.decision != "act"
+            or best is None
+            or spec is None
+            or best.intent.startswith("meta.")
+            or actor.kind not in spec.roles
+            or spec.writes
+            or spec.needs
+            or self._owner(best.intent) is None
+        ):
+            return None
+        title = title[0].upper() + title[1:]
+        return (title if len(title) <= MAX_PROMPT_TITLE else title[: MAX_PROMPT_TITLE - 1] + "…", message)

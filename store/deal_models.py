@@ -1,4 +1,4 @@
-"""The deal feature's tables: customers (per partner), deals, their conflicts and history."""
+"""The deal feature's tables: customers (per partner), deals, their conflicts, history and staff notes."""
 
 from __future__ import annotations
 
@@ -104,5 +104,20 @@ class DealHistory(Base):
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DealNote(Base):
+    """A staff member's note on a deal (e.g. a reply in the thread of its review card). Staff read it
+    with the deal's history; a partner never does - which is why it is a table of its own and not a
+    ``deal_history`` row, which the partner's history shows."""
+
+    __tablename__ = "deal_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    body: Mapped[str] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(DateTime)

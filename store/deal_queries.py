@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.deal_models import Customer, Deal, DealConflict, DealHistory
+from store.deal_models import Customer, Deal, DealConflict, DealHistory, DealNote
 
 # The deal statuses SQL filters on; the deal feature's model (bot/features/deals/model.py) names the rest.
 OPEN_DEAL_STATUSES = ("pending", "info_requested", "approved")
@@ -103,6 +103,15 @@ async def history_of(session: AsyncSession, deal_id: int) -> Sequence[DealHistor
                 select(DealHistory).where(DealHistory.deal_id == deal_id).order_by(DealHistory.id)
             )
         )
+        .scalars()
+        .all()
+    )
+
+
+async def notes_of(session: AsyncSession, deal_id: int) -> Sequence[DealNote]:
+    """A deal's staff notes, oldest first - for staff readers only (the service decides)."""
+    return (
+        (await session.execute(select(DealNote).where(DealNote.deal_id == deal_id).order_by(DealNote.id)))
         .scalars()
         .all()
     )

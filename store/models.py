@@ -152,16 +152,27 @@ class OutboxMessage(Base):
 
 
 class DeliveredMessage(Base):
-    """Where a message with a ``replace_key`` landed, so later updates can edit it in place."""
+    """Where a message with a ``replace_key`` landed, so later updates can edit it in place.
+
+    ``recipient_kind`` is the outbox row's (``vendor_channel``, ``person``), ``record`` the reference the
+    message is about (``D-3``), and ``locator`` the platform's one-string name of the posted message
+    (Slack: ``<channel>:<ts>``), which is what a reply in its thread names: together they tell which
+    record's card a thread belongs to. None for messages delivered before revision 0010."""
 
     __tablename__ = "delivered_messages"
-    __table_args__ = (Index("ix_delivered_replace_key", "replace_key"),)
+    __table_args__ = (
+        Index("ix_delivered_replace_key", "replace_key"),
+        Index("ix_delivered_locator", "platform", "locator"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     replace_key: Mapped[str] = mapped_column(String(200))
     platform: Mapped[str] = mapped_column(String(20))
     message_ref: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(DateTime)
+    recipient_kind: Mapped[str | None] = mapped_column(String(20))
+    record: Mapped[str | None] = mapped_column(String(40))
+    locator: Mapped[str | None] = mapped_column(String(200))
 
 
 class Counter(Base):

@@ -5,7 +5,7 @@ Every function takes the session of the caller's unit of work and never commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -497,10 +497,12 @@ async def record_outbox(
     error: str | None,
     next_attempt_at: datetime | None,
     sent_at: datetime | None,
-    delivered: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    delivered: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """The outcome of one delivery attempt, and where a message with a replace key landed
-    (``delivered``: replace key, platform, message reference). Core statements: one per message."""
+    (``delivered``: rows of ``delivered_messages`` without ``at``: ``replace_key``, ``platform``,
+    ``message_ref``, and ``recipient_kind``, ``record``, ``locator`` when known). Core statements: one
+    per message."""
     values: dict[str, Any] = {
         "status": status,
         "attempts": attempts,
@@ -518,8 +520,8 @@ async def record_outbox(
         await session.execute(
             insert(cast(Table, DeliveredMessage.__table__)),
             [
-                {"replace_key": key, "platform": platform, "message_ref": ref, "at": sent_at}
-                for key, platform, ref in delivered
+                {"recipient_kind": None, "record": None, "locator": None, **row, "at": sent_at}
+                for row in delivered
             ],
         )
 
@@ -531,15 +533,32 @@ async def outbox_for(session: AsyncSession, *, status: str | None = None) -> Seq
     return (await session.execute(stmt)).scalars().all()
 
 
-async def delivered_for(session: AsyncSession, replace_key: str) -> Sequence[DeliveredMessage]:
+async def delivered_for(
+    session: AsyncSession, replace_key: str, *, recipient_kind: str | None = None
+) -> Sequence[DeliveredMessage]:
+    """Where the messages with ``replace_key`` landed, oldest first; only those that went to
+    ``recipient_kind`` (e.g. the vendor channel) when given."""
+    stmt = select(DeliveredMessage).where(DeliveredMessage.replace_key == replace_key)
+    if recipient_kind is not None:
+        stmt = stmt.where(DeliveredMessage.recipient_kind == recipient_kind)
+    return (await session.execute(stmt.order_by(DeliveredMessage.id))).scalars().all()
+
+
+async def record_of_delivered(
+    session: AsyncSession, *, platform: str, locator: str, recipient_kind: str
+) -> str | None:
+    """The record (``D-3``) that the message ``locator`` names on ``platform`` is about, when that
+    message went to ``recipient_kind``; None for any other message."""
     return (
-        (
-            await session.execute(
-                select(DeliveredMessage)
-                .where(DeliveredMessage.replace_key == replace_key)
-                .order_by(DeliveredMessage.id)
+        await session.execute(
+            select(DeliveredMessage.record)
+            .where(
+                DeliveredMessage.platform == platform,
+                DeliveredMessage.locator == locator,
+                DeliveredMessage.recipient_kind == recipient_kind,
+                DeliveredMessage.record.is_not(None),
             )
+            .order_by(DeliveredMessage.id.desc())
+            .limit(1)
         )
-        .scalars()
-        .all()
-    )
+    ).scalar_one_or_none()

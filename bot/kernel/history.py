@@ -84,11 +84,13 @@ async def history_views(rows: Iterable[HistoryRow], names: PersonNames) -> tuple
     )
 
 
+def history_line(h: HistoryView) -> str:
+    """One change as a line of a record's history: ``<when> · <who> (<channel>) · <field>: <old> → <new>``."""
+    return f"{utc_stamp(h.at)} · {h.by} ({h.channel}) · {h.field}: {h.old or '—'} → {h.new or '—'}"
+
+
 def history_reply(ref: str, history: Sequence[HistoryView], *, more: Sequence[str] = ()) -> Reply:
     """``History of D-3``: one line per change, oldest first, then ``more`` (e.g. a lead's offers)."""
-    lines = [
-        f"{utc_stamp(h.at)} · {h.by} ({h.channel}) · {h.field}: {h.old or '—'} → {h.new or '—'}"
-        for h in history
-    ]
+    lines = [history_line(h) for h in history]
     lines += more
     return Reply(title=f"History of {ref}", text="\n".join(lines) or "No changes yet.", ref=ref)

@@ -1,7 +1,8 @@
 """Messages the bot starts by itself: queued in the transaction of the change, delivered later.
 
-``queue_for_person`` / ``queue_for_vendor_channel`` / ``queue_replacement`` are called inside a
-service's unit of work, so a notification exists exactly when the change that caused it does.
+``queue_for_person`` / ``queue_for_vendor_channel`` / ``queue_replacement`` / ``queue_thread_reply``
+are called inside a service's unit of work, so a notification exists exactly when the change that
+caused it does.
 ``OutboxDispatcher.deliver_due`` claims due rows (a lease, ``SKIP LOCKED`` on PostgreSQL), hands each
 to the :class:`Notifier` of the recipient's platform, and records the outcome with retries and
 exponential backoff (``Retry-After`` honoured) up to :data:`MAX_ATTEMPTS`, then ``failed``.
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 VENDOR_CHANNEL = "vendor_channel"
+THREAD = "thread"  # a reply in the thread of every vendor-channel message with the row's replace key
 PREFER_PLATFORM = "_prefer_platform"
 
 
@@ -64,6 +66,22 @@ class Notifier(Protocol):
 
     async def update(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
         """Replace a message posted earlier with ``reply``."""
+        ...
+
+
+class KeepsThreads(Protocol):
+    """A notifier whose platform keeps replies to a message in a thread under it (Slack). The outbox
+    records each delivered message's :meth:`locator`, so a reply in its thread can be told to be about
+    the message's record (:func:`record_of_card`), and posts :func:`queue_thread_reply` messages with
+    :meth:`reply_in_thread`. A notifier without these has no threads: such messages are skipped."""
+
+    def locator(self, message_ref: Mapping[str, Any]) -> str | None:
+        """The one string that names the message ``message_ref`` points at on its platform - the same
+        string the platform's handler builds from a reply in its thread (Slack: ``<channel>:<ts>``)."""
+        ...
+
+    async def reply_in_thread(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
+        """Post ``reply`` in the thread of the message ``message_ref`` points at."""
         ...
 
 
@@ -157,6 +175,33 @@ async def queue_replacement(session: AsyncSession, *, key: str, reply: Reply, no
     )
 
 
+async def queue_thread_reply(session: AsyncSession, *, key: str, reply: Reply, now: datetime) -> None:
+    """Post ``reply`` in the thread of every vendor-channel message delivered earlier with
+    ``reply.replace_key`` (a review card's decision history), on platforms that keep threads
+    (:class:`KeepsThreads`); nothing where there is none."""
+    assert reply.replace_key, "a thread reply needs the replace_key of the messages it replies to"
+    _note_queued()
+    await queries.add_outbox(
+        session,
+        idempotency_key=key,
+        recipient_kind=THREAD,
+        recipient_id=None,
+        kind="thread",
+        payload=reply.to_dict(),
+        replace_key=reply.replace_key,
+        now=now,
+    )
+
+
+async def record_of_card(db: Database, *, platform: str, locator: str) -> str | None:
+    """The record (``D-3``) whose card in the vendor channel is the message ``locator`` names on
+    ``platform`` (the parent of a thread); None for any other message."""
+    async with db.transaction() as session:
+        return await queries.record_of_delivered(
+            session, platform=platform, locator=locator, recipient_kind=VENDOR_CHANNEL
+        )
+
+
 @dataclass(slots=True)
 class DeliveryReport:
     sent: int = 0
@@ -169,6 +214,12 @@ class DeliveryReport:
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, ... capped at one hour."""
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+def _locator(notifier: Notifier, message_ref: Mapping[str, Any]) -> str | None:
+    """The platform's name of a delivered message, from a notifier that keeps threads; else None."""
+    locate = getattr(notifier, "locator", None)
+    return cast(KeepsThreads, notifier).locator(message_ref) if locate is not None else None
 
 
 def _starts_conversations(notifier: Notifier) -> bool:
@@ -328,7 +379,7 @@ class OutboxDispatcher:
         report: DeliveryReport,
     ) -> None:
         reply = Reply.from_dict(payload)
-        delivered: list[tuple[str, dict[str, Any]]] = []
+        delivered: list[dict[str, Any]] = []
         platform = "none"  # for the metrics: where it went, once that is known
         try:
             if recipient_kind == "replace":
@@ -343,6 +394,8 @@ class OutboxDispatcher:
                     notifier = self.notifiers.get(where)
                     if notifier is not None:
                         await notifier.update(message_ref=ref, reply=reply)
+            elif recipient_kind == THREAD:
+                platform = await self._reply_in_threads(replace_key, reply)
             else:
                 platform, target = await self._target(
                     recipient_kind, recipient_id, prefer=payload.get(PREFER_PLATFORM)
@@ -350,7 +403,15 @@ class OutboxDispatcher:
                 ref = await self.notifiers[platform].send(
                     target=target, reply=reply, idempotency_key=idempotency_key
                 )
-                delivered.append((platform, ref))
+                delivered.append(
+                    {
+                        "platform": platform,
+                        "message_ref": ref,
+                        "recipient_kind": recipient_kind,
+                        "record": reply.ref,
+                        "locator": _locator(self.notifiers[platform], ref),
+                    }
+                )
         except NotReachableNow as exc:
             await self._record(
                 row_id,
@@ -409,10 +470,26 @@ class OutboxDispatcher:
             status="sent",
             attempts=attempts + 1,
             delivered=delivered,
-            replace_key=replace_key if recipient_kind != "replace" else None,
+            replace_key=replace_key if recipient_kind not in ("replace", THREAD) else None,
         )
         report.sent += 1
         METRICS.delivery(platform, "sent")
+
+    async def _reply_in_threads(self, replace_key: str | None, reply: Reply) -> str:
+        """Post ``reply`` in the thread of each vendor-channel message delivered with ``replace_key``;
+        the platform of the first (for the metrics), or ``none``."""
+        assert replace_key
+        async with self.db.transaction() as session:
+            cards = [
+                (d.platform, dict(d.message_ref))
+                for d in await queries.delivered_for(session, replace_key, recipient_kind=VENDOR_CHANNEL)
+            ]
+        for where, ref in cards:
+            notifier = self.notifiers.get(where)
+            replying = getattr(notifier, "reply_in_thread", None)
+            if replying is not None:
+                await replying(message_ref=ref, reply=reply)
+        return cards[0][0] if cards else "none"
 
     async def _target(
         self, recipient_kind: str, recipient_id: int | None, *, prefer: str | None = None
@@ -508,7 +585,7 @@ class OutboxDispatcher:
         attempts: int,
         error: str | None = None,
         next_at: datetime | None = None,
-        delivered: list[tuple[str, dict[str, Any]]] | None = None,
+        delivered: list[dict[str, Any]] | None = None,
         replace_key: str | None = None,
     ) -> None:
         async with self.db.transaction() as session:
@@ -520,7 +597,7 @@ class OutboxDispatcher:
                 error=error,
                 next_attempt_at=next_at,
                 sent_at=now if status == "sent" else None,
-                delivered=[(replace_key, platform, ref) for platform, ref in delivered or []]
+                delivered=[{"replace_key": replace_key, **row} for row in delivered or []]
                 if replace_key and status == "sent"
                 else [],
             )

@@ -40,6 +40,7 @@ OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 # code uses (tests/slack/test_scopes.py maps every Web API method and event called to its scope).
 BOT_SCOPES = (
     "app_mentions:read",
+    "assistant:write",
     "chat:write",
     "commands",
     "files:write",

@@ -54,8 +54,8 @@ from bot.kernel.errors import RequestFailed
 from bot.kernel.messages import Actor, ConversationRef, Reply
 from bot.people import UNKNOWN_PERSON_TEXT, Profile
 from handlers.http_input import BadInput, decode, read_body
-from handlers.slack import blocks
-from handlers.slack.notifier import open_dm, upload_chart
+from handlers.slack import assistant, blocks, threads
+from handlers.slack.notifier import message_locator, open_dm, upload_chart
 from handlers.slack.security import SHAPE_ERRORS, check_request_shape, check_signed_request, metadata_key
 from handlers.slack.web_api import HttpSessions, SlackTokens, web_client
 
@@ -462,17 +462,27 @@ class SlackChannel:
                 "event_id": body.get("event_id"),
                 "channel": event["channel"],
                 "text": from_slack_text(str(event.get("text") or "")) + shared_files(event),
+                "thread_ts": event.get("thread_ts"),
             },
         )
 
     async def _message(self, payload: dict[str, Any]) -> None:
+        """A DM message; one in a thread (the assistant pane) is answered in it (handlers.slack.assistant)."""
         who = SlackUser.from_dict(payload["who"])
         client = await self.client_for(who)
         channel = str(payload["channel"])
-        post: Post = self._post_to(client, channel)
+        thread_ts = payload.get("thread_ts")
+        post: Post = (
+            threads.post_in_thread(client, channel, str(thread_ts))
+            if thread_ts
+            else self._post_to(client, channel)
+        )
         actor = await self.actor_for(client, who, dm=channel)
         if actor is None:
             await self.unknown(post)
+            return
+        if thread_ts:
+            await assistant.answer_in_thread(self, client, who, actor, payload)
             return
         key = f"slack:event:{payload['event_id']}"
         replies = await self.answer(
@@ -489,7 +499,8 @@ class SlackChannel:
         return post
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-        """``app_mention`` in a channel: answered ephemerally to the person who mentioned the bot."""
+        """``app_mention`` in a channel: answered ephemerally to the person who mentioned the bot - in
+        the thread when it was written in one, where under a review card it is a staff note."""
         if event.get("bot_id") or not event.get("user"):
             return
         bot_user_id = getattr(context, "bot_user_id", None)
@@ -507,21 +518,43 @@ class SlackChannel:
                 "event_id": body.get("event_id"),
                 "channel": event["channel"],
                 "text": from_slack_text(text).strip(),
+                "thread_ts": event.get("thread_ts"),
             },
         )
 
     async def _mention(self, payload: dict[str, Any]) -> None:
         who = SlackUser.from_dict(payload["who"])
         client = await self.client_for(who)
-        post = self.ephemeral_in(client, who, str(payload["channel"]))
+        channel, thread_ts = str(payload["channel"]), payload.get("thread_ts")
+        post = (
+            threads.ephemeral_in_thread(
+                client,
+                user=who.user,
+                channel=channel,
+                thread_ts=str(thread_ts),
+                else_dm=self.to_dm(client, who),
+            )
+            if thread_ts
+            else self.ephemeral_in(client, who, channel)
+        )
         actor = await self.actor_for(client, who)
         if actor is None:
             await self.unknown(post)
             return
         key = f"slack:event:{payload['event_id']}"
-        replies = await self.answer(
-            self.core.conversation.handle_text(actor, str(payload["text"]), request_key=key), post=post
+        conversation, text = self.core.conversation, str(payload["text"])
+        work = (
+            conversation.handle_thread_reply(
+                actor,
+                text,
+                platform="slack",
+                thread=message_locator(channel, str(thread_ts)),
+                request_key=key,
+            )
+            if thread_ts
+            else conversation.handle_text(actor, text, request_key=key)
         )
+        replies = await self.answer(work, post=post)
         await self.deliver(client, who, replies, post=post, request_key=key)
         self.core.kick_outbox()
 
@@ -860,3 +893,4 @@ def register_listeners(bolt: Any, channel: SlackChannel) -> None:
     bolt.event("app_mention")(channel.on_mention)
     bolt.event("app_uninstalled")(channel.on_app_uninstalled)
     bolt.event("tokens_revoked")(channel.on_tokens_revoked)
+    assistant.SlackAssistant(channel, users=SlackUser).register(bolt)  # the assistant pane

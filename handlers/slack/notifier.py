@@ -39,7 +39,9 @@ class SlackNotifier:
     with ``conversations.open`` (scope ``im:write``). :meth:`find_account` finds a person known only
     by e-mail (``users.lookupByEmail``, scope ``users:read.email``). Returns ``{"channel", "ts",
     "team"}`` (and ``"enterprise"`` when the reference names an Enterprise Grid organisation, whose
-    org-wide installation may be the one answering), which :meth:`update` accepts."""
+    org-wide installation may be the one answering), which :meth:`update` and :meth:`reply_in_thread`
+    accept; :meth:`locator` names it the way a reply in its thread does (``<channel>:<ts>``,
+    :func:`message_locator`)."""
 
     platform = "slack"
     starts_conversations = True
@@ -118,16 +120,20 @@ class SlackNotifier:
             return None
         return str(user["id"])
 
+    async def _client_for_message(self, message_ref: Mapping[str, Any]) -> AsyncWebClient:
+        team = message_ref.get("team")
+        if team is None and self.tokens.bot_token:
+            token: str | None = self.tokens.bot_token
+        else:
+            token = await self.tokens.for_team(team, enterprise=message_ref.get("enterprise"))
+        if not token:
+            raise DeliveryError(f"no Slack token for workspace {team}", permanent=True)
+        return self._client(token)
+
     async def update(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
         try:
-            team = message_ref.get("team")
-            if team is None and self.tokens.bot_token:
-                token: str | None = self.tokens.bot_token
-            else:
-                token = await self.tokens.for_team(team, enterprise=message_ref.get("enterprise"))
-            if not token:
-                raise DeliveryError(f"no Slack token for workspace {team}", permanent=True)
-            await self._client(token).chat_update(
+            client = await self._client_for_message(message_ref)
+            await client.chat_update(
                 channel=message_ref["channel"], ts=message_ref["ts"], **blocks.render_message(reply)
             )
         except DeliveryError:
@@ -135,13 +141,44 @@ class SlackNotifier:
         except Exception as exc:
             raise delivery_error(exc) from exc
 
+    def locator(self, message_ref: Mapping[str, Any]) -> str | None:
+        channel, ts = message_ref.get("channel"), message_ref.get("ts")
+        return message_locator(str(channel), str(ts)) if channel and ts else None
 
-async def upload_chart(client: AsyncWebClient, *, channel: str, reply: Reply) -> bool:
-    """Upload the reply's chart into ``channel`` (after its message was posted). False - and a log line -
-    when there is no chart or Slack refused it; the message already carries the text."""
+    async def reply_in_thread(self, *, message_ref: Mapping[str, Any], reply: Reply) -> None:
+        """``reply`` in the thread of a message posted earlier (a review card's decision history)."""
+        try:
+            client = await self._client_for_message(message_ref)
+            await client.chat_postMessage(
+                channel=message_ref["channel"],
+                thread_ts=message_ref["ts"],
+                unfurl_links=False,
+                unfurl_media=False,
+                **blocks.render_message(reply),
+            )
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise delivery_error(exc) from exc
+
+
+def message_locator(channel: str, ts: str) -> str:
+    """A Slack message's one-string name, ``<channel>:<ts>``: what the outbox records for a delivered
+    message and what a reply in its thread (``channel``, ``thread_ts``) names."""
+    return f"{channel}:{ts}"
+
+
+async def upload_chart(
+    client: AsyncWebClient, *, channel: str, reply: Reply, thread_ts: str | None = None
+) -> bool:
+    """Upload the reply's chart into ``channel`` (after its message was posted), in the thread
+    ``thread_ts`` when given. False - and a log line - when there is no chart or Slack refused it; the
+    message already carries the text."""
     upload = blocks.chart_upload(reply)
     if upload is None:
         return False
+    if thread_ts:
+        upload["thread_ts"] = thread_ts
     try:
         await client.files_upload_v2(channel=channel, **upload)
     except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError) as exc:

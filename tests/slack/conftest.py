@@ -294,6 +294,33 @@ class SlackStandIn:
     def _views_publish(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"view": {**body.get("view", {}), "id": f"VHOME{body.get('user_id')}"}}
 
+    # -- the assistant pane (assistant.threads.*), refused as Slack would refuse a bad call ----------
+
+    @staticmethod
+    def _in_a_thread(body: dict[str, Any]) -> bool:
+        return str(body.get("channel_id", "")).startswith("D") and bool(body.get("thread_ts"))
+
+    def _assistant_threads_setStatus(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self._in_a_thread(body) or "status" not in body:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {}
+
+    def _assistant_threads_setTitle(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self._in_a_thread(body) or not str(body.get("title") or "").strip():
+            return {"ok": False, "error": "invalid_arguments"}
+        return {}
+
+    def _assistant_threads_setSuggestedPrompts(self, body: dict[str, Any]) -> dict[str, Any]:
+        prompts = body.get("prompts")
+        if (
+            not self._in_a_thread(body)
+            or not isinstance(prompts, list)
+            or not 1 <= len(prompts) <= 4
+            or any(not p.get("title") or not p.get("message") for p in prompts)
+        ):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {}
+
 
 # -- validation of everything Slack would have rendered --------------------------------------------
 

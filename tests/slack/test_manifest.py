@@ -38,6 +38,9 @@ REQUIRED_BOT_EVENTS = {
     "app_mention": "app_mentions:read",
     "app_uninstalled": None,
     "tokens_revoked": None,
+    # The assistant pane (features.assistant_view): Slack requires assistant:write for both.
+    "assistant_thread_started": "assistant:write",
+    "assistant_thread_context_changed": "assistant:write",
 }
 
 
@@ -293,3 +296,17 @@ def test_the_oauth_install_asks_for_the_manifest_scopes(manifest: dict[str, Any]
     from handlers.slack.app import BOT_SCOPES
 
     assert sorted(BOT_SCOPES) == sorted(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_the_assistant_pane_is_declared_and_valid_in_both_schema_versions(manifest: dict[str, Any]) -> None:
+    """features.assistant_view (with its description) and its events; the section is the same in
+    manifest schema 2.0.0, so it validates there too (with the major version the schema asks for)."""
+    view = manifest["features"]["assistant_view"]
+    assert view["assistant_description"].strip()
+    assert "suggested_prompts" not in view, "prompts are set per thread, for the person's role"
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"assistant_thread_started", "assistant_thread_context_changed"} <= events
+    version_2 = {**manifest, "_metadata": {**manifest["_metadata"], "major_version": 2}}
+    schema = load_shared_schema(slack_manifest_schema_name(version_2))
+    errors = schema_errors(schema, version_2)
+    assert not errors, "manifest.yml does not match Slack's manifest schema 2.0.0:\n" + "\n".join(errors)

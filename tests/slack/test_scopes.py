@@ -38,6 +38,10 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "users.info": frozenset({"users:read", "users:read.email"}),
     # someone known only by e-mail, found in their workspace before a first message
     "users.lookupByEmail": frozenset({"users:read.email"}),
+    # the assistant pane: prompts fitted to the person's role, a status while working, the thread's title
+    "assistant.threads.setSuggestedPrompts": frozenset({"assistant:write"}),
+    "assistant.threads.setStatus": frozenset({"assistant:write"}),
+    "assistant.threads.setTitle": frozenset({"assistant:write"}),
     # modals and the App Home need no scope
     "views.open": frozenset(),
     "views.update": frozenset(),

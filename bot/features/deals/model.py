@@ -87,8 +87,19 @@ class ConflictView:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteView:
+    """A staff note on a deal: who wrote it, through which channel, when. Staff only."""
+
+    body: str
+    by: str
+    channel: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DealView:
-    """A snapshot of a deal as one reader may see it (``conflicts`` only for staff)."""
+    """A snapshot of a deal as one reader may see it (``conflicts`` and ``staff_notes`` only for
+    staff; ``history`` and ``staff_notes`` only when asked for)."""
 
     ref: str
     partner: str
@@ -112,6 +123,7 @@ class DealView:
     updated_at: datetime
     conflicts: tuple[ConflictView, ...] = ()
     history: tuple[HistoryView, ...] = field(default=())
+    staff_notes: tuple[NoteView, ...] = field(default=())
 
     @property
     def is_open(self) -> bool:

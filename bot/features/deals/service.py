@@ -29,9 +29,11 @@ from bot.features.deals.model import (
     DealChanges,
     DealDraft,
     DealView,
+    NoteView,
 )
 from bot.kernel import outbox
 from bot.kernel.amounts import Money, format_money
+from bot.kernel.audit import audit_entry
 from bot.kernel.changes import ChangeLog, snapshot
 from bot.kernel.companies import normalize_company, normalize_domain, validate_company_name
 from bot.kernel.dates import format_date, local_today, validate_close_date
@@ -42,7 +44,7 @@ from bot.kernel.recipients import StaffPolicy, record_owner, tell_staff
 from bot.kernel.refs import DEAL
 from store import deal_queries, queries
 from store.db import Database
-from store.deal_models import Customer, Deal, DealConflict, DealHistory
+from store.deal_models import Customer, Deal, DealConflict, DealHistory, DealNote
 
 # The key of a notice to one person of the partner (see _notify_partner).
 NOTICE_RE = re.compile(rf"^(?P<ref>{DEAL.token}):[a-z0-9_.-]+:p(?P<person>\d+):")
@@ -159,8 +161,17 @@ class Deals:
                 for c, other in await deal_queries.conflicts_of(session, deal.id)
             )
         hist: tuple[HistoryView, ...] = ()
+        notes: tuple[NoteView, ...] = ()
         if history:
-            hist = await history_views(await deal_queries.history_of(session, deal.id), PersonNames(session))
+            names = PersonNames(session)
+            hist = await history_views(await deal_queries.history_of(session, deal.id), names)
+            if viewer is not None and viewer.is_staff:
+                notes = tuple(
+                    [
+                        NoteView(body=n.body, by=await names(n.author_id) or "?", channel=n.channel, at=n.at)
+                        for n in await deal_queries.notes_of(session, deal.id)
+                    ]
+                )
         return DealView(
             ref=deal_ref(deal.number),
             partner=deal.partner.name,
@@ -184,6 +195,7 @@ class Deals:
             updated_at=deal.updated_at,
             conflicts=conflicts,
             history=hist,
+            staff_notes=notes,
         )
 
     async def _audit(
@@ -268,12 +280,20 @@ class Deals:
             )
 
     async def _close_review(self, session: AsyncSession, deal: Deal, *, outcome: str) -> None:
+        """The review card shows ``outcome`` in place of its buttons, and ``outcome`` is told in the
+        card's thread in the vendor channel, so the thread keeps the card's decision history."""
         view = await self._view(session, deal, None)
         now = self.clock()
         await outbox.queue_replacement(
             session,
             key=f"{view.ref}:review-closed:{deal.status}:{now.isoformat()}",
             reply=views.review_outcome(view, outcome=outcome),
+            now=now,
+        )
+        await outbox.queue_thread_reply(
+            session,
+            key=f"{view.ref}:review-thread:{deal.status}:{now.isoformat()}",
+            reply=views.review_thread_line(view, outcome=outcome),
             now=now,
         )
 
@@ -429,6 +449,36 @@ class Deals:
             names = await queries.product_names(session)
         self._products = (time.monotonic(), names)
         return list(names)
+
+    # -- staff notes ----------------------------------------------------------------------------
+
+    async def add_note(self, actor: Actor, ref: str, text: str) -> DealView:
+        """Keep a staff member's ``text`` with deal ``ref`` (e.g. a reply in the thread of its review
+        card), with an audit row. Staff read notes with the deal's history; the partner never does. A
+        note changes nothing about the deal: it answers no nudge and tells nobody."""
+        if not actor.is_staff:
+            raise NotAllowed("Only vendor staff keep notes on deals.")
+        body = clean_text(text, field_name="note")
+        if not body:
+            raise InputError("note", "What should I note? E.g. 'note: the customer confirmed the budget'.")
+        async with self.db.transaction() as session:
+            deal = await self._deal_for(session, actor, ref)
+            now = self.clock()
+            session.add(
+                DealNote(deal_id=deal.id, author_id=actor.person_id, body=body, channel=actor.channel, at=now)
+            )
+            # The audit row alone, not ChangeLog.record: a note is no change that answers a nudge.
+            session.add(
+                audit_entry(
+                    actor,
+                    action="deal.note",
+                    entity=deal_ref(deal.number),
+                    before=None,
+                    after={"note": body},
+                    at=now,
+                )
+            )
+            return await self._view(session, deal, actor)
 
     # -- vendor review --------------------------------------------------------------------------
 

@@ -430,6 +430,17 @@ class DealSkill:
     async def _show(self, actor: Actor, data: dict[str, str]) -> Replies:
         return [views.deal_card(await self.deals.get(actor, data.get("ref", "")), actor)]
 
+    async def note(self, actor: Actor, ref: str, text: str) -> Replies:
+        """A staff note on deal ``ref`` (a reply in the thread of its review card), kept for staff."""
+        view = await self.deals.add_note(actor, ref, text)
+        return [
+            Reply(
+                text=f"Noted on {view.ref} for staff; the partner never sees it. "
+                f"'history {view.ref}' shows it with the deal's changes.",
+                ref=view.ref,
+            )
+        ]
+
     async def _history(self, actor: Actor, data: dict[str, str]) -> Replies:
         return [views.history_reply(await self.deals.get(actor, data.get("ref", ""), history=True))]
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from bot.features.deals.model import IN_REVIEW, STATUS_LABELS
 from bot.kernel import history as kernel_history
 from bot.kernel.amounts import format_money
-from bot.kernel.dates import format_date
+from bot.kernel.dates import format_date, utc_stamp
 from bot.kernel.messages import Actor, Button, Choice, Fact, Form, FormField, Reply
 
 if TYPE_CHECKING:
@@ -120,7 +120,18 @@ def deal_list(views: Sequence[DealView], viewer: Actor, *, title: str, empty: st
 
 
 def history_reply(view: DealView) -> Reply:
-    return kernel_history.history_reply(view.ref, view.history)
+    """A deal's changes, oldest first; for staff its staff notes among them, by time."""
+    if not view.staff_notes:
+        return kernel_history.history_reply(view.ref, view.history)
+    lines = [(h.at, kernel_history.history_line(h)) for h in view.history]
+    lines += [
+        (n.at, f"{utc_stamp(n.at)} · {n.by} ({n.channel}) · staff note: {n.body}") for n in view.staff_notes
+    ]
+    return Reply(
+        title=f"History of {view.ref}",
+        text="\n".join(line for _, line in sorted(lines, key=lambda entry: entry[0])),
+        ref=view.ref,
+    )
 
 
 def review_card(view: DealView, *, headline: str) -> Reply:
@@ -163,6 +174,12 @@ def review_outcome(view: DealView, *, outcome: str) -> Reply:
         ref=view.ref,
         replace_key=f"review:{view.ref}",
     )
+
+
+def review_thread_line(view: DealView, *, outcome: str) -> Reply:
+    """The line in the thread of a review card that tells how the review ended ("Approved by Dana
+    Reyes: protected until ..."): the card's decision history, one reply per decision."""
+    return Reply(text=outcome, ref=view.ref, replace_key=f"review:{view.ref}")
 
 
 def partner_notice(view: DealView, *, headline: str) -> Reply:
