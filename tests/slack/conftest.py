@@ -702,6 +702,16 @@ async def slack_app(database_url: str, clock: FakeClock, standin: SlackStandIn) 
         SLACK_VENDOR_CHANNEL=VENDOR_CHANNEL,
     )
     world = await make_world(core)
+    async with serving_app(core, world, clock, standin) as harness:
+        yield harness
+
+
+@contextlib.asynccontextmanager
+async def serving_app(
+    core: Core, world: World, clock: FakeClock, standin: SlackStandIn
+) -> AsyncIterator[Slack]:
+    """The real app of ``core`` on loopback, and its harness; every Web API call ``standin`` received
+    is validated when the block ends."""
     app = build_web_app(core)
     http = TestClient(TestServer(app, host="127.0.0.1"))
     await http.start_server()

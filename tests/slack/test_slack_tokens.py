@@ -16,20 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from sqlalchemy import select
 
-from bot.app import build_web_app
 from bot.kernel.messages import Actor, Reply
 from bot.kernel.outbox import queue_for_person
-from handlers.slack.app import BOT_SCOPES, SLACK_KEY
+from handlers.slack.app import BOT_SCOPES
 from handlers.slack.notifier import SlackNotifier
 from handlers.slack.web_api import ROTATE_WITHIN_MINUTES, installation_store_for
 from store.models import OutboxMessage
 from tests.conftest import FakeClock, build_core, make_world
-from tests.slack.conftest import BOT_USER, SIGNING_SECRET, Slack, SlackStandIn, serving, validate_call
+from tests.slack.conftest import BOT_USER, SIGNING_SECRET, Slack, SlackStandIn, serving, serving_app
 from tests.slack.test_manifest import load_slack_manifest
 
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # slack_sdk
@@ -105,18 +103,8 @@ async def slack(any_database_url: str, clock: FakeClock, rotating: RotatingSlack
         await core.people.add_user(
             email=email, name=actor.name, partner=partner, identities=[("slack", team, user)]
         )
-    app = build_web_app(core)
-    http = TestClient(TestServer(app, host="127.0.0.1"))
-    await http.start_server()
-    harness = Slack(http=http, standin=rotating, core=core, world=world, clock=clock, channel=app[SLACK_KEY])
-    try:
+    async with serving_app(core, world, clock, rotating) as harness:
         yield harness
-        await harness.settle()
-    finally:
-        await http.close()
-        await core.db.dispose()
-    for call in rotating.calls:
-        validate_call(call)
 
 
 def store_of(slack: Slack) -> AsyncSQLAlchemyInstallationStore:

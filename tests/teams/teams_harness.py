@@ -9,9 +9,11 @@ The official Adaptive Card schema is read from the ``shared/schemas`` folder nex
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -460,6 +462,26 @@ def find_action(card: dict[str, Any], title: str) -> dict[str, Any]:
     raise AssertionError(
         f"no button {title!r} on the card; buttons: {[a.get('title') for a in card_actions(card)]}"
     )
+
+
+APP_ID = "3f2b8c1e-7a4d-4e6b-9c0f-1a2b3c4d5e6f"
+
+
+@contextlib.asynccontextmanager
+async def secured_teams(
+    sqlite_url: str, clock: FakeClock, connector: StandInConnector
+) -> AsyncIterator[Teams]:
+    """The real app with Teams credentials (``MICROSOFT_APP_ID``): every request needs a Bot Connector
+    token."""
+    harness, server = await start_teams(
+        sqlite_url, clock, connector, MICROSOFT_APP_ID=APP_ID, MICROSOFT_APP_PASSWORD="not-a-real-secret"
+    )
+    try:
+        yield harness
+        await harness.core.settle()
+    finally:
+        await harness.session.close()
+        await server.close()
 
 
 async def start_teams(

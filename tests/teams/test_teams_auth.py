@@ -10,20 +10,13 @@ from sqlalchemy import func, select
 
 from store.models import AuditEntry, ChatIdentity, DialogState, OutboxMessage, ProcessedRequest
 from tests.conftest import FakeClock
-from tests.teams.teams_harness import USERS, StandInConnector, Teams, start_teams
-
-APP_ID = "3f2b8c1e-7a4d-4e6b-9c0f-1a2b3c4d5e6f"
+from tests.teams.teams_harness import USERS, StandInConnector, Teams, secured_teams
 
 
 @pytest.fixture
 async def secured(sqlite_url: str, clock: FakeClock, connector: StandInConnector) -> AsyncIterator[Teams]:
-    harness, server = await start_teams(
-        sqlite_url, clock, connector, MICROSOFT_APP_ID=APP_ID, MICROSOFT_APP_PASSWORD="not-a-real-secret"
-    )
-    yield harness
-    await harness.core.settle()
-    await harness.session.close()
-    await server.close()
+    async with secured_teams(sqlite_url, clock, connector) as harness:
+        yield harness
 
 
 async def _rows(teams: Teams) -> dict[str, int]:

@@ -17,9 +17,8 @@ from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.core.authorization import JwtTokenValidator
 
 from tests.conftest import FakeClock
-from tests.teams.teams_harness import USERS, StandInConnector, Teams, start_teams
+from tests.teams.teams_harness import APP_ID, USERS, StandInConnector, Teams, secured_teams
 
-APP_ID = "3f2b8c1e-7a4d-4e6b-9c0f-1a2b3c4d5e6f"
 BOT_FRAMEWORK = "https://api.botframework.com"
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ALICE = USERS["alice"]
@@ -40,13 +39,8 @@ async def secured(
 
     monkeypatch.setattr(type(JwtTokenValidator._jwk_client_manager), "get_signing_key", signing_key)
     monkeypatch.setattr(MsalAuth, "get_access_token", access_token)
-    harness, server = await start_teams(
-        sqlite_url, clock, connector, MICROSOFT_APP_ID=APP_ID, MICROSOFT_APP_PASSWORD="not-a-real-secret"
-    )
-    yield harness
-    await harness.core.settle()
-    await harness.session.close()
-    await server.close()
+    async with secured_teams(sqlite_url, clock, connector) as harness:
+        yield harness
 
 
 def _token(service_url: str, **claims: Any) -> str:
