@@ -8,7 +8,13 @@ the core (``Conversation.handle_text`` / ``handle_action`` / ``submit_form`` / `
 
 Where answers go. A partner's data is never shown to anyone else: answers go to the person's direct
 message with the bot, or ephemerally (only they see it) when they asked from a channel - which may be
-a Slack Connect channel shared with other companies. Nothing is ever posted ``in_channel``.
+a Slack Connect channel shared with other companies. Nothing is ever posted ``in_channel``. A message
+or mention in a thread is answered in that thread (the assistant pane's threads:
+:mod:`handlers.slack.assistant`; a mention under a review card is a staff note: :mod:`handlers.slack.threads`).
+
+Also here: shortcuts (the message shortcut fills the registration form from the message; the global
+ones open the core's forms) and the options of pickers too long to list (``external_select``),
+answered at once for the caller's own sealed modal with what the core lets them pick.
 
 Slack's clock. Commands, clicks and submissions must be acknowledged within 3 seconds. The bolt app
 runs with ``process_before_response=True`` so that each listener finishes before the HTTP answer; the
